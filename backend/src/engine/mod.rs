@@ -1,0 +1,153 @@
+//! Engine runtimes: where cache nodes really run.
+//!
+//! One trait, [`EngineRuntime`], with two implementations: [`docker::DockerRuntime`]
+//! (containers through the Docker Engine API) and [`process::ProcessRuntime`]
+//! (redis-server / valkey-server / memcached children). The model never sees which
+//! one runs a node; the reconciler hands it a [`NodeSpec`] and gets a [`NodeStatus`].
+
+pub mod docker;
+pub mod images;
+pub mod process;
+pub mod resp;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+/// Which engine binary a node runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    Redis,
+    Valkey,
+    Memcached,
+}
+
+impl EngineKind {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Redis => "redis",
+            Self::Valkey => "valkey",
+            Self::Memcached => "memcached",
+        }
+    }
+}
+
+/// Everything a runtime needs to start (or re-adopt) one cache node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSpec {
+    /// Globally unique, stable node key, e.g. `000000000000-us-east-1-c1-0001`.
+    /// Used for container names, labels, pid files and data directories.
+    pub key: String,
+    pub engine: EngineKind,
+    /// Engine version as the API names it, e.g. `7.1`, `1.6.22`.
+    pub version: String,
+    /// Host port (on 127.0.0.1) the node must answer on.
+    pub port: u16,
+    /// Memory limit in bytes (container limit and `maxmemory`, or memcached `-m`).
+    pub memory_bytes: u64,
+    /// Extra engine configuration (redis config directives as `name value`;
+    /// memcached has none that we pass yet). Applied at start.
+    pub config: Vec<(String, String)>,
+    /// Directory owned by this node for data (RDB/AOF), logs and pid file.
+    pub data_dir: PathBuf,
+    /// Optional `user:password`-free AUTH token (`requirepass`).
+    pub auth_token: Option<String>,
+}
+
+/// What a runtime reports about a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeStatus {
+    /// The engine answers on its port (`PING` / `version`).
+    Ready,
+    /// Started (container or process alive) but not answering yet.
+    Starting,
+    /// Not running (never started, exited, or container gone).
+    Stopped,
+}
+
+/// Where a node's binary actually came from, reported once at start so that the
+/// model can write an event when it differs from the request (e.g. process mode
+/// running the local `redis-server` 7.0.15 for a `6.2` request).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartInfo {
+    /// Human-readable note when the engine differs from the requested version.
+    pub substitution: Option<String>,
+}
+
+#[async_trait]
+pub trait EngineRuntime: Send + Sync + 'static {
+    /// `docker` or `process`.
+    fn name(&self) -> &'static str;
+
+    /// Start the node (or re-adopt it if it is already running with this spec's key
+    /// and port). Returns once the container/process is launched, not when ready.
+    async fn start(&self, spec: &NodeSpec) -> anyhow::Result<StartInfo>;
+
+    /// Current status of the node with this key (checks liveness and the port).
+    async fn status(&self, spec: &NodeSpec) -> NodeStatus;
+
+    /// Stop the node and keep its data directory (for reboot / engine replacement).
+    async fn stop(&self, spec: &NodeSpec) -> anyhow::Result<()>;
+
+    /// Stop the node and remove every trace of it: container, process, data directory.
+    async fn remove(&self, spec: &NodeSpec) -> anyhow::Result<()>;
+
+    /// Keys of every node this runtime knows is running (by labels or pid files
+    /// under `root`), so the reconciler can remove orphans after a restart.
+    async fn list_nodes(&self) -> anyhow::Result<Vec<String>>;
+}
+
+/// Poll until the node answers or `timeout` passes.
+pub async fn wait_ready(
+    rt: &dyn EngineRuntime,
+    spec: &NodeSpec,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut delay = Duration::from_millis(5);
+    loop {
+        if rt.status(spec).await == NodeStatus::Ready {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            anyhow::bail!("node {} did not answer within {timeout:?}", spec.key);
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// Ask the engine on `127.0.0.1:port` whether it answers: `PING` for Redis and Valkey,
+/// `version` for Memcached. A TCP connect alone is not enough: Docker publishes
+/// the port before the engine listens.
+pub async fn probe(engine: EngineKind, port: u16, auth: Option<&str>) -> bool {
+    let fut = async {
+        match engine {
+            EngineKind::Memcached => resp::memcached_version(port).await.is_ok(),
+            EngineKind::Redis | EngineKind::Valkey => {
+                let mut c = match resp::Conn::connect(port).await {
+                    Ok(c) => c,
+                    Err(_) => return false,
+                };
+                if let Some(tok) = auth {
+                    if c.cmd(&["AUTH", tok]).await.is_err() {
+                        return false;
+                    }
+                }
+                matches!(c.cmd(&["PING"]).await, Ok(resp::Reply::Status(s)) if s == "PONG")
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(2), fut)
+        .await
+        .unwrap_or(false)
+}
+
+/// Pick a free TCP port on 127.0.0.1.
+pub fn free_port() -> std::io::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}

@@ -1,0 +1,1 @@
+//! elasticache-local: the Amazon ElastiCache Query API on real engines.
