@@ -1,0 +1,93 @@
+//! The backend's command line and environment, and how it starts.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, ValueEnum};
+
+use crate::engine::docker::DockerRuntime;
+use crate::engine::images::ImageTable;
+use crate::engine::process::ProcessRuntime;
+use crate::engine::EngineRuntime;
+use crate::model::{ControlPlane, Settings};
+use crate::server::{app, AppState};
+use crate::store::RedbStore;
+use crate::worker::reconcile::Reconciler;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuntimeKind {
+    /// Docker when its socket answers, else local processes.
+    Auto,
+    Docker,
+    Process,
+}
+
+/// A local Amazon ElastiCache: the Query API on real Redis, Valkey and Memcached.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "elasticache-local", version)]
+pub struct Args {
+    /// Address to serve the API on.
+    #[arg(long, env = "ELASTICACHE_LISTEN", default_value = "127.0.0.1:4566")]
+    pub listen: SocketAddr,
+    /// Directory for the control-plane database and the nodes' data.
+    #[arg(
+        long,
+        env = "ELASTICACHE_DATA_DIR",
+        default_value = "./elasticache-data"
+    )]
+    pub data_dir: PathBuf,
+    /// Where engines run.
+    #[arg(long, env = "ELASTICACHE_RUNTIME", value_enum, default_value = "auto")]
+    pub runtime: RuntimeKind,
+    /// Region of requests that carry no SigV4 credential scope.
+    #[arg(long, env = "ELASTICACHE_DEFAULT_REGION", default_value = "us-east-1")]
+    pub default_region: String,
+    /// Address written into endpoints (where clients reach the engines).
+    #[arg(long, env = "ELASTICACHE_ADVERTISE_HOST", default_value = "127.0.0.1")]
+    pub advertise_host: String,
+}
+
+/// Pick the runtime the arguments ask for.
+pub async fn runtime(args: &Args) -> anyhow::Result<Arc<dyn EngineRuntime>> {
+    let nodes = args.data_dir.join("nodes");
+    std::fs::create_dir_all(&nodes)?;
+    let images = ImageTable::from_env()?;
+    Ok(match args.runtime {
+        RuntimeKind::Docker => Arc::new(DockerRuntime::connect(images).await?),
+        RuntimeKind::Process => Arc::new(ProcessRuntime::new(nodes)?),
+        RuntimeKind::Auto => match DockerRuntime::connect(images).await {
+            Ok(d) => Arc::new(d),
+            Err(e) => {
+                tracing::info!(reason = %e, "Docker is not reachable; engines run as local processes");
+                Arc::new(ProcessRuntime::new(nodes)?)
+            }
+        },
+    })
+}
+
+/// Start everything and serve until the process ends.
+pub async fn serve(args: Args) -> anyhow::Result<()> {
+    let runtime = runtime(&args).await?;
+    let store = Arc::new(RedbStore::open(&args.data_dir)?);
+    let settings = Settings {
+        nodes_dir: args.data_dir.join("nodes"),
+        advertise_host: args.advertise_host.clone(),
+    };
+    let cp = Arc::new(ControlPlane::load(store, runtime.clone(), settings)?);
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(Reconciler::new(cp.clone()).run());
+    tracing::info!(
+        %addr,
+        runtime = runtime.name(),
+        data_dir = %args.data_dir.display(),
+        "elasticache-local ready on http://{addr}"
+    );
+    let state = AppState {
+        cp,
+        default_region: args.default_region.clone(),
+    };
+    axum::serve(listener, app(state)).await?;
+    Ok(())
+}

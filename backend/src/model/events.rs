@@ -1,0 +1,117 @@
+//! Events: every lifecycle change writes one, `DescribeEvents` reads them.
+//! AWS keeps 14 days of events; so do we.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{ControlPlane, Result, Scope};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub source_id: String,
+    /// `cache-cluster`, `cache-parameter-group`, `cache-subnet-group`, …
+    pub source_type: String,
+    pub message: String,
+    pub date: DateTime<Utc>,
+    pub seq: u64,
+}
+
+pub const RETENTION_DAYS: i64 = 14;
+
+/// What `DescribeEvents` asks for.
+#[derive(Debug, Default, Clone)]
+pub struct EventQuery {
+    pub source_id: Option<String>,
+    pub source_type: Option<String>,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    /// Minutes back from now, when no start is given (AWS's default is 60).
+    pub duration_minutes: Option<i64>,
+}
+
+impl ControlPlane {
+    /// Record an event and persist it.
+    pub fn event(
+        &self,
+        scope: &Scope,
+        source_type: &str,
+        source_id: &str,
+        message: impl Into<String>,
+    ) {
+        let ev = {
+            let mut st = self.lock();
+            st.event_seq += 1;
+            let ev = Event {
+                source_id: source_id.to_owned(),
+                source_type: source_type.to_owned(),
+                message: message.into(),
+                date: Self::now(),
+                seq: st.event_seq,
+            };
+            let region = st.region(scope);
+            region.events.push(ev.clone());
+            let cutoff = Self::now() - Duration::days(RETENTION_DAYS);
+            let old: Vec<Event> = region
+                .events
+                .iter()
+                .filter(|e| e.date < cutoff)
+                .cloned()
+                .collect();
+            region.events.retain(|e| e.date >= cutoff);
+            for e in old {
+                let _ = self.persist::<Event>("event", scope, &event_id(&e), None);
+            }
+            ev
+        };
+        tracing::info!(source = %ev.source_id, kind = %ev.source_type, message = %ev.message, "event");
+        let _ = self.persist("event", scope, &event_id(&ev), Some(&ev));
+    }
+
+    /// Events of one scope matching `q`, oldest first.
+    pub fn describe_events(&self, scope: &Scope, q: &EventQuery) -> Result<Vec<Event>> {
+        if let Some(t) = &q.source_type {
+            const TYPES: &[&str] = &[
+                "cache-cluster",
+                "cache-parameter-group",
+                "cache-security-group",
+                "cache-subnet-group",
+                "replication-group",
+                "serverless-cache",
+                "serverless-cache-snapshot",
+                "user",
+                "user-group",
+            ];
+            if !TYPES.contains(&t.as_str()) {
+                return Err(super::Error::invalid(format!("Invalid source type: {t}")));
+            }
+        }
+        if q.source_id.is_some() && q.source_type.is_none() {
+            return Err(super::Error::combination(
+                "SourceType must be specified when SourceIdentifier is specified.",
+            ));
+        }
+        let now = Self::now();
+        let end = q.end.unwrap_or(now);
+        let start = match (q.start, q.duration_minutes) {
+            (Some(s), _) => s,
+            (None, Some(d)) => end - Duration::minutes(d),
+            (None, None) => end - Duration::minutes(60),
+        };
+        let st = self.lock();
+        let Some(region) = st.regions.get(scope) else {
+            return Ok(Vec::new());
+        };
+        Ok(region
+            .events
+            .iter()
+            .filter(|e| e.date >= start && e.date <= end)
+            .filter(|e| q.source_type.as_ref().is_none_or(|t| &e.source_type == t))
+            .filter(|e| q.source_id.as_ref().is_none_or(|s| &e.source_id == s))
+            .cloned()
+            .collect())
+    }
+}
+
+fn event_id(e: &Event) -> String {
+    format!("{:020}-{:012}", e.date.timestamp_millis(), e.seq)
+}

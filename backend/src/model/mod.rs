@@ -1,0 +1,154 @@
+//! The domain: control-plane state and the rules of ElastiCache.
+//! No HTTP, no XML, no Docker here: engines are reached through
+//! [`crate::engine::EngineRuntime`] by the reconciler only.
+
+pub mod arn;
+pub mod cluster;
+pub mod error;
+pub mod events;
+pub mod lifecycle;
+pub mod parameter_group;
+pub mod record;
+pub mod subnet_group;
+pub mod tags;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::EngineRuntime;
+use crate::store::Store;
+
+pub use error::{Error, Fault, Result};
+
+/// Where a resource lives: every resource belongs to one account and one region.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Scope {
+    pub account: String,
+    pub region: String,
+}
+
+impl Scope {
+    #[must_use]
+    pub fn new(account: impl Into<String>, region: impl Into<String>) -> Self {
+        Self {
+            account: account.into(),
+            region: region.into(),
+        }
+    }
+}
+
+/// A key/value tag as the API carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+/// All resources of one (account, region).
+#[derive(Debug, Default, Clone)]
+pub struct Region {
+    pub clusters: BTreeMap<String, cluster::CacheCluster>,
+    pub parameter_groups: BTreeMap<String, parameter_group::ParameterGroup>,
+    pub subnet_groups: BTreeMap<String, subnet_group::SubnetGroup>,
+    pub events: Vec<events::Event>,
+    /// Tags of the `default.*` parameter groups and `default` subnet group,
+    /// which are not stored as records of their own.
+    pub default_tags: BTreeMap<String, Vec<Tag>>,
+}
+
+#[derive(Debug, Default)]
+pub struct State {
+    pub regions: BTreeMap<Scope, Region>,
+    pub event_seq: u64,
+}
+
+impl State {
+    pub fn region(&mut self, scope: &Scope) -> &mut Region {
+        self.regions.entry(scope.clone()).or_default()
+    }
+}
+
+/// Settings of the control plane that do not change while it runs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Root of node data directories (`<data-dir>/nodes`).
+    pub nodes_dir: PathBuf,
+    /// The address clients reach engines on (endpoints' `Address`).
+    pub advertise_host: String,
+}
+
+/// The control plane: state in memory, written through to the store on every change.
+pub struct ControlPlane {
+    store: Arc<dyn Store>,
+    state: Mutex<State>,
+    pub runtime: Arc<dyn EngineRuntime>,
+    pub settings: Settings,
+    wake: tokio::sync::Notify,
+}
+
+impl ControlPlane {
+    /// Load every record from the store.
+    pub fn load(
+        store: Arc<dyn Store>,
+        runtime: Arc<dyn EngineRuntime>,
+        settings: Settings,
+    ) -> anyhow::Result<Self> {
+        let state = record::load_state(store.as_ref())?;
+        Ok(Self {
+            store,
+            state: Mutex::new(state),
+            runtime,
+            settings,
+            wake: tokio::sync::Notify::new(),
+        })
+    }
+
+    /// Lock the state. Never held across an `.await`.
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Persist one record (or remove it when `value` is `None`).
+    pub fn persist<T: Serialize>(
+        &self,
+        kind: &str,
+        scope: &Scope,
+        id: &str,
+        value: Option<&T>,
+    ) -> Result<()> {
+        let key = record::key(kind, scope, id);
+        let res = match value {
+            Some(v) => record::encode(v).and_then(|bytes| self.store.put(&key, &bytes)),
+            None => self.store.delete(&key),
+        };
+        res.map_err(Error::internal)
+    }
+
+    /// Ask the reconciler to look at the state now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    pub async fn woken(&self) {
+        self.wake.notified().await;
+    }
+
+    /// The clock, one place so that tests and events agree.
+    #[must_use]
+    pub fn now() -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Format a timestamp as the API does (ISO 8601, UTC, milliseconds).
+#[must_use]
+pub fn iso(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

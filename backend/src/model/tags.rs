@@ -1,0 +1,175 @@
+//! Tags on every resource ARN.
+
+use super::{arn, subnet_group, ControlPlane, Error, Fault, Result, Scope, Tag};
+
+pub const MAX_TAGS: usize = 50;
+
+pub fn check_tags(tags: &[Tag]) -> Result<()> {
+    if tags.len() > MAX_TAGS {
+        return Err(Error::new(
+            Fault::TagQuotaPerResourceExceeded,
+            format!(
+                "The request cannot be processed: a resource can have at most {MAX_TAGS} tags."
+            ),
+        ));
+    }
+    for t in tags {
+        if t.key.is_empty() || t.key.len() > 128 || t.value.len() > 256 || t.key.starts_with("aws:")
+        {
+            return Err(Error::invalid(format!(
+                "Invalid tag key or value: '{}'.",
+                t.key
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn merge(existing: &mut Vec<Tag>, add: Vec<Tag>) {
+    for t in add {
+        match existing.iter_mut().find(|e| e.key == t.key) {
+            Some(e) => e.value = t.value,
+            None => existing.push(t),
+        }
+    }
+}
+
+impl ControlPlane {
+    /// Apply `f` to the tags of the resource named by `arn_str`, returning the new list.
+    fn with_tags(
+        &self,
+        caller: &Scope,
+        arn_str: &str,
+        f: impl FnOnce(&mut Vec<Tag>) -> Result<()>,
+    ) -> Result<Vec<Tag>> {
+        let a = arn::parse(arn_str)?;
+        if a.scope != *caller {
+            return Err(Error::new(
+                Fault::InvalidARN,
+                format!("The ARN {arn_str} does not belong to this account and region."),
+            ));
+        }
+        let scope = &a.scope;
+        let not_found =
+            |fault: Fault, what: &str| Error::new(fault, format!("{what} {} not found.", a.name));
+        match a.kind.as_str() {
+            "cluster" => {
+                let c = {
+                    let mut st = self.lock();
+                    let c =
+                        st.region(scope).clusters.get_mut(&a.name).ok_or_else(|| {
+                            not_found(Fault::CacheClusterNotFound, "Cache cluster")
+                        })?;
+                    f(&mut c.tags)?;
+                    c.clone()
+                };
+                self.persist("cluster", scope, &a.name, Some(&c))?;
+                Ok(c.tags)
+            }
+            "parametergroup" => {
+                let g = self.find_parameter_group(scope, &a.name)?;
+                if g.is_default() {
+                    return self.with_default_tags(scope, arn_str, f);
+                }
+                let g = {
+                    let mut st = self.lock();
+                    let g = st
+                        .region(scope)
+                        .parameter_groups
+                        .get_mut(&a.name)
+                        .ok_or_else(|| {
+                            not_found(Fault::CacheParameterGroupNotFound, "CacheParameterGroup")
+                        })?;
+                    f(&mut g.tags)?;
+                    g.clone()
+                };
+                self.persist("parametergroup", scope, &a.name, Some(&g))?;
+                Ok(g.tags)
+            }
+            "subnetgroup" => {
+                if a.name == subnet_group::DEFAULT {
+                    return self.with_default_tags(scope, arn_str, f);
+                }
+                let g = {
+                    let mut st = self.lock();
+                    let g = st
+                        .region(scope)
+                        .subnet_groups
+                        .get_mut(&a.name)
+                        .ok_or_else(|| {
+                            not_found(Fault::CacheSubnetGroupNotFoundFault, "Cache subnet group")
+                        })?;
+                    f(&mut g.tags)?;
+                    g.clone()
+                };
+                self.persist("subnetgroup", scope, &a.name, Some(&g))?;
+                Ok(g.tags)
+            }
+            "replicationgroup" => Err(not_found(
+                Fault::ReplicationGroupNotFoundFault,
+                "Replication group",
+            )),
+            "snapshot" => Err(not_found(Fault::SnapshotNotFoundFault, "Snapshot")),
+            "user" => Err(not_found(Fault::UserNotFound, "User")),
+            "usergroup" => Err(not_found(Fault::UserGroupNotFound, "User group")),
+            "reserved-instance" => Err(not_found(
+                Fault::ReservedCacheNodeNotFound,
+                "Reserved cache node",
+            )),
+            "serverlesscache" => Err(not_found(
+                Fault::ServerlessCacheNotFoundFault,
+                "Serverless cache",
+            )),
+            "serverlesscachesnapshot" => Err(not_found(
+                Fault::ServerlessCacheSnapshotNotFoundFault,
+                "Serverless cache snapshot",
+            )),
+            _ => Err(Error::new(
+                Fault::InvalidARN,
+                format!("The ARN {arn_str} does not name an ElastiCache resource."),
+            )),
+        }
+    }
+
+    fn with_default_tags(
+        &self,
+        scope: &Scope,
+        arn_str: &str,
+        f: impl FnOnce(&mut Vec<Tag>) -> Result<()>,
+    ) -> Result<Vec<Tag>> {
+        let tags = {
+            let mut st = self.lock();
+            let tags = st
+                .region(scope)
+                .default_tags
+                .entry(arn_str.to_owned())
+                .or_default();
+            f(tags)?;
+            tags.clone()
+        };
+        self.persist("defaulttags", scope, arn_str, Some(&tags))?;
+        Ok(tags)
+    }
+
+    pub fn list_tags(&self, caller: &Scope, arn_str: &str) -> Result<Vec<Tag>> {
+        self.with_tags(caller, arn_str, |_| Ok(()))
+    }
+
+    pub fn add_tags(&self, caller: &Scope, arn_str: &str, add: Vec<Tag>) -> Result<Vec<Tag>> {
+        check_tags(&add)?;
+        self.with_tags(caller, arn_str, |tags| {
+            let mut next = tags.clone();
+            merge(&mut next, add);
+            check_tags(&next)?;
+            *tags = next;
+            Ok(())
+        })
+    }
+
+    pub fn remove_tags(&self, caller: &Scope, arn_str: &str, keys: &[String]) -> Result<Vec<Tag>> {
+        self.with_tags(caller, arn_str, |tags| {
+            tags.retain(|t| !keys.contains(&t.key));
+            Ok(())
+        })
+    }
+}

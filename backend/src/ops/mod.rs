@@ -1,0 +1,223 @@
+//! API operations: decode → model call → encode, one file per API family.
+//! The dispatch table below names every action this backend answers for real;
+//! the other actions of the API answer an explicit error naming them.
+
+mod catalogs;
+mod clusters;
+mod events;
+mod parameter_groups;
+mod security_groups;
+mod subnet_groups;
+mod tags;
+
+use serde_json::{Map, Value};
+
+use crate::model::{ControlPlane, Error, Fault, Scope, Tag};
+use crate::query::WireError;
+
+/// The request's context: who asks, where.
+pub struct Ctx<'a> {
+    pub cp: &'a ControlPlane,
+    pub scope: Scope,
+}
+
+type Handler = fn(&Ctx<'_>, Input) -> Result<Value, Error>;
+
+/// Every action answered for real, by name.
+const TABLE: &[(&str, Handler)] = &[
+    ("CreateCacheCluster", clusters::create),
+    ("DescribeCacheClusters", clusters::describe),
+    ("ModifyCacheCluster", clusters::modify),
+    ("DeleteCacheCluster", clusters::delete),
+    ("RebootCacheCluster", clusters::reboot),
+    (
+        "ListAllowedNodeTypeModifications",
+        clusters::allowed_node_types,
+    ),
+    ("CreateCacheParameterGroup", parameter_groups::create),
+    ("DescribeCacheParameterGroups", parameter_groups::describe),
+    ("ModifyCacheParameterGroup", parameter_groups::modify),
+    ("ResetCacheParameterGroup", parameter_groups::reset),
+    ("DeleteCacheParameterGroup", parameter_groups::delete),
+    ("DescribeCacheParameters", parameter_groups::parameters),
+    (
+        "DescribeEngineDefaultParameters",
+        parameter_groups::engine_defaults,
+    ),
+    ("CreateCacheSubnetGroup", subnet_groups::create),
+    ("DescribeCacheSubnetGroups", subnet_groups::describe),
+    ("ModifyCacheSubnetGroup", subnet_groups::modify),
+    ("DeleteCacheSubnetGroup", subnet_groups::delete),
+    ("AddTagsToResource", tags::add),
+    ("RemoveTagsFromResource", tags::remove),
+    ("ListTagsForResource", tags::list),
+    ("DescribeEvents", events::describe),
+    ("DescribeCacheEngineVersions", catalogs::engine_versions),
+    (
+        "DescribeReservedCacheNodesOfferings",
+        catalogs::reserved_offerings,
+    ),
+    ("DescribeReservedCacheNodes", catalogs::reserved_nodes),
+    (
+        "PurchaseReservedCacheNodesOffering",
+        catalogs::purchase_reserved,
+    ),
+    ("DescribeServiceUpdates", catalogs::service_updates),
+    ("DescribeUpdateActions", catalogs::update_actions),
+    ("BatchApplyUpdateAction", catalogs::batch_update_action),
+    ("BatchStopUpdateAction", catalogs::batch_update_action),
+    ("CreateCacheSecurityGroup", security_groups::not_permitted),
+    ("DescribeCacheSecurityGroups", security_groups::describe),
+    (
+        "AuthorizeCacheSecurityGroupIngress",
+        security_groups::not_permitted,
+    ),
+    (
+        "RevokeCacheSecurityGroupIngress",
+        security_groups::not_permitted,
+    ),
+    ("DeleteCacheSecurityGroup", security_groups::not_permitted),
+];
+
+/// Actions this backend answers for real.
+#[must_use]
+pub fn supported_actions() -> Vec<&'static str> {
+    TABLE.iter().map(|(n, _)| *n).collect()
+}
+
+/// Run one decoded action.
+pub fn dispatch(
+    cp: &ControlPlane,
+    scope: Scope,
+    action: &str,
+    input: Value,
+) -> Result<Value, Error> {
+    let ctx = Ctx { cp, scope };
+    let Some((_, handler)) = TABLE.iter().find(|(n, _)| *n == action) else {
+        return Err(Error::new(
+            Fault::InvalidAction,
+            format!("The action {action} is not available yet in elasticache-local (see docs/compatibility.md)."),
+        ));
+    };
+    let Value::Object(map) = input else {
+        return Err(Error::internal("decoded input is not an object"));
+    };
+    handler(&ctx, Input(map))
+}
+
+/// Map a domain error to the wire, in one place.
+#[must_use]
+pub fn to_wire(e: &Error) -> WireError {
+    match e.fault {
+        Fault::Internal => WireError::internal(e.message.clone()),
+        f => WireError::new(f.code(), e.message.clone()),
+    }
+}
+
+/// A decoded input: accessors by member name (types were checked by the decoder).
+pub struct Input(Map<String, Value>);
+
+impl Input {
+    fn str(&self, name: &str) -> Option<String> {
+        self.0.get(name).and_then(Value::as_str).map(str::to_owned)
+    }
+
+    fn req(&self, name: &str) -> Result<String, Error> {
+        self.str(name).filter(|s| !s.is_empty()).ok_or_else(|| {
+            Error::invalid(format!(
+                "The parameter {name} must be provided and must not be blank."
+            ))
+        })
+    }
+
+    fn int(&self, name: &str) -> Option<i64> {
+        self.0.get(name).and_then(Value::as_i64)
+    }
+
+    fn bool(&self, name: &str) -> Option<bool> {
+        self.0.get(name).and_then(Value::as_bool)
+    }
+
+    fn strs(&self, name: &str) -> Vec<String> {
+        self.0
+            .get(name)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
+    fn list(&self, name: &str) -> Vec<Map<String, Value>> {
+        self.0
+            .get(name)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|v| v.as_object().cloned()).collect())
+            .unwrap_or_default()
+    }
+
+    fn tags(&self) -> Vec<Tag> {
+        self.list("Tags")
+            .into_iter()
+            .map(|t| Tag {
+                key: t
+                    .get("Key")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                value: t
+                    .get("Value")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+            })
+            .collect()
+    }
+
+    fn time(&self, name: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.str(name)
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok())
+            .map(|d| d.with_timezone(&chrono::Utc))
+    }
+}
+
+fn tags_json(tags: &[Tag]) -> Value {
+    Value::Array(
+        tags.iter()
+            .map(|t| serde_json::json!({"Key": t.key, "Value": t.value}))
+            .collect(),
+    )
+}
+
+/// One page of `items` after `Marker`, at most `MaxRecords` (min..=max, default `max`).
+fn page(
+    input: &Input,
+    items: Vec<Value>,
+    min: i64,
+    max: i64,
+) -> Result<(Vec<Value>, Option<String>), Error> {
+    let size = input.int("MaxRecords").unwrap_or(max);
+    if size < min || size > max {
+        return Err(Error::invalid(format!(
+            "MaxRecords must be between {min} and {max}."
+        )));
+    }
+    let start = match input.str("Marker").filter(|m| !m.is_empty()) {
+        None => 0,
+        Some(m) => m
+            .strip_prefix("page-")
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| *n <= items.len())
+            .ok_or_else(|| Error::invalid(format!("Invalid marker: {m}")))?,
+    };
+    let size = usize::try_from(size).unwrap_or(100);
+    let end = (start + size).min(items.len());
+    let marker = (end < items.len()).then(|| format!("page-{end}"));
+    Ok((items[start..end].to_vec(), marker))
+}

@@ -1,0 +1,115 @@
+//! HTTP: one route that takes Query requests (POST form or GET query string).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::Router;
+use tracing::Instrument;
+
+use crate::model::{ControlPlane, Scope};
+use crate::ops;
+use crate::query::{self, de, ser, WireError, MODEL};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub cp: Arc<ControlPlane>,
+    pub default_region: String,
+}
+
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/", any(handle))
+        .route("/_health", get(|| async { "ok" }))
+        .with_state(state)
+}
+
+fn xml(status: u16, body: String) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, [(header::CONTENT_TYPE, "text/xml")], body).into_response()
+}
+
+async fn handle(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let span = tracing::info_span!("request", id = %request_id, action = tracing::field::Empty);
+    handle_inner(state, &headers, q, &body, request_id)
+        .instrument(span)
+        .await
+}
+
+async fn handle_inner(
+    state: AppState,
+    headers: &HeaderMap,
+    q: Option<String>,
+    body: &Bytes,
+    request_id: String,
+) -> Response {
+    let mut params: Vec<(String, String)> =
+        form_urlencoded::parse(q.as_deref().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    params.extend(form_urlencoded::parse(body).into_owned());
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| {
+            params
+                .iter()
+                .find(|(k, _)| k == "X-Amz-Credential")
+                .map(|(_, v)| v.clone())
+        });
+    let caller = query::caller_from(auth.as_deref(), &state.default_region);
+    let Some(action) = params
+        .iter()
+        .find(|(k, _)| k == "Action")
+        .map(|(_, v)| v.clone())
+    else {
+        let e = WireError::missing_parameter("Action");
+        return xml(e.status(), e.to_xml(&request_id));
+    };
+    if let Some((_, v)) = params.iter().find(|(k, _)| k == "Version") {
+        if v != &MODEL.api_version {
+            let e = WireError::invalid_parameter_value(format!(
+                "Unsupported API version {v}; this service speaks {}.",
+                MODEL.api_version
+            ));
+            return xml(e.status(), e.to_xml(&request_id));
+        }
+    }
+    tracing::Span::current().record("action", action.as_str());
+    tracing::debug!(%action, account = %caller.account, region = %caller.region, "request");
+    let input = match de::decode(&MODEL, &action, &params) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::info!(code = %e.code, "rejected");
+            return xml(e.status(), e.to_xml(&request_id));
+        }
+    };
+    let cp = state.cp.clone();
+    let scope = Scope::new(caller.account, caller.region);
+    let act = action.clone();
+    let result = tokio::task::spawn_blocking(move || ops::dispatch(&cp, scope, &act, input)).await;
+    let result = match result {
+        Ok(r) => r.map_err(|e| ops::to_wire(&e)),
+        Err(e) => Err(WireError::internal(format!("handler panicked: {e}"))),
+    };
+    match result.and_then(|v| ser::encode(&MODEL, &action, &v, &request_id)) {
+        Ok(body) => {
+            tracing::debug!("ok");
+            xml(200, body)
+        }
+        Err(e) => {
+            tracing::info!(code = %e.code, message = %e.message, "error");
+            xml(e.status(), e.to_xml(&request_id))
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! Persistence of the control plane behind one small trait.
+//!
+//! Records are opaque bytes keyed by `kind/account/region/id`; the model
+//! serialises them (JSON with a schema version, see [`crate::model::record`]).
+//! `redb` is the embedded database: pure Rust (no C toolchain), ACID with a
+//! crash-safe commit per write, one file under the data directory.
+
+mod memory;
+mod redb_store;
+
+pub use memory::MemoryStore;
+pub use redb_store::RedbStore;
+
+/// The version of the on-disk layout this build writes. Older layouts are
+/// migrated on open (see `RedbStore::open`).
+pub const SCHEMA_VERSION: u32 = 1;
+
+pub trait Store: Send + Sync + 'static {
+    /// Every record, for loading the control plane at start.
+    fn load_all(&self) -> anyhow::Result<Vec<(String, Vec<u8>)>>;
+    /// Insert or replace one record, durably.
+    fn put(&self, key: &str, value: &[u8]) -> anyhow::Result<()>;
+    /// Remove one record (no error when absent).
+    fn delete(&self, key: &str) -> anyhow::Result<()>;
+}
+
+#[cfg(test)]
+pub(crate) fn store_suite(s: &dyn Store) {
+    s.put("cluster/000000000000/us-east-1/a", b"1").unwrap();
+    s.put("cluster/000000000000/us-east-1/b", b"2").unwrap();
+    s.put("cluster/000000000000/us-east-1/a", b"3").unwrap();
+    s.delete("cluster/000000000000/us-east-1/b").unwrap();
+    s.delete("cluster/000000000000/us-east-1/none").unwrap();
+    let all = s.load_all().unwrap();
+    assert_eq!(
+        all,
+        vec![("cluster/000000000000/us-east-1/a".to_owned(), b"3".to_vec())]
+    );
+}

@@ -1,0 +1,4 @@
+//! Background work: the reconciler and the Memcached configuration endpoints.
+
+pub mod discovery;
+pub mod reconcile;

@@ -1,0 +1,637 @@
+//! The reconciler: the one place where the model and the engines meet.
+//!
+//! It watches the control plane, makes the engines match the desired state
+//! (start, restart, remove nodes; push parameters), and settles statuses and
+//! events once the engines answer.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::discovery::{ClusterConfig, Discovery};
+use crate::catalog;
+use crate::engine::{self, resp, EngineKind, EngineRuntime, NodeSpec, NodeStatus};
+use crate::model::cluster::{CacheCluster, CacheNode};
+use crate::model::{lifecycle, ControlPlane, Scope};
+
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+const RETRY_AFTER: Duration = Duration::from_secs(5);
+const HEALTH_EVERY: Duration = Duration::from_secs(5);
+
+pub struct Reconciler {
+    cp: Arc<ControlPlane>,
+    discovery: Discovery,
+    inflight: Mutex<HashSet<(Scope, String)>>,
+    failed_at: Mutex<HashMap<(Scope, String), Instant>>,
+}
+
+impl Reconciler {
+    #[must_use]
+    pub fn new(cp: Arc<ControlPlane>) -> Arc<Self> {
+        Arc::new(Self {
+            cp,
+            discovery: Discovery::default(),
+            inflight: Mutex::new(HashSet::new()),
+            failed_at: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Re-adopt what runs, restart what does not, remove what nobody owns;
+    /// then loop forever.
+    pub async fn run(self: Arc<Self>) {
+        self.adopt().await;
+        let mut last_health = Instant::now();
+        loop {
+            tokio::select! {
+                () = self.cp.woken() => {}
+                () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+            self.tick();
+            if last_health.elapsed() >= HEALTH_EVERY {
+                last_health = Instant::now();
+                let me = self.clone();
+                tokio::spawn(async move { me.health().await });
+            }
+        }
+    }
+
+    fn needs_work(c: &CacheCluster) -> bool {
+        c.status != lifecycle::CREATE_FAILED
+            && (c.status != lifecycle::AVAILABLE
+                || c.params_dirty
+                || c.nodes
+                    .iter()
+                    .any(|n| n.status != lifecycle::NODE_AVAILABLE || n.restart))
+    }
+
+    /// Start a task for every cluster that needs work and has none running.
+    fn tick(self: &Arc<Self>) {
+        let work: Vec<(Scope, String)> = {
+            let st = self.cp.lock();
+            st.regions
+                .iter()
+                .flat_map(|(scope, r)| {
+                    r.clusters
+                        .values()
+                        .filter(|c| Self::needs_work(c))
+                        .map(move |c| (scope.clone(), c.id.clone()))
+                })
+                .collect()
+        };
+        for key in work {
+            if let Some(t) = self
+                .failed_at
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&key)
+            {
+                if t.elapsed() < RETRY_AFTER {
+                    continue;
+                }
+            }
+            if !self
+                .inflight
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(key.clone())
+            {
+                continue;
+            }
+            let me = self.clone();
+            tokio::spawn(async move {
+                let ok = me.reconcile(&key.0, &key.1).await;
+                {
+                    let mut failed = me
+                        .failed_at
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if ok {
+                        failed.remove(&key);
+                    } else {
+                        failed.insert(key.clone(), Instant::now());
+                    }
+                }
+                me.inflight
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&key);
+                me.cp.wake();
+            });
+        }
+    }
+
+    fn runtime(&self) -> &dyn EngineRuntime {
+        self.cp.runtime.as_ref()
+    }
+
+    fn spec(&self, scope: &Scope, c: &CacheCluster, n: &CacheNode) -> NodeSpec {
+        c.node_spec(
+            scope,
+            n,
+            &self.cp.settings.nodes_dir,
+            startup_config(self.cp.as_ref(), scope, c),
+        )
+    }
+
+    /// One pass over one cluster. Returns false when something failed.
+    #[allow(clippy::too_many_lines)]
+    async fn reconcile(&self, scope: &Scope, id: &str) -> bool {
+        let Ok(c) = self.cp.find_cluster(scope, id) else {
+            return true;
+        };
+        let generation = c.generation;
+        let ckey = c.node_key(scope, "config");
+        if c.status == lifecycle::DELETING {
+            for n in &c.nodes {
+                let spec = self.spec(scope, &c, n);
+                if let Err(e) = self.runtime().remove(&spec).await {
+                    tracing::warn!(node = %spec.key, error = %e, "removing node failed");
+                    return false;
+                }
+            }
+            self.discovery.stop(&ckey);
+            let gone = {
+                let mut st = self.cp.lock();
+                st.region(scope).clusters.remove(id).is_some()
+            };
+            if gone {
+                let _ = self.cp.persist::<CacheCluster>("cluster", scope, id, None);
+                self.cp.event(
+                    scope,
+                    "cache-cluster",
+                    id,
+                    format!("Cache cluster {id} deleted"),
+                );
+            }
+            return true;
+        }
+
+        let mut ok = true;
+        let mut done: Vec<String> = Vec::new();
+        let mut removed: Vec<String> = Vec::new();
+        let mut restarted: Vec<String> = Vec::new();
+        let mut substitutions: Vec<String> = Vec::new();
+        // Remove nodes marked for deletion.
+        for n in c
+            .nodes
+            .iter()
+            .filter(|n| n.status == lifecycle::NODE_DELETING)
+        {
+            match self.runtime().remove(&self.spec(scope, &c, n)).await {
+                Ok(()) => removed.push(n.id.clone()),
+                Err(e) => {
+                    tracing::warn!(cluster = id, node = %n.id, error = %e, "removing node failed");
+                    ok = false;
+                }
+            }
+        }
+        // Start new nodes and restart the ones that must, all at once.
+        let mut jobs = Vec::new();
+        for n in c
+            .nodes
+            .iter()
+            .filter(|n| n.status != lifecycle::NODE_DELETING)
+        {
+            let needs_start = n.status == lifecycle::NODE_CREATING || n.restart;
+            if !needs_start {
+                continue;
+            }
+            let spec = self.spec(scope, &c, n);
+            let rt = self.cp.runtime.clone();
+            let restart = n.restart;
+            let keep = n.keep_data;
+            let auth = c.auth_token.clone();
+            let node_id = n.id.clone();
+            jobs.push(tokio::spawn(async move {
+                if restart {
+                    if keep && spec.engine != EngineKind::Memcached {
+                        save(spec.port, auth.as_deref()).await;
+                    }
+                    rt.stop(&spec).await?;
+                    if !keep {
+                        // A reboot loses what was not persisted, as on AWS.
+                        let _ = std::fs::remove_file(spec.data_dir.join("dump.rdb"));
+                    }
+                }
+                let info = rt.start(&spec).await?;
+                engine::wait_ready(rt.as_ref(), &spec, READY_TIMEOUT).await?;
+                anyhow::Ok((node_id, restart, info.substitution))
+            }));
+        }
+        for j in jobs {
+            match j.await {
+                Ok(Ok((node_id, restart, sub))) => {
+                    if restart {
+                        restarted.push(node_id.clone());
+                    }
+                    if let Some(s) = sub {
+                        substitutions.push(s);
+                    }
+                    done.push(node_id);
+                }
+                Ok(Err(e)) => {
+                    ok = false;
+                    self.cp.event(
+                        scope,
+                        "cache-cluster",
+                        id,
+                        format!("Failed to start a cache node of cluster {id}: {e}"),
+                    );
+                }
+                Err(e) => {
+                    ok = false;
+                    tracing::error!(error = %e, "node task panicked");
+                }
+            }
+        }
+        // Push parameters to every running node.
+        let mut params_applied = false;
+        if ok {
+            let fresh = self
+                .cp
+                .find_cluster(scope, id)
+                .unwrap_or_else(|_| c.clone());
+            if fresh.engine != EngineKind::Memcached && (fresh.params_dirty || !done.is_empty()) {
+                let params = runtime_config(self.cp.as_ref(), scope, &fresh);
+                for n in fresh
+                    .nodes
+                    .iter()
+                    .filter(|n| n.status != lifecycle::NODE_DELETING)
+                {
+                    apply_params(n.port, fresh.auth_token.as_deref(), &params).await;
+                }
+                params_applied = true;
+            }
+        }
+        if !ok && c.status == lifecycle::CREATING {
+            let _ = self.cp.update_cluster(scope, id, |c| {
+                c.status = lifecycle::CREATE_FAILED.to_owned();
+                Ok(())
+            });
+            return false;
+        }
+        // Settle what was done.
+        let settled = {
+            let mut st = self.cp.lock();
+            let Some(cur) = st.region(scope).clusters.get_mut(id) else {
+                return ok;
+            };
+            cur.nodes.retain(|n| !removed.contains(&n.id));
+            for n in cur.nodes.iter_mut().filter(|n| done.contains(&n.id)) {
+                n.status = lifecycle::NODE_AVAILABLE.to_owned();
+                n.restart = false;
+                n.keep_data = false;
+            }
+            if params_applied && cur.generation == generation {
+                cur.params_dirty = false;
+            }
+            if !restarted.is_empty() && restarted.len() == cur.nodes.len() {
+                cur.params_need_reboot = false;
+            }
+            let nodes_settled = cur
+                .nodes
+                .iter()
+                .all(|n| n.status == lifecycle::NODE_AVAILABLE && !n.restart);
+            if !cur.params_dirty {
+                cur.parameter_group_status = if cur.params_need_reboot {
+                    lifecycle::PG_PENDING_REBOOT.to_owned()
+                } else {
+                    lifecycle::PG_IN_SYNC.to_owned()
+                };
+            }
+            let was = cur.status.clone();
+            if nodes_settled && ok && (cur.generation == generation || !cur.params_dirty) {
+                cur.status = lifecycle::AVAILABLE.to_owned();
+            }
+            if !removed.is_empty() || done.iter().any(|d| !restarted.contains(d)) {
+                cur.config_version += 1;
+            }
+            (was, cur.clone())
+        };
+        let (was, cur) = settled;
+        let _ = self.cp.persist("cluster", scope, id, Some(&cur));
+        for s in substitutions.iter().collect::<HashSet<_>>() {
+            self.cp.event(
+                scope,
+                "cache-cluster",
+                id,
+                format!("Cache cluster {id}: {s}"),
+            );
+        }
+        if cur.engine == EngineKind::Memcached {
+            if let Some(port) = cur.config_port {
+                let cfg = ClusterConfig {
+                    version: cur.config_version,
+                    nodes: cur
+                        .nodes
+                        .iter()
+                        .filter(|n| n.status == lifecycle::NODE_AVAILABLE)
+                        .map(|n| {
+                            (
+                                self.cp.settings.advertise_host.clone(),
+                                self.cp.settings.advertise_host.clone(),
+                                n.port,
+                            )
+                        })
+                        .collect(),
+                };
+                if let Err(e) = self.discovery.serve(&ckey, port, cfg).await {
+                    tracing::warn!(cluster = id, error = %e, "configuration endpoint could not listen");
+                }
+            }
+        }
+        let added: Vec<&String> = done.iter().filter(|d| !restarted.contains(d)).collect();
+        if was == lifecycle::CREATING && cur.status == lifecycle::AVAILABLE {
+            self.cp.event(
+                scope,
+                "cache-cluster",
+                id,
+                format!("Cache cluster {id} created"),
+            );
+        } else {
+            if !added.is_empty() && was != lifecycle::CREATING {
+                let list: Vec<&str> = added.iter().map(|s| s.as_str()).collect();
+                self.cp.event(
+                    scope,
+                    "cache-cluster",
+                    id,
+                    format!("Added cache node(s) {} in cluster {id}", list.join(", ")),
+                );
+            }
+            if !removed.is_empty() {
+                self.cp.event(
+                    scope,
+                    "cache-cluster",
+                    id,
+                    format!(
+                        "Removed cache node(s) {} from cluster {id}",
+                        removed.join(", ")
+                    ),
+                );
+            }
+            for r in &restarted {
+                self.cp.event(
+                    scope,
+                    "cache-cluster",
+                    id,
+                    format!("Cache node {r} restarted"),
+                );
+            }
+            if was == lifecycle::MODIFYING && cur.status == lifecycle::AVAILABLE {
+                self.cp.event(
+                    scope,
+                    "cache-cluster",
+                    id,
+                    format!("Cache cluster {id} modification completed"),
+                );
+            }
+        }
+        ok
+    }
+
+    /// After a restart of the backend: every node of every cluster is started
+    /// (which re-adopts a running one), and engines nobody owns are removed.
+    async fn adopt(&self) {
+        let clusters: Vec<(Scope, CacheCluster)> = {
+            let st = self.cp.lock();
+            st.regions
+                .iter()
+                .flat_map(|(s, r)| r.clusters.values().map(move |c| (s.clone(), c.clone())))
+                .collect()
+        };
+        let mut known = HashSet::new();
+        for (scope, c) in &clusters {
+            for n in &c.nodes {
+                known.insert(c.node_key(scope, &n.id));
+            }
+        }
+        match self.runtime().list_nodes().await {
+            Ok(running) => {
+                for key in running.into_iter().filter(|k| !known.contains(k)) {
+                    tracing::info!(node = %key, "removing orphaned engine");
+                    let spec = orphan_spec(&self.cp.settings.nodes_dir, &key);
+                    if let Err(e) = self.runtime().remove(&spec).await {
+                        tracing::warn!(node = %key, error = %e, "could not remove orphaned engine");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not list running engines"),
+        }
+        for (scope, c) in clusters {
+            if c.status == lifecycle::DELETING {
+                continue;
+            }
+            let mut any_restarted = false;
+            for n in c
+                .nodes
+                .iter()
+                .filter(|n| n.status == lifecycle::NODE_AVAILABLE)
+            {
+                let spec = self.spec(&scope, &c, n);
+                let running = self.runtime().status(&spec).await == NodeStatus::Ready;
+                if let Err(e) = self.runtime().start(&spec).await {
+                    tracing::warn!(node = %spec.key, error = %e, "could not start node after restart");
+                    continue;
+                }
+                if !running {
+                    any_restarted = true;
+                    if engine::wait_ready(self.runtime(), &spec, READY_TIMEOUT)
+                        .await
+                        .is_ok()
+                        && c.engine != EngineKind::Memcached
+                    {
+                        apply_params(
+                            n.port,
+                            c.auth_token.as_deref(),
+                            &runtime_config(self.cp.as_ref(), &scope, &c),
+                        )
+                        .await;
+                    }
+                }
+            }
+            if c.engine == EngineKind::Memcached {
+                if let Some(port) = c.config_port {
+                    let cfg = ClusterConfig {
+                        version: c.config_version,
+                        nodes: c
+                            .nodes
+                            .iter()
+                            .filter(|n| n.status == lifecycle::NODE_AVAILABLE)
+                            .map(|n| {
+                                (
+                                    self.cp.settings.advertise_host.clone(),
+                                    self.cp.settings.advertise_host.clone(),
+                                    n.port,
+                                )
+                            })
+                            .collect(),
+                    };
+                    let _ = self
+                        .discovery
+                        .serve(&c.node_key(&scope, "config"), port, cfg)
+                        .await;
+                }
+            }
+            if any_restarted {
+                self.cp.event(
+                    &scope,
+                    "cache-cluster",
+                    &c.id,
+                    format!(
+                        "Cache cluster {} nodes restarted after a backend restart",
+                        c.id
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Nodes of available clusters that died are started again, as AWS replaces a failed node.
+    async fn health(&self) {
+        let clusters: Vec<(Scope, CacheCluster)> = {
+            let st = self.cp.lock();
+            st.regions
+                .iter()
+                .flat_map(|(s, r)| {
+                    r.clusters
+                        .values()
+                        .filter(|c| c.status == lifecycle::AVAILABLE)
+                        .map(move |c| (s.clone(), c.clone()))
+                })
+                .collect()
+        };
+        for (scope, c) in clusters {
+            if self
+                .inflight
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .contains(&(scope.clone(), c.id.clone()))
+            {
+                continue;
+            }
+            for n in &c.nodes {
+                let spec = self.spec(&scope, &c, n);
+                if self.runtime().status(&spec).await == NodeStatus::Stopped {
+                    tracing::warn!(node = %spec.key, "cache node is down; recovering it");
+                    if self.runtime().start(&spec).await.is_ok()
+                        && engine::wait_ready(self.runtime(), &spec, READY_TIMEOUT)
+                            .await
+                            .is_ok()
+                    {
+                        if c.engine != EngineKind::Memcached {
+                            apply_params(
+                                n.port,
+                                c.auth_token.as_deref(),
+                                &runtime_config(self.cp.as_ref(), &scope, &c),
+                            )
+                            .await;
+                        }
+                        self.cp.event(
+                            &scope,
+                            "cache-cluster",
+                            &c.id,
+                            format!("Recovered cache node {} of cluster {}", n.id, c.id),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn orphan_spec(nodes_dir: &std::path::Path, key: &str) -> NodeSpec {
+    NodeSpec {
+        key: key.to_owned(),
+        engine: EngineKind::Redis,
+        version: String::new(),
+        port: 0,
+        memory_bytes: 0,
+        config: Vec::new(),
+        data_dir: nodes_dir.join(key),
+        auth_token: None,
+    }
+}
+
+/// Parameters of the cluster's group that are real engine directives:
+/// (name, value, takes effect only at start).
+fn engine_params(
+    cp: &ControlPlane,
+    scope: &Scope,
+    c: &CacheCluster,
+) -> Vec<(String, String, bool)> {
+    let Ok(pg) = cp.find_parameter_group(scope, &c.parameter_group) else {
+        return Vec::new();
+    };
+    pg.effective()
+        .into_iter()
+        .filter(|(p, _, _)| catalog::is_engine_directive(&p.parameter_name))
+        .filter_map(|(p, v, source)| {
+            let v = v.filter(|v| !v.is_empty())?;
+            let at_start = p.change_type.as_deref() == Some("requires-reboot");
+            // Defaults that need a restart stay as the engine's own: a default the
+            // local binary does not know must not keep a node from starting.
+            if at_start && source != "user" {
+                return None;
+            }
+            Some((p.parameter_name.clone(), v, at_start))
+        })
+        .collect()
+}
+
+/// Directives passed at start: the user's values of reboot-only parameters.
+fn startup_config(cp: &ControlPlane, scope: &Scope, c: &CacheCluster) -> Vec<(String, String)> {
+    if c.engine == EngineKind::Memcached {
+        return Vec::new();
+    }
+    engine_params(cp, scope, c)
+        .into_iter()
+        .filter(|(_, _, s)| *s)
+        .map(|(n, v, _)| (n, v))
+        .collect()
+}
+
+/// Directives set on running engines with `CONFIG SET`.
+fn runtime_config(cp: &ControlPlane, scope: &Scope, c: &CacheCluster) -> Vec<(String, String)> {
+    engine_params(cp, scope, c)
+        .into_iter()
+        .filter(|(_, _, s)| !*s)
+        .map(|(n, v, _)| (n, v))
+        .collect()
+}
+
+async fn connect(port: u16, auth: Option<&str>) -> anyhow::Result<resp::Conn> {
+    let mut conn = resp::Conn::connect(port).await?;
+    if let Some(t) = auth {
+        conn.cmd(&["AUTH", t]).await?;
+    }
+    Ok(conn)
+}
+
+/// `CONFIG SET` each parameter; one the engine refuses is logged and skipped.
+async fn apply_params(port: u16, auth: Option<&str>, params: &[(String, String)]) {
+    let Ok(mut conn) = connect(port, auth).await else {
+        tracing::warn!(port, "could not connect to apply parameters");
+        return;
+    };
+    for (name, value) in params {
+        match conn.cmd(&["CONFIG", "SET", name, value]).await {
+            Ok(resp::Reply::Error(e)) => {
+                tracing::debug!(port, %name, %value, error = %e, "engine refused parameter")
+            }
+            Err(e) => tracing::debug!(port, %name, error = %e, "CONFIG SET failed"),
+            Ok(_) => {}
+        }
+    }
+}
+
+/// `SAVE` before a restart that keeps data.
+async fn save(port: u16, auth: Option<&str>) {
+    match connect(port, auth).await {
+        Ok(mut conn) => {
+            if let Err(e) = conn.cmd(&["SAVE"]).await {
+                tracing::warn!(port, error = %e, "SAVE before restart failed");
+            }
+        }
+        Err(e) => tracing::warn!(port, error = %e, "could not connect to SAVE before restart"),
+    }
+}
