@@ -109,6 +109,22 @@ async fn check_engine(spec: &NodeSpec) {
     }
 }
 
+async fn key_present(spec: &NodeSpec) -> bool {
+    match spec.engine {
+        EngineKind::Redis | EngineKind::Valkey => {
+            let client = redis::Client::open(format!("redis://127.0.0.1:{}/", spec.port)).unwrap();
+            let mut c = client.get_multiplexed_async_connection().await.unwrap();
+            let v: Option<String> = redis::cmd("GET")
+                .arg("k")
+                .query_async(&mut c)
+                .await
+                .unwrap();
+            v.as_deref() == Some("v")
+        }
+        EngineKind::Memcached => memcached(spec.port, "get k\r\n").await.len() == 3,
+    }
+}
+
 async fn port_closed(port: u16) -> bool {
     for _ in 0..50 {
         if TcpStream::connect(("127.0.0.1", port)).await.is_err() {
@@ -138,6 +154,12 @@ async fn runtime_suite(rt: Arc<dyn EngineRuntime>, root: &Path) {
         );
         check_engine(&spec).await;
         assert!(rt.list_nodes().await.unwrap().contains(&spec.key));
+
+        // A second start re-adopts the running node: the in-memory key survives
+        // (nothing is saved, so a restart would have lost it).
+        rt.start(&spec).await.unwrap();
+        assert_eq!(rt.status(&spec).await, NodeStatus::Ready);
+        assert!(key_present(&spec).await, "start re-created a running node");
 
         rt.stop(&spec).await.unwrap();
         assert_eq!(rt.status(&spec).await, NodeStatus::Stopped);
@@ -185,6 +207,22 @@ async fn docker_runtime_suite() {
     let rt = Arc::new(DockerRuntime::connect(images).await.unwrap());
     let root = tempfile::tempdir().unwrap();
     runtime_suite(rt.clone(), root.path()).await;
+
+    // An image that is neither local nor pullable: a clear error naming it, and
+    // no container left behind.
+    let mut images = ImageTable::from_env().unwrap();
+    images.set("redis", "localtest/no-such-image:0.0");
+    let bad_rt = DockerRuntime::connect(images).await.unwrap();
+    let spec = spec(root.path(), "docker", EngineKind::Redis, "7.0");
+    let err = bad_rt.start(&spec).await.unwrap_err();
+    assert!(
+        format!("{err:#}").contains("localtest/no-such-image:0.0"),
+        "error should name the image: {err:#}"
+    );
+    eprintln!("[docker] missing image error: {err:#}");
+    assert_eq!(bad_rt.status(&spec).await, NodeStatus::Stopped);
+    bad_rt.remove(&spec).await.unwrap();
+
     let left = rt.list_nodes().await.unwrap();
     assert!(
         !left.iter().any(|k| k.starts_with("itest-docker-")),
@@ -273,4 +311,82 @@ async fn process_valkey_substitution_and_auth() {
 
 fn spec_with_version(root: &Path, engine: EngineKind, version: &str) -> NodeSpec {
     spec(root, "process", engine, version)
+}
+
+const HELPER_ENV: &str = "ELASTICACHE_SIGKILL_HELPER";
+
+/// Not a test on its own: when `ELASTICACHE_SIGKILL_HELPER=<root>|<key>|<port>` is
+/// set, plays a backend that starts a node and then hangs until it is SIGKILLed
+/// (see `process_node_survives_backend_sigkill`).
+#[tokio::test]
+async fn sigkill_helper() {
+    let Ok(arg) = std::env::var(HELPER_ENV) else {
+        return;
+    };
+    let mut parts = arg.split('|');
+    let root = std::path::PathBuf::from(parts.next().unwrap());
+    let key = parts.next().unwrap().to_string();
+    let port: u16 = parts.next().unwrap().parse().unwrap();
+    let spec = NodeSpec {
+        data_dir: root.join(&key),
+        key,
+        engine: EngineKind::Redis,
+        version: "7.0".into(),
+        port,
+        memory_bytes: MEMORY,
+        config: vec![],
+        auth_token: None,
+    };
+    let rt = ProcessRuntime::new(root.clone()).unwrap();
+    rt.start(&spec).await.unwrap();
+    wait_ready(&rt, &spec, READY_TIMEOUT).await.unwrap();
+    std::fs::write(root.join("helper-ready"), b"").unwrap();
+    tokio::time::sleep(Duration::from_secs(120)).await;
+}
+
+#[tokio::test]
+async fn process_node_survives_backend_sigkill() {
+    let root = tempfile::tempdir().unwrap();
+    let spec = NodeSpec {
+        config: vec![],
+        ..spec(root.path(), "process", EngineKind::Redis, "7.0")
+    };
+    // The "backend": this test binary running only `sigkill_helper`, in its own
+    // process group so that we can SIGKILL the whole group like a shell would.
+    let mut helper = std::process::Command::new(std::env::current_exe().unwrap());
+    helper
+        .args(["engine::sigkill_helper", "--exact", "--test-threads=1"])
+        .env(
+            HELPER_ENV,
+            format!("{}|{}|{}", root.path().display(), spec.key, spec.port),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    std::os::unix::process::CommandExt::process_group(&mut helper, 0);
+    let mut helper = helper.spawn().unwrap();
+    let marker = root.path().join("helper-ready");
+    let deadline = Instant::now() + READY_TIMEOUT;
+    while !marker.exists() {
+        assert!(Instant::now() < deadline, "helper never got its node ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = pid_of(&spec);
+    let hpid = rustix::process::Pid::from_raw(i32::try_from(helper.id()).unwrap()).unwrap();
+    rustix::process::kill_process_group(hpid, rustix::process::Signal::KILL).unwrap();
+    let status = tokio::task::spawn_blocking(move || helper.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!status.success(), "helper should have been killed");
+
+    // The node outlived its backend and is re-adopted by a new one.
+    let rt = ProcessRuntime::new(root.path().to_path_buf()).unwrap();
+    assert_eq!(rt.status(&spec).await, NodeStatus::Ready);
+    assert_eq!(rt.list_nodes().await.unwrap(), vec![spec.key.clone()]);
+    rt.start(&spec).await.unwrap();
+    assert_eq!(pid_of(&spec), pid);
+    assert_eq!(processes_on(spec.port), 1);
+    rt.remove(&spec).await.unwrap();
+    assert!(port_closed(spec.port).await);
+    assert!(rt.list_nodes().await.unwrap().is_empty());
 }
