@@ -101,6 +101,8 @@ impl DockerRuntime {
             ..Default::default()
         };
         let mut stream = self.docker.create_image(Some(opts), None, None);
+        // Last status per layer: log changes at info, progress ticks at debug.
+        let mut layers: HashMap<String, String> = HashMap::new();
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| {
                 anyhow!(
@@ -111,13 +113,15 @@ impl DockerRuntime {
             if let Some(err) = info.error {
                 bail!("cannot pull image {image}: {err}");
             }
-            tracing::info!(
-                %image,
-                layer = info.id.as_deref().unwrap_or(""),
-                status = info.status.as_deref().unwrap_or(""),
-                progress = info.progress.as_deref().unwrap_or(""),
-                "pull"
-            );
+            let layer = info.id.unwrap_or_default();
+            let status = info.status.unwrap_or_default();
+            let progress = info.progress.unwrap_or_default();
+            if layers.get(&layer) == Some(&status) {
+                tracing::debug!(%image, %layer, %status, %progress, "pull");
+            } else {
+                tracing::info!(%image, %layer, %status, "pull");
+                layers.insert(layer, status);
+            }
         }
         self.docker
             .inspect_image(image)

@@ -127,6 +127,9 @@ fn pid_is_engine(pid: i32, binary: &Path) -> bool {
         return true;
     };
     match std::fs::read(format!("/proc/{pid}/cmdline")) {
+        // Empty while the kernel is still in execve (spawn returns as soon as the
+        // exec begins); zombies, the other empty case, were excluded above.
+        Ok(cmd) if cmd.is_empty() => true,
         Ok(cmd) => String::from_utf8_lossy(&cmd).contains(&name),
         // No /proc (unusual on Linux): trust the signal test.
         Err(_) => true,
@@ -172,6 +175,9 @@ impl ProcessRuntime {
     pub fn new(root: PathBuf) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&root)
             .with_context(|| format!("create process runtime root {}", root.display()))?;
+        // Absolute, so that `remove` can tell whether a data dir lies under it.
+        let root = std::fs::canonicalize(&root)
+            .with_context(|| format!("resolve process runtime root {}", root.display()))?;
         let locate = |env: &str, name: &str| -> Option<Binary> {
             let path = find_binary(env, name)?;
             match binary_version(&path) {
@@ -346,10 +352,11 @@ impl EngineRuntime for ProcessRuntime {
 
     async fn start(&self, spec: &NodeSpec) -> anyhow::Result<StartInfo> {
         let (bin, substitution) = self.binary_for(spec.engine, &spec.version)?;
-        let data_dir = spec.data_dir.clone();
-        tokio::fs::create_dir_all(&data_dir)
+        tokio::fs::create_dir_all(&spec.data_dir)
             .await
-            .with_context(|| format!("create data dir {}", data_dir.display()))?;
+            .with_context(|| format!("create data dir {}", spec.data_dir.display()))?;
+        // Absolute: the engine gets it as --dir / --logfile.
+        let data_dir = tokio::fs::canonicalize(&spec.data_dir).await?;
 
         // Re-adoption: a live engine from an earlier run of this node.
         let dd = data_dir.clone();
@@ -361,6 +368,17 @@ impl EngineRuntime for ProcessRuntime {
             }
             tracing::info!(key = %spec.key, pid = rec.pid, "node spec changed (port/engine); restarting");
             Self::stop_record(&rec).await;
+        }
+        // Someone else on the port: fail now rather than let the engine exit.
+        if tokio::net::TcpStream::connect(("127.0.0.1", spec.port))
+            .await
+            .is_ok()
+        {
+            bail!(
+                "cannot start node {}: port {} on 127.0.0.1 is already in use",
+                spec.key,
+                spec.port
+            );
         }
 
         let log_path = data_dir.join(LOG_FILE);
@@ -406,7 +424,16 @@ impl EngineRuntime for ProcessRuntime {
         let key = spec.key.clone();
         tokio::spawn(async move {
             match child.wait().await {
-                Ok(st) => tracing::info!(%key, pid, "node process exited: {st}"),
+                // SIGTERM from `stop` ends redis with 0 and memcached by signal.
+                Ok(st) if st.success() || killed_by_stop(&st) => {
+                    tracing::info!(%key, pid, "node process exited: {st}");
+                }
+                Ok(st) => {
+                    let tail = tokio::task::spawn_blocking(move || log_tail(&log_path, 10))
+                        .await
+                        .unwrap_or_default();
+                    tracing::warn!(%key, pid, "node process exited: {st}; engine log ends:\n{tail}");
+                }
                 Err(e) => tracing::warn!(%key, pid, "waiting for node process: {e}"),
             }
         });
@@ -449,7 +476,12 @@ impl EngineRuntime for ProcessRuntime {
 
     async fn remove(&self, spec: &NodeSpec) -> anyhow::Result<()> {
         self.stop(spec).await?;
-        if !spec.data_dir.starts_with(&self.root) || spec.data_dir == self.root {
+        let data_dir = match tokio::fs::canonicalize(&spec.data_dir).await {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        if !data_dir.starts_with(&self.root) || data_dir == self.root {
             bail!(
                 "refusing to delete {}: not a node directory under {}",
                 spec.data_dir.display(),
@@ -477,6 +509,18 @@ impl EngineRuntime for ProcessRuntime {
         .await
         .map_err(Into::into)
     }
+}
+
+fn killed_by_stop(st: &std::process::ExitStatus) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    st.signal() == Some(libc::SIGTERM) || st.signal() == Some(libc::SIGKILL)
+}
+
+/// The last `n` lines of a log file (for error reports).
+fn log_tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// Collect keys of live nodes in `dir` and its subdirectories (up to `depth` levels).

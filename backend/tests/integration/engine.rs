@@ -390,3 +390,34 @@ async fn process_node_survives_backend_sigkill() {
     assert!(port_closed(spec.port).await);
     assert!(rt.list_nodes().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn process_start_failures_are_visible() {
+    let root = tempfile::tempdir().unwrap();
+    let rt = ProcessRuntime::new(root.path().to_path_buf()).unwrap();
+
+    // Port taken by someone else: a clear error, no process.
+    let spec = spec(root.path(), "process", EngineKind::Redis, "7.0");
+    let _squatter = std::net::TcpListener::bind(("127.0.0.1", spec.port)).unwrap();
+    let err = rt.start(&spec).await.unwrap_err();
+    assert!(format!("{err:#}").contains("already in use"), "{err:#}");
+    assert_eq!(rt.status(&spec).await, NodeStatus::Stopped);
+    rt.remove(&spec).await.unwrap();
+
+    // A directive the engine rejects: the process exits and status says Stopped.
+    let mut spec = self::spec(root.path(), "process", EngineKind::Redis, "7.0");
+    spec.config = vec![("no-such-directive".into(), "1".into())];
+    rt.start(&spec).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rt.status(&spec).await != NodeStatus::Stopped {
+        assert!(
+            Instant::now() < deadline,
+            "bad config did not stop the engine"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let log = std::fs::read_to_string(spec.data_dir.join("engine.log")).unwrap();
+    assert!(log.contains("no-such-directive"), "{log}");
+    rt.remove(&spec).await.unwrap();
+    assert!(!spec.data_dir.exists());
+}
