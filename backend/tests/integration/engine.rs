@@ -139,6 +139,7 @@ async fn runtime_suite(rt: Arc<dyn EngineRuntime>, root: &Path) {
     let name = rt.name();
     for (engine, version) in [
         (EngineKind::Redis, "7.0"),
+        (EngineKind::Valkey, "8.0"),
         (EngineKind::Memcached, "1.6.18"),
     ] {
         let spec = spec(root, name, engine, version);
