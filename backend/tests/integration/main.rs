@@ -1,1 +1,3 @@
-fn main(){}
+//! Integration tests for elasticache-local.
+
+mod engine;

@@ -1,0 +1,419 @@
+//! Nodes as Docker containers, through the Docker Engine API (bollard).
+//!
+//! One container per node, named `elasticache-local-<key>`, labelled with the key,
+//! port and engine, publishing the engine port on `127.0.0.1:<port>` and
+//! bind-mounting `spec.data_dir` at `/data`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use async_trait::async_trait;
+use bollard::container::{
+    Config, CreateContainerOptions, InspectContainerOptions, ListContainersOptions,
+    RemoveContainerOptions, StartContainerOptions, StopContainerOptions,
+};
+use bollard::errors::Error as DockerError;
+use bollard::image::CreateImageOptions;
+use bollard::models::{HostConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum};
+use bollard::Docker;
+use futures_util::StreamExt;
+
+use super::images::{default_image, ImageTable};
+use super::process::memcached_mib;
+use super::{probe, EngineKind, EngineRuntime, NodeSpec, NodeStatus, StartInfo};
+
+pub const LABEL_NODE: &str = "elasticache-local.node";
+pub const LABEL_PORT: &str = "elasticache-local.port";
+pub const LABEL_ENGINE: &str = "elasticache-local.engine";
+pub const LABEL_IMAGE: &str = "elasticache-local.image";
+
+/// Container memory limit on top of `maxmemory` (which counts only data).
+const MEMORY_HEADROOM: u64 = 64 * 1024 * 1024;
+/// Seconds Docker waits after SIGTERM before SIGKILL on `stop`.
+const STOP_TIMEOUT_SECS: i64 = 5;
+
+pub struct DockerRuntime {
+    docker: Docker,
+    images: ImageTable,
+}
+
+/// Container name for a node key (Docker allows `[a-zA-Z0-9][a-zA-Z0-9_.-]*`).
+#[must_use]
+pub fn container_name(key: &str) -> String {
+    let safe: String = key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("elasticache-local-{safe}")
+}
+
+fn is_status(e: &DockerError, code: u16) -> bool {
+    matches!(e, DockerError::DockerResponseServerError { status_code, .. } if *status_code == code)
+}
+
+fn container_port(engine: EngineKind) -> u16 {
+    match engine {
+        EngineKind::Memcached => 11211,
+        EngineKind::Redis | EngineKind::Valkey => 6379,
+    }
+}
+
+fn running_as_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+impl DockerRuntime {
+    /// Connect to the local Docker daemon and check it answers (2 s), so that
+    /// `--runtime auto` can fall back to processes.
+    pub async fn connect(images: ImageTable) -> anyhow::Result<Self> {
+        let docker =
+            Docker::connect_with_local_defaults().context("connect to the Docker daemon")?;
+        match tokio::time::timeout(Duration::from_secs(2), docker.ping()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => bail!("Docker daemon does not answer: {e}"),
+            Err(_) => bail!("Docker daemon did not answer a ping within 2 s"),
+        }
+        Ok(Self { docker, images })
+    }
+
+    #[must_use]
+    pub fn images(&self) -> &ImageTable {
+        &self.images
+    }
+
+    /// Make sure `image` exists locally; pull it (with progress logs) if not.
+    async fn ensure_image(&self, image: &str) -> anyhow::Result<()> {
+        match self.docker.inspect_image(image).await {
+            Ok(_) => return Ok(()),
+            Err(e) if is_status(&e, 404) => {}
+            Err(e) => return Err(anyhow!(e).context(format!("inspect image {image}"))),
+        }
+        tracing::info!(%image, "image not present locally; pulling");
+        let opts = CreateImageOptions {
+            from_image: image,
+            ..Default::default()
+        };
+        let mut stream = self.docker.create_image(Some(opts), None, None);
+        // Last status per layer: log changes at info, progress ticks at debug.
+        let mut layers: HashMap<String, String> = HashMap::new();
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| {
+                anyhow!(
+                    "cannot pull image {image}: {e} (build local images with tests/images/build.sh \
+                     and point ELASTICACHE_IMAGES at them)"
+                )
+            })?;
+            if let Some(err) = info.error {
+                bail!("cannot pull image {image}: {err}");
+            }
+            let layer = info.id.unwrap_or_default();
+            let status = info.status.unwrap_or_default();
+            let progress = info.progress.unwrap_or_default();
+            if layers.get(&layer) == Some(&status) {
+                tracing::debug!(%image, %layer, %status, %progress, "pull");
+            } else {
+                tracing::info!(%image, %layer, %status, "pull");
+                layers.insert(layer, status);
+            }
+        }
+        self.docker
+            .inspect_image(image)
+            .await
+            .map(|_| ())
+            .map_err(|e| anyhow!("image {image} still missing after pull: {e}"))
+    }
+
+    fn cmd(spec: &NodeSpec, image: &str) -> Vec<String> {
+        let s = |v: &str| v.to_string();
+        match spec.engine {
+            EngineKind::Memcached => {
+                let mut a = vec![
+                    s("memcached"),
+                    s("-p"),
+                    s("11211"),
+                    s("-m"),
+                    memcached_mib(spec.memory_bytes).to_string(),
+                    s("-U"),
+                    s("0"),
+                ];
+                // The container runs as the host user (see `start`); memcached
+                // refuses root without -u.
+                if running_as_root() {
+                    a.extend([s("-u"), s("root")]);
+                }
+                a
+            }
+            EngineKind::Redis | EngineKind::Valkey => {
+                let server = if image.contains("valkey") {
+                    "valkey-server"
+                } else {
+                    "redis-server"
+                };
+                let mut a = vec![
+                    s(server),
+                    s("--port"),
+                    s("6379"),
+                    s("--bind"),
+                    s("0.0.0.0"),
+                    s("--dir"),
+                    s("/data"),
+                    s("--protected-mode"),
+                    s("no"),
+                    s("--maxmemory"),
+                    spec.memory_bytes.to_string(),
+                    s("--save"),
+                    s(""),
+                    s("--appendonly"),
+                    s("no"),
+                    s("--repl-diskless-sync-delay"),
+                    s("0"),
+                    s("--dbfilename"),
+                    s("dump.rdb"),
+                ];
+                for (k, v) in &spec.config {
+                    a.push(format!("--{}", k.trim_start_matches('-')));
+                    a.push(v.clone());
+                }
+                if let Some(tok) = &spec.auth_token {
+                    a.extend([s("--requirepass"), tok.clone()]);
+                }
+                a
+            }
+        }
+    }
+
+    async fn create(&self, spec: &NodeSpec, name: &str, image: &str) -> anyhow::Result<()> {
+        tokio::fs::create_dir_all(&spec.data_dir)
+            .await
+            .with_context(|| format!("create data dir {}", spec.data_dir.display()))?;
+        let data_dir = tokio::fs::canonicalize(&spec.data_dir).await?;
+        let cport = format!("{}/tcp", container_port(spec.engine));
+        let labels = HashMap::from([
+            (LABEL_NODE.to_string(), spec.key.clone()),
+            (LABEL_PORT.to_string(), spec.port.to_string()),
+            (LABEL_ENGINE.to_string(), spec.engine.as_str().to_string()),
+            (LABEL_IMAGE.to_string(), image.to_string()),
+        ]);
+        let memory = i64::try_from(spec.memory_bytes.saturating_add(MEMORY_HEADROOM))
+            .context("memory limit too large")?;
+        let host_config = HostConfig {
+            memory: Some(memory),
+            port_bindings: Some(HashMap::from([(
+                cport.clone(),
+                Some(vec![PortBinding {
+                    host_ip: Some("127.0.0.1".into()),
+                    host_port: Some(spec.port.to_string()),
+                }]),
+            )])),
+            binds: Some(vec![format!("{}:/data", data_dir.display())]),
+            restart_policy: Some(RestartPolicy {
+                name: Some(RestartPolicyNameEnum::NO),
+                maximum_retry_count: None,
+            }),
+            ..Default::default()
+        };
+        // Run as the host user so files in the bind-mounted data dir stay
+        // deletable by the backend.
+        let user = format!(
+            "{}:{}",
+            rustix::process::geteuid().as_raw(),
+            rustix::process::getegid().as_raw()
+        );
+        let config = Config {
+            image: Some(image.to_string()),
+            cmd: Some(Self::cmd(spec, image)),
+            labels: Some(labels),
+            exposed_ports: Some(HashMap::from([(cport, HashMap::new())])),
+            host_config: Some(host_config),
+            user: Some(user),
+            working_dir: Some("/data".to_string()),
+            ..Default::default()
+        };
+        let opts = CreateContainerOptions {
+            name: name.to_string(),
+            platform: None,
+        };
+        tracing::info!(key = %spec.key, %name, %image, port = spec.port, "creating container");
+        self.docker
+            .create_container(Some(opts), config)
+            .await
+            .with_context(|| format!("create container {name} from {image}"))?;
+        Ok(())
+    }
+
+    async fn start_existing(&self, name: &str) -> anyhow::Result<()> {
+        match self
+            .docker
+            .start_container(name, None::<StartContainerOptions<String>>)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if is_status(&e, 304) => Ok(()),
+            Err(e) => Err(anyhow!(e).context(format!("start container {name}"))),
+        }
+    }
+
+    async fn force_remove(&self, name: &str) -> anyhow::Result<()> {
+        let opts = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        match self.docker.remove_container(name, Some(opts)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_status(&e, 404) => Ok(()),
+            Err(e) => Err(anyhow!(e).context(format!("remove container {name}"))),
+        }
+    }
+}
+
+#[async_trait]
+impl EngineRuntime for DockerRuntime {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+
+    async fn start(&self, spec: &NodeSpec) -> anyhow::Result<StartInfo> {
+        let image = self.images.image_for(spec.engine, &spec.version);
+        let default = default_image(spec.engine, &spec.version);
+        let substitution = (image != default).then(|| {
+            format!(
+                "runs image {image} for requested {} {} (image override; default {default})",
+                spec.engine.as_str(),
+                spec.version
+            )
+        });
+        let name = container_name(&spec.key);
+
+        match self
+            .docker
+            .inspect_container(&name, None::<InspectContainerOptions>)
+            .await
+        {
+            Ok(info) => {
+                let labels = info
+                    .config
+                    .as_ref()
+                    .and_then(|c| c.labels.clone())
+                    .unwrap_or_default();
+                let same = labels.get(LABEL_PORT) == Some(&spec.port.to_string())
+                    && labels.get(LABEL_ENGINE).map(String::as_str) == Some(spec.engine.as_str())
+                    && labels.get(LABEL_IMAGE) == Some(&image);
+                let running = info.state.as_ref().and_then(|s| s.running).unwrap_or(false);
+                if same && running {
+                    tracing::info!(key = %spec.key, %name, "re-adopting running container");
+                    return Ok(StartInfo { substitution });
+                }
+                if same {
+                    tracing::info!(key = %spec.key, %name, "starting existing container");
+                    self.start_existing(&name).await?;
+                    return Ok(StartInfo { substitution });
+                }
+                tracing::info!(key = %spec.key, %name, "container spec changed; recreating (data kept)");
+                self.force_remove(&name).await?;
+            }
+            Err(e) if is_status(&e, 404) => {}
+            Err(e) => return Err(anyhow!(e).context(format!("inspect container {name}"))),
+        }
+
+        self.ensure_image(&image).await?;
+        self.create(spec, &name, &image).await?;
+        if let Err(e) = self.start_existing(&name).await {
+            // Do not leave a created-but-dead container behind (e.g. port taken).
+            let _ = self.force_remove(&name).await;
+            return Err(e);
+        }
+        Ok(StartInfo { substitution })
+    }
+
+    async fn status(&self, spec: &NodeSpec) -> NodeStatus {
+        let name = container_name(&spec.key);
+        let running = match self
+            .docker
+            .inspect_container(&name, None::<InspectContainerOptions>)
+            .await
+        {
+            Ok(info) => info.state.and_then(|s| s.running).unwrap_or(false),
+            Err(e) => {
+                if !is_status(&e, 404) {
+                    tracing::warn!(key = %spec.key, "inspect container: {e}");
+                }
+                false
+            }
+        };
+        if !running {
+            NodeStatus::Stopped
+        } else if probe(spec.engine, spec.port, spec.auth_token.as_deref()).await {
+            NodeStatus::Ready
+        } else {
+            NodeStatus::Starting
+        }
+    }
+
+    async fn stop(&self, spec: &NodeSpec) -> anyhow::Result<()> {
+        let name = container_name(&spec.key);
+        let opts = StopContainerOptions {
+            t: STOP_TIMEOUT_SECS,
+        };
+        match self.docker.stop_container(&name, Some(opts)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_status(&e, 404) || is_status(&e, 304) => Ok(()),
+            Err(e) => Err(anyhow!(e).context(format!("stop container {name}"))),
+        }
+    }
+
+    async fn remove(&self, spec: &NodeSpec) -> anyhow::Result<()> {
+        let name = container_name(&spec.key);
+        self.force_remove(&name).await?;
+        match tokio::fs::remove_dir_all(&spec.data_dir).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => {
+                Err(anyhow::Error::new(e).context(format!("remove {}", spec.data_dir.display())))
+            }
+        }
+    }
+
+    /// Keys of every container carrying our node label, running or stopped
+    /// (a stopped orphan container is still something to clean up).
+    async fn list_nodes(&self) -> anyhow::Result<Vec<String>> {
+        let opts = ListContainersOptions::<String> {
+            all: true,
+            filters: HashMap::from([("label".to_string(), vec![LABEL_NODE.to_string()])]),
+            ..Default::default()
+        };
+        let list = self
+            .docker
+            .list_containers(Some(opts))
+            .await
+            .context("list containers")?;
+        let mut keys: Vec<String> = list
+            .into_iter()
+            .filter_map(|c| c.labels.and_then(|mut l| l.remove(LABEL_NODE)))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(
+            container_name("000000000000-us-east-1-c1-0001"),
+            "elasticache-local-000000000000-us-east-1-c1-0001"
+        );
+        assert_eq!(container_name("a/b c"), "elasticache-local-a-b-c");
+    }
+}
