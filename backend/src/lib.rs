@@ -1,1 +1,3 @@
 //! elasticache-local: the Amazon ElastiCache Query API on real engines.
+
+pub mod catalog;
