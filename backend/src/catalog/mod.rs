@@ -376,7 +376,11 @@ mod tests {
             assert!(!params.is_empty(), "{family} has no parameters");
             let mut seen = HashSet::new();
             for p in params {
-                assert!(seen.insert(&p.parameter_name), "{family}: duplicate {}", p.parameter_name);
+                assert!(
+                    seen.insert(&p.parameter_name),
+                    "{family}: duplicate {}",
+                    p.parameter_name
+                );
                 let dt = p.data_type.as_deref().unwrap_or_default();
                 assert!(
                     ["string", "integer", "boolean", "float"].contains(&dt),
@@ -410,11 +414,17 @@ mod tests {
         assert_eq!(db.parameter_value.as_deref(), Some("16"));
         assert!(db.requires_reboot());
         assert_eq!(
-            parameter("redis7", "reserved-memory-percent").unwrap().parameter_value.as_deref(),
+            parameter("redis7", "reserved-memory-percent")
+                .unwrap()
+                .parameter_value
+                .as_deref(),
             Some("25")
         );
         assert_eq!(
-            parameter("redis2.6", "maxmemory-policy").unwrap().allowed_values.as_deref(),
+            parameter("redis2.6", "maxmemory-policy")
+                .unwrap()
+                .allowed_values
+                .as_deref(),
             Some("volatile-lru,allkeys-lru,volatile-random,allkeys-random,volatile-ttl,noeviction")
         );
         assert!(parameter("redis7", "hash-max-ziplist-entries").is_none());
@@ -422,16 +432,25 @@ mod tests {
         assert!(parameter("redis5.0", "close-on-replica-write").is_some());
         assert!(parameter("redis5.0", "close-on-slave-write").is_none());
         assert_eq!(
-            parameter("memcached1.6", "max_item_size").unwrap().parameter_value.as_deref(),
+            parameter("memcached1.6", "max_item_size")
+                .unwrap()
+                .parameter_value
+                .as_deref(),
             Some("1048576")
         );
         assert!(parameter("memcached1.6", "no_modern").is_some());
         assert!(parameter("memcached1.4", "no_modern").is_none());
         assert_eq!(
-            parameter("valkey8", "repl-backlog-size").unwrap().parameter_value.as_deref(),
+            parameter("valkey8", "repl-backlog-size")
+                .unwrap()
+                .parameter_value
+                .as_deref(),
             Some("10485760")
         );
-        assert_eq!(parameters("valkey7").unwrap().len(), parameters("redis7").unwrap().len());
+        assert_eq!(
+            parameters("valkey7").unwrap().len(),
+            parameters("redis7").unwrap().len()
+        );
     }
 
     #[test]
@@ -449,7 +468,11 @@ mod tests {
         for family in families() {
             for p in node_type_specific(family) {
                 for v in &p.cache_node_type_specific_values {
-                    assert!(node_type(&v.cache_node_type).is_some(), "{}", v.cache_node_type);
+                    assert!(
+                        node_type(&v.cache_node_type).is_some(),
+                        "{}",
+                        v.cache_node_type
+                    );
                     assert!(v.value.parse::<u64>().is_ok(), "{}", v.value);
                 }
             }
@@ -460,7 +483,9 @@ mod tests {
     fn engine_directives() {
         assert!(!is_engine_directive("reserved-memory-percent"));
         assert!(!is_engine_directive("close-on-replica-write"));
-        assert!(!is_engine_directive("client-output-buffer-limit-normal-hard-limit"));
+        assert!(!is_engine_directive(
+            "client-output-buffer-limit-normal-hard-limit"
+        ));
         assert!(is_engine_directive("maxmemory-policy"));
         assert!(is_engine_directive("cluster-enabled"));
         assert!(is_startup_only("cluster-enabled"));
@@ -469,21 +494,47 @@ mod tests {
 
     #[test]
     fn engine_versions_resolve() {
-        assert_eq!(find_engine_version("redis", "6.x").unwrap().engine_version, "6.2");
-        assert_eq!(find_engine_version("Redis", "7.1").unwrap().engine_version, "7.1");
-        assert_eq!(find_engine_version("redis", "5.x").unwrap().engine_version, "5.0.6");
-        assert_eq!(find_engine_version("memcached", "1.6.x").map(|v| v.engine_version.as_str()), None);
-        assert_eq!(find_engine_version("memcached", "1.x").unwrap().engine_version, "1.6.22");
+        assert_eq!(
+            find_engine_version("redis", "6.x").unwrap().engine_version,
+            "6.2"
+        );
+        assert_eq!(
+            find_engine_version("Redis", "7.1").unwrap().engine_version,
+            "7.1"
+        );
+        assert_eq!(
+            find_engine_version("redis", "5.x").unwrap().engine_version,
+            "5.0.6"
+        );
+        assert_eq!(
+            find_engine_version("memcached", "1.6.x").map(|v| v.engine_version.as_str()),
+            None
+        );
+        assert_eq!(
+            find_engine_version("memcached", "1.x")
+                .unwrap()
+                .engine_version,
+            "1.6.22"
+        );
         assert!(find_engine_version("redis", "7.9").is_none());
         assert!(find_engine_version("redis", "x").is_none());
         assert_eq!(default_version("redis").engine_version, "7.1");
         assert_eq!(default_version("valkey").engine_version, "8.1");
         assert_eq!(default_version("memcached").engine_version, "1.6.22");
         for e in engines() {
-            assert_eq!(engine_versions().iter().filter(|v| v.engine == e && v.default).count(), 1);
+            assert_eq!(
+                engine_versions()
+                    .iter()
+                    .filter(|v| v.engine == e && v.default)
+                    .count(),
+                1
+            );
         }
         for v in engine_versions() {
-            assert!(parameters(&v.cache_parameter_group_family).is_some(), "{v:?}");
+            assert!(
+                parameters(&v.cache_parameter_group_family).is_some(),
+                "{v:?}"
+            );
         }
         let cases = [
             ("redis", "2.6.13", "redis2.6"),
@@ -503,7 +554,11 @@ mod tests {
             ("memcached", "1.6.22", "memcached1.6"),
         ];
         for (engine, version, family) in cases {
-            assert_eq!(family_for(engine, version), Some(family), "{engine} {version}");
+            assert_eq!(
+                family_for(engine, version),
+                Some(family),
+                "{engine} {version}"
+            );
         }
         assert_eq!(engine_of_family("redis6.x"), Some("redis"));
         assert_eq!(engine_of_family("valkey8"), Some("valkey"));
@@ -529,7 +584,10 @@ mod tests {
 
     #[test]
     fn default_groups() {
-        assert_eq!(default_parameter_group_names("redis2.8"), vec!["default.redis2.8"]);
+        assert_eq!(
+            default_parameter_group_names("redis2.8"),
+            vec!["default.redis2.8"]
+        );
         assert_eq!(
             default_parameter_group_names("redis7"),
             vec!["default.redis7", "default.redis7.cluster.on"]
@@ -538,13 +596,22 @@ mod tests {
             default_parameter_group_names("valkey8"),
             vec!["default.valkey8", "default.valkey8.cluster.on"]
         );
-        assert_eq!(default_parameter_group_names("memcached1.6"), vec!["default.memcached1.6"]);
+        assert_eq!(
+            default_parameter_group_names("memcached1.6"),
+            vec!["default.memcached1.6"]
+        );
         let (family, params) = default_parameter_group("default.redis3.2.cluster.on").unwrap();
         assert_eq!(family, "redis3.2");
-        let ce = params.iter().find(|p| p.parameter_name == "cluster-enabled").unwrap();
+        let ce = params
+            .iter()
+            .find(|p| p.parameter_name == "cluster-enabled")
+            .unwrap();
         assert_eq!(ce.parameter_value.as_deref(), Some("yes"));
         let (_, params) = default_parameter_group("default.redis7").unwrap();
-        let ce = params.iter().find(|p| p.parameter_name == "cluster-enabled").unwrap();
+        let ce = params
+            .iter()
+            .find(|p| p.parameter_name == "cluster-enabled")
+            .unwrap();
         assert_eq!(ce.parameter_value.as_deref(), Some("no"));
         assert!(default_parameter_group("default.redis2.8.cluster.on").is_none());
         assert!(default_parameter_group("custom").is_none());
@@ -555,7 +622,8 @@ mod tests {
         let v = serde_json::to_value(parameter("redis7", "timeout").unwrap()).unwrap();
         assert_eq!(v["ParameterName"], "timeout");
         assert_eq!(v["ChangeType"], "immediate");
-        let v = serde_json::to_value(parameter("redis2.8", "notify-keyspace-events").unwrap()).unwrap();
+        let v =
+            serde_json::to_value(parameter("redis2.8", "notify-keyspace-events").unwrap()).unwrap();
         assert!(v.get("AllowedValues").is_none());
         let v = serde_json::to_value(default_version("redis")).unwrap();
         assert_eq!(v["CacheParameterGroupFamily"], "redis7");
