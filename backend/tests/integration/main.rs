@@ -1,3 +1,4 @@
-//! Integration tests for elasticache-local.
+//! Integration tests for elasticache-local: one binary, real engines, real clients.
 
+mod common;
 mod engine;

@@ -1,0 +1,244 @@
+//! Shared fixtures: a real `elasticache-local` process on a free port, and
+//! clients for it (the official AWS SDK, raw Query requests).
+//!
+//! Runtimes under test come from `ELASTICACHE_TEST_RUNTIMES` (comma-separated,
+//! default `process`; `ELASTICACHE_TEST_DOCKER=1` adds `docker`). Docker images
+//! come from `ELASTICACHE_IMAGES` (see `tests/images/build.sh`).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_elasticache::config::{BehaviorVersion, Credentials, Region};
+
+/// The runtimes the suite runs against.
+pub fn runtimes() -> Vec<String> {
+    let mut rts: Vec<String> = std::env::var("ELASTICACHE_TEST_RUNTIMES")
+        .unwrap_or_else(|_| "process".into())
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if std::env::var("ELASTICACHE_TEST_DOCKER").as_deref() == Ok("1")
+        && !rts.iter().any(|r| r == "docker")
+    {
+        rts.push("docker".into());
+    }
+    rts
+}
+
+/// A running backend. Dropping it kills the backend process (SIGKILL) and
+/// removes every engine it started, so no test leaks processes or containers.
+pub struct Backend {
+    pub child: Option<Child>,
+    pub port: u16,
+    pub runtime: String,
+    pub data_dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    pub log: PathBuf,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Backend {
+    /// Start a backend with a fresh data directory.
+    pub fn start(runtime: &str) -> Self {
+        let tmp = tempfile::Builder::new()
+            .prefix("ec-itest-")
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path().to_path_buf();
+        let mut b = Self::start_in(runtime, &dir, free_port());
+        b._tmp = Some(tmp);
+        b
+    }
+
+    /// Start a backend on an existing data directory (for restart tests).
+    pub fn start_in(runtime: &str, data_dir: &Path, port: u16) -> Self {
+        let log = data_dir.with_extension(format!("{}.log", port));
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_elasticache-local"))
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--runtime")
+            .arg(runtime)
+            .env("ELASTICACHE_LOG", "info,elasticache_local=debug")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("start elasticache-local");
+        let b = Self {
+            child: Some(child),
+            port,
+            runtime: runtime.to_owned(),
+            data_dir: data_dir.to_path_buf(),
+            _tmp: None,
+            log,
+        };
+        b.wait_serving();
+        b
+    }
+
+    fn wait_serving(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "backend did not listen; log:\n{}",
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The official SDK, pointed at this backend, in `region`.
+    pub fn client_in(&self, region: &str) -> aws_sdk_elasticache::Client {
+        let conf = aws_sdk_elasticache::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region.to_owned()))
+            .credentials_provider(Credentials::new(
+                "AKIDEXAMPLE",
+                "secret",
+                None,
+                None,
+                "test",
+            ))
+            .endpoint_url(self.endpoint())
+            .build();
+        aws_sdk_elasticache::Client::from_conf(conf)
+    }
+
+    pub fn client(&self) -> aws_sdk_elasticache::Client {
+        self.client_in("us-east-1")
+    }
+
+    /// SIGKILL the backend (engines keep running, as after a crash).
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.kill();
+        if self._tmp.is_some() {
+            cleanup_engines(&self.data_dir);
+        }
+    }
+}
+
+/// Remove every engine started under `data_dir`: processes by pid file,
+/// containers by label.
+pub fn cleanup_engines(data_dir: &Path) {
+    let nodes = data_dir.join("nodes");
+    if let Ok(rd) = std::fs::read_dir(&nodes) {
+        for e in rd.flatten() {
+            let key = e.file_name().to_string_lossy().to_string();
+            if let Ok(pid) = std::fs::read_to_string(e.path().join("node.pid")) {
+                let _ = Command::new("kill").arg("-9").arg(pid.trim()).status();
+            }
+            let _ = Command::new("docker")
+                .args(["rm", "-f", &format!("elasticache-local-{key}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// Poll `f` until it returns `Some`, or panic after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Wait until a cache cluster reports `status`; returns it with node info.
+pub async fn wait_cluster(
+    c: &aws_sdk_elasticache::Client,
+    id: &str,
+    status: &str,
+) -> aws_sdk_elasticache::types::CacheCluster {
+    eventually(
+        &format!("{id} {status}"),
+        Duration::from_secs(90),
+        || async {
+            let r = c
+                .describe_cache_clusters()
+                .cache_cluster_id(id)
+                .show_cache_node_info(true)
+                .send()
+                .await
+                .ok()?;
+            let cl = r.cache_clusters()[0].clone();
+            (cl.cache_cluster_status() == Some(status)).then_some(cl)
+        },
+    )
+    .await
+}
+
+/// Wait until a cluster is gone (`CacheClusterNotFound`).
+pub async fn wait_cluster_gone(c: &aws_sdk_elasticache::Client, id: &str) {
+    eventually(
+        &format!("{id} deleted"),
+        Duration::from_secs(90),
+        || async {
+            match c
+                .describe_cache_clusters()
+                .cache_cluster_id(id)
+                .send()
+                .await
+            {
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_cache_cluster_not_found_fault()) =>
+                {
+                    Some(())
+                }
+                _ => None,
+            }
+        },
+    )
+    .await;
+}
+
+/// A unique, valid identifier.
+pub fn name(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
+}
