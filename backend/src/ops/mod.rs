@@ -221,3 +221,20 @@ fn page(
     let marker = (end < items.len()).then(|| format!("page-{end}"));
     Ok((items[start..end].to_vec(), marker))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn compatibility_matrix_matches_the_dispatch_table() {
+        let doc = include_str!("../../../docs/compatibility.md");
+        for op in crate::query::MODEL.operations.keys() {
+            let supported = super::supported_actions().contains(&op.as_str());
+            let row = doc
+                .lines()
+                .find(|l| l.starts_with(&format!("| {op} |")))
+                .unwrap_or_else(|| panic!("docs/compatibility.md has no row for {op}"));
+            let want = if supported { "| yes |" } else { "| not yet |" };
+            assert!(row.contains(want), "docs/compatibility.md row for {op} should say {want}: {row}");
+        }
+    }
+}

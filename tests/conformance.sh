@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs ../shared/conformance/check.py against a fresh backend on each runtime given
+# (comma-separated), over the scenario steps whose families are built, and fails
+# on any wire-format problem or failed behaviour check. Prints the checker's figure.
+# Skips (exit 0) when the shared checker is not beside the repository.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+checker=${CONFORMANCE_CHECK:-$root/../shared/conformance/check.py}
+if [ ! -f "$checker" ]; then echo "conformance: SKIP ($checker not found)"; exit 0; fi
+work=${TEST_WORK:-$root/target/test-work}
+mkdir -p "$work"
+steps=catalogs,groups,security_groups,redis_cluster,errors,tags,memcached_cluster,teardown
+bin=${CARGO_TARGET_DIR:-$root/target}/debug/elasticache-local
+cargo build -q -p elasticache-local
+status=0
+for rt in ${1//,/ }; do
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  data=$(mktemp -d "$work/conf-$rt.XXXX")
+  "$bin" --runtime "$rt" --data-dir "$data" --listen "127.0.0.1:$port" >"$data.log" 2>&1 </dev/null &
+  pid=$!
+  for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+  out=$(python3 "$checker" --endpoint "http://127.0.0.1:$port" --steps "$steps" --timeout 60 2>&1 || true)
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  # Anything the scenario left running (it deletes what it creates) goes too.
+  for d in "$data"/nodes/*/; do
+    [ -d "$d" ] || continue
+    [ -f "$d/node.pid" ] && kill -9 "$(cat "$d/node.pid")" 2>/dev/null || true
+    docker rm -f "elasticache-local-$(basename "$d")" >/dev/null 2>&1 || true
+  done
+  echo "$out" > "$work/conformance-$rt.txt"
+  echo "$out" | grep -E '^(BEHAVES|MISBEHAVES)' || true
+  figure=$(echo "$out" | tail -n 1)
+  echo "runtime=$rt $figure"
+  # Wire problems are failures; answers that are errors because an operation of a
+  # later family is not built yet ("answered X, expected ok") are not.
+  wire=$(echo "$out" | grep -E '^    ' | grep -vE 'answered [A-Za-z]+, expected' || true)
+  if echo "$out" | grep -q '^MISBEHAVES' || [ -n "$wire" ]; then
+    echo "conformance on $rt FAILED:"; echo "$wire"; echo "$out" | grep '^MISBEHAVES' || true
+    status=1
+  fi
+done
+exit $status
