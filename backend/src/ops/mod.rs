@@ -234,7 +234,10 @@ mod tests {
                 .find(|l| l.starts_with(&format!("| {op} |")))
                 .unwrap_or_else(|| panic!("docs/compatibility.md has no row for {op}"));
             let want = if supported { "| yes |" } else { "| not yet |" };
-            assert!(row.contains(want), "docs/compatibility.md row for {op} should say {want}: {row}");
+            assert!(
+                row.contains(want),
+                "docs/compatibility.md row for {op} should say {want}: {row}"
+            );
         }
     }
 }
