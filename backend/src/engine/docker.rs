@@ -148,6 +148,7 @@ impl DockerRuntime {
                 if running_as_root() {
                     a.extend([s("-u"), s("root")]);
                 }
+                a.extend(super::memcached_options(&spec.config));
                 a
             }
             EngineKind::Redis | EngineKind::Valkey => {

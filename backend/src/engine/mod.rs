@@ -48,8 +48,9 @@ pub struct NodeSpec {
     pub port: u16,
     /// Memory limit in bytes (container limit and `maxmemory`, or memcached `-m`).
     pub memory_bytes: u64,
-    /// Extra engine configuration (redis config directives as `name value`;
-    /// memcached has none that we pass yet). Applied at start.
+    /// Extra engine configuration, applied at start: Redis/Valkey directives as
+    /// `(name, value)` (`--name value`), Memcached long options as `(option, value)`
+    /// (`--option=value`, or `--option` for an empty value).
     pub config: Vec<(String, String)>,
     /// Directory owned by this node for data (RDB/AOF), logs and pid file.
     pub data_dir: PathBuf,
@@ -144,6 +145,23 @@ pub async fn probe(engine: EngineKind, port: u16, auth: Option<&str>) -> bool {
     tokio::time::timeout(Duration::from_secs(2), fut)
         .await
         .unwrap_or(false)
+}
+
+/// Memcached's long options from `NodeSpec::config`: `(option, value)` becomes
+/// `--option=value`, or `--option` when the value is empty.
+#[must_use]
+pub fn memcached_options(config: &[(String, String)]) -> Vec<String> {
+    config
+        .iter()
+        .map(|(k, v)| {
+            let k = k.trim_start_matches('-');
+            if v.is_empty() {
+                format!("--{k}")
+            } else {
+                format!("--{k}={v}")
+            }
+        })
+        .collect()
 }
 
 /// Pick a free TCP port on 127.0.0.1.

@@ -276,6 +276,7 @@ impl ProcessRuntime {
                     // memcached refuses to run as root without -u.
                     a.extend([s("-u"), s("root")]);
                 }
+                a.extend(super::memcached_options(&spec.config));
                 a
             }
             EngineKind::Redis | EngineKind::Valkey => {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use super::discovery::{ClusterConfig, Discovery};
 use crate::catalog;
 use crate::engine::{self, resp, EngineKind, EngineRuntime, NodeSpec, NodeStatus};
-use crate::model::cluster::{CacheCluster, CacheNode};
+use crate::model::cluster::{apply_pending, CacheCluster, CacheNode};
 use crate::model::{lifecycle, ControlPlane, Scope};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -46,6 +46,7 @@ impl Reconciler {
                 () = self.cp.woken() => {}
                 () = tokio::time::sleep(Duration::from_millis(500)) => {}
             }
+            self.maintenance();
             self.tick();
             if last_health.elapsed() >= HEALTH_EVERY {
                 last_health = Instant::now();
@@ -62,6 +63,34 @@ impl Reconciler {
                 || c.nodes
                     .iter()
                     .any(|n| n.status != lifecycle::NODE_AVAILABLE || n.restart))
+    }
+
+    /// Apply pending modified values of clusters whose maintenance window is open now.
+    fn maintenance(&self) {
+        let now = ControlPlane::now();
+        let due: Vec<(Scope, String)> = {
+            let st = self.cp.lock();
+            st.regions
+                .iter()
+                .flat_map(|(scope, r)| {
+                    r.clusters
+                        .values()
+                        .filter(|c| c.status == lifecycle::AVAILABLE && !c.pending.is_empty())
+                        .filter(|c| in_window(&c.maintenance_window, now))
+                        .map(move |c| (scope.clone(), c.id.clone()))
+                })
+                .collect()
+        };
+        for (scope, id) in due {
+            let applied = self.cp.update_cluster(&scope, &id, |c| {
+                apply_pending(c, &scope)?;
+                c.status = lifecycle::MODIFYING.to_owned();
+                Ok(())
+            });
+            if applied.is_ok() {
+                self.cp.event(&scope, "cache-cluster", &id, format!("Applying pending modifications to cache cluster {id} in its maintenance window"));
+            }
+        }
     }
 
     /// Start a task for every cluster that needs work and has none running.
@@ -260,6 +289,9 @@ impl Reconciler {
                 {
                     apply_params(n.port, fresh.auth_token.as_deref(), &params).await;
                 }
+                params_applied = true;
+            } else if fresh.engine == EngineKind::Memcached {
+                // Memcached takes its parameters at start only: nothing to push.
                 params_applied = true;
             }
         }
@@ -578,16 +610,56 @@ fn engine_params(
         .collect()
 }
 
-/// Directives passed at start: the user's values of reboot-only parameters.
+/// Directives passed at start: the user's values of reboot-only parameters
+/// (Redis, Valkey), or memcached options for the user's values (Memcached).
 fn startup_config(cp: &ControlPlane, scope: &Scope, c: &CacheCluster) -> Vec<(String, String)> {
     if c.engine == EngineKind::Memcached {
-        return Vec::new();
+        let Ok(pg) = cp.find_parameter_group(scope, &c.parameter_group) else {
+            return Vec::new();
+        };
+        return pg
+            .values
+            .iter()
+            .filter_map(|(n, v)| memcached_option(n, v))
+            .collect();
     }
     engine_params(cp, scope, c)
         .into_iter()
         .filter(|(_, _, s)| *s)
         .map(|(n, v, _)| (n, v))
         .collect()
+}
+
+/// An ElastiCache Memcached parameter as a memcached long option, where memcached has one.
+fn memcached_option(name: &str, value: &str) -> Option<(String, String)> {
+    let on = value == "1";
+    let opt = |o: &str, v: &str| Some((o.to_owned(), v.to_owned()));
+    let ext = |e: String| Some(("extended".to_owned(), e));
+    match name {
+        "backlog_queue_limit" => opt("listen-backlog", value),
+        "binding_protocol" => opt("protocol", value),
+        "cas_disabled" if on => opt("disable-cas", ""),
+        "chunk_size" => opt("slab-min-size", value),
+        "chunk_size_growth_factor" => opt("slab-growth-factor", value),
+        "disable_flush_all" if on => opt("disable-flush-all", ""),
+        "error_on_memory_exhausted" if on => opt("disable-evictions", ""),
+        "large_memory_pages" if on => opt("enable-largepages", ""),
+        "max_item_size" => opt("max-item-size", value),
+        "max_simultaneous_connections" => opt("conn-limit", value),
+        "hash_algorithm"
+        | "idle_timeout"
+        | "slab_automove"
+        | "slab_chunk_max"
+        | "watcher_logbuf_size"
+        | "worker_logbuf_size" => ext(format!("{name}={value}")),
+        "lru_crawler" | "lru_maintainer" => ext(if on {
+            name.to_owned()
+        } else {
+            format!("no_{name}")
+        }),
+        "maxconns_fast" | "slab_reassign" | "track_sizes" if on => ext(name.to_owned()),
+        _ => None,
+    }
 }
 
 /// Directives set on running engines with `CONFIG SET`.
@@ -633,5 +705,64 @@ async fn save(port: u16, auth: Option<&str>) {
             }
         }
         Err(e) => tracing::warn!(port, error = %e, "could not connect to SAVE before restart"),
+    }
+}
+
+/// Whether `now` falls inside a `ddd:hh24:mi-ddd:hh24:mi` window (UTC).
+fn in_window(window: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
+    use chrono::{Datelike, Timelike};
+    const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+    let minute = |s: &str| -> Option<u32> {
+        let (d, t) = s.split_once(':')?;
+        let day = u32::try_from(DAYS.iter().position(|x| *x == d)?).ok()?;
+        let (h, m) = t.split_once(':')?;
+        Some(day * 1440 + h.parse::<u32>().ok()? * 60 + m.parse::<u32>().ok()?)
+    };
+    let Some((a, b)) = window
+        .split_once('-')
+        .and_then(|(a, b)| Some((minute(a)?, minute(b)?)))
+    else {
+        return false;
+    };
+    let week = 7 * 1440;
+    let cur = now.weekday().num_days_from_sunday() * 1440 + now.hour() * 60 + now.minute();
+    (cur + week - a) % week < (b + week - a) % week
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maintenance_windows() {
+        // 2026-11-22 is a Sunday.
+        let t = chrono::DateTime::parse_from_rfc3339("2026-11-22T05:30:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert!(in_window("sun:05:00-sun:06:00", t));
+        assert!(!in_window("sun:06:00-sun:07:00", t));
+        assert!(in_window("sat:23:00-sun:06:00", t));
+        assert!(!in_window("mon:05:00-mon:06:00", t));
+    }
+
+    #[test]
+    fn memcached_parameters_become_options() {
+        assert_eq!(
+            memcached_option("max_item_size", "2097152"),
+            Some(("max-item-size".into(), "2097152".into()))
+        );
+        assert_eq!(
+            memcached_option("cas_disabled", "1"),
+            Some(("disable-cas".into(), String::new()))
+        );
+        assert_eq!(memcached_option("cas_disabled", "0"), None);
+        assert_eq!(
+            memcached_option("lru_crawler", "0"),
+            Some(("extended".into(), "no_lru_crawler".into()))
+        );
+        assert_eq!(
+            memcached_option("memcached_connections_overhead", "100"),
+            None
+        );
     }
 }
