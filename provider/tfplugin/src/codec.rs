@@ -24,8 +24,11 @@ fn cerr<T>(path: &[PathStep], msg: impl Into<String>) -> Result<T, CodecError> {
     })
 }
 
-/// msgpack extension type cty uses for unknown values.
+/// msgpack extension type cty uses for plain unknown values.
 const UNKNOWN_EXT: i8 = 0;
+/// msgpack extension type cty uses for unknown values with refinements
+/// (payload: a msgpack map of refinement facts).
+const REFINED_UNKNOWN_EXT: i8 = 12;
 
 // ---------------------------------------------------------------- msgpack out
 
@@ -197,7 +200,7 @@ fn enc(
             if refn.is_empty() || *ty == Type::Dynamic {
                 w_ext(out, UNKNOWN_EXT, &[0]);
             } else {
-                w_ext(out, UNKNOWN_EXT, refn);
+                w_ext(out, REFINED_UNKNOWN_EXT, refn);
             }
             return Ok(());
         }
@@ -404,10 +407,10 @@ impl<'a> Reader<'a> {
         let it = self.item(path)?;
         match it {
             Item::Nil => return Ok(Value::Null),
-            Item::Ext(UNKNOWN_EXT, data) => {
-                // A one-byte payload is the plain unknown; anything else is
-                // a refinement map, kept as is.
-                let refn = if data.len() <= 1 {
+            Item::Ext(UNKNOWN_EXT, _) => return Ok(Value::Unknown(Vec::new())),
+            Item::Ext(REFINED_UNKNOWN_EXT, data) => {
+                // Kept as is and sent back unchanged; never inside dynamic.
+                let refn = if *ty == Type::Dynamic {
                     Vec::new()
                 } else {
                     data.to_vec()
