@@ -179,13 +179,15 @@ fn ignore_interrupts() {
     });
 }
 
-async fn shutdown_signal(mut rx: watch::Receiver<bool>) {
+async fn shutdown_signal(mut rx: watch::Receiver<bool>, hard_exit: bool) {
     let _ = rx.wait_for(|v| *v).await;
-    // Graceful shutdown should be quick; do not hang on stuck streams.
-    tokio::spawn(async {
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        std::process::exit(0);
-    });
+    if hard_exit {
+        // Graceful shutdown should be quick; do not hang on stuck streams.
+        tokio::spawn(async {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            std::process::exit(0);
+        });
+    }
 }
 
 /// Serve under Terraform: check the handshake environment, listen on
@@ -195,23 +197,54 @@ pub async fn serve_plugin<P: Provider>(provider: P) -> Result<(), ServeError> {
     let client_cert = check_environment()?;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
+    let tls = client_cert.as_deref().map(AutoMtls::new).transpose()?;
+    ignore_interrupts();
+    print_line(&handshake_line(
+        addr,
+        tls.as_ref().map(|t| t.server_cert_der.as_slice()),
+    ))?;
+    serve_inner(listener, tls, provider, None, true).await
+}
+
+/// Serve the provider, the controller and the stdio services on an
+/// already bound listener (TLS when `tls` is given) until
+/// `GRPCController.Shutdown` is called or `stop` resolves.
+pub async fn serve_on<P: Provider>(
+    listener: TcpListener,
+    tls: Option<AutoMtls>,
+    provider: P,
+    stop: Option<Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
+) -> Result<(), ServeError> {
+    serve_inner(listener, tls, provider, stop, false).await
+}
+
+async fn serve_inner<P: Provider>(
+    listener: TcpListener,
+    tls: Option<AutoMtls>,
+    provider: P,
+    stop: Option<Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
+    hard_exit: bool,
+) -> Result<(), ServeError> {
     let (tx, rx) = watch::channel(false);
     let router = router(provider, &tx);
-    ignore_interrupts();
-    match client_cert {
-        Some(pem) => {
-            let tls = AutoMtls::new(&pem)?;
-            print_line(&handshake_line(addr, Some(&tls.server_cert_der)))?;
+    if let Some(stop) = stop {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            stop.await;
+            let _ = tx.send(true);
+        });
+    }
+    match tls {
+        Some(tls) => {
             let incoming = tls.incoming(listener);
             router
-                .serve_with_incoming_shutdown(incoming, shutdown_signal(rx))
+                .serve_with_incoming_shutdown(incoming, shutdown_signal(rx, hard_exit))
                 .await?;
         }
         None => {
-            print_line(&handshake_line(addr, None))?;
             let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
             router
-                .serve_with_incoming_shutdown(incoming, shutdown_signal(rx))
+                .serve_with_incoming_shutdown(incoming, shutdown_signal(rx, hard_exit))
                 .await?;
         }
     }
@@ -232,22 +265,14 @@ pub async fn serve_debug<P: Provider>(
 ) -> Result<(), ServeError> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let (tx, rx) = watch::channel(false);
-    let router = router(provider, &tx);
     let json = reattach_json(provider_address, addr, std::process::id());
     print_line(&format!(
         "Provider started in debug mode. To use it, set in your shell:\n\n\tTF_REATTACH_PROVIDERS='{json}'\n"
     ))?;
-    let tx2 = tx.clone();
-    tokio::spawn(async move {
+    let ctrl_c = Box::pin(async {
         let _ = tokio::signal::ctrl_c().await;
-        let _ = tx2.send(true);
     });
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    router
-        .serve_with_incoming_shutdown(incoming, shutdown_signal(rx))
-        .await?;
-    Ok(())
+    serve_inner(listener, None, provider, Some(ctrl_c), true).await
 }
 
 // --------------------------------------------------------------- AutoMTLS
