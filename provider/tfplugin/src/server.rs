@@ -109,7 +109,7 @@ fn force_new_paths(schema: &Schema, prior: &Value, planned: &Value) -> Vec<Attri
         .filter(|a| {
             let p = prior.get(&a.name).unwrap_or(&Value::Null);
             let n = planned.get(&a.name).unwrap_or(&Value::Null);
-            !n.is_wholly_known() || p != n
+            !p.same_as(n)
         })
         .map(|a| AttributePath::attr(a.name.clone()))
         .collect()

@@ -87,6 +87,30 @@ impl Value {
         }
     }
 
+    /// Equality as Terraform sees it: sets compare as unordered
+    /// collections; an unknown equals nothing (not even another unknown).
+    pub fn same_as(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Unknown(_), _) | (_, Value::Unknown(_)) => false,
+            (Value::Set(a), Value::Set(b)) => {
+                a.len() == b.len()
+                    && a.iter().all(|x| b.iter().any(|y| x.same_as(y)))
+                    && b.iter().all(|y| a.iter().any(|x| x.same_as(y)))
+            }
+            (Value::List(a), Value::List(b)) | (Value::Tuple(a), Value::Tuple(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_as(y))
+            }
+            (Value::Map(a), Value::Map(b)) | (Value::Object(a), Value::Object(b)) => {
+                a.len() == b.len()
+                    && a.iter()
+                        .all(|(k, x)| b.get(k).is_some_and(|y| x.same_as(y)))
+            }
+            (Value::Dynamic(ta, a), Value::Dynamic(tb, b)) => ta == tb && a.same_as(b),
+            (Value::Dynamic(_, a), b) | (b, Value::Dynamic(_, a)) => a.same_as(b),
+            (a, b) => a == b,
+        }
+    }
+
     /// Attribute of an object value (`None` for null/unknown/non-objects
     /// or missing attributes).
     pub fn get(&self, name: &str) -> Option<&Value> {

@@ -431,3 +431,16 @@ fn default_plan_marks_computed_unknown_on_create() {
     let set = p.get("set").unwrap().elements().unwrap();
     assert!(set[0].get("note").unwrap().is_unknown());
 }
+
+#[test]
+fn set_equality_ignores_order_and_unknowns_never_match() {
+    let a = Value::Set(vec!["x".into(), "y".into()]);
+    let b = Value::Set(vec!["y".into(), "x".into()]);
+    assert!(a.same_as(&b));
+    assert!(!a.same_as(&Value::Set(vec!["x".into()])));
+    assert!(!Value::unknown().same_as(&Value::unknown()));
+    assert!(Value::Null.same_as(&Value::Null));
+    let o1 = Value::object([("s", a)]);
+    let o2 = Value::object([("s", b)]);
+    assert!(o1.same_as(&o2));
+}
