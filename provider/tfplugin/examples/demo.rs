@@ -104,7 +104,13 @@ impl Resource for Thing {
                     Block::new().attribute(Attribute::new("port", Type::Number).required()),
                 ),
         )
-        .version(1)
+        // DEMO_SCHEMA_VERSION lets tests store an older version first.
+        .version(
+            std::env::var("DEMO_SCHEMA_VERSION")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1),
+        )
     }
 
     async fn validate(&self, config: &Value) -> Diagnostics {

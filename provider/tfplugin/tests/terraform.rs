@@ -51,6 +51,8 @@ fn demo_binary() -> PathBuf {
 struct Tf {
     work: PathBuf,
     cli_config: PathBuf,
+    /// Resource schema version the demo provider announces.
+    schema_version: std::cell::Cell<u32>,
 }
 
 struct Out {
@@ -69,6 +71,7 @@ impl Tf {
             .env("TF_CLI_CONFIG_FILE", &self.cli_config)
             .env("TF_IN_AUTOMATION", "1")
             .env("CHECKPOINT_DISABLE", "1")
+            .env("DEMO_SCHEMA_VERSION", self.schema_version.get().to_string())
             .env_remove("TF_LOG")
             .env_remove("TF_REATTACH_PROVIDERS")
             .stdin(Stdio::null())
@@ -153,6 +156,17 @@ fn objects(dir: &Path) -> Vec<String> {
     v
 }
 
+/// `schema_version` of demo_thing.x in the local state file.
+fn stored_schema_version(work: &Path) -> Option<u64> {
+    let st: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(work.join("terraform.tfstate")).ok()?).ok()?;
+    st["resources"]
+        .as_array()?
+        .iter()
+        .find(|r| r["type"] == "demo_thing")?["instances"][0]["schema_version"]
+        .as_u64()
+}
+
 #[test]
 fn terraform_smoke() {
     if !terraform_available() {
@@ -177,7 +191,11 @@ fn terraform_smoke() {
         ),
     )
     .expect("write cli config");
-    let tf = Tf { work, cli_config };
+    let tf = Tf {
+        work,
+        cli_config,
+        schema_version: std::cell::Cell::new(0),
+    };
 
     // Create: items has two elements unknown at plan time.
     tf.write_config(&objs, "one");
@@ -195,13 +213,21 @@ fn terraform_smoke() {
     let items: serde_json::Value = serde_json::from_str(items.trim()).expect("items JSON");
     assert_eq!(items.as_array().map(Vec::len), Some(3), "items: {items}");
 
-    // Nothing to do afterwards.
+    assert_eq!(stored_schema_version(&tf.work), Some(0));
+
+    // Nothing to do afterwards, also once the schema version is bumped
+    // (Terraform upgrades the stored state through UpgradeResourceState).
     let again = tf.run(&["plan", "-no-color", "-detailed-exitcode"]);
     assert_eq!(
         again.code, 0,
         "second plan should be empty:\n{}",
         again.text
     );
+    tf.schema_version.set(1);
+    let again = tf.run(&["plan", "-no-color", "-detailed-exitcode"]);
+    assert_eq!(again.code, 0, "plan after version bump:\n{}", again.text);
+    tf.ok(&["apply", "-refresh-only", "-auto-approve", "-no-color"]);
+    assert_eq!(stored_schema_version(&tf.work), Some(1));
 
     // Changing name forces replacement.
     tf.write_config(&objs, "two");
