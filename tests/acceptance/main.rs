@@ -1,0 +1,2 @@
+//! Acceptance tests with real Terraform, per resource, in HashiCorp's pattern
+//! (`_basic`, `_update`, `_disappears`, `_tags`, `_import`).
