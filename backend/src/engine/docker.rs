@@ -318,9 +318,13 @@ impl EngineRuntime for DockerRuntime {
                     .as_ref()
                     .and_then(|c| c.labels.clone())
                     .unwrap_or_default();
+                // The command carries the memory limit and the start-time
+                // parameters: a node type or parameter change needs a new container.
+                let cmd = info.config.as_ref().and_then(|c| c.cmd.clone());
                 let same = labels.get(LABEL_PORT) == Some(&spec.port.to_string())
                     && labels.get(LABEL_ENGINE).map(String::as_str) == Some(spec.engine.as_str())
-                    && labels.get(LABEL_IMAGE) == Some(&image);
+                    && labels.get(LABEL_IMAGE) == Some(&image)
+                    && cmd.as_ref() == Some(&Self::cmd(spec, &image));
                 let running = info.state.as_ref().and_then(|s| s.running).unwrap_or(false);
                 if same && running {
                     tracing::info!(key = %spec.key, %name, "re-adopting running container");
