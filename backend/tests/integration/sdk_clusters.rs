@@ -700,3 +700,216 @@ async fn catalog_paging_with_markers() {
     );
     assert!(port_open(b.port));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_changes_apply_at_reboot() {
+    for rt in common::runtimes() {
+        let b = Backend::start(&rt);
+        let c = b.client();
+        let rid = common::name("pend");
+        let mid = common::name("pendmc");
+        c.create_cache_cluster()
+            .cache_cluster_id(&rid)
+            .engine("redis")
+            .cache_node_type("cache.t3.micro")
+            .send()
+            .await
+            .unwrap();
+        c.create_cache_cluster()
+            .cache_cluster_id(&mid)
+            .engine("memcached")
+            .cache_node_type("cache.t3.micro")
+            .num_cache_nodes(1)
+            .send()
+            .await
+            .unwrap();
+        let cl = wait_cluster(&c, &rid, "available").await;
+        let port = node_ports(&cl)[0];
+        let maxmem = config_get(port, "maxmemory").await;
+        wait_cluster(&c, &mid, "available").await;
+
+        // Node type, not immediately: pending, the engine unchanged.
+        let r = c
+            .modify_cache_cluster()
+            .cache_cluster_id(&rid)
+            .cache_node_type("cache.t3.small")
+            .send()
+            .await
+            .unwrap();
+        let cl = r.cache_cluster().unwrap();
+        assert_eq!(cl.cache_node_type(), Some("cache.t3.micro"));
+        assert_eq!(
+            cl.pending_modified_values().unwrap().cache_node_type(),
+            Some("cache.t3.small")
+        );
+        let cl = wait_cluster(&c, &rid, "available").await;
+        assert_eq!(cl.cache_node_type(), Some("cache.t3.micro"));
+        assert_eq!(config_get(port, "maxmemory").await, maxmem);
+        c.reboot_cache_cluster()
+            .cache_cluster_id(&rid)
+            .cache_node_ids_to_reboot("0001")
+            .send()
+            .await
+            .unwrap();
+        let cl = common::eventually("node type at reboot", Duration::from_secs(90), || async {
+            let cl = wait_cluster(&c, &rid, "available").await;
+            (cl.cache_node_type() == Some("cache.t3.small")).then_some(cl)
+        })
+        .await;
+        assert!(cl
+            .pending_modified_values()
+            .is_none_or(|p| p.cache_node_type().is_none()));
+        assert_ne!(config_get(port, "maxmemory").await, maxmem);
+
+        // Node count, not immediately: pending until the reboot.
+        let r = c
+            .modify_cache_cluster()
+            .cache_cluster_id(&mid)
+            .num_cache_nodes(2)
+            .send()
+            .await
+            .unwrap();
+        let cl = r.cache_cluster().unwrap();
+        assert_eq!(cl.num_cache_nodes(), Some(1));
+        assert_eq!(
+            cl.pending_modified_values().unwrap().num_cache_nodes(),
+            Some(2)
+        );
+        let cl = wait_cluster(&c, &mid, "available").await;
+        assert_eq!(cl.cache_nodes().len(), 1);
+        c.reboot_cache_cluster()
+            .cache_cluster_id(&mid)
+            .cache_node_ids_to_reboot("0001")
+            .send()
+            .await
+            .unwrap();
+        let cl = common::eventually("2 nodes at reboot", Duration::from_secs(90), || async {
+            let cl = wait_cluster(&c, &mid, "available").await;
+            (cl.cache_nodes().len() == 2).then_some(cl)
+        })
+        .await;
+        for p in node_ports(&cl) {
+            assert!(memcached(p, "version\r\n").await[0].starts_with("VERSION "));
+        }
+        delete_cluster(&c, &rid).await;
+        delete_cluster(&c, &mid).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashed_node_is_recovered() {
+    for rt in common::runtimes() {
+        let b = Backend::start(&rt);
+        let c = b.client();
+        let id = common::name("crash");
+        c.create_cache_cluster()
+            .cache_cluster_id(&id)
+            .engine("redis")
+            .cache_node_type("cache.t3.micro")
+            .send()
+            .await
+            .unwrap();
+        let cl = wait_cluster(&c, &id, "available").await;
+        let port = node_ports(&cl)[0];
+        let mut conn = redis_conn(port).await;
+        let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN")
+            .arg("NOSAVE")
+            .query_async(&mut conn)
+            .await;
+        drop(conn);
+        wait_port_closed(port).await;
+        common::eventually("node recovered", Duration::from_secs(60), || async {
+            if !port_open(port) {
+                return None;
+            }
+            let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
+            let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+            let pong: String = redis::cmd("PING").query_async(&mut conn).await.ok()?;
+            (pong == "PONG").then_some(())
+        })
+        .await;
+        common::eventually("recovery event", Duration::from_secs(30), || async {
+            event_messages(&c, &id)
+                .await
+                .iter()
+                .any(|m| m.contains("Recovered"))
+                .then_some(())
+        })
+        .await;
+        delete_cluster(&c, &id).await;
+        wait_port_closed(port).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn valkey_cluster_answers() {
+    for rt in common::runtimes() {
+        let b = Backend::start(&rt);
+        let c = b.client();
+        let id = common::name("valkey");
+        let r = c
+            .create_cache_cluster()
+            .cache_cluster_id(&id)
+            .engine("valkey")
+            .cache_node_type("cache.t3.micro")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.cache_cluster().unwrap().engine(), Some("valkey"));
+        let cl = wait_cluster(&c, &id, "available").await;
+        assert_eq!(
+            cl.cache_parameter_group()
+                .unwrap()
+                .cache_parameter_group_name(),
+            Some(
+                format!(
+                    "default.{}",
+                    family_of(&c, "valkey", cl.engine_version().unwrap()).await
+                )
+                .as_str()
+            )
+        );
+        let port = node_ports(&cl)[0];
+        set_key(port, "k", "v").await;
+        assert_eq!(get_key(port, "k").await.as_deref(), Some("v"));
+        // Modifying while modifying is refused.
+        c.modify_cache_cluster()
+            .cache_cluster_id(&id)
+            .cache_node_type("cache.t3.small")
+            .apply_immediately(true)
+            .send()
+            .await
+            .unwrap();
+        match c
+            .modify_cache_cluster()
+            .cache_cluster_id(&id)
+            .cache_node_type("cache.t3.medium")
+            .apply_immediately(true)
+            .send()
+            .await
+        {
+            Err(e) => assert_eq!(
+                e.as_service_error().unwrap().code(),
+                Some("InvalidCacheClusterState")
+            ),
+            Ok(_) => eprintln!("NOTICE {rt}: modification finished before the second modify"),
+        }
+        wait_cluster(&c, &id, "available").await;
+        assert_eq!(get_key(port, "k").await.as_deref(), Some("v"));
+        delete_cluster(&c, &id).await;
+    }
+}
+
+async fn family_of(c: &aws_sdk_elasticache::Client, engine: &str, version: &str) -> String {
+    let r = c
+        .describe_cache_engine_versions()
+        .engine(engine)
+        .engine_version(version)
+        .send()
+        .await
+        .unwrap();
+    r.cache_engine_versions()[0]
+        .cache_parameter_group_family()
+        .unwrap()
+        .to_owned()
+}
