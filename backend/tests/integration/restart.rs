@@ -364,3 +364,111 @@ async fn deletion_interrupted_by_a_crash_completes_after_restart() {
         drop(b);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_mid_operation_and_dead_engine_recover_after_restart() {
+    for rt in common::runtimes() {
+        let tmp = tempfile::Builder::new()
+            .prefix("ec-restart-")
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path().to_path_buf();
+        let _guard = Guard(dir.clone());
+        let free = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        let mut b = Backend::start_in(&rt, &dir, free());
+        let c = b.client();
+        let modified = common::name("crashmod");
+        let dead = common::name("crashdead");
+        let fresh = common::name("crashnew");
+        for id in [&modified, &dead] {
+            c.create_cache_cluster()
+                .cache_cluster_id(id)
+                .engine("redis")
+                .cache_node_type("cache.t3.micro")
+                .send()
+                .await
+                .unwrap();
+        }
+        let cl = wait_cluster(&c, &modified, "available").await;
+        let mport = node_ports(&cl)[0];
+        let mut conn = redis_conn(mport).await;
+        let _: () = redis::cmd("SET")
+            .arg("k")
+            .arg("kept")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        drop(conn);
+        let cl = wait_cluster(&c, &dead, "available").await;
+        let dport = node_ports(&cl)[0];
+        // A modification and a creation in flight when the backend dies.
+        c.modify_cache_cluster()
+            .cache_cluster_id(&modified)
+            .cache_node_type("cache.t3.small")
+            .apply_immediately(true)
+            .send()
+            .await
+            .unwrap();
+        c.create_cache_cluster()
+            .cache_cluster_id(&fresh)
+            .engine("memcached")
+            .cache_node_type("cache.t3.micro")
+            .num_cache_nodes(2)
+            .send()
+            .await
+            .unwrap();
+        b.kill();
+        // An engine dies while the backend is down.
+        let mut conn = redis_conn(dport).await;
+        let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN")
+            .arg("NOSAVE")
+            .query_async(&mut conn)
+            .await;
+        drop(conn);
+        wait_port_closed(dport).await;
+
+        let b = Backend::start_in(&rt, &dir, free());
+        let c = b.client();
+        let cl = common::eventually("modification resumed", Duration::from_secs(90), || async {
+            let cl = wait_cluster(&c, &modified, "available").await;
+            (cl.cache_node_type() == Some("cache.t3.small")).then_some(cl)
+        })
+        .await;
+        assert_eq!(node_ports(&cl), [mport]);
+        let mut conn = redis_conn(mport).await;
+        let v: Option<String> = redis::cmd("GET")
+            .arg("k")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(v.as_deref(), Some("kept"));
+        drop(conn);
+        assert_eq!(engines_on_port(&rt, mport), 1);
+        let cl = wait_cluster(&c, &fresh, "available").await;
+        assert_eq!(cl.cache_nodes().len(), 2);
+        for p in node_ports(&cl) {
+            assert!(memcached(p, "version\r\n").await[0].starts_with("VERSION "));
+        }
+        wait_cluster(&c, &dead, "available").await;
+        common::eventually("dead engine restarted", Duration::from_secs(60), || async {
+            port_open(dport).then_some(())
+        })
+        .await;
+        assert_eq!(engines_on_port(&rt, dport), 1);
+
+        for id in [&modified, &dead, &fresh] {
+            delete_cluster(&c, id).await;
+        }
+        common::eventually("nodes/ empty", Duration::from_secs(30), || async {
+            node_dirs(&dir).is_empty().then_some(())
+        })
+        .await;
+        drop(b);
+    }
+}
