@@ -261,6 +261,10 @@ impl Reconciler {
                     apply_params(n.port, fresh.auth_token.as_deref(), &params).await;
                 }
                 params_applied = true;
+            } else if fresh.engine == EngineKind::Memcached {
+                // Memcached has no runtime configuration: its parameters only
+                // take effect at a restart, so there is nothing to push.
+                params_applied = true;
             }
         }
         if !ok && c.status == lifecycle::CREATING {
