@@ -913,3 +913,52 @@ async fn family_of(c: &aws_sdk_elasticache::Client, engine: &str, version: &str)
         .unwrap()
         .to_owned()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memcached_parameter_group_change_settles() {
+    for rt in common::runtimes() {
+        let b = Backend::start(&rt);
+        let c = b.client();
+        let pg = common::name("mcpg");
+        let id = common::name("mcparams");
+        c.create_cache_parameter_group()
+            .cache_parameter_group_name(&pg)
+            .cache_parameter_group_family("memcached1.6")
+            .description("itest")
+            .send()
+            .await
+            .unwrap();
+        c.create_cache_cluster()
+            .cache_cluster_id(&id)
+            .engine("memcached")
+            .cache_node_type("cache.t3.micro")
+            .cache_parameter_group_name(&pg)
+            .send()
+            .await
+            .unwrap();
+        wait_cluster(&c, &id, "available").await;
+        wait_pg_status(&c, &id, "in-sync").await;
+        c.modify_cache_parameter_group()
+            .cache_parameter_group_name(&pg)
+            .parameter_name_values(param("max_item_size", "2097152"))
+            .send()
+            .await
+            .unwrap();
+        // A requires-reboot parameter: pending-reboot, then in-sync after the reboot.
+        wait_pg_status(&c, &id, "pending-reboot").await;
+        c.reboot_cache_cluster()
+            .cache_cluster_id(&id)
+            .cache_node_ids_to_reboot("0001")
+            .send()
+            .await
+            .unwrap();
+        wait_cluster(&c, &id, "available").await;
+        wait_pg_status(&c, &id, "in-sync").await;
+        delete_cluster(&c, &id).await;
+        c.delete_cache_parameter_group()
+            .cache_parameter_group_name(&pg)
+            .send()
+            .await
+            .unwrap();
+    }
+}
