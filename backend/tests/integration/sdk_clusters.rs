@@ -529,6 +529,32 @@ async fn errors_as_aws() {
             ),
             "CacheSubnetGroupNotFoundFault"
         );
+        // Identifier rules: a letter first, no double or trailing hyphen, at most 50.
+        for bad in ["1abc", "a--b", "abc-", &"a".repeat(51)] {
+            assert_eq!(
+                code(
+                    c.create_cache_cluster()
+                        .cache_cluster_id(bad)
+                        .engine("redis")
+                        .cache_node_type("cache.t3.micro")
+                        .send()
+                        .await
+                ),
+                "InvalidParameterValue",
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            code(
+                c.create_cache_cluster()
+                    .cache_cluster_id(common::name("nt"))
+                    .engine("redis")
+                    .cache_node_type("cache.x9.huge")
+                    .send()
+                    .await
+            ),
+            "InvalidParameterValue"
+        );
         // None of the refused creates left a cluster behind.
         let all = c.describe_cache_clusters().send().await.unwrap();
         assert_eq!(all.cache_clusters().len(), 1);
@@ -617,10 +643,53 @@ async fn accounts_and_regions() {
             r.cache_cluster().unwrap().arn(),
             Some(format!("arn:aws:elasticache:us-east-1:111111111111:cluster:{oid}").as_str())
         );
+        // Groups are per account and region too; a foreign ARN is refused.
+        let pg = common::name("regionpg");
+        c.create_cache_parameter_group()
+            .cache_parameter_group_name(&pg)
+            .cache_parameter_group_family("memcached1.6")
+            .description("east")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            code(
+                west.describe_cache_parameter_groups()
+                    .cache_parameter_group_name(&pg)
+                    .send()
+                    .await
+            ),
+            "CacheParameterGroupNotFound"
+        );
+        assert_eq!(
+            code(
+                other
+                    .describe_cache_parameter_groups()
+                    .cache_parameter_group_name(&pg)
+                    .send()
+                    .await
+            ),
+            "CacheParameterGroupNotFound"
+        );
+        let east_arn = format!("arn:aws:elasticache:us-east-1:000000000000:cluster:{id}");
+        assert_eq!(
+            code(
+                west.list_tags_for_resource()
+                    .resource_name(&east_arn)
+                    .send()
+                    .await
+            ),
+            "InvalidARN"
+        );
         wait_cluster(&c, &id, "available").await;
         wait_cluster(&other, &oid, "available").await;
         delete_cluster(&c, &id).await;
         delete_cluster(&other, &oid).await;
+        c.delete_cache_parameter_group()
+            .cache_parameter_group_name(&pg)
+            .send()
+            .await
+            .unwrap();
     }
 }
 
