@@ -1031,3 +1031,78 @@ async fn memcached_parameter_group_change_settles() {
             .unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_while_creating_leaves_nothing() {
+    for rt in common::runtimes() {
+        let b = Backend::start(&rt);
+        let c = b.client();
+        let rid = common::name("delnow");
+        let mid = common::name("delnowmc");
+        c.create_cache_cluster()
+            .cache_cluster_id(&rid)
+            .engine("redis")
+            .cache_node_type("cache.t3.micro")
+            .send()
+            .await
+            .unwrap();
+        c.create_cache_cluster()
+            .cache_cluster_id(&mid)
+            .engine("memcached")
+            .num_cache_nodes(3)
+            .cache_node_type("cache.t3.micro")
+            .send()
+            .await
+            .unwrap();
+        for id in [&rid, &mid] {
+            match c.delete_cache_cluster().cache_cluster_id(id).send().await {
+                Ok(r) => assert_eq!(
+                    r.cache_cluster().unwrap().cache_cluster_status(),
+                    Some("deleting")
+                ),
+                Err(e) => assert_eq!(
+                    e.as_service_error().unwrap().code(),
+                    Some("InvalidCacheClusterState"),
+                    "{e:?}"
+                ),
+            }
+        }
+        for id in [&rid, &mid] {
+            // If the delete was refused while creating, delete once available.
+            if let Ok(r) = c
+                .describe_cache_clusters()
+                .cache_cluster_id(id)
+                .send()
+                .await
+            {
+                if r.cache_clusters()[0].cache_cluster_status() != Some("deleting") {
+                    wait_cluster(&c, id, "available").await;
+                    c.delete_cache_cluster()
+                        .cache_cluster_id(id)
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            }
+            wait_cluster_gone(&c, id).await;
+        }
+        common::eventually("no node left", Duration::from_secs(30), || async {
+            std::fs::read_dir(b.data_dir.join("nodes"))
+                .map_or(true, |mut d| d.next().is_none())
+                .then_some(())
+        })
+        .await;
+        // And nothing comes back later.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(
+            std::fs::read_dir(b.data_dir.join("nodes")).map_or(true, |mut d| d.next().is_none())
+        );
+        assert!(c
+            .describe_cache_clusters()
+            .send()
+            .await
+            .unwrap()
+            .cache_clusters()
+            .is_empty());
+    }
+}
