@@ -1106,3 +1106,57 @@ async fn delete_while_creating_leaves_nothing() {
             .is_empty());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switching_parameter_group_reaches_the_engine() {
+    for rt in common::runtimes() {
+        let b = Backend::start(&rt);
+        let c = b.client();
+        let pg = common::name("switchpg");
+        let id = common::name("switch");
+        c.create_cache_parameter_group()
+            .cache_parameter_group_name(&pg)
+            .cache_parameter_group_family("redis7")
+            .description("itest")
+            .send()
+            .await
+            .unwrap();
+        c.modify_cache_parameter_group()
+            .cache_parameter_group_name(&pg)
+            .parameter_name_values(param("maxmemory-policy", "allkeys-lfu"))
+            .send()
+            .await
+            .unwrap();
+        c.create_cache_cluster()
+            .cache_cluster_id(&id)
+            .engine("redis")
+            .cache_node_type("cache.t3.micro")
+            .send()
+            .await
+            .unwrap();
+        let cl = wait_cluster(&c, &id, "available").await;
+        let port = node_ports(&cl)[0];
+        assert_eq!(config_get(port, "maxmemory-policy").await, "volatile-lru");
+        c.modify_cache_cluster()
+            .cache_cluster_id(&id)
+            .cache_parameter_group_name(&pg)
+            .apply_immediately(true)
+            .send()
+            .await
+            .unwrap();
+        common::eventually("new group applied", Duration::from_secs(60), || async {
+            (config_get(port, "maxmemory-policy").await == "allkeys-lfu").then_some(())
+        })
+        .await;
+        let cl = wait_cluster(&c, &id, "available").await;
+        let g = cl.cache_parameter_group().unwrap();
+        assert_eq!(g.cache_parameter_group_name(), Some(pg.as_str()));
+        assert_ne!(g.parameter_apply_status(), Some("applying"));
+        delete_cluster(&c, &id).await;
+        c.delete_cache_parameter_group()
+            .cache_parameter_group_name(&pg)
+            .send()
+            .await
+            .unwrap();
+    }
+}
