@@ -255,6 +255,23 @@ async fn restart_keeps_resources_and_readopts_engines() {
             "CacheClusterNotFound"
         );
 
+        // Events survived too.
+        let events = c
+            .describe_events()
+            .source_type(aws_sdk_elasticache::types::SourceType::CacheCluster)
+            .source_identifier(&rid)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            events
+                .events()
+                .iter()
+                .any(|e| e.message().unwrap_or_default().contains("created")),
+            "{:?}",
+            events.events()
+        );
+
         // The Redis engine was re-adopted: same port, same data, one engine.
         let mut conn = redis_conn(rport).await;
         let v: Option<String> = redis::cmd("GET")
