@@ -54,10 +54,10 @@ pub async fn runtime(args: &Args) -> anyhow::Result<Arc<dyn EngineRuntime>> {
     std::fs::create_dir_all(&nodes)?;
     let images = ImageTable::from_env()?;
     Ok(match args.runtime {
-        RuntimeKind::Docker => Arc::new(DockerRuntime::connect(images).await?),
+        RuntimeKind::Docker => Arc::new(DockerRuntime::connect(images).await?.with_root(&nodes)),
         RuntimeKind::Process => Arc::new(ProcessRuntime::new(nodes)?),
         RuntimeKind::Auto => match DockerRuntime::connect(images).await {
-            Ok(d) => Arc::new(d),
+            Ok(d) => Arc::new(d.with_root(&nodes)),
             Err(e) => {
                 tracing::info!(reason = %e, "Docker is not reachable; engines run as local processes");
                 Arc::new(ProcessRuntime::new(nodes)?)

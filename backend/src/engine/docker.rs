@@ -36,6 +36,10 @@ const STOP_TIMEOUT_SECS: i64 = 5;
 pub struct DockerRuntime {
     docker: Docker,
     images: ImageTable,
+    /// The nodes directory of this backend: `list_nodes` only reports
+    /// containers whose data lives under it (other backends on the same
+    /// daemon own theirs). `None`: every node container.
+    root: Option<std::path::PathBuf>,
 }
 
 /// Container name for a node key (Docker allows `[a-zA-Z0-9][a-zA-Z0-9_.-]*`).
@@ -80,7 +84,18 @@ impl DockerRuntime {
             Ok(Err(e)) => bail!("Docker daemon does not answer: {e}"),
             Err(_) => bail!("Docker daemon did not answer a ping within 2 s"),
         }
-        Ok(Self { docker, images })
+        Ok(Self {
+            docker,
+            images,
+            root: None,
+        })
+    }
+
+    /// Own only the containers whose data directory is under `nodes`.
+    #[must_use]
+    pub fn with_root(mut self, nodes: &std::path::Path) -> Self {
+        self.root = Some(std::fs::canonicalize(nodes).unwrap_or_else(|_| nodes.to_path_buf()));
+        self
     }
 
     #[must_use]
@@ -304,9 +319,13 @@ impl EngineRuntime for DockerRuntime {
                     .as_ref()
                     .and_then(|c| c.labels.clone())
                     .unwrap_or_default();
+                // The command carries the memory limit and the start-time
+                // parameters: a node type or parameter change needs a new container.
+                let cmd = info.config.as_ref().and_then(|c| c.cmd.clone());
                 let same = labels.get(LABEL_PORT) == Some(&spec.port.to_string())
                     && labels.get(LABEL_ENGINE).map(String::as_str) == Some(spec.engine.as_str())
-                    && labels.get(LABEL_IMAGE) == Some(&image);
+                    && labels.get(LABEL_IMAGE) == Some(&image)
+                    && cmd.as_ref() == Some(&Self::cmd(spec, &image));
                 let running = info.state.as_ref().and_then(|s| s.running).unwrap_or(false);
                 if same && running {
                     tracing::info!(key = %spec.key, %name, "re-adopting running container");
@@ -383,7 +402,8 @@ impl EngineRuntime for DockerRuntime {
     }
 
     /// Keys of every container carrying our node label, running or stopped
-    /// (a stopped orphan container is still something to clean up).
+    /// (a stopped orphan container is still something to clean up), whose
+    /// data is under this backend's nodes directory when it has one.
     async fn list_nodes(&self) -> anyhow::Result<Vec<String>> {
         let opts = ListContainersOptions::<String> {
             all: true,
@@ -397,6 +417,16 @@ impl EngineRuntime for DockerRuntime {
             .context("list containers")?;
         let mut keys: Vec<String> = list
             .into_iter()
+            .filter(|c| {
+                self.root.as_ref().is_none_or(|root| {
+                    c.mounts.iter().flatten().any(|m| {
+                        m.destination.as_deref() == Some("/data")
+                            && m.source
+                                .as_deref()
+                                .is_some_and(|s| std::path::Path::new(s).starts_with(root))
+                    })
+                })
+            })
             .filter_map(|c| c.labels.and_then(|mut l| l.remove(LABEL_NODE)))
             .collect();
         keys.sort();

@@ -136,8 +136,43 @@ fn pid_is_engine(pid: i32, binary: &Path) -> bool {
     }
 }
 
+/// An engine running in `data_dir` (its working directory) that has no record:
+/// the backend died between spawning it and writing `node.json`.
+fn unrecorded(data_dir: &Path) -> Option<NodeRecord> {
+    let dir = std::fs::canonicalize(data_dir).ok()?;
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if std::fs::read_link(e.path().join("cwd")).ok().as_deref() != Some(dir.as_path()) {
+            continue;
+        }
+        let Ok(binary) = std::fs::read_link(e.path().join("exe")) else {
+            continue;
+        };
+        let name = binary.file_name()?.to_string_lossy().into_owned();
+        let engine = match name.as_str() {
+            "memcached" => EngineKind::Memcached,
+            "redis-server" => EngineKind::Redis,
+            "valkey-server" => EngineKind::Valkey,
+            _ => continue,
+        };
+        return Some(NodeRecord {
+            key: dir.file_name()?.to_string_lossy().into_owned(),
+            port: 0,
+            engine,
+            version: String::new(),
+            pid,
+            binary,
+        });
+    }
+    None
+}
+
 fn read_record(data_dir: &Path) -> Option<NodeRecord> {
-    let text = std::fs::read_to_string(data_dir.join(NODE_FILE)).ok()?;
+    let Ok(text) = std::fs::read_to_string(data_dir.join(NODE_FILE)) else {
+        return unrecorded(data_dir);
+    };
     let rec: NodeRecord = serde_json::from_str(&text).ok()?;
     // The pid file is the authority for the pid (node.json may be older).
     let pid = std::fs::read_to_string(data_dir.join(PID_FILE))

@@ -291,7 +291,8 @@ impl Reconciler {
                 }
                 params_applied = true;
             } else if fresh.engine == EngineKind::Memcached {
-                // Memcached takes its parameters at start only: nothing to push.
+                // Memcached has no runtime configuration: its parameters only
+                // take effect at a restart, so there is nothing to push.
                 params_applied = true;
             }
         }
@@ -301,6 +302,22 @@ impl Reconciler {
                 Ok(())
             });
             return false;
+        }
+        // The configuration endpoint lists the new nodes before the cluster
+        // reads `available` (clients discover nodes once it is).
+        let changed = !removed.is_empty() || done.iter().any(|d| !restarted.contains(d));
+        if let (EngineKind::Memcached, Some(port)) = (c.engine, c.config_port) {
+            let cfg = self.discovery_config(
+                &c,
+                |n| {
+                    !removed.contains(&n.id)
+                        && (n.status == lifecycle::NODE_AVAILABLE || done.contains(&n.id))
+                },
+                c.config_version + u64::from(changed),
+            );
+            if let Err(e) = self.discovery.serve(&ckey, port, cfg).await {
+                tracing::warn!(cluster = id, error = %e, "configuration endpoint could not listen");
+            }
         }
         // Settle what was done.
         let settled = {
@@ -335,7 +352,7 @@ impl Reconciler {
             if nodes_settled && ok && (cur.generation == generation || !cur.params_dirty) {
                 cur.status = lifecycle::AVAILABLE.to_owned();
             }
-            if !removed.is_empty() || done.iter().any(|d| !restarted.contains(d)) {
+            if changed {
                 cur.config_version += 1;
             }
             (was, cur.clone())
@@ -352,21 +369,11 @@ impl Reconciler {
         }
         if cur.engine == EngineKind::Memcached {
             if let Some(port) = cur.config_port {
-                let cfg = ClusterConfig {
-                    version: cur.config_version,
-                    nodes: cur
-                        .nodes
-                        .iter()
-                        .filter(|n| n.status == lifecycle::NODE_AVAILABLE)
-                        .map(|n| {
-                            (
-                                self.cp.settings.advertise_host.clone(),
-                                self.cp.settings.advertise_host.clone(),
-                                n.port,
-                            )
-                        })
-                        .collect(),
-                };
+                let cfg = self.discovery_config(
+                    &cur,
+                    |n| n.status == lifecycle::NODE_AVAILABLE,
+                    cur.config_version,
+                );
                 if let Err(e) = self.discovery.serve(&ckey, port, cfg).await {
                     tracing::warn!(cluster = id, error = %e, "configuration endpoint could not listen");
                 }
@@ -419,6 +426,25 @@ impl Reconciler {
             }
         }
         ok
+    }
+
+    /// The Auto Discovery answer: the nodes `listed` accepts, at `version`.
+    fn discovery_config(
+        &self,
+        c: &CacheCluster,
+        listed: impl Fn(&CacheNode) -> bool,
+        version: u64,
+    ) -> ClusterConfig {
+        let host = &self.cp.settings.advertise_host;
+        ClusterConfig {
+            version,
+            nodes: c
+                .nodes
+                .iter()
+                .filter(|n| listed(n))
+                .map(|n| (host.clone(), host.clone(), n.port))
+                .collect(),
+        }
     }
 
     /// After a restart of the backend: every node of every cluster is started

@@ -242,3 +242,138 @@ pub fn name(prefix: &str) -> String {
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     )
 }
+
+impl Backend {
+    /// The official SDK with a chosen access key (a 12-digit key is an account).
+    pub fn client_as(&self, region: &str, access_key: &str) -> aws_sdk_elasticache::Client {
+        let conf = aws_sdk_elasticache::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region.to_owned()))
+            .credentials_provider(Credentials::new(access_key, "secret", None, None, "test"))
+            .endpoint_url(self.endpoint())
+            .build();
+        aws_sdk_elasticache::Client::from_conf(conf)
+    }
+
+    /// A raw, unsigned Query request: `body` is the form-encoded body.
+    /// Returns the HTTP status and the response body.
+    pub async fn raw(&self, body: &str) -> (u16, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .unwrap();
+        let req = format!(
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.port,
+            body.len()
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.unwrap();
+        let text = String::from_utf8_lossy(&out).to_string();
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        (status, body)
+    }
+}
+
+/// Whether something accepts TCP connections on 127.0.0.1:`port`.
+pub fn port_open(port: u16) -> bool {
+    std::net::TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_millis(500),
+    )
+    .is_ok()
+}
+
+/// Wait until nothing answers on `port`.
+pub async fn wait_port_closed(port: u16) {
+    eventually(
+        &format!("port {port} closed"),
+        Duration::from_secs(30),
+        || async { (!port_open(port)).then_some(()) },
+    )
+    .await;
+}
+
+/// A Redis connection to a node on 127.0.0.1:`port`.
+pub async fn redis_conn(port: u16) -> redis::aio::MultiplexedConnection {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+    client.get_multiplexed_async_connection().await.unwrap()
+}
+
+/// `CONFIG GET name` on the Redis node at `port`.
+pub async fn config_get(port: u16, name: &str) -> String {
+    let mut c = redis_conn(port).await;
+    let v: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg(name)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    v.get(1).cloned().unwrap_or_default()
+}
+
+/// Send one Memcached text command and read lines until a terminal line.
+pub async fn memcached(port: u16, req: &str) -> Vec<String> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let mut s = BufReader::new(s);
+    s.get_mut().write_all(req.as_bytes()).await.unwrap();
+    let mut lines = Vec::new();
+    loop {
+        let mut l = String::new();
+        if s.read_line(&mut l).await.unwrap() == 0 {
+            break;
+        }
+        let l = l.trim_end().to_string();
+        let done = matches!(l.as_str(), "END" | "STORED" | "ERROR")
+            || l.starts_with("VERSION")
+            || l.starts_with("CLIENT_ERROR")
+            || l.starts_with("SERVER_ERROR");
+        lines.push(l);
+        if done {
+            break;
+        }
+    }
+    lines
+}
+
+/// The ports of a cluster's nodes, in node order.
+pub fn node_ports(c: &aws_sdk_elasticache::types::CacheCluster) -> Vec<u16> {
+    c.cache_nodes()
+        .iter()
+        .map(|n| u16::try_from(n.endpoint().unwrap().port().unwrap()).unwrap())
+        .collect()
+}
+
+/// The AWS error code of an SDK error.
+pub fn code<E, R>(r: Result<R, aws_sdk_elasticache::error::SdkError<E>>) -> String
+where
+    E: aws_sdk_elasticache::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    match r {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(e) => e
+            .as_service_error()
+            .and_then(|s| s.code())
+            .unwrap_or_else(|| panic!("not a service error: {e:?}"))
+            .to_owned(),
+    }
+}
+
+/// Delete a cluster (if it exists) and wait until it is gone.
+pub async fn delete_cluster(c: &aws_sdk_elasticache::Client, id: &str) {
+    let _ = c.delete_cache_cluster().cache_cluster_id(id).send().await;
+    wait_cluster_gone(c, id).await;
+}

@@ -1,4 +1,9 @@
 //! Integration tests for elasticache-local: one binary, real engines, real clients.
 
+mod cli;
 mod common;
 mod engine;
+mod restart;
+mod sdk_clusters;
+mod sdk_groups;
+mod timing;
