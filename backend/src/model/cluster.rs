@@ -627,6 +627,15 @@ impl ControlPlane {
             }
             None => None,
         };
+        // A new group needs a reboot only where a reboot-only parameter differs.
+        let pg_needs_reboot = match &new_pg {
+            Some(name) if *name != current.parameter_group => {
+                let old = self.find_parameter_group(scope, &current.parameter_group)?;
+                let new = self.find_parameter_group(scope, name)?;
+                reboot_params_differ(&old, &new)
+            }
+            _ => false,
+        };
         let mw = req
             .maintenance_window
             .as_deref()
@@ -733,7 +742,7 @@ impl ControlPlane {
                 if pg != c.parameter_group {
                     c.parameter_group = pg;
                     c.params_dirty = true;
-                    c.params_need_reboot = true;
+                    c.params_need_reboot |= pg_needs_reboot;
                     c.parameter_group_status = lifecycle::PG_APPLYING.to_owned();
                     engines_change = true;
                 }
@@ -975,6 +984,21 @@ fn apply_node_count(
     } else {
         false
     }
+}
+
+/// Whether two groups give a reboot-only parameter different values.
+fn reboot_params_differ(
+    a: &super::parameter_group::ParameterGroup,
+    b: &super::parameter_group::ParameterGroup,
+) -> bool {
+    let reboot_values = |g: &super::parameter_group::ParameterGroup| -> std::collections::BTreeMap<String, Option<String>> {
+        g.effective()
+            .into_iter()
+            .filter(|(p, _, _)| p.change_type.as_deref() == Some("requires-reboot"))
+            .map(|(p, v, _)| (p.parameter_name.clone(), v))
+            .collect()
+    };
+    a.family != b.family || reboot_values(a) != reboot_values(b)
 }
 
 /// Apply pending modified values (at a reboot or in the maintenance window).

@@ -168,6 +168,12 @@ impl ControlPlane {
 
     pub fn remove_tags(&self, caller: &Scope, arn_str: &str, keys: &[String]) -> Result<Vec<Tag>> {
         self.with_tags(caller, arn_str, |tags| {
+            if let Some(k) = keys.iter().find(|k| !tags.iter().any(|t| &t.key == *k)) {
+                return Err(Error::new(
+                    Fault::TagNotFound,
+                    format!("The tag {k} was not found on this resource."),
+                ));
+            }
             tags.retain(|t| !keys.contains(&t.key));
             Ok(())
         })

@@ -31,7 +31,11 @@ fn spec(root: &Path, rt: &str, engine: EngineKind, version: &str) -> NodeSpec {
         version: version.into(),
         port: free_port().unwrap(),
         memory_bytes: MEMORY,
-        config: vec![("maxmemory-policy".into(), "allkeys-lru".into())],
+        config: match engine {
+            // Memcached takes long options (`--max-item-size=…`).
+            EngineKind::Memcached => vec![("max-item-size".into(), "2097152".into())],
+            _ => vec![("maxmemory-policy".into(), "allkeys-lru".into())],
+        },
         auth_token: None,
     }
 }
@@ -104,6 +108,10 @@ async fn check_engine(spec: &NodeSpec) {
             assert!(
                 stats.contains(&format!("STAT maxbytes {MEMORY}")),
                 "memcached maxbytes: {stats:?}"
+            );
+            assert!(
+                stats.contains(&"STAT item_size_max 2097152".to_owned()),
+                "memcached option from NodeSpec::config: {stats:?}"
             );
         }
     }
