@@ -396,11 +396,31 @@ async fn replication_group_rules() {
         .replication_group_id(&id)
         .replication_group_description("x")
         .primary_cluster_id(&cid)
+        .tags(
+            aws_sdk_elasticache::types::Tag::builder()
+                .key("team")
+                .value("a")
+                .build(),
+        )
         .send()
         .await
         .unwrap();
     let g = wait_available(&c, &id, 1).await;
     assert_eq!(primary_of(&g), cid);
+    let tags = c
+        .list_tags_for_resource()
+        .resource_name(g.arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tag_list()[0].key(), Some("team"));
+    let allowed = c
+        .list_allowed_node_type_modifications()
+        .replication_group_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert!(!allowed.scale_up_modifications().is_empty());
     let err = c
         .test_failover()
         .replication_group_id(&id)
