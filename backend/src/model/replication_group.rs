@@ -583,11 +583,11 @@ impl ControlPlane {
                 "FinalSnapshotIdentifier is not available yet in elasticache-local: snapshots are not supported yet.",
             ));
         }
-        if matches!(
-            g.status.as_str(),
-            lifecycle::DELETING | lifecycle::CREATING | lifecycle::MODIFYING
-        ) {
-            return Err(bad_state(&g));
+        if g.status == lifecycle::DELETING {
+            return Err(Error::new(
+                Fault::InvalidReplicationGroupState,
+                format!("Replication group {} is already being deleted.", g.id),
+            ));
         }
         for mid in &g.members {
             if retain_primary && *mid == g.primary {

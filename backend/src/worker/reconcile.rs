@@ -479,6 +479,12 @@ impl Reconciler {
             {
                 let spec = self.spec(&scope, &c, n);
                 let running = self.runtime().status(&spec).await == NodeStatus::Ready;
+                if !running && c.replication_group_id.is_some() {
+                    // A replication group member that died while the backend was down:
+                    // the group's loop fails over (if it was the primary) before
+                    // restarting it, so that an empty primary never comes back.
+                    continue;
+                }
                 if let Err(e) = self.runtime().start(&spec).await {
                     tracing::warn!(node = %spec.key, error = %e, "could not start node after restart");
                     continue;

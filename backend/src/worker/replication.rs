@@ -110,8 +110,26 @@ impl Reconciler {
             }
             return;
         }
+        let view = self.cp.replication_group_view(scope, g);
+        if g.status == lifecycle::CREATING
+            && view.iter().any(|c| c.status == lifecycle::CREATE_FAILED)
+        {
+            let _ = self.cp.update_replication_group(scope, id, |g| {
+                g.status = lifecycle::CREATE_FAILED.to_owned();
+                Ok(())
+            });
+            self.cp.event(
+                scope,
+                "replication-group",
+                id,
+                format!(
+                    "Failed to create replication group {id}: a member cluster could not start"
+                ),
+            );
+            return;
+        }
         let mut members = Vec::new();
-        for c in self.cp.replication_group_view(scope, g) {
+        for c in view {
             let Some(n) = c.nodes.first().cloned() else {
                 continue;
             };

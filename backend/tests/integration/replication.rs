@@ -382,6 +382,27 @@ async fn replication_group_rules() {
     assert!(err
         .as_service_error()
         .is_some_and(|e| e.is_replication_group_not_found_fault()));
+    // Valkey.
+    let vid = name("rgv");
+    c.create_replication_group()
+        .replication_group_id(&vid)
+        .replication_group_description("valkey")
+        .engine("valkey")
+        .cache_node_type("cache.t3.micro")
+        .replicas_per_node_group(1)
+        .send()
+        .await
+        .unwrap();
+    let g = wait_available(&c, &vid, 2).await;
+    assert_eq!(g.engine(), Some("valkey"));
+    let (pport, rport) = ports(&g);
+    assert!(set_acked(pport, "vk", "vv").await >= 1);
+    assert_eq!(get(rport, "vk").await.as_deref(), Some("vv"));
+    c.delete_replication_group()
+        .replication_group_id(&vid)
+        .send()
+        .await
+        .unwrap();
     // A standalone cluster becomes the primary; a read replica joins with CreateCacheCluster.
     let cid = name("solo");
     c.create_cache_cluster()
