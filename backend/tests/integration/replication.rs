@@ -286,6 +286,22 @@ async fn scenario(runtime: &str) {
     let g = wait_available(&c, &id, 2).await;
     assert_eq!(member_ports(&g).len(), 2);
 
+    // A node type change rolls through the members and keeps the data.
+    c.modify_replication_group()
+        .replication_group_id(&id)
+        .cache_node_type("cache.t3.small")
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    let g = eventually("node type rolled", Duration::from_secs(120), || async {
+        let g = describe(&c, &id).await?;
+        (g.status() == Some("available") && g.cache_node_type() == Some("cache.t3.small"))
+            .then_some(g)
+    })
+    .await;
+    everywhere(&g, "k3", "v3").await;
+
     // A backend restart: members re-adopted, endpoints on the same ports, replication on.
     // (`b` stays in scope: it owns the data directory and cleans up at the end.)
     b.kill();
