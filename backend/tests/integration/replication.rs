@@ -304,11 +304,27 @@ async fn scenario(runtime: &str) {
 
     // A backend restart: members re-adopted, endpoints on the same ports, replication on.
     // (`b` stays in scope: it owns the data directory and cleans up at the end.)
+    // The primary also dies while the backend is down: the replica takes over.
+    let before = primary_of(&g);
+    assert!(set_acked(pport, "k5", "v5").await >= 1);
     b.kill();
+    kill_primary_engine(&b, &before);
     let b2 = Backend::start_in(runtime, &b.data_dir, b.port);
     let c = b2.client();
-    let g = wait_available(&c, &id, 2).await;
+    let g = eventually(
+        "failover after restart",
+        Duration::from_secs(60),
+        || async {
+            let g = describe(&c, &id).await?;
+            (g.status() == Some("available") && primary_of(&g) != before).then_some(g)
+        },
+    )
+    .await;
     assert_eq!(ports(&g), (pport, rport));
+    eventually("k5 kept", Duration::from_secs(20), || async {
+        (get(pport, "k5").await.as_deref() == Some("v5")).then_some(())
+    })
+    .await;
     eventually(
         "primary endpoint after restart",
         Duration::from_secs(20),
