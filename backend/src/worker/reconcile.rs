@@ -24,6 +24,8 @@ pub struct Reconciler {
     discovery: Discovery,
     pub(super) proxies: Proxies,
     inflight: Mutex<HashSet<(Scope, String)>>,
+    /// Replication groups whose pass is running.
+    pub(super) rg_inflight: Mutex<HashSet<(Scope, String)>>,
     failed_at: Mutex<HashMap<(Scope, String), Instant>>,
 }
 
@@ -35,6 +37,7 @@ impl Reconciler {
             discovery: Discovery::default(),
             proxies: Proxies::default(),
             inflight: Mutex::new(HashSet::new()),
+            rg_inflight: Mutex::new(HashSet::new()),
             failed_at: Mutex::new(HashMap::new()),
         })
     }

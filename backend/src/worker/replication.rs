@@ -63,8 +63,9 @@ fn offset(info: &HashMap<String, String>, key: &str) -> i64 {
 }
 
 impl Reconciler {
-    /// One pass over every replication group.
-    pub(super) async fn replication_pass(&self) {
+    /// One pass over every replication group, each in a task of its own (a slow
+    /// restart in one group must not hold up a failover in another).
+    pub(super) async fn replication_pass(self: &std::sync::Arc<Self>) {
         let groups: Vec<(Scope, ReplicationGroup)> = {
             let st = self.cp.lock();
             st.regions
@@ -77,7 +78,23 @@ impl Reconciler {
                 .collect()
         };
         for (scope, g) in groups {
-            self.replication_group(&scope, &g).await;
+            let key = (scope.clone(), g.id.clone());
+            if !self
+                .rg_inflight
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(key.clone())
+            {
+                continue;
+            }
+            let me = self.clone();
+            tokio::spawn(async move {
+                me.replication_group(&scope, &g).await;
+                me.rg_inflight
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&key);
+            });
         }
     }
 
