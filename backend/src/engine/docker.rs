@@ -401,6 +401,31 @@ impl EngineRuntime for DockerRuntime {
         }
     }
 
+    /// A container's address on its Docker network and the engine's own port:
+    /// published ports listen on the host's 127.0.0.1, which other containers
+    /// cannot reach.
+    async fn peer_address(&self, spec: &NodeSpec) -> anyhow::Result<(String, u16)> {
+        let name = container_name(&spec.key);
+        let info = self
+            .docker
+            .inspect_container(&name, None::<InspectContainerOptions>)
+            .await
+            .with_context(|| format!("inspect container {name}"))?;
+        let ns = info.network_settings.unwrap_or_default();
+        let ip = ns
+            .ip_address
+            .filter(|ip| !ip.is_empty())
+            .or_else(|| {
+                ns.networks.and_then(|n| {
+                    n.into_values()
+                        .filter_map(|e| e.ip_address)
+                        .find(|ip| !ip.is_empty())
+                })
+            })
+            .ok_or_else(|| anyhow!("container {name} has no network address"))?;
+        Ok((ip, container_port(spec.engine)))
+    }
+
     /// Keys of every container carrying our node label, running or stopped
     /// (a stopped orphan container is still something to clean up), whose
     /// data is under this backend's nodes directory when it has one.

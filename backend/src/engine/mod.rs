@@ -96,6 +96,12 @@ pub trait EngineRuntime: Send + Sync + 'static {
     /// Stop the node and remove every trace of it: container, process, data directory.
     async fn remove(&self, spec: &NodeSpec) -> anyhow::Result<()>;
 
+    /// Where other nodes of this runtime reach this node (a replica's `REPLICAOF`
+    /// target): `127.0.0.1:<port>` for processes; containers override it.
+    async fn peer_address(&self, spec: &NodeSpec) -> anyhow::Result<(String, u16)> {
+        Ok(("127.0.0.1".to_owned(), spec.port))
+    }
+
     /// Keys of every node this runtime knows is running (by labels or pid files
     /// under `root`), so the reconciler can remove orphans after a restart.
     async fn list_nodes(&self) -> anyhow::Result<Vec<String>>;

@@ -223,7 +223,7 @@ pub fn resolve_version(
     }
 }
 
-fn check_node_type(name: &str) -> Result<()> {
+pub(crate) fn check_node_type(name: &str) -> Result<()> {
     if catalog::node_type(name).is_none() {
         return Err(Error::invalid(format!("Invalid Cache Node Type: {name}")));
     }
@@ -248,7 +248,7 @@ fn default_port(engine: EngineKind) -> u16 {
     }
 }
 
-fn alloc_port() -> Result<u16> {
+pub(crate) fn alloc_port() -> Result<u16> {
     crate::engine::free_port().map_err(Error::internal)
 }
 
@@ -280,16 +280,19 @@ impl ControlPlane {
         self.persist("cluster", scope, &c.id, Some(c))
     }
 
-    #[allow(clippy::too_many_lines)]
     pub fn create_cluster(&self, scope: &Scope, req: CreateCluster) -> Result<CacheCluster> {
-        let id = validate::identifier("Cache cluster", "CacheClusterId", &req.id, 50)?;
-        if let Some(rg) = &req.replication_group_id {
-            // Replication groups arrive with their own issue; none can exist yet.
-            return Err(Error::new(
-                Fault::ReplicationGroupNotFoundFault,
-                format!("ReplicationGroup {rg} not found."),
-            ));
+        if req.replication_group_id.is_some() {
+            return self.add_read_replica(scope, req);
         }
+        let cluster = self.build_cluster(scope, req)?;
+        self.insert_clusters(scope, std::slice::from_ref(&cluster), None)?;
+        Ok(cluster)
+    }
+
+    /// Validate a `CreateCacheCluster` request and build the record (nothing stored yet).
+    #[allow(clippy::too_many_lines)]
+    pub(crate) fn build_cluster(&self, scope: &Scope, req: CreateCluster) -> Result<CacheCluster> {
+        let id = validate::identifier("Cache cluster", "CacheClusterId", &req.id, 50)?;
         let engine = parse_engine(req.engine.as_deref().unwrap_or("memcached"))?;
         let version = resolve_version(engine, req.engine_version.as_deref())?;
         let node_type = req.node_type.clone().ok_or_else(|| {
@@ -507,6 +510,17 @@ impl ControlPlane {
             params_dirty: true,
             params_need_reboot: false,
         };
+        Ok(cluster)
+    }
+
+    /// Store new clusters (and the replication group they make up, if any) at
+    /// once, after the existence and quota checks; then wake the reconciler.
+    pub(crate) fn insert_clusters(
+        &self,
+        scope: &Scope,
+        clusters: &[CacheCluster],
+        group: Option<&super::replication_group::ReplicationGroup>,
+    ) -> Result<()> {
         {
             let mut st = self.lock();
             let total_nodes: usize = st
@@ -514,29 +528,50 @@ impl ControlPlane {
                 .get(scope)
                 .map_or(0, |r| r.clusters.values().map(|c| c.nodes.len()).sum());
             let r = st.region(scope);
-            if r.clusters.contains_key(&id) {
-                return Err(Error::new(
-                    Fault::CacheClusterAlreadyExists,
-                    format!("Cache cluster {id} already exists."),
-                ));
+            if let Some(g) = group {
+                if r.replication_groups.contains_key(&g.id) {
+                    return Err(Error::new(
+                        Fault::ReplicationGroupAlreadyExists,
+                        format!("Replication group {} already exists.", g.id),
+                    ));
+                }
             }
-            if r.clusters.len() >= MAX_CLUSTERS {
+            for cluster in clusters {
+                if r.clusters.contains_key(&cluster.id) {
+                    return Err(Error::new(
+                        Fault::CacheClusterAlreadyExists,
+                        format!("Cache cluster {} already exists.", cluster.id),
+                    ));
+                }
+            }
+            if r.clusters.len() + clusters.len() > MAX_CLUSTERS {
                 return Err(Error::new(
                     Fault::ClusterQuotaForCustomerExceeded,
                     format!("The request cannot be processed: the quota of {MAX_CLUSTERS} cache clusters has been reached."),
                 ));
             }
-            if total_nodes + cluster.nodes.len() > MAX_NODES_PER_CUSTOMER {
+            let new_nodes: usize = clusters.iter().map(|c| c.nodes.len()).sum();
+            if total_nodes + new_nodes > MAX_NODES_PER_CUSTOMER {
                 return Err(Error::new(
                     Fault::NodeQuotaForCustomerExceeded,
                     format!("The request cannot be processed: the quota of {MAX_NODES_PER_CUSTOMER} cache nodes has been reached."),
                 ));
             }
-            r.clusters.insert(id.clone(), cluster.clone());
+            for cluster in clusters {
+                r.clusters.insert(cluster.id.clone(), cluster.clone());
+            }
+            if let Some(g) = group {
+                r.replication_groups.insert(g.id.clone(), g.clone());
+            }
         }
-        self.save_cluster(scope, &cluster)?;
+        for cluster in clusters {
+            self.save_cluster(scope, cluster)?;
+        }
+        if let Some(g) = group {
+            self.persist("replicationgroup", scope, &g.id, Some(g))?;
+        }
         self.wake();
-        Ok(cluster)
+        Ok(())
     }
 
     /// Mutate a cluster under the lock, bump its generation, persist it, wake the reconciler.
@@ -886,6 +921,9 @@ impl ControlPlane {
                 Fault::InvalidCacheClusterState,
                 format!("Cache cluster {} is already being deleted.", current.id),
             ));
+        }
+        if let Some(rg) = &current.replication_group_id {
+            self.detach_member_for_delete(scope, rg, &current.id)?;
         }
         if matches!(
             current.status.as_str(),

@@ -9,6 +9,7 @@ pub mod events;
 pub mod lifecycle;
 pub mod parameter_group;
 pub mod record;
+pub mod replication_group;
 pub mod subnet_group;
 pub mod tags;
 pub mod validate;
@@ -53,6 +54,7 @@ pub struct Tag {
 #[derive(Debug, Default, Clone)]
 pub struct Region {
     pub clusters: BTreeMap<String, cluster::CacheCluster>,
+    pub replication_groups: BTreeMap<String, replication_group::ReplicationGroup>,
     pub parameter_groups: BTreeMap<String, parameter_group::ParameterGroup>,
     pub subnet_groups: BTreeMap<String, subnet_group::SubnetGroup>,
     pub events: Vec<events::Event>,

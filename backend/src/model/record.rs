@@ -64,6 +64,9 @@ pub fn load_state(store: &dyn Store) -> anyhow::Result<State> {
             "cluster" => {
                 r.clusters.insert(id.to_owned(), decode(&bytes)?);
             }
+            "replicationgroup" => {
+                r.replication_groups.insert(id.to_owned(), decode(&bytes)?);
+            }
             "parametergroup" => {
                 r.parameter_groups.insert(id.to_owned(), decode(&bytes)?);
             }

@@ -105,10 +105,22 @@ impl ControlPlane {
                 self.persist("subnetgroup", scope, &a.name, Some(&g))?;
                 Ok(g.tags)
             }
-            "replicationgroup" => Err(not_found(
-                Fault::ReplicationGroupNotFoundFault,
-                "Replication group",
-            )),
+            "replicationgroup" => {
+                let g = {
+                    let mut st = self.lock();
+                    let g = st
+                        .region(scope)
+                        .replication_groups
+                        .get_mut(&a.name)
+                        .ok_or_else(|| {
+                            not_found(Fault::ReplicationGroupNotFoundFault, "Replication group")
+                        })?;
+                    f(&mut g.tags)?;
+                    g.clone()
+                };
+                self.persist("replicationgroup", scope, &a.name, Some(&g))?;
+                Ok(g.tags)
+            }
             "snapshot" => Err(not_found(Fault::SnapshotNotFoundFault, "Snapshot")),
             "user" => Err(not_found(Fault::UserNotFound, "User")),
             "usergroup" => Err(not_found(Fault::UserGroupNotFound, "User group")),

@@ -111,16 +111,15 @@ pub(super) fn reboot(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
 }
 
 pub(super) fn allowed_node_types(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
-    let Some(id) = i.str("CacheClusterId") else {
-        return match i.str("ReplicationGroupId") {
-            Some(rg) => Err(Error::new(
-                crate::model::Fault::ReplicationGroupNotFoundFault,
-                format!("ReplicationGroup {rg} not found."),
-            )),
-            None => Err(Error::combination(
+    let id = match (i.str("CacheClusterId"), i.str("ReplicationGroupId")) {
+        (Some(id), _) => id,
+        // A replication group's node type is its primary's.
+        (None, Some(rg)) => ctx.cp.find_replication_group(&ctx.scope, &rg)?.primary,
+        (None, None) => {
+            return Err(Error::combination(
                 "One of CacheClusterId or ReplicationGroupId must be specified.",
-            )),
-        };
+            ))
+        }
     };
     let (up, down) = ctx.cp.allowed_node_types(&ctx.scope, &id)?;
     Ok(json!({ "ScaleUpModifications": up, "ScaleDownModifications": down }))

@@ -6,6 +6,7 @@ mod catalogs;
 mod clusters;
 mod events;
 mod parameter_groups;
+mod replication_groups;
 mod security_groups;
 mod subnet_groups;
 mod tags;
@@ -33,6 +34,19 @@ const TABLE: &[(&str, Handler)] = &[
     (
         "ListAllowedNodeTypeModifications",
         clusters::allowed_node_types,
+    ),
+    ("CreateReplicationGroup", replication_groups::create),
+    ("DescribeReplicationGroups", replication_groups::describe),
+    ("ModifyReplicationGroup", replication_groups::modify),
+    ("DeleteReplicationGroup", replication_groups::delete),
+    ("TestFailover", replication_groups::test_failover),
+    (
+        "IncreaseReplicaCount",
+        replication_groups::increase_replicas,
+    ),
+    (
+        "DecreaseReplicaCount",
+        replication_groups::decrease_replicas,
     ),
     ("CreateCacheParameterGroup", parameter_groups::create),
     ("DescribeCacheParameterGroups", parameter_groups::describe),

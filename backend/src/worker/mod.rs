@@ -1,4 +1,6 @@
 //! Background work: the reconciler and the Memcached configuration endpoints.
 
 pub mod discovery;
+pub mod proxy;
 pub mod reconcile;
+pub mod replication;

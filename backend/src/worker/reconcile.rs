@@ -9,19 +9,23 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::discovery::{ClusterConfig, Discovery};
+use super::proxy::Proxies;
 use crate::catalog;
 use crate::engine::{self, resp, EngineKind, EngineRuntime, NodeSpec, NodeStatus};
 use crate::model::cluster::{apply_pending, CacheCluster, CacheNode};
 use crate::model::{lifecycle, ControlPlane, Scope};
 
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
+pub(super) const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 const HEALTH_EVERY: Duration = Duration::from_secs(5);
 
 pub struct Reconciler {
-    cp: Arc<ControlPlane>,
+    pub(super) cp: Arc<ControlPlane>,
     discovery: Discovery,
+    pub(super) proxies: Proxies,
     inflight: Mutex<HashSet<(Scope, String)>>,
+    /// Replication groups whose pass is running.
+    pub(super) rg_inflight: Mutex<HashSet<(Scope, String)>>,
     failed_at: Mutex<HashMap<(Scope, String), Instant>>,
 }
 
@@ -31,7 +35,9 @@ impl Reconciler {
         Arc::new(Self {
             cp,
             discovery: Discovery::default(),
+            proxies: Proxies::default(),
             inflight: Mutex::new(HashSet::new()),
+            rg_inflight: Mutex::new(HashSet::new()),
             failed_at: Mutex::new(HashMap::new()),
         })
     }
@@ -40,6 +46,13 @@ impl Reconciler {
     /// then loop forever.
     pub async fn run(self: Arc<Self>) {
         self.adopt().await;
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                me.replication_pass().await;
+                tokio::time::sleep(super::replication::EVERY).await;
+            }
+        });
         let mut last_health = Instant::now();
         loop {
             tokio::select! {
@@ -149,11 +162,19 @@ impl Reconciler {
         }
     }
 
-    fn runtime(&self) -> &dyn EngineRuntime {
+    pub(super) fn runtime(&self) -> &dyn EngineRuntime {
         self.cp.runtime.as_ref()
     }
 
-    fn spec(&self, scope: &Scope, c: &CacheCluster, n: &CacheNode) -> NodeSpec {
+    /// Whether a reconcile task owns this cluster right now.
+    pub(super) fn is_inflight(&self, scope: &Scope, id: &str) -> bool {
+        self.inflight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&(scope.clone(), id.to_owned()))
+    }
+
+    pub(super) fn spec(&self, scope: &Scope, c: &CacheCluster, n: &CacheNode) -> NodeSpec {
         c.node_spec(
             scope,
             n,
@@ -487,6 +508,12 @@ impl Reconciler {
             {
                 let spec = self.spec(&scope, &c, n);
                 let running = self.runtime().status(&spec).await == NodeStatus::Ready;
+                if !running && c.replication_group_id.is_some() {
+                    // A replication group member that died while the backend was down:
+                    // the group's loop fails over (if it was the primary) before
+                    // restarting it, so that an empty primary never comes back.
+                    continue;
+                }
                 if let Err(e) = self.runtime().start(&spec).await {
                     tracing::warn!(node = %spec.key, error = %e, "could not start node after restart");
                     continue;
@@ -553,7 +580,11 @@ impl Reconciler {
                 .flat_map(|(s, r)| {
                     r.clusters
                         .values()
-                        .filter(|c| c.status == lifecycle::AVAILABLE)
+                        // Replication group members: the group's own loop
+                        // fails over and recovers them.
+                        .filter(|c| {
+                            c.status == lifecycle::AVAILABLE && c.replication_group_id.is_none()
+                        })
                         .map(move |c| (s.clone(), c.clone()))
                 })
                 .collect()
@@ -689,7 +720,11 @@ fn memcached_option(name: &str, value: &str) -> Option<(String, String)> {
 }
 
 /// Directives set on running engines with `CONFIG SET`.
-fn runtime_config(cp: &ControlPlane, scope: &Scope, c: &CacheCluster) -> Vec<(String, String)> {
+pub(super) fn runtime_config(
+    cp: &ControlPlane,
+    scope: &Scope,
+    c: &CacheCluster,
+) -> Vec<(String, String)> {
     engine_params(cp, scope, c)
         .into_iter()
         .filter(|(_, _, s)| !*s)
@@ -697,7 +732,7 @@ fn runtime_config(cp: &ControlPlane, scope: &Scope, c: &CacheCluster) -> Vec<(St
         .collect()
 }
 
-async fn connect(port: u16, auth: Option<&str>) -> anyhow::Result<resp::Conn> {
+pub(super) async fn connect(port: u16, auth: Option<&str>) -> anyhow::Result<resp::Conn> {
     let mut conn = resp::Conn::connect(port).await?;
     if let Some(t) = auth {
         conn.cmd(&["AUTH", t]).await?;
@@ -706,7 +741,7 @@ async fn connect(port: u16, auth: Option<&str>) -> anyhow::Result<resp::Conn> {
 }
 
 /// `CONFIG SET` each parameter; one the engine refuses is logged and skipped.
-async fn apply_params(port: u16, auth: Option<&str>, params: &[(String, String)]) {
+pub(super) async fn apply_params(port: u16, auth: Option<&str>, params: &[(String, String)]) {
     let Ok(mut conn) = connect(port, auth).await else {
         tracing::warn!(port, "could not connect to apply parameters");
         return;

@@ -3,6 +3,7 @@
 mod cli;
 mod common;
 mod engine;
+mod replication;
 mod restart;
 mod sdk_clusters;
 mod sdk_groups;

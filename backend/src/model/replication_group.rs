@@ -1,0 +1,950 @@
+//! Replication groups with cluster mode disabled: one node group (`0001`) made of
+//! single-node member clusters, one primary and up to five replicas.
+//!
+//! The record holds the desired topology (which member is primary, a requested
+//! promotion, a rolling change); the reconciler makes the engines follow it and
+//! settles the status.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::cluster::{
+    check_node_type, resolve_version, CacheCluster, CreateCluster, ModifyCluster,
+};
+use super::{arn, lifecycle, validate, ControlPlane, Error, Fault, Result, Scope, Tag};
+use crate::engine::EngineKind;
+
+/// The one node group of a cluster-mode-disabled group.
+pub const NODE_GROUP_ID: &str = "0001";
+/// A primary and up to five replicas.
+pub const MAX_MEMBERS: usize = 6;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplicationGroup {
+    pub id: String,
+    pub description: String,
+    pub status: String,
+    /// Member cache clusters, in creation order.
+    pub members: Vec<String>,
+    /// The member cluster whose node is the primary.
+    pub primary: String,
+    pub automatic_failover: bool,
+    pub multi_az: bool,
+    /// Ports of the primary and reader endpoints (backend proxies), kept for life.
+    pub primary_port: u16,
+    pub reader_port: u16,
+    pub engine: EngineKind,
+    pub snapshot_retention_limit: i64,
+    pub snapshot_window: String,
+    pub snapshotting_cluster: Option<String>,
+    pub auth_token_enabled: bool,
+    pub auth_token_last_modified: Option<DateTime<Utc>>,
+    pub network_type: String,
+    pub ip_discovery: String,
+    pub auto_minor_version_upgrade: bool,
+    pub created: DateTime<Utc>,
+    pub tags: Vec<Tag>,
+    /// A promotion asked for (TestFailover, `PrimaryClusterId`), done by the reconciler.
+    #[serde(default)]
+    pub failover_to: Option<String>,
+    /// Whether the promotion was asked by TestFailover (for the events).
+    #[serde(default)]
+    pub failover_test: bool,
+    /// Members still to take a node type / engine change, one at a time, primary last.
+    #[serde(default)]
+    pub rolling: Vec<String>,
+    #[serde(default)]
+    pub rolling_node_type: Option<String>,
+    #[serde(default)]
+    pub rolling_engine_version: Option<String>,
+    pub generation: u64,
+}
+
+impl ReplicationGroup {
+    #[must_use]
+    pub fn arn(&self, scope: &Scope) -> String {
+        arn::arn(scope, "replicationgroup", &self.id)
+    }
+
+    fn next_member_ids(&self, count: usize) -> Vec<String> {
+        let max = self
+            .members
+            .iter()
+            .filter_map(|m| m.strip_prefix(&format!("{}-", self.id)))
+            .filter_map(|n| n.parse::<usize>().ok())
+            .max()
+            .unwrap_or(0);
+        (1..=count)
+            .map(|i| format!("{}-{:03}", self.id, max + i))
+            .collect()
+    }
+}
+
+/// `CreateReplicationGroup` as the model sees it.
+#[derive(Debug, Clone, Default)]
+pub struct CreateReplicationGroup {
+    pub id: String,
+    pub description: String,
+    pub primary_cluster_id: Option<String>,
+    pub automatic_failover: Option<bool>,
+    pub multi_az: Option<bool>,
+    pub num_cache_clusters: Option<i64>,
+    pub preferred_azs: Vec<String>,
+    pub num_node_groups: Option<i64>,
+    pub replicas_per_node_group: Option<i64>,
+    pub node_group_configuration: usize,
+    pub cluster_mode: Option<String>,
+    pub global_replication_group_id: Option<String>,
+    pub user_group_ids: Vec<String>,
+    pub at_rest_encryption: Option<bool>,
+    pub data_tiering: Option<bool>,
+    /// The member clusters' settings (id, node count and AZ are set per member).
+    pub cluster: CreateCluster,
+}
+
+/// `ModifyReplicationGroup` as the model sees it.
+#[derive(Debug, Clone, Default)]
+pub struct ModifyReplicationGroup {
+    pub id: String,
+    pub description: Option<String>,
+    pub primary_cluster_id: Option<String>,
+    pub snapshotting_cluster_id: Option<String>,
+    pub automatic_failover: Option<bool>,
+    pub multi_az: Option<bool>,
+    pub node_group_id: Option<String>,
+    pub cluster_mode: Option<String>,
+    pub user_groups: bool,
+    /// Settings every member takes (`ModifyCacheCluster` of each member).
+    pub cluster: ModifyCluster,
+}
+
+fn not_found(id: &str) -> Error {
+    Error::new(
+        Fault::ReplicationGroupNotFoundFault,
+        format!("ReplicationGroup {id} not found."),
+    )
+}
+
+fn bad_state(g: &ReplicationGroup) -> Error {
+    Error::new(
+        Fault::InvalidReplicationGroupState,
+        format!(
+            "Replication group {} is not in available state (it is {}).",
+            g.id, g.status
+        ),
+    )
+}
+
+fn cluster_mode_not_yet() -> Error {
+    Error::invalid(
+        "Cluster mode enabled replication groups are not available yet in elasticache-local: \
+         only one node group (cluster mode disabled) is supported.",
+    )
+}
+
+impl ControlPlane {
+    pub fn find_replication_group(&self, scope: &Scope, id: &str) -> Result<ReplicationGroup> {
+        let id = id.to_ascii_lowercase();
+        let st = self.lock();
+        st.regions
+            .get(scope)
+            .and_then(|r| r.replication_groups.get(&id))
+            .cloned()
+            .ok_or_else(|| not_found(&id))
+    }
+
+    pub fn list_replication_groups(&self, scope: &Scope) -> Vec<ReplicationGroup> {
+        let st = self.lock();
+        st.regions
+            .get(scope)
+            .map(|r| r.replication_groups.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// A group and its member clusters (in member order; missing ones skipped).
+    pub fn replication_group_view(&self, scope: &Scope, g: &ReplicationGroup) -> Vec<CacheCluster> {
+        let st = self.lock();
+        let Some(r) = st.regions.get(scope) else {
+            return Vec::new();
+        };
+        g.members
+            .iter()
+            .filter_map(|m| r.clusters.get(m).cloned())
+            .collect()
+    }
+
+    /// Mutate a group under the lock, bump its generation, persist it, wake the reconciler.
+    pub fn update_replication_group(
+        &self,
+        scope: &Scope,
+        id: &str,
+        f: impl FnOnce(&mut ReplicationGroup) -> Result<()>,
+    ) -> Result<ReplicationGroup> {
+        let id = id.to_ascii_lowercase();
+        let g = {
+            let mut st = self.lock();
+            let g = st
+                .region(scope)
+                .replication_groups
+                .get_mut(&id)
+                .ok_or_else(|| not_found(&id))?;
+            let mut next = g.clone();
+            f(&mut next)?;
+            next.generation += 1;
+            *g = next.clone();
+            next
+        };
+        self.persist("replicationgroup", scope, &g.id, Some(&g))?;
+        self.wake();
+        Ok(g)
+    }
+
+    /// Forget a deleted group (the reconciler calls this once its members are gone).
+    pub fn remove_replication_group(&self, scope: &Scope, id: &str) {
+        let gone = self
+            .lock()
+            .region(scope)
+            .replication_groups
+            .remove(id)
+            .is_some();
+        if gone {
+            let _ = self.persist::<ReplicationGroup>("replicationgroup", scope, id, None);
+        }
+    }
+
+    #[allow(clippy::too_many_lines)]
+    pub fn create_replication_group(
+        &self,
+        scope: &Scope,
+        req: CreateReplicationGroup,
+    ) -> Result<ReplicationGroup> {
+        let id = validate::identifier("Replication group", "ReplicationGroupId", &req.id, 40)?;
+        if req.description.is_empty() {
+            return Err(Error::invalid(
+                "The parameter ReplicationGroupDescription must be provided and must not be blank.",
+            ));
+        }
+        if req.num_node_groups.is_some_and(|n| n > 1)
+            || req.node_group_configuration > 1
+            || req
+                .cluster_mode
+                .as_deref()
+                .is_some_and(|m| !m.eq_ignore_ascii_case("disabled"))
+        {
+            return Err(cluster_mode_not_yet());
+        }
+        if let Some(g) = &req.global_replication_group_id {
+            return Err(Error::new(
+                Fault::GlobalReplicationGroupNotFoundFault,
+                format!("Global replication group {g} not found."),
+            ));
+        }
+        if let Some(u) = req.user_group_ids.first() {
+            return Err(Error::new(
+                Fault::UserGroupNotFound,
+                format!("User group {u} not found."),
+            ));
+        }
+        if req.at_rest_encryption == Some(true) {
+            return Err(Error::invalid(
+                "AtRestEncryptionEnabled is not available yet in elasticache-local: node data is stored unencrypted.",
+            ));
+        }
+        if req.data_tiering == Some(true) {
+            return Err(Error::invalid(
+                "DataTieringEnabled is only supported for the r6gd node types, which elasticache-local does not offer.",
+            ));
+        }
+        // The primary: an existing cluster, or a new one.
+        let existing = match &req.primary_cluster_id {
+            Some(pid) => {
+                let c = self.find_cluster(scope, pid)?;
+                if c.engine == EngineKind::Memcached {
+                    return Err(Error::invalid(
+                        "Replication groups are only supported for the redis and valkey engines.",
+                    ));
+                }
+                if c.status != lifecycle::AVAILABLE || c.replication_group_id.is_some() {
+                    return Err(Error::new(
+                        Fault::InvalidCacheClusterState,
+                        format!(
+                            "Cache cluster {} is not in a valid state to be the primary of a replication group.",
+                            c.id
+                        ),
+                    ));
+                }
+                Some(c)
+            }
+            None => None,
+        };
+        let n = match (req.num_cache_clusters, req.replicas_per_node_group) {
+            (Some(n), _) => n,
+            (None, Some(r)) => r + 1,
+            (None, None) if existing.is_some() => 1,
+            (None, None) => 1,
+        };
+        if !(1..=i64::try_from(MAX_MEMBERS).unwrap_or(6)).contains(&n) {
+            return Err(Error::invalid(format!(
+                "The number of cache clusters must be between 1 and {MAX_MEMBERS} (a primary and up to 5 replicas)."
+            )));
+        }
+        let n = usize::try_from(n).unwrap_or(1);
+        let automatic_failover = req.automatic_failover.unwrap_or(false);
+        let multi_az = req.multi_az.unwrap_or(false);
+        if automatic_failover && n < 2 {
+            return Err(Error::combination(
+                "Automatic failover requires at least 2 cache clusters (a primary and a replica).",
+            ));
+        }
+        if multi_az && !automatic_failover {
+            return Err(Error::combination(
+                "Multi-AZ requires AutomaticFailoverEnabled to be true.",
+            ));
+        }
+        if !req.preferred_azs.is_empty() && req.preferred_azs.len() != n {
+            return Err(Error::invalid(
+                "The number of PreferredCacheClusterAZs must equal NumCacheClusters.",
+            ));
+        }
+        let engine_name = req.cluster.engine.clone().unwrap_or_else(|| "redis".into());
+        let mut base = req.cluster.clone();
+        if let Some(c) = &existing {
+            base.engine = Some(c.engine.as_str().to_owned());
+            base.engine_version = Some(c.engine_version.clone());
+            base.node_type = Some(c.node_type.clone());
+            base.parameter_group = Some(c.parameter_group.clone());
+            base.subnet_group.clone_from(&c.subnet_group);
+        } else {
+            let engine = super::cluster::parse_engine(&engine_name)?;
+            if engine == EngineKind::Memcached {
+                return Err(Error::invalid(
+                    "Replication groups are only supported for the redis and valkey engines.",
+                ));
+            }
+            base.engine = Some(engine.as_str().to_owned());
+        }
+        base.num_cache_nodes = Some(1);
+        base.replication_group_id = None;
+        base.az_mode = None;
+        base.preferred_azs = Vec::new();
+        // Members: the existing primary keeps its name; new ones are <rg>-001…
+        let mut members: Vec<CacheCluster> = Vec::new();
+        let mut ids: Vec<String> = existing.iter().map(|c| c.id.clone()).collect();
+        let mut k = 0;
+        while ids.len() < n {
+            k += 1;
+            ids.push(format!("{id}-{k:03}"));
+        }
+        for (i, mid) in ids.iter().enumerate() {
+            if existing.as_ref().is_some_and(|c| &c.id == mid) {
+                continue;
+            }
+            let mut r = base.clone();
+            r.id.clone_from(mid);
+            if let Some(az) = req.preferred_azs.get(i) {
+                r.preferred_az = Some(az.clone());
+            }
+            let mut c = self.build_cluster(scope, r)?;
+            c.replication_group_id = Some(id.clone());
+            members.push(c);
+        }
+        let template = existing.clone().or_else(|| members.first().cloned());
+        let Some(t) = template else {
+            return Err(Error::internal("replication group without members"));
+        };
+        if self
+            .find_parameter_group(scope, &t.parameter_group)
+            .is_ok_and(|pg| pg.values.get("cluster-enabled").map(String::as_str) == Some("yes"))
+        {
+            return Err(cluster_mode_not_yet());
+        }
+        let now = Self::now();
+        let group = ReplicationGroup {
+            id: id.clone(),
+            description: req.description.clone(),
+            status: lifecycle::CREATING.to_owned(),
+            members: ids.clone(),
+            primary: ids[0].clone(),
+            automatic_failover,
+            multi_az,
+            primary_port: super::cluster::alloc_port()?,
+            reader_port: super::cluster::alloc_port()?,
+            engine: t.engine,
+            snapshot_retention_limit: t.snapshot_retention_limit,
+            snapshot_window: t
+                .snapshot_window
+                .clone()
+                .unwrap_or_else(|| "06:30-07:30".to_owned()),
+            snapshotting_cluster: (t.snapshot_retention_limit > 0).then(|| ids[0].clone()),
+            auth_token_enabled: t.auth_token.is_some(),
+            auth_token_last_modified: t.auth_token_last_modified,
+            network_type: t.network_type.clone(),
+            ip_discovery: t.ip_discovery.clone(),
+            auto_minor_version_upgrade: t.auto_minor_version_upgrade,
+            created: now,
+            tags: req.cluster.tags.clone(),
+            failover_to: None,
+            failover_test: false,
+            rolling: Vec::new(),
+            rolling_node_type: None,
+            rolling_engine_version: None,
+            generation: 1,
+        };
+        self.insert_clusters(scope, &members, Some(&group))?;
+        if let Some(c) = existing {
+            let gid = id.clone();
+            self.update_cluster(scope, &c.id, move |c| {
+                c.replication_group_id = Some(gid);
+                Ok(())
+            })?;
+        }
+        Ok(group)
+    }
+
+    #[allow(clippy::too_many_lines)]
+    pub fn modify_replication_group(
+        &self,
+        scope: &Scope,
+        req: ModifyReplicationGroup,
+    ) -> Result<ReplicationGroup> {
+        let g = self.find_replication_group(scope, &req.id)?;
+        if g.status != lifecycle::AVAILABLE {
+            return Err(bad_state(&g));
+        }
+        if req
+            .cluster_mode
+            .as_deref()
+            .is_some_and(|m| !m.eq_ignore_ascii_case("disabled"))
+        {
+            return Err(cluster_mode_not_yet());
+        }
+        if let Some(ng) = &req.node_group_id {
+            if ng != NODE_GROUP_ID {
+                return Err(Error::new(
+                    Fault::NodeGroupNotFoundFault,
+                    format!("Node group {ng} not found in replication group {}.", g.id),
+                ));
+            }
+        }
+        if req.user_groups {
+            return Err(Error::invalid(
+                "User groups are not available yet in elasticache-local.",
+            ));
+        }
+        let af = req.automatic_failover.unwrap_or(g.automatic_failover);
+        let multi_az = req.multi_az.unwrap_or(g.multi_az && af);
+        if af && g.members.len() < 2 {
+            return Err(Error::combination(
+                "Automatic failover requires at least 2 cache clusters (a primary and a replica).",
+            ));
+        }
+        if multi_az && !af {
+            return Err(Error::combination(
+                "Multi-AZ requires AutomaticFailoverEnabled to be true.",
+            ));
+        }
+        let promote = match &req.primary_cluster_id {
+            Some(p) => {
+                let p = p.to_ascii_lowercase();
+                if !g.members.contains(&p) {
+                    return Err(Error::new(
+                        Fault::CacheClusterNotFound,
+                        format!(
+                            "Cache cluster {p} is not a member of replication group {}.",
+                            g.id
+                        ),
+                    ));
+                }
+                (p != g.primary).then_some(p)
+            }
+            None => None,
+        };
+        if let Some(s) = &req.snapshotting_cluster_id {
+            if !g.members.contains(&s.to_ascii_lowercase()) {
+                return Err(Error::new(
+                    Fault::CacheClusterNotFound,
+                    format!(
+                        "Cache cluster {s} is not a member of replication group {}.",
+                        g.id
+                    ),
+                ));
+            }
+        }
+        let m = &req.cluster;
+        if let Some(nt) = &m.node_type {
+            check_node_type(nt)?;
+        }
+        let version = m
+            .engine_version
+            .as_deref()
+            .map(|v| resolve_version(g.engine, Some(v)))
+            .transpose()?;
+        // Node type and engine changes applied now roll through the members.
+        let rolling = m.apply_immediately && (m.node_type.is_some() || version.is_some());
+        let mut per_member = m.clone();
+        if rolling {
+            per_member.node_type = None;
+            per_member.engine_version = None;
+        }
+        let touches_members = per_member.parameter_group.is_some()
+            || per_member.maintenance_window.is_some()
+            || per_member.snapshot_window.is_some()
+            || per_member.snapshot_retention_limit.is_some()
+            || per_member.security_group_ids.is_some()
+            || per_member.notification_topic_arn.is_some()
+            || per_member.notification_topic_status.is_some()
+            || per_member.auto_minor_version_upgrade.is_some()
+            || per_member.ip_discovery.is_some()
+            || per_member.auth_token.is_some()
+            || per_member.node_type.is_some()
+            || per_member.engine_version.is_some();
+        if touches_members {
+            for mid in &g.members {
+                let mut r = per_member.clone();
+                r.id.clone_from(mid);
+                self.modify_cluster(scope, r)?;
+            }
+        }
+        let description = req.description.clone();
+        let snap = req.snapshotting_cluster_id.clone();
+        let rolling_members: Vec<String> = if rolling {
+            let mut v: Vec<String> = g
+                .members
+                .iter()
+                .filter(|x| **x != g.primary)
+                .cloned()
+                .collect();
+            v.push(g.primary.clone());
+            v
+        } else {
+            Vec::new()
+        };
+        let node_type = m.node_type.clone();
+        let engine_version = version.map(|v| v.engine_version.clone());
+        let g = self.update_replication_group(scope, &g.id, move |g| {
+            if let Some(d) = description {
+                g.description = d;
+            }
+            g.automatic_failover = af;
+            g.multi_az = multi_az;
+            if let Some(s) = snap {
+                g.snapshotting_cluster = Some(s.to_ascii_lowercase());
+            }
+            if let Some(v) = per_member.snapshot_retention_limit {
+                g.snapshot_retention_limit = v;
+                if v > 0 && g.snapshotting_cluster.is_none() {
+                    g.snapshotting_cluster = Some(g.primary.clone());
+                }
+            }
+            if let Some(v) = &per_member.snapshot_window {
+                g.snapshot_window.clone_from(v);
+            }
+            if let Some(v) = per_member.auto_minor_version_upgrade {
+                g.auto_minor_version_upgrade = v;
+            }
+            if let Some(v) = &per_member.ip_discovery {
+                g.ip_discovery.clone_from(v);
+            }
+            if let Some(p) = promote {
+                g.failover_to = Some(p);
+                g.failover_test = false;
+                g.status = lifecycle::MODIFYING.to_owned();
+            }
+            if !rolling_members.is_empty() {
+                g.rolling = rolling_members;
+                g.rolling_node_type = node_type;
+                g.rolling_engine_version = engine_version;
+                g.status = lifecycle::MODIFYING.to_owned();
+            }
+            if touches_members {
+                g.status = lifecycle::MODIFYING.to_owned();
+            }
+            Ok(())
+        })?;
+        self.event(
+            scope,
+            "replication-group",
+            &g.id,
+            format!("Replication group {} modified", g.id),
+        );
+        Ok(g)
+    }
+
+    pub fn delete_replication_group(
+        &self,
+        scope: &Scope,
+        id: &str,
+        retain_primary: bool,
+        final_snapshot: Option<&str>,
+    ) -> Result<ReplicationGroup> {
+        let g = self.find_replication_group(scope, id)?;
+        if final_snapshot.is_some() {
+            return Err(Error::invalid(
+                "FinalSnapshotIdentifier is not available yet in elasticache-local: snapshots are not supported yet.",
+            ));
+        }
+        if g.status == lifecycle::DELETING {
+            return Err(Error::new(
+                Fault::InvalidReplicationGroupState,
+                format!("Replication group {} is already being deleted.", g.id),
+            ));
+        }
+        for mid in &g.members {
+            if retain_primary && *mid == g.primary {
+                self.update_cluster(scope, mid, |c| {
+                    c.replication_group_id = None;
+                    Ok(())
+                })?;
+                continue;
+            }
+            let _ = self.update_cluster(scope, mid, |c| {
+                c.status = lifecycle::DELETING.to_owned();
+                for n in &mut c.nodes {
+                    n.status = lifecycle::NODE_DELETING.to_owned();
+                }
+                Ok(())
+            });
+        }
+        self.update_replication_group(scope, id, |g| {
+            g.status = lifecycle::DELETING.to_owned();
+            if retain_primary {
+                let p = g.primary.clone();
+                g.members.retain(|m| *m != p);
+            }
+            g.failover_to = None;
+            g.rolling.clear();
+            Ok(())
+        })
+    }
+
+    pub fn test_failover(
+        &self,
+        scope: &Scope,
+        id: &str,
+        node_group_id: &str,
+    ) -> Result<ReplicationGroup> {
+        let g = self.find_replication_group(scope, id)?;
+        if node_group_id != NODE_GROUP_ID {
+            return Err(Error::new(
+                Fault::NodeGroupNotFoundFault,
+                format!(
+                    "Node group {node_group_id} not found in replication group {}.",
+                    g.id
+                ),
+            ));
+        }
+        if g.status != lifecycle::AVAILABLE {
+            return Err(bad_state(&g));
+        }
+        if !g.automatic_failover {
+            return Err(Error::new(
+                Fault::InvalidReplicationGroupState,
+                format!(
+                    "Replication group {} must have automatic failover enabled to test failover.",
+                    g.id
+                ),
+            ));
+        }
+        let members = self.replication_group_view(scope, &g);
+        let Some(target) = members
+            .iter()
+            .find(|c| c.id != g.primary && c.status == lifecycle::AVAILABLE)
+        else {
+            return Err(Error::new(
+                Fault::InvalidCacheClusterState,
+                format!("Replication group {} has no available replica.", g.id),
+            ));
+        };
+        let target = target.id.clone();
+        let g = self.update_replication_group(scope, id, move |g| {
+            g.failover_to = Some(target);
+            g.failover_test = true;
+            g.status = lifecycle::MODIFYING.to_owned();
+            Ok(())
+        })?;
+        self.event(
+            scope,
+            "replication-group",
+            &g.id,
+            format!("Test Failover API called for node group {NODE_GROUP_ID}"),
+        );
+        Ok(g)
+    }
+
+    /// Add `count` replicas built like the primary.
+    fn add_replicas(
+        &self,
+        scope: &Scope,
+        g: &ReplicationGroup,
+        count: usize,
+        template: Option<CreateCluster>,
+        ids: Option<Vec<String>>,
+    ) -> Result<ReplicationGroup> {
+        if g.members.len() + count > MAX_MEMBERS {
+            return Err(Error::new(
+                Fault::NodeQuotaForClusterExceeded,
+                format!(
+                    "A replication group with cluster mode disabled has at most {} replicas.",
+                    MAX_MEMBERS - 1
+                ),
+            ));
+        }
+        let primary = self.find_cluster(scope, &g.primary)?;
+        let ids = ids.unwrap_or_else(|| g.next_member_ids(count));
+        let mut new = Vec::new();
+        for mid in &ids {
+            let mut r = template.clone().unwrap_or_default();
+            r.id.clone_from(mid);
+            r.engine = Some(primary.engine.as_str().to_owned());
+            r.engine_version = Some(primary.engine_version.clone());
+            r.node_type = Some(primary.node_type.clone());
+            r.parameter_group = Some(primary.parameter_group.clone());
+            r.subnet_group.clone_from(&primary.subnet_group);
+            if r.security_group_ids.is_empty() {
+                r.security_group_ids.clone_from(&primary.security_group_ids);
+            }
+            r.maintenance_window
+                .get_or_insert_with(|| primary.maintenance_window.clone());
+            r.snapshot_window.clone_from(&primary.snapshot_window);
+            r.snapshot_retention_limit = Some(primary.snapshot_retention_limit);
+            r.num_cache_nodes = Some(1);
+            r.replication_group_id = None;
+            if r.tags.is_empty() {
+                r.tags.clone_from(&g.tags);
+            }
+            let mut c = self.build_cluster(scope, r)?;
+            c.replication_group_id = Some(g.id.clone());
+            c.auth_token.clone_from(&primary.auth_token);
+            c.auth_token_last_modified = primary.auth_token_last_modified;
+            new.push(c);
+        }
+        self.insert_clusters(scope, &new, None)?;
+        self.update_replication_group(scope, &g.id, move |g| {
+            g.members.extend(ids);
+            g.status = lifecycle::MODIFYING.to_owned();
+            Ok(())
+        })
+    }
+
+    /// `CreateCacheCluster` with `ReplicationGroupId`: a read replica of the group.
+    pub(crate) fn add_read_replica(
+        &self,
+        scope: &Scope,
+        mut req: CreateCluster,
+    ) -> Result<CacheCluster> {
+        let rg = req.replication_group_id.take().unwrap_or_default();
+        let g = self.find_replication_group(scope, &rg)?;
+        if g.status != lifecycle::AVAILABLE {
+            return Err(bad_state(&g));
+        }
+        if req.num_cache_nodes.is_some_and(|n| n != 1) {
+            return Err(Error::invalid(
+                "A read replica of a replication group has exactly one cache node.",
+            ));
+        }
+        let id = validate::identifier("Cache cluster", "CacheClusterId", &req.id, 50)?;
+        let primary = self.find_cluster(scope, &g.primary)?;
+        if let Some(e) = &req.engine {
+            if !e.eq_ignore_ascii_case(primary.engine.as_str()) {
+                return Err(Error::combination(format!(
+                    "The engine of a read replica must be the group's ({}).",
+                    primary.engine.as_str()
+                )));
+            }
+        }
+        req.engine = None;
+        req.engine_version = None;
+        self.add_replicas(scope, &g, 1, Some(req), Some(vec![id.clone()]))?;
+        self.find_cluster(scope, &id)
+    }
+
+    pub fn increase_replica_count(
+        &self,
+        scope: &Scope,
+        id: &str,
+        new_count: Option<i64>,
+        apply_immediately: bool,
+    ) -> Result<ReplicationGroup> {
+        let g = self.find_replication_group(scope, id)?;
+        if g.status != lifecycle::AVAILABLE {
+            return Err(bad_state(&g));
+        }
+        if !apply_immediately {
+            return Err(Error::invalid(
+                "ApplyImmediately must be true: replica count changes are applied immediately.",
+            ));
+        }
+        let Some(want) = new_count else {
+            return Err(Error::invalid(
+                "The parameter NewReplicaCount must be provided.",
+            ));
+        };
+        let have = g.members.len() - 1;
+        let want = usize::try_from(want).unwrap_or(0);
+        if want > MAX_MEMBERS - 1 {
+            return Err(Error::invalid(format!(
+                "NewReplicaCount must be at most {}.",
+                MAX_MEMBERS - 1
+            )));
+        }
+        if want <= have {
+            return Err(Error::invalid(format!(
+                "NewReplicaCount ({want}) must be greater than the current number of replicas ({have})."
+            )));
+        }
+        let g = self.add_replicas(scope, &g, want - have, None, None)?;
+        self.event(
+            scope,
+            "replication-group",
+            &g.id,
+            format!(
+                "Increasing the number of replicas of replication group {} to {want}",
+                g.id
+            ),
+        );
+        Ok(g)
+    }
+
+    pub fn decrease_replica_count(
+        &self,
+        scope: &Scope,
+        id: &str,
+        new_count: Option<i64>,
+        to_remove: &[String],
+        apply_immediately: bool,
+    ) -> Result<ReplicationGroup> {
+        let g = self.find_replication_group(scope, id)?;
+        if g.status != lifecycle::AVAILABLE {
+            return Err(bad_state(&g));
+        }
+        if !apply_immediately {
+            return Err(Error::invalid(
+                "ApplyImmediately must be true: replica count changes are applied immediately.",
+            ));
+        }
+        let have = g.members.len() - 1;
+        let remove: Vec<String> = if to_remove.is_empty() {
+            let Some(want) = new_count else {
+                return Err(Error::invalid(
+                    "Either NewReplicaCount or ReplicasToRemove must be provided.",
+                ));
+            };
+            let want = usize::try_from(want).unwrap_or(0);
+            if want >= have {
+                return Err(Error::invalid(format!(
+                    "NewReplicaCount ({want}) must be less than the current number of replicas ({have})."
+                )));
+            }
+            g.members
+                .iter()
+                .rev()
+                .filter(|m| **m != g.primary)
+                .take(have - want)
+                .cloned()
+                .collect()
+        } else {
+            let list: Vec<String> = to_remove.iter().map(|s| s.to_ascii_lowercase()).collect();
+            for r in &list {
+                if !g.members.contains(r) {
+                    return Err(Error::new(
+                        Fault::CacheClusterNotFound,
+                        format!(
+                            "Cache cluster {r} is not a member of replication group {}.",
+                            g.id
+                        ),
+                    ));
+                }
+                if *r == g.primary {
+                    return Err(Error::invalid(format!(
+                        "Cache cluster {r} is the primary of replication group {}: promote another member first.",
+                        g.id
+                    )));
+                }
+            }
+            if new_count.is_some_and(|n| usize::try_from(n).ok() != Some(have - list.len())) {
+                return Err(Error::invalid(
+                    "NewReplicaCount does not match the number of ReplicasToRemove.",
+                ));
+            }
+            list
+        };
+        if remove.is_empty() {
+            return Err(Error::new(
+                Fault::NoOperationFault,
+                "The replica count is already as requested.",
+            ));
+        }
+        if g.automatic_failover && have - remove.len() < 1 {
+            return Err(Error::invalid(
+                "A replication group with automatic failover enabled needs at least one replica.",
+            ));
+        }
+        for mid in &remove {
+            self.update_cluster(scope, mid, |c| {
+                c.status = lifecycle::DELETING.to_owned();
+                for n in &mut c.nodes {
+                    n.status = lifecycle::NODE_DELETING.to_owned();
+                }
+                Ok(())
+            })?;
+        }
+        let g = self.update_replication_group(scope, id, move |g| {
+            g.members.retain(|m| !remove.contains(m));
+            g.status = lifecycle::MODIFYING.to_owned();
+            Ok(())
+        })?;
+        self.event(
+            scope,
+            "replication-group",
+            &g.id,
+            format!(
+                "Decreasing the number of replicas of replication group {} to {}",
+                g.id,
+                g.members.len() - 1
+            ),
+        );
+        Ok(g)
+    }
+
+    /// `DeleteCacheCluster` of a member: the primary cannot go; a replica leaves the group.
+    pub(crate) fn detach_member_for_delete(
+        &self,
+        scope: &Scope,
+        rg: &str,
+        cluster_id: &str,
+    ) -> Result<()> {
+        let Ok(g) = self.find_replication_group(scope, rg) else {
+            return Ok(());
+        };
+        if g.status == lifecycle::DELETING {
+            return Ok(());
+        }
+        if g.primary == cluster_id {
+            return Err(Error::new(
+                Fault::InvalidCacheClusterState,
+                format!(
+                    "Cache cluster {cluster_id} is the primary of replication group {}: it cannot be deleted.",
+                    g.id
+                ),
+            ));
+        }
+        if g.automatic_failover && g.members.len() <= 2 {
+            return Err(Error::new(
+                Fault::InvalidCacheClusterState,
+                format!(
+                    "Cache cluster {cluster_id} is the last replica of replication group {}, which has automatic failover enabled.",
+                    g.id
+                ),
+            ));
+        }
+        let cid = cluster_id.to_owned();
+        self.update_replication_group(scope, rg, move |g| {
+            g.members.retain(|m| *m != cid);
+            if g.snapshotting_cluster.as_deref() == Some(cid.as_str()) {
+                g.snapshotting_cluster = Some(g.primary.clone());
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+}

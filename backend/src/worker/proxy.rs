@@ -1,0 +1,181 @@
+//! Endpoint proxies of replication groups: a TCP listener per endpoint that
+//! forwards each new connection to one of its current targets (node host ports).
+//!
+//! The primary endpoint has one target, the current primary; the reader endpoint
+//! spreads connections across the replicas. When a connection's target leaves the
+//! list (a failover), the connection is closed, as a client of ElastiCache sees
+//! its connection drop when the primary's DNS name moves.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+struct Listener {
+    port: u16,
+    targets: watch::Sender<Vec<u16>>,
+    task: JoinHandle<()>,
+}
+
+/// Every endpoint proxy this backend serves, by key.
+#[derive(Default)]
+pub struct Proxies {
+    listeners: Mutex<HashMap<String, Listener>>,
+}
+
+impl Proxies {
+    /// Serve (or retarget) the endpoint `key` on `127.0.0.1:port`.
+    pub async fn serve(&self, key: &str, port: u16, targets: Vec<u16>) -> std::io::Result<()> {
+        {
+            let map = self
+                .listeners
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(l) = map.get(key) {
+                if l.port == port && !l.task.is_finished() {
+                    l.targets.send_if_modified(|t| {
+                        if *t == targets {
+                            false
+                        } else {
+                            t.clone_from(&targets);
+                            true
+                        }
+                    });
+                    return Ok(());
+                }
+            }
+        }
+        self.stop(key);
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let (tx, rx) = watch::channel(targets);
+        let next = Arc::new(AtomicUsize::new(0));
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((sock, _)) = listener.accept().await else {
+                    continue;
+                };
+                let rx = rx.clone();
+                let next = next.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = forward(sock, rx, &next).await {
+                        tracing::debug!(error = %e, "endpoint connection ended");
+                    }
+                });
+            }
+        });
+        self.listeners
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(
+                key.to_owned(),
+                Listener {
+                    port,
+                    targets: tx,
+                    task,
+                },
+            );
+        Ok(())
+    }
+
+    pub fn stop(&self, key: &str) {
+        if let Some(l) = self
+            .listeners
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(key)
+        {
+            l.task.abort();
+        }
+    }
+}
+
+async fn forward(
+    mut sock: TcpStream,
+    mut rx: watch::Receiver<Vec<u16>>,
+    next: &AtomicUsize,
+) -> std::io::Result<()> {
+    let target = {
+        let t = rx.borrow_and_update();
+        if t.is_empty() {
+            return Ok(());
+        }
+        t[next.fetch_add(1, Ordering::Relaxed) % t.len()]
+    };
+    let mut upstream = TcpStream::connect(("127.0.0.1", target)).await?;
+    let _ = sock.set_nodelay(true);
+    let _ = upstream.set_nodelay(true);
+    let copy = tokio::io::copy_bidirectional(&mut sock, &mut upstream);
+    tokio::pin!(copy);
+    loop {
+        tokio::select! {
+            r = &mut copy => return r.map(|_| ()),
+            changed = rx.changed() => {
+                if changed.is_err() || !rx.borrow_and_update().contains(&target) {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn echo_server(tag: u8) -> u16 {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut b = [0u8; 1];
+                    while s.read_exact(&mut b).await.is_ok() {
+                        if s.write_all(&[tag]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    async fn ask(port: u16) -> Option<u8> {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        s.write_all(b"?").await.ok()?;
+        let mut b = [0u8; 1];
+        s.read_exact(&mut b).await.ok()?;
+        Some(b[0])
+    }
+
+    #[tokio::test]
+    async fn forwards_spreads_and_retargets() {
+        let (a, b) = (echo_server(b'a').await, echo_server(b'b').await);
+        let p = Proxies::default();
+        let port = crate::engine::free_port().unwrap();
+        p.serve("k", port, vec![a, b]).await.unwrap();
+        let mut seen = vec![ask(port).await.unwrap(), ask(port).await.unwrap()];
+        seen.sort_unstable();
+        assert_eq!(seen, vec![b'a', b'b']);
+        // A connection to a target that leaves the list is closed.
+        p.serve("k", port, vec![a]).await.unwrap();
+        let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        s.write_all(b"?").await.unwrap();
+        let mut one = [0u8; 1];
+        s.read_exact(&mut one).await.unwrap();
+        assert_eq!(one[0], b'a');
+        p.serve("k", port, vec![b]).await.unwrap();
+        let mut rest = Vec::new();
+        let n = tokio::time::timeout(std::time::Duration::from_secs(2), s.read_to_end(&mut rest))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(n, 0);
+        assert_eq!(ask(port).await, Some(b'b'));
+        p.stop("k");
+    }
+}

@@ -1,0 +1,535 @@
+//! Replication groups on real engines: the reconciler's second loop.
+//!
+//! Every half second, for every group: fail over a dead primary (automatic
+//! failover), perform a requested promotion (TestFailover, `PrimaryClusterId`),
+//! restart dead members, make every replica `REPLICAOF` the primary, roll node
+//! type / engine changes through the members one at a time, point the endpoint
+//! proxies at the right nodes, and settle the group's status and events.
+//! Member clusters themselves (start, restart, remove, parameters) are the
+//! ordinary per-cluster reconcile's work.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use super::reconcile::{apply_params, connect, runtime_config, Reconciler, READY_TIMEOUT};
+use crate::engine::{self, resp, NodeSpec, NodeStatus};
+use crate::model::cluster::{CacheCluster, ModifyCluster};
+use crate::model::replication_group::ReplicationGroup;
+use crate::model::{lifecycle, Scope};
+
+pub(super) const EVERY: Duration = Duration::from_millis(500);
+/// How long a promotion waits for the replica to catch up with a live primary.
+const CATCH_UP: Duration = Duration::from_secs(3);
+
+struct Member {
+    cluster: CacheCluster,
+    spec: NodeSpec,
+    /// The member's own reconcile owns it right now (creating, restarting, deleting).
+    busy: bool,
+    status: NodeStatus,
+}
+
+impl Member {
+    fn port(&self) -> u16 {
+        self.spec.port
+    }
+}
+
+/// `INFO replication` as a map.
+async fn replication_info(port: u16, auth: Option<&str>) -> Option<HashMap<String, String>> {
+    let fut = async {
+        let mut conn = connect(port, auth).await.ok()?;
+        let text = conn.cmd(&["INFO", "replication"]).await.ok()?.as_text()?;
+        Some(
+            text.lines()
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .collect(),
+        )
+    };
+    tokio::time::timeout(Duration::from_secs(2), fut)
+        .await
+        .ok()
+        .flatten()
+}
+
+async fn command(port: u16, auth: Option<&str>, args: &[&str]) -> anyhow::Result<resp::Reply> {
+    let mut conn = connect(port, auth).await?;
+    tokio::time::timeout(Duration::from_secs(5), conn.cmd(args)).await?
+}
+
+fn offset(info: &HashMap<String, String>, key: &str) -> i64 {
+    info.get(key).and_then(|v| v.parse().ok()).unwrap_or(-1)
+}
+
+impl Reconciler {
+    /// One pass over every replication group, each in a task of its own (a slow
+    /// restart in one group must not hold up a failover in another).
+    pub(super) async fn replication_pass(self: &std::sync::Arc<Self>) {
+        let groups: Vec<(Scope, ReplicationGroup)> = {
+            let st = self.cp.lock();
+            st.regions
+                .iter()
+                .flat_map(|(s, r)| {
+                    r.replication_groups
+                        .values()
+                        .map(move |g| (s.clone(), g.clone()))
+                })
+                .collect()
+        };
+        for (scope, g) in groups {
+            let key = (scope.clone(), g.id.clone());
+            if !self
+                .rg_inflight
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(key.clone())
+            {
+                continue;
+            }
+            let me = self.clone();
+            tokio::spawn(async move {
+                me.replication_group(&scope, &g).await;
+                me.rg_inflight
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&key);
+            });
+        }
+    }
+
+    fn proxy_key(scope: &Scope, g: &ReplicationGroup, which: &str) -> String {
+        format!("{}-{}-{}-{which}", scope.account, scope.region, g.id)
+    }
+
+    #[allow(clippy::too_many_lines)]
+    async fn replication_group(&self, scope: &Scope, g: &ReplicationGroup) {
+        let id = g.id.as_str();
+        if g.status == lifecycle::DELETING {
+            let left = {
+                let st = self.cp.lock();
+                st.regions.get(scope).is_some_and(|r| {
+                    r.clusters.values().any(|c| {
+                        c.replication_group_id.as_deref() == Some(id) && g.members.contains(&c.id)
+                    })
+                })
+            };
+            if !left {
+                self.proxies.stop(&Self::proxy_key(scope, g, "primary"));
+                self.proxies.stop(&Self::proxy_key(scope, g, "reader"));
+                self.cp.remove_replication_group(scope, id);
+                self.cp.event(
+                    scope,
+                    "replication-group",
+                    id,
+                    format!("Replication group {id} deleted"),
+                );
+            }
+            return;
+        }
+        let view = self.cp.replication_group_view(scope, g);
+        if g.status == lifecycle::CREATING
+            && view.iter().any(|c| c.status == lifecycle::CREATE_FAILED)
+        {
+            let _ = self.cp.update_replication_group(scope, id, |g| {
+                g.status = lifecycle::CREATE_FAILED.to_owned();
+                Ok(())
+            });
+            self.cp.event(
+                scope,
+                "replication-group",
+                id,
+                format!(
+                    "Failed to create replication group {id}: a member cluster could not start"
+                ),
+            );
+            return;
+        }
+        let mut members = Vec::new();
+        for c in view {
+            let Some(n) = c.nodes.first().cloned() else {
+                continue;
+            };
+            let spec = self.spec(scope, &c, &n);
+            let busy = c.status != lifecycle::AVAILABLE
+                || n.status != lifecycle::NODE_AVAILABLE
+                || n.restart
+                || self.is_inflight(scope, &c.id);
+            let status = if busy {
+                NodeStatus::Starting
+            } else {
+                self.runtime().status(&spec).await
+            };
+            members.push(Member {
+                cluster: c,
+                spec,
+                busy,
+                status,
+            });
+        }
+        let auth = members.iter().find_map(|m| m.cluster.auth_token.clone());
+        let auth = auth.as_deref();
+        let mut primary = g.primary.clone();
+
+        // Automatic failover: the primary's engine died.
+        let dead_primary = members
+            .iter()
+            .any(|m| m.cluster.id == primary && !m.busy && m.status == NodeStatus::Stopped);
+        if dead_primary && g.automatic_failover {
+            let mut best: Option<(i64, &Member)> = None;
+            for m in members
+                .iter()
+                .filter(|m| m.cluster.id != primary && !m.busy && m.status == NodeStatus::Ready)
+            {
+                let off = match replication_info(m.port(), auth).await {
+                    Some(i) => {
+                        offset(&i, "slave_repl_offset").max(offset(&i, "master_repl_offset"))
+                    }
+                    None => continue,
+                };
+                if best.is_none_or(|(o, _)| off > o) {
+                    best = Some((off, m));
+                }
+            }
+            if let Some((_, m)) = best {
+                let new = m.cluster.id.clone();
+                let started = Instant::now();
+                match command(m.port(), auth, &["REPLICAOF", "NO", "ONE"]).await {
+                    Ok(_) => {
+                        let old = primary.clone();
+                        let to = new.clone();
+                        if self
+                            .cp
+                            .update_replication_group(scope, id, move |g| {
+                                g.primary = to;
+                                if g.failover_to.as_deref() == Some(g.primary.as_str()) {
+                                    g.failover_to = None;
+                                }
+                                Ok(())
+                            })
+                            .is_ok()
+                        {
+                            tracing::warn!(group = id, %old, %new, ms = started.elapsed().as_millis(), "primary died; promoted a replica");
+                            self.cp.event(
+                                scope,
+                                "replication-group",
+                                id,
+                                format!("Failover from primary node {old} to replica node {new} completed"),
+                            );
+                            self.cp.event(
+                                scope,
+                                "replication-group",
+                                id,
+                                format!("Failover to replica node {new} completed"),
+                            );
+                            primary = new;
+                        }
+                    }
+                    Err(e) => tracing::warn!(group = id, error = %e, "promoting a replica failed"),
+                }
+            }
+        }
+
+        // A requested promotion (TestFailover, PrimaryClusterId).
+        let mut promoted_by_request = None;
+        if let Some(to) = g.failover_to.clone() {
+            let target = members.iter().find(|m| m.cluster.id == to);
+            let old = members.iter().find(|m| m.cluster.id == primary);
+            match target {
+                None => {
+                    let _ = self.cp.update_replication_group(scope, id, |g| {
+                        g.failover_to = None;
+                        Ok(())
+                    });
+                }
+                Some(t) if to == primary => {
+                    let _ = t;
+                    let _ = self.cp.update_replication_group(scope, id, |g| {
+                        g.failover_to = None;
+                        Ok(())
+                    });
+                }
+                Some(t) if !t.busy && t.status == NodeStatus::Ready => {
+                    // Let the replica catch up with a live primary first.
+                    if let Some(o) = old.filter(|o| o.status == NodeStatus::Ready) {
+                        if let Some(info) = replication_info(o.port(), auth).await {
+                            let want = offset(&info, "master_repl_offset");
+                            let deadline = Instant::now() + CATCH_UP;
+                            while Instant::now() < deadline {
+                                let got = replication_info(t.port(), auth)
+                                    .await
+                                    .map_or(-1, |i| offset(&i, "slave_repl_offset"));
+                                if got >= want {
+                                    break;
+                                }
+                                tokio::time::sleep(Duration::from_millis(20)).await;
+                            }
+                        }
+                    }
+                    if command(t.port(), auth, &["REPLICAOF", "NO", "ONE"])
+                        .await
+                        .is_ok()
+                    {
+                        let new = to.clone();
+                        if self
+                            .cp
+                            .update_replication_group(scope, id, move |g| {
+                                g.primary = new;
+                                g.failover_to = None;
+                                Ok(())
+                            })
+                            .is_ok()
+                        {
+                            promoted_by_request =
+                                Some((primary.clone(), to.clone(), g.failover_test));
+                            primary = to;
+                        }
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+
+        // The endpoints follow the primary at once.
+        self.serve_endpoints(scope, g, &members, &primary, None)
+            .await;
+
+        if let Some((old, new, test)) = promoted_by_request {
+            if let Some(o) = members.iter().find(|m| m.cluster.id == old) {
+                if o.status == NodeStatus::Ready {
+                    self.make_replica(&members, o, &new, auth).await;
+                }
+            }
+            self.cp.event(
+                scope,
+                "replication-group",
+                id,
+                format!("Failover from primary node {old} to replica node {new} completed"),
+            );
+            if test {
+                self.cp.event(
+                    scope,
+                    "replication-group",
+                    id,
+                    format!("Failover to replica node {new} completed"),
+                );
+                self.cp.event(
+                    scope,
+                    "cache-cluster",
+                    &old,
+                    "Recovery completed for cache nodes 0001",
+                );
+            }
+        }
+
+        // Dead members come back (a dead primary without automatic failover too).
+        for m in members
+            .iter_mut()
+            .filter(|m| !m.busy && m.status == NodeStatus::Stopped)
+        {
+            tracing::warn!(node = %m.spec.key, "replication group member is down; recovering it");
+            if self.runtime().start(&m.spec).await.is_ok()
+                && engine::wait_ready(self.runtime(), &m.spec, READY_TIMEOUT)
+                    .await
+                    .is_ok()
+            {
+                apply_params(
+                    m.port(),
+                    auth,
+                    &runtime_config(self.cp.as_ref(), scope, &m.cluster),
+                )
+                .await;
+                m.status = NodeStatus::Ready;
+                self.cp.event(
+                    scope,
+                    "cache-cluster",
+                    &m.cluster.id,
+                    format!(
+                        "Recovered cache node {} of cluster {}",
+                        m.spec.key.rsplit('-').next().unwrap_or("0001"),
+                        m.cluster.id
+                    ),
+                );
+            }
+        }
+
+        // Topology: the primary is a master, every replica follows it.
+        let mut links_up = true;
+        let mut replicas_up: Vec<u16> = Vec::new();
+        for m in &members {
+            if m.busy || m.status != NodeStatus::Ready {
+                links_up = false;
+                continue;
+            }
+            let Some(info) = replication_info(m.port(), auth).await else {
+                links_up = false;
+                continue;
+            };
+            let role = info.get("role").map_or("", String::as_str);
+            if m.cluster.id == primary {
+                if role != "master" {
+                    let _ = command(m.port(), auth, &["REPLICAOF", "NO", "ONE"]).await;
+                }
+                continue;
+            }
+            let Some(p) = members.iter().find(|x| x.cluster.id == primary) else {
+                links_up = false;
+                continue;
+            };
+            let Ok((host, port)) = self.runtime().peer_address(&p.spec).await else {
+                links_up = false;
+                continue;
+            };
+            let follows = role == "slave"
+                && info.get("master_host").map(String::as_str) == Some(host.as_str())
+                && info.get("master_port").map(String::as_str) == Some(port.to_string().as_str());
+            if !follows {
+                self.make_replica(&members, m, &primary, auth).await;
+                links_up = false;
+            } else if info.get("master_link_status").map(String::as_str) == Some("up") {
+                replicas_up.push(m.port());
+            } else {
+                links_up = false;
+            }
+        }
+        self.serve_endpoints(scope, g, &members, &primary, Some(replicas_up))
+            .await;
+
+        let fresh = self.cp.find_replication_group(scope, id).ok();
+        let Some(fresh) = fresh else { return };
+        let settled_members = !members.is_empty()
+            && members
+                .iter()
+                .all(|m| !m.busy && m.status == NodeStatus::Ready)
+            && members.len() == fresh.members.len();
+        let leaving = {
+            let st = self.cp.lock();
+            st.regions.get(scope).is_some_and(|r| {
+                r.clusters.values().any(|c| {
+                    c.replication_group_id.as_deref() == Some(id) && !fresh.members.contains(&c.id)
+                })
+            })
+        };
+
+        // Roll node type / engine changes through the members, one at a time.
+        if !fresh.rolling.is_empty() && settled_members && links_up && fresh.failover_to.is_none() {
+            let next = fresh.rolling[0].clone();
+            let req = ModifyCluster {
+                id: next.clone(),
+                apply_immediately: true,
+                node_type: fresh.rolling_node_type.clone(),
+                engine_version: fresh.rolling_engine_version.clone(),
+                ..ModifyCluster::default()
+            };
+            if let Err(e) = self.cp.modify_cluster(scope, req) {
+                tracing::warn!(group = id, member = %next, error = %e, "rolling change failed on a member");
+            }
+            let _ = self.cp.update_replication_group(scope, id, move |g| {
+                g.rolling.retain(|m| *m != next);
+                Ok(())
+            });
+            return;
+        }
+
+        if matches!(
+            fresh.status.as_str(),
+            lifecycle::CREATING | lifecycle::MODIFYING
+        ) && settled_members
+            && links_up
+            && !leaving
+            && fresh.failover_to.is_none()
+            && fresh.rolling.is_empty()
+        {
+            let was = fresh.status.clone();
+            let gen = fresh.generation;
+            let done = self.cp.update_replication_group(scope, id, move |g| {
+                if g.generation == gen {
+                    g.status = lifecycle::AVAILABLE.to_owned();
+                }
+                Ok(())
+            });
+            if done.is_ok_and(|g| g.status == lifecycle::AVAILABLE) {
+                let msg = if was == lifecycle::CREATING {
+                    format!("Replication group {id} created")
+                } else {
+                    format!("Replication group {id} modification completed")
+                };
+                self.cp.event(scope, "replication-group", id, msg);
+            }
+        }
+    }
+
+    /// `REPLICAOF` the primary's address as this runtime's nodes see it.
+    async fn make_replica(
+        &self,
+        members: &[Member],
+        m: &Member,
+        primary: &str,
+        auth: Option<&str>,
+    ) {
+        let Some(p) = members.iter().find(|x| x.cluster.id == primary) else {
+            return;
+        };
+        let Ok((host, port)) = self.runtime().peer_address(&p.spec).await else {
+            return;
+        };
+        if let Some(tok) = auth {
+            let _ = command(m.port(), auth, &["CONFIG", "SET", "masterauth", tok]).await;
+        }
+        let port = port.to_string();
+        match command(m.port(), auth, &["REPLICAOF", &host, &port]).await {
+            Ok(_) => {
+                tracing::info!(node = %m.spec.key, %host, %port, "replicating from the primary")
+            }
+            Err(e) => tracing::warn!(node = %m.spec.key, error = %e, "REPLICAOF failed"),
+        }
+    }
+
+    /// Point the primary endpoint at the primary and the reader endpoint at the
+    /// replicas that are in sync (`None`: keep the reader's targets for now unless
+    /// they are unknown).
+    async fn serve_endpoints(
+        &self,
+        scope: &Scope,
+        g: &ReplicationGroup,
+        members: &[Member],
+        primary: &str,
+        replicas: Option<Vec<u16>>,
+    ) {
+        let Some(p) = members.iter().find(|m| m.cluster.id == primary) else {
+            return;
+        };
+        if let Err(e) = self
+            .proxies
+            .serve(
+                &Self::proxy_key(scope, g, "primary"),
+                g.primary_port,
+                vec![p.port()],
+            )
+            .await
+        {
+            tracing::warn!(group = %g.id, port = g.primary_port, error = %e, "primary endpoint could not listen");
+        }
+        let readers = match replicas {
+            Some(r) if !r.is_empty() => r,
+            Some(_) => vec![p.port()],
+            None => members
+                .iter()
+                .filter(|m| m.cluster.id != primary && !m.busy && m.status == NodeStatus::Ready)
+                .map(Member::port)
+                .collect::<Vec<_>>(),
+        };
+        let readers = if readers.is_empty() {
+            vec![p.port()]
+        } else {
+            readers
+        };
+        if let Err(e) = self
+            .proxies
+            .serve(&Self::proxy_key(scope, g, "reader"), g.reader_port, readers)
+            .await
+        {
+            tracing::warn!(group = %g.id, port = g.reader_port, error = %e, "reader endpoint could not listen");
+        }
+    }
+}
