@@ -5,6 +5,7 @@
 //! events once the engines answer.
 
 use std::collections::{HashMap, HashSet};
+use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -205,7 +206,7 @@ impl Reconciler {
             jobs.push(tokio::spawn(async move {
                 if restart {
                     if keep && spec.engine != EngineKind::Memcached {
-                        save(spec.port, auth.as_deref()).await;
+                        save(spec.host, spec.port, auth.as_deref()).await;
                     }
                     rt.stop(&spec).await?;
                     if !keep {
@@ -258,7 +259,7 @@ impl Reconciler {
                     .iter()
                     .filter(|n| n.status != lifecycle::NODE_DELETING)
                 {
-                    apply_params(n.port, fresh.auth_token.as_deref(), &params).await;
+                    apply_params(n.host, n.port, fresh.auth_token.as_deref(), &params).await;
                 }
                 params_applied = true;
             }
@@ -328,14 +329,23 @@ impl Reconciler {
                         .filter(|n| n.status == lifecycle::NODE_AVAILABLE)
                         .map(|n| {
                             (
-                                self.cp.settings.advertise_host.clone(),
-                                self.cp.settings.advertise_host.clone(),
+                                self.cp.settings.endpoint_host(n.host),
+                                self.cp.settings.endpoint_host(n.host),
                                 n.port,
                             )
                         })
                         .collect(),
                 };
-                if let Err(e) = self.discovery.serve(&ckey, port, cfg).await {
+                if let Err(e) = self
+                    .discovery
+                    .serve(
+                        &ckey,
+                        cur.config_host.unwrap_or(Ipv4Addr::LOCALHOST),
+                        port,
+                        cfg,
+                    )
+                    .await
+                {
                     tracing::warn!(cluster = id, error = %e, "configuration endpoint could not listen");
                 }
             }
@@ -441,6 +451,7 @@ impl Reconciler {
                         && c.engine != EngineKind::Memcached
                     {
                         apply_params(
+                            n.host,
                             n.port,
                             c.auth_token.as_deref(),
                             &runtime_config(self.cp.as_ref(), &scope, &c),
@@ -459,8 +470,8 @@ impl Reconciler {
                             .filter(|n| n.status == lifecycle::NODE_AVAILABLE)
                             .map(|n| {
                                 (
-                                    self.cp.settings.advertise_host.clone(),
-                                    self.cp.settings.advertise_host.clone(),
+                                    self.cp.settings.endpoint_host(n.host),
+                                    self.cp.settings.endpoint_host(n.host),
                                     n.port,
                                 )
                             })
@@ -468,7 +479,12 @@ impl Reconciler {
                     };
                     let _ = self
                         .discovery
-                        .serve(&c.node_key(&scope, "config"), port, cfg)
+                        .serve(
+                            &c.node_key(&scope, "config"),
+                            c.config_host.unwrap_or(Ipv4Addr::LOCALHOST),
+                            port,
+                            cfg,
+                        )
                         .await;
                 }
             }
@@ -520,6 +536,7 @@ impl Reconciler {
                     {
                         if c.engine != EngineKind::Memcached {
                             apply_params(
+                                n.host,
                                 n.port,
                                 c.auth_token.as_deref(),
                                 &runtime_config(self.cp.as_ref(), &scope, &c),
@@ -544,6 +561,7 @@ fn orphan_spec(nodes_dir: &std::path::Path, key: &str) -> NodeSpec {
         key: key.to_owned(),
         engine: EngineKind::Redis,
         version: String::new(),
+        host: Ipv4Addr::LOCALHOST,
         port: 0,
         memory_bytes: 0,
         config: Vec::new(),
@@ -599,8 +617,8 @@ fn runtime_config(cp: &ControlPlane, scope: &Scope, c: &CacheCluster) -> Vec<(St
         .collect()
 }
 
-async fn connect(port: u16, auth: Option<&str>) -> anyhow::Result<resp::Conn> {
-    let mut conn = resp::Conn::connect(port).await?;
+async fn connect(host: Ipv4Addr, port: u16, auth: Option<&str>) -> anyhow::Result<resp::Conn> {
+    let mut conn = resp::Conn::connect(host, port).await?;
     if let Some(t) = auth {
         conn.cmd(&["AUTH", t]).await?;
     }
@@ -608,8 +626,8 @@ async fn connect(port: u16, auth: Option<&str>) -> anyhow::Result<resp::Conn> {
 }
 
 /// `CONFIG SET` each parameter; one the engine refuses is logged and skipped.
-async fn apply_params(port: u16, auth: Option<&str>, params: &[(String, String)]) {
-    let Ok(mut conn) = connect(port, auth).await else {
+async fn apply_params(host: Ipv4Addr, port: u16, auth: Option<&str>, params: &[(String, String)]) {
+    let Ok(mut conn) = connect(host, port, auth).await else {
         tracing::warn!(port, "could not connect to apply parameters");
         return;
     };
@@ -625,8 +643,8 @@ async fn apply_params(port: u16, auth: Option<&str>, params: &[(String, String)]
 }
 
 /// `SAVE` before a restart that keeps data.
-async fn save(port: u16, auth: Option<&str>) {
-    match connect(port, auth).await {
+async fn save(host: Ipv4Addr, port: u16, auth: Option<&str>) {
+    match connect(host, port, auth).await {
         Ok(mut conn) => {
             if let Err(e) = conn.cmd(&["SAVE"]).await {
                 tracing::warn!(port, error = %e, "SAVE before restart failed");
