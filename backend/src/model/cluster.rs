@@ -478,6 +478,9 @@ impl ControlPlane {
         } else {
             None
         };
+        // "Multiple" only when the nodes really span AZs (cross-az or
+        // PreferredAvailabilityZones); single-az nodes share one AZ.
+        let multi_az = nodes.iter().any(|x| x.az != nodes[0].az);
         let cluster = CacheCluster {
             id: id.clone(),
             engine,
@@ -494,11 +497,7 @@ impl ControlPlane {
             } else {
                 "single-az".to_owned()
             },
-            preferred_az: if i64::try_from(azs.len()).unwrap_or(0) > 1
-                && engine == EngineKind::Memcached
-                && req.preferred_az.is_none()
-                && n > 1
-            {
+            preferred_az: if multi_az {
                 "Multiple".to_owned()
             } else {
                 preferred_az
