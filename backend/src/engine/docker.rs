@@ -62,6 +62,16 @@ fn is_status(e: &DockerError, code: u16) -> bool {
     matches!(e, DockerError::DockerResponseServerError { status_code, .. } if *status_code == code)
 }
 
+/// The published address as a label: the port alone on 127.0.0.1 (as before
+/// per-node addresses), else `host:port`.
+fn port_label(spec: &NodeSpec) -> String {
+    if spec.host == std::net::Ipv4Addr::LOCALHOST {
+        spec.port.to_string()
+    } else {
+        format!("{}:{}", spec.host, spec.port)
+    }
+}
+
 fn container_port(engine: EngineKind) -> u16 {
     match engine {
         EngineKind::Memcached => 11211,
@@ -213,7 +223,7 @@ impl DockerRuntime {
         let cport = format!("{}/tcp", container_port(spec.engine));
         let labels = HashMap::from([
             (LABEL_NODE.to_string(), spec.key.clone()),
-            (LABEL_PORT.to_string(), spec.port.to_string()),
+            (LABEL_PORT.to_string(), port_label(spec)),
             (LABEL_ENGINE.to_string(), spec.engine.as_str().to_string()),
             (LABEL_IMAGE.to_string(), image.to_string()),
         ]);
@@ -224,7 +234,7 @@ impl DockerRuntime {
             port_bindings: Some(HashMap::from([(
                 cport.clone(),
                 Some(vec![PortBinding {
-                    host_ip: Some("127.0.0.1".into()),
+                    host_ip: Some(spec.host.to_string()),
                     host_port: Some(spec.port.to_string()),
                 }]),
             )])),
@@ -322,7 +332,7 @@ impl EngineRuntime for DockerRuntime {
                 // The command carries the memory limit and the start-time
                 // parameters: a node type or parameter change needs a new container.
                 let cmd = info.config.as_ref().and_then(|c| c.cmd.clone());
-                let same = labels.get(LABEL_PORT) == Some(&spec.port.to_string())
+                let same = labels.get(LABEL_PORT) == Some(&port_label(spec))
                     && labels.get(LABEL_ENGINE).map(String::as_str) == Some(spec.engine.as_str())
                     && labels.get(LABEL_IMAGE) == Some(&image)
                     && cmd.as_ref() == Some(&Self::cmd(spec, &image));
@@ -370,7 +380,14 @@ impl EngineRuntime for DockerRuntime {
         };
         if !running {
             NodeStatus::Stopped
-        } else if probe(spec.engine, spec.port, spec.auth_token.as_deref()).await {
+        } else if probe(
+            spec.engine,
+            spec.host,
+            spec.port,
+            spec.auth_token.as_deref(),
+        )
+        .await
+        {
             NodeStatus::Ready
         } else {
             NodeStatus::Starting

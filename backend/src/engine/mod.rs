@@ -10,6 +10,7 @@ pub mod images;
 pub mod process;
 pub mod resp;
 
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -44,7 +45,11 @@ pub struct NodeSpec {
     pub engine: EngineKind,
     /// Engine version as the API names it, e.g. `7.1`, `1.6.22`.
     pub version: String,
-    /// Host port (on 127.0.0.1) the node must answer on.
+    /// Loopback address the node answers on: `127.0.0.1`, or another address of
+    /// 127.0.0.0/8 so that every node can answer on its cluster's own port (as
+    /// AWS nodes do, each under its own DNS name).
+    pub host: Ipv4Addr,
+    /// Host port the node must answer on.
     pub port: u16,
     /// Memory limit in bytes (container limit and `maxmemory`, or memcached `-m`).
     pub memory_bytes: u64,
@@ -97,9 +102,9 @@ pub trait EngineRuntime: Send + Sync + 'static {
     async fn remove(&self, spec: &NodeSpec) -> anyhow::Result<()>;
 
     /// Where other nodes of this runtime reach this node (a replica's `REPLICAOF`
-    /// target): `127.0.0.1:<port>` for processes; containers override it.
+    /// target): the node's own address for processes; containers override it.
     async fn peer_address(&self, spec: &NodeSpec) -> anyhow::Result<(String, u16)> {
-        Ok(("127.0.0.1".to_owned(), spec.port))
+        Ok((spec.host.to_string(), spec.port))
     }
 
     /// Keys of every node this runtime knows is running (by labels or pid files
@@ -127,15 +132,15 @@ pub async fn wait_ready(
     }
 }
 
-/// Ask the engine on `127.0.0.1:port` whether it answers: `PING` for Redis and Valkey,
+/// Ask the engine on `host:port` whether it answers: `PING` for Redis and Valkey,
 /// `version` for Memcached. A TCP connect alone is not enough: Docker publishes
 /// the port before the engine listens.
-pub async fn probe(engine: EngineKind, port: u16, auth: Option<&str>) -> bool {
+pub async fn probe(engine: EngineKind, host: Ipv4Addr, port: u16, auth: Option<&str>) -> bool {
     let fut = async {
         match engine {
-            EngineKind::Memcached => resp::memcached_version(port).await.is_ok(),
+            EngineKind::Memcached => resp::memcached_version(host, port).await.is_ok(),
             EngineKind::Redis | EngineKind::Valkey => {
-                let mut c = match resp::Conn::connect(port).await {
+                let mut c = match resp::Conn::connect(host, port).await {
                     Ok(c) => c,
                     Err(_) => return false,
                 };
@@ -174,4 +179,28 @@ pub fn memcached_options(config: &[(String, String)]) -> Vec<String> {
 pub fn free_port() -> std::io::Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(l.local_addr()?.port())
+}
+
+/// Pick a loopback address other than 127.0.0.1 (from 127.0.0.0/8) on which
+/// `port` is free and not in `taken`, so that a node can answer on its
+/// cluster's port. `None` where such addresses cannot be bound (e.g. macOS,
+/// where only 127.0.0.1 is configured): callers then fall back to
+/// [`free_port`] on 127.0.0.1.
+#[must_use]
+pub fn free_loopback(port: u16, taken: &[Ipv4Addr]) -> Option<Ipv4Addr> {
+    for _ in 0..32 {
+        let r = uuid::Uuid::new_v4();
+        let b = r.as_bytes();
+        // 127.1.0.1 ..= 127.254.255.254: clear of 127.0.0.x (resolvers and the like).
+        let ip = Ipv4Addr::new(127, b[0].clamp(1, 254), b[1], b[2].clamp(1, 254));
+        if taken.contains(&ip) {
+            continue;
+        }
+        match std::net::TcpListener::bind((ip, port)) {
+            Ok(_) => return Some(ip),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => return None,
+            Err(_) => {}
+        }
+    }
+    None
 }

@@ -301,7 +301,7 @@ impl ProcessRuntime {
                     s("-p"),
                     spec.port.to_string(),
                     s("-l"),
-                    s("127.0.0.1"),
+                    spec.host.to_string(),
                     s("-m"),
                     memcached_mib(spec.memory_bytes).to_string(),
                     s("-U"),
@@ -320,7 +320,7 @@ impl ProcessRuntime {
                     s("--port"),
                     spec.port.to_string(),
                     s("--bind"),
-                    s("127.0.0.1"),
+                    spec.host.to_string(),
                     s("--dir"),
                     dir.clone(),
                     s("--daemonize"),
@@ -406,14 +406,15 @@ impl EngineRuntime for ProcessRuntime {
             Self::stop_record(&rec).await;
         }
         // Someone else on the port: fail now rather than let the engine exit.
-        if tokio::net::TcpStream::connect(("127.0.0.1", spec.port))
+        if tokio::net::TcpStream::connect((spec.host, spec.port))
             .await
             .is_ok()
         {
             bail!(
-                "cannot start node {}: port {} on 127.0.0.1 is already in use",
+                "cannot start node {}: port {} on {} is already in use",
                 spec.key,
-                spec.port
+                spec.port,
+                spec.host
             );
         }
 
@@ -485,7 +486,14 @@ impl EngineRuntime for ProcessRuntime {
         match rec {
             None => NodeStatus::Stopped,
             Some(_) => {
-                if probe(spec.engine, spec.port, spec.auth_token.as_deref()).await {
+                if probe(
+                    spec.engine,
+                    spec.host,
+                    spec.port,
+                    spec.auth_token.as_deref(),
+                )
+                .await
+                {
                     NodeStatus::Ready
                 } else {
                     NodeStatus::Starting

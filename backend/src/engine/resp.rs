@@ -1,6 +1,8 @@
 //! A tiny async RESP2 client (enough for `PING`, `AUTH`, `CONFIG GET`, `INFO`) and a
 //! memcached `version` probe. Talks to `127.0.0.1:<port>` only.
 
+use std::net::Ipv4Addr;
+
 use anyhow::{anyhow, bail, Context};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -36,10 +38,10 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub async fn connect(port: u16) -> anyhow::Result<Self> {
-        let s = TcpStream::connect(("127.0.0.1", port))
+    pub async fn connect(host: Ipv4Addr, port: u16) -> anyhow::Result<Self> {
+        let s = TcpStream::connect((host, port))
             .await
-            .with_context(|| format!("connect to 127.0.0.1:{port}"))?;
+            .with_context(|| format!("connect to {host}:{port}"))?;
         s.set_nodelay(true)?;
         Ok(Self {
             stream: BufReader::new(s),
@@ -146,11 +148,11 @@ pub async fn read_reply<R: AsyncBufReadExt + Unpin>(r: &mut R) -> anyhow::Result
     }
 }
 
-/// Ask memcached on `127.0.0.1:port` for its version (`version` -> `VERSION x`).
-pub async fn memcached_version(port: u16) -> anyhow::Result<String> {
-    let s = TcpStream::connect(("127.0.0.1", port))
+/// Ask memcached on `host:port` for its version (`version` -> `VERSION x`).
+pub async fn memcached_version(host: Ipv4Addr, port: u16) -> anyhow::Result<String> {
+    let s = TcpStream::connect((host, port))
         .await
-        .with_context(|| format!("connect to 127.0.0.1:{port}"))?;
+        .with_context(|| format!("connect to {host}:{port}"))?;
     let mut s = BufReader::new(s);
     s.get_mut().write_all(b"version\r\n").await?;
     let line = read_line(&mut s).await?;

@@ -3,6 +3,8 @@
 //! API calls change the desired state here and bump `generation`; the reconciler
 //! makes the engines match and moves statuses to `available`.
 
+use std::net::Ipv4Addr;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +23,11 @@ pub struct CacheNode {
     pub id: String,
     pub status: String,
     pub created: DateTime<Utc>,
-    /// Host port the engine answers on.
+    /// Loopback address the engine answers on (see [`NodeSpec::host`]).
+    #[serde(default = "loopback")]
+    pub host: Ipv4Addr,
+    /// Host port the engine answers on: the cluster's port when the node has
+    /// its own loopback address, else a free port on 127.0.0.1.
     pub port: u16,
     pub az: String,
     /// The node must be restarted (reboot, node type or version change).
@@ -78,6 +84,9 @@ pub struct CacheCluster {
     pub port: u16,
     /// Memcached Auto Discovery listener port (the configuration endpoint).
     pub config_port: Option<u16>,
+    /// Address of that listener (127.0.0.1 when absent).
+    #[serde(default)]
+    pub config_host: Option<Ipv4Addr>,
     pub config_version: u64,
     pub network_type: String,
     pub ip_discovery: String,
@@ -123,6 +132,7 @@ impl CacheCluster {
             key,
             engine: self.engine,
             version: self.engine_version.clone(),
+            host: node.host,
             port: node.port,
             memory_bytes: catalog::node_type(&self.node_type)
                 .map_or(512 << 20, catalog::NodeType::memory_bytes),
@@ -250,6 +260,28 @@ fn default_port(engine: EngineKind) -> u16 {
 
 pub(crate) fn alloc_port() -> Result<u16> {
     crate::engine::free_port().map_err(Error::internal)
+}
+
+fn loopback() -> Ipv4Addr {
+    Ipv4Addr::LOCALHOST
+}
+
+impl ControlPlane {
+    /// Where a new node (or configuration endpoint) of a cluster on `port`
+    /// answers: its own loopback address on the cluster's port, as AWS nodes
+    /// answer on the cluster's port under their own names; a free port on
+    /// 127.0.0.1 where that is impossible or clients reach engines through
+    /// another advertised host.
+    fn alloc_addr(&self, port: u16, taken: &mut Vec<Ipv4Addr>) -> Result<(Ipv4Addr, u16)> {
+        if self.settings.advertise_host == "127.0.0.1" {
+            if let Some(ip) = crate::engine::free_loopback(port, taken) {
+                taken.push(ip);
+                return Ok((ip, port));
+            }
+        }
+        let p = crate::engine::free_port().map_err(Error::internal)?;
+        Ok((Ipv4Addr::LOCALHOST, p))
+    }
 }
 
 impl ControlPlane {
@@ -422,6 +454,11 @@ impl ControlPlane {
         });
         super::tags::check_tags(&req.tags)?;
         let now = Self::now();
+        let port = req
+            .port
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or_else(|| default_port(engine));
+        let mut taken = Vec::new();
         let mut nodes = Vec::new();
         for i in 0..usize::try_from(n).unwrap_or(1) {
             let az = if let Some(a) = req.preferred_azs.get(i) {
@@ -431,16 +468,26 @@ impl ControlPlane {
             } else {
                 preferred_az.clone()
             };
+            let (host, node_port) = self.alloc_addr(port, &mut taken)?;
             nodes.push(CacheNode {
                 id: format!("{:04}", i + 1),
                 status: lifecycle::NODE_CREATING.to_owned(),
                 created: now,
-                port: alloc_port()?,
+                host,
+                port: node_port,
                 az,
                 restart: false,
                 keep_data: false,
             });
         }
+        let config = if engine == EngineKind::Memcached {
+            Some(self.alloc_addr(port, &mut taken)?)
+        } else {
+            None
+        };
+        // "Multiple" only when the nodes really span AZs (cross-az or
+        // PreferredAvailabilityZones); single-az nodes share one AZ.
+        let multi_az = nodes.iter().any(|x| x.az != nodes[0].az);
         let cluster = CacheCluster {
             id: id.clone(),
             engine,
@@ -457,11 +504,7 @@ impl ControlPlane {
             } else {
                 "single-az".to_owned()
             },
-            preferred_az: if i64::try_from(azs.len()).unwrap_or(0) > 1
-                && engine == EngineKind::Memcached
-                && req.preferred_az.is_none()
-                && n > 1
-            {
+            preferred_az: if multi_az {
                 "Multiple".to_owned()
             } else {
                 preferred_az
@@ -484,15 +527,9 @@ impl ControlPlane {
             at_rest_encryption: false,
             auth_token: req.auth_token.clone(),
             auth_token_last_modified: req.auth_token.as_ref().map(|_| now),
-            port: req
-                .port
-                .and_then(|p| u16::try_from(p).ok())
-                .unwrap_or_else(|| default_port(engine)),
-            config_port: if engine == EngineKind::Memcached {
-                Some(alloc_port()?)
-            } else {
-                None
-            },
+            port,
+            config_port: config.map(|(_, p)| p),
+            config_host: config.map(|(h, _)| h),
             config_version: 1,
             network_type: req
                 .network_type
@@ -736,9 +773,11 @@ impl ControlPlane {
                 }
             }
         }
-        let add_ports: Vec<u16> = match req.num_cache_nodes {
+        let mut taken: Vec<Ipv4Addr> = current.nodes.iter().map(|n| n.host).collect();
+        taken.extend(current.config_host);
+        let add_ports: Vec<(Ipv4Addr, u16)> = match req.num_cache_nodes {
             Some(n) if n > count && req.apply_immediately => (0..(n - count))
-                .map(|_| alloc_port())
+                .map(|_| self.alloc_addr(current.port, &mut taken))
                 .collect::<Result<_>>()?,
             _ => Vec::new(),
         };
@@ -977,7 +1016,7 @@ fn apply_node_count(
     scope: &Scope,
     n: i64,
     remove: &[String],
-    ports: &[u16],
+    ports: &[(Ipv4Addr, u16)],
 ) -> bool {
     let count = i64::try_from(
         c.nodes
@@ -991,11 +1030,10 @@ fn apply_node_count(
         let now = ControlPlane::now();
         let azs: Vec<String> = c.nodes.iter().map(|x| x.az.clone()).collect();
         for (i, id) in ids.into_iter().enumerate() {
-            let port = ports
+            let (host, port) = ports
                 .get(i)
                 .copied()
-                .or_else(|| crate::engine::free_port().ok())
-                .unwrap_or(0);
+                .unwrap_or_else(|| (Ipv4Addr::LOCALHOST, crate::engine::free_port().unwrap_or(0)));
             let az = if c.az_mode == "cross-az" && !azs.is_empty() {
                 super::subnet_group::subnet_az(scope, &id)
             } else {
@@ -1007,6 +1045,7 @@ fn apply_node_count(
                 id,
                 status: lifecycle::NODE_CREATING.to_owned(),
                 created: now,
+                host,
                 port,
                 az,
                 restart: false,

@@ -84,6 +84,19 @@ pub struct Settings {
     pub advertise_host: String,
 }
 
+impl Settings {
+    /// The endpoint address of something answering on `ip`: its own loopback
+    /// address, or the advertised host for 127.0.0.1.
+    #[must_use]
+    pub fn endpoint_host(&self, ip: std::net::Ipv4Addr) -> String {
+        if ip == std::net::Ipv4Addr::LOCALHOST {
+            self.advertise_host.clone()
+        } else {
+            ip.to_string()
+        }
+    }
+}
+
 /// The control plane: state in memory, written through to the store on every change.
 pub struct ControlPlane {
     store: Arc<dyn Store>,

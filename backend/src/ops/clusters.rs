@@ -131,7 +131,6 @@ fn endpoint(host: &str, port: u16) -> Value {
 
 /// A cluster as the API shows it.
 pub(super) fn flatten(ctx: &Ctx<'_>, c: &CacheCluster, show_nodes: bool) -> Value {
-    let host = &ctx.cp.settings.advertise_host;
     let scope: &Scope = &ctx.scope;
     let mut m = Map::new();
     let mut put = |k: &str, v: Value| {
@@ -142,7 +141,11 @@ pub(super) fn flatten(ctx: &Ctx<'_>, c: &CacheCluster, show_nodes: bool) -> Valu
     put("CacheClusterId", json!(c.id));
     if c.engine == EngineKind::Memcached {
         if let Some(p) = c.config_port {
-            put("ConfigurationEndpoint", endpoint(host, p));
+            let h = ctx
+                .cp
+                .settings
+                .endpoint_host(c.config_host.unwrap_or(std::net::Ipv4Addr::LOCALHOST));
+            put("ConfigurationEndpoint", endpoint(&h, p));
         }
         put(
             "ClientDownloadLandingPage",
@@ -213,7 +216,7 @@ pub(super) fn flatten(ctx: &Ctx<'_>, c: &CacheCluster, show_nodes: bool) -> Valu
                     "CustomerAvailabilityZone": n.az,
                 });
                 if n.status != lifecycle::NODE_CREATING {
-                    node["Endpoint"] = endpoint(host, n.port);
+                    node["Endpoint"] = endpoint(&ctx.cp.settings.endpoint_host(n.host), n.port);
                 }
                 node
             })

@@ -213,7 +213,7 @@ pub(super) fn flatten(ctx: &Ctx<'_>, g: &ReplicationGroup) -> Value {
             });
             if let Some(n) = c.nodes.first() {
                 if n.status != lifecycle::NODE_CREATING {
-                    v["ReadEndpoint"] = endpoint(host, n.port);
+                    v["ReadEndpoint"] = endpoint(&ctx.cp.settings.endpoint_host(n.host), n.port);
                 }
             }
             v

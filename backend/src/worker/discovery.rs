@@ -54,8 +54,14 @@ pub struct Discovery {
 }
 
 impl Discovery {
-    /// Serve (or update) the endpoint of one cluster on `127.0.0.1:port`.
-    pub async fn serve(&self, key: &str, port: u16, config: ClusterConfig) -> std::io::Result<()> {
+    /// Serve (or update) the endpoint of one cluster on `host:port`.
+    pub async fn serve(
+        &self,
+        key: &str,
+        host: std::net::Ipv4Addr,
+        port: u16,
+        config: ClusterConfig,
+    ) -> std::io::Result<()> {
         {
             let map = self
                 .listeners
@@ -71,7 +77,7 @@ impl Discovery {
             }
         }
         self.stop(key);
-        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let listener = TcpListener::bind((host, port)).await?;
         let shared = Arc::new(RwLock::new(config));
         let cfg = shared.clone();
         let task = tokio::spawn(async move {

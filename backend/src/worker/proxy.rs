@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 
 struct Listener {
     port: u16,
-    targets: watch::Sender<Vec<u16>>,
+    targets: watch::Sender<Vec<(std::net::Ipv4Addr, u16)>>,
     task: JoinHandle<()>,
 }
 
@@ -28,7 +28,12 @@ pub struct Proxies {
 
 impl Proxies {
     /// Serve (or retarget) the endpoint `key` on `127.0.0.1:port`.
-    pub async fn serve(&self, key: &str, port: u16, targets: Vec<u16>) -> std::io::Result<()> {
+    pub async fn serve(
+        &self,
+        key: &str,
+        port: u16,
+        targets: Vec<(std::net::Ipv4Addr, u16)>,
+    ) -> std::io::Result<()> {
         {
             let map = self
                 .listeners
@@ -94,7 +99,7 @@ impl Proxies {
 
 async fn forward(
     mut sock: TcpStream,
-    mut rx: watch::Receiver<Vec<u16>>,
+    mut rx: watch::Receiver<Vec<(std::net::Ipv4Addr, u16)>>,
     next: &AtomicUsize,
 ) -> std::io::Result<()> {
     let target = {
@@ -104,7 +109,7 @@ async fn forward(
         }
         t[next.fetch_add(1, Ordering::Relaxed) % t.len()]
     };
-    let mut upstream = TcpStream::connect(("127.0.0.1", target)).await?;
+    let mut upstream = TcpStream::connect(target).await?;
     let _ = sock.set_nodelay(true);
     let _ = upstream.set_nodelay(true);
     let copy = tokio::io::copy_bidirectional(&mut sock, &mut upstream);
@@ -123,6 +128,7 @@ async fn forward(
 
 #[cfg(test)]
 mod tests {
+    const L: std::net::Ipv4Addr = std::net::Ipv4Addr::LOCALHOST;
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -157,18 +163,18 @@ mod tests {
         let (a, b) = (echo_server(b'a').await, echo_server(b'b').await);
         let p = Proxies::default();
         let port = crate::engine::free_port().unwrap();
-        p.serve("k", port, vec![a, b]).await.unwrap();
+        p.serve("k", port, vec![(L, a), (L, b)]).await.unwrap();
         let mut seen = vec![ask(port).await.unwrap(), ask(port).await.unwrap()];
         seen.sort_unstable();
         assert_eq!(seen, vec![b'a', b'b']);
         // A connection to a target that leaves the list is closed.
-        p.serve("k", port, vec![a]).await.unwrap();
+        p.serve("k", port, vec![(L, a)]).await.unwrap();
         let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         s.write_all(b"?").await.unwrap();
         let mut one = [0u8; 1];
         s.read_exact(&mut one).await.unwrap();
         assert_eq!(one[0], b'a');
-        p.serve("k", port, vec![b]).await.unwrap();
+        p.serve("k", port, vec![(L, b)]).await.unwrap();
         let mut rest = Vec::new();
         let n = tokio::time::timeout(std::time::Duration::from_secs(2), s.read_to_end(&mut rest))
             .await

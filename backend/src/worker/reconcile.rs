@@ -5,6 +5,7 @@
 //! events once the engines answer.
 
 use std::collections::{HashMap, HashSet};
+use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -255,7 +256,7 @@ impl Reconciler {
             jobs.push(tokio::spawn(async move {
                 if restart {
                     if keep && spec.engine != EngineKind::Memcached {
-                        save(spec.port, auth.as_deref()).await;
+                        save(spec.host, spec.port, auth.as_deref()).await;
                     }
                     rt.stop(&spec).await?;
                     if !keep {
@@ -308,7 +309,7 @@ impl Reconciler {
                     .iter()
                     .filter(|n| n.status != lifecycle::NODE_DELETING)
                 {
-                    apply_params(n.port, fresh.auth_token.as_deref(), &params).await;
+                    apply_params(n.host, n.port, fresh.auth_token.as_deref(), &params).await;
                 }
                 params_applied = true;
             } else if fresh.engine == EngineKind::Memcached {
@@ -336,7 +337,8 @@ impl Reconciler {
                 },
                 c.config_version + u64::from(changed),
             );
-            if let Err(e) = self.discovery.serve(&ckey, port, cfg).await {
+            let host = c.config_host.unwrap_or(Ipv4Addr::LOCALHOST);
+            if let Err(e) = self.discovery.serve(&ckey, host, port, cfg).await {
                 tracing::warn!(cluster = id, error = %e, "configuration endpoint could not listen");
             }
         }
@@ -395,7 +397,16 @@ impl Reconciler {
                     |n| n.status == lifecycle::NODE_AVAILABLE,
                     cur.config_version,
                 );
-                if let Err(e) = self.discovery.serve(&ckey, port, cfg).await {
+                if let Err(e) = self
+                    .discovery
+                    .serve(
+                        &ckey,
+                        cur.config_host.unwrap_or(Ipv4Addr::LOCALHOST),
+                        port,
+                        cfg,
+                    )
+                    .await
+                {
                     tracing::warn!(cluster = id, error = %e, "configuration endpoint could not listen");
                 }
             }
@@ -456,14 +467,16 @@ impl Reconciler {
         listed: impl Fn(&CacheNode) -> bool,
         version: u64,
     ) -> ClusterConfig {
-        let host = &self.cp.settings.advertise_host;
         ClusterConfig {
             version,
             nodes: c
                 .nodes
                 .iter()
                 .filter(|n| listed(n))
-                .map(|n| (host.clone(), host.clone(), n.port))
+                .map(|n| {
+                    let host = self.cp.settings.endpoint_host(n.host);
+                    (host.clone(), host, n.port)
+                })
                 .collect(),
         }
     }
@@ -526,6 +539,7 @@ impl Reconciler {
                         && c.engine != EngineKind::Memcached
                     {
                         apply_params(
+                            n.host,
                             n.port,
                             c.auth_token.as_deref(),
                             &runtime_config(self.cp.as_ref(), &scope, &c),
@@ -544,8 +558,8 @@ impl Reconciler {
                             .filter(|n| n.status == lifecycle::NODE_AVAILABLE)
                             .map(|n| {
                                 (
-                                    self.cp.settings.advertise_host.clone(),
-                                    self.cp.settings.advertise_host.clone(),
+                                    self.cp.settings.endpoint_host(n.host),
+                                    self.cp.settings.endpoint_host(n.host),
                                     n.port,
                                 )
                             })
@@ -553,7 +567,12 @@ impl Reconciler {
                     };
                     let _ = self
                         .discovery
-                        .serve(&c.node_key(&scope, "config"), port, cfg)
+                        .serve(
+                            &c.node_key(&scope, "config"),
+                            c.config_host.unwrap_or(Ipv4Addr::LOCALHOST),
+                            port,
+                            cfg,
+                        )
                         .await;
                 }
             }
@@ -609,6 +628,7 @@ impl Reconciler {
                     {
                         if c.engine != EngineKind::Memcached {
                             apply_params(
+                                n.host,
                                 n.port,
                                 c.auth_token.as_deref(),
                                 &runtime_config(self.cp.as_ref(), &scope, &c),
@@ -633,6 +653,7 @@ fn orphan_spec(nodes_dir: &std::path::Path, key: &str) -> NodeSpec {
         key: key.to_owned(),
         engine: EngineKind::Redis,
         version: String::new(),
+        host: Ipv4Addr::LOCALHOST,
         port: 0,
         memory_bytes: 0,
         config: Vec::new(),
@@ -732,8 +753,12 @@ pub(super) fn runtime_config(
         .collect()
 }
 
-pub(super) async fn connect(port: u16, auth: Option<&str>) -> anyhow::Result<resp::Conn> {
-    let mut conn = resp::Conn::connect(port).await?;
+pub(super) async fn connect(
+    host: Ipv4Addr,
+    port: u16,
+    auth: Option<&str>,
+) -> anyhow::Result<resp::Conn> {
+    let mut conn = resp::Conn::connect(host, port).await?;
     if let Some(t) = auth {
         conn.cmd(&["AUTH", t]).await?;
     }
@@ -741,8 +766,13 @@ pub(super) async fn connect(port: u16, auth: Option<&str>) -> anyhow::Result<res
 }
 
 /// `CONFIG SET` each parameter; one the engine refuses is logged and skipped.
-pub(super) async fn apply_params(port: u16, auth: Option<&str>, params: &[(String, String)]) {
-    let Ok(mut conn) = connect(port, auth).await else {
+pub(super) async fn apply_params(
+    host: Ipv4Addr,
+    port: u16,
+    auth: Option<&str>,
+    params: &[(String, String)],
+) {
+    let Ok(mut conn) = connect(host, port, auth).await else {
         tracing::warn!(port, "could not connect to apply parameters");
         return;
     };
@@ -758,8 +788,8 @@ pub(super) async fn apply_params(port: u16, auth: Option<&str>, params: &[(Strin
 }
 
 /// `SAVE` before a restart that keeps data.
-async fn save(port: u16, auth: Option<&str>) {
-    match connect(port, auth).await {
+async fn save(host: Ipv4Addr, port: u16, auth: Option<&str>) {
+    match connect(host, port, auth).await {
         Ok(mut conn) => {
             if let Err(e) = conn.cmd(&["SAVE"]).await {
                 tracing::warn!(port, error = %e, "SAVE before restart failed");

@@ -17,6 +17,9 @@ use crate::model::cluster::{CacheCluster, ModifyCluster};
 use crate::model::replication_group::ReplicationGroup;
 use crate::model::{lifecycle, Scope};
 
+/// A node's address: loopback IP and port.
+type Addr = (std::net::Ipv4Addr, u16);
+
 pub(super) const EVERY: Duration = Duration::from_millis(500);
 /// How long a promotion waits for the replica to catch up with a live primary.
 const CATCH_UP: Duration = Duration::from_secs(3);
@@ -30,15 +33,15 @@ struct Member {
 }
 
 impl Member {
-    fn port(&self) -> u16 {
-        self.spec.port
+    fn addr(&self) -> Addr {
+        (self.spec.host, self.spec.port)
     }
 }
 
 /// `INFO replication` as a map.
-async fn replication_info(port: u16, auth: Option<&str>) -> Option<HashMap<String, String>> {
+async fn replication_info(addr: Addr, auth: Option<&str>) -> Option<HashMap<String, String>> {
     let fut = async {
-        let mut conn = connect(port, auth).await.ok()?;
+        let mut conn = connect(addr.0, addr.1, auth).await.ok()?;
         let text = conn.cmd(&["INFO", "replication"]).await.ok()?.as_text()?;
         Some(
             text.lines()
@@ -53,8 +56,8 @@ async fn replication_info(port: u16, auth: Option<&str>) -> Option<HashMap<Strin
         .flatten()
 }
 
-async fn command(port: u16, auth: Option<&str>, args: &[&str]) -> anyhow::Result<resp::Reply> {
-    let mut conn = connect(port, auth).await?;
+async fn command(addr: Addr, auth: Option<&str>, args: &[&str]) -> anyhow::Result<resp::Reply> {
+    let mut conn = connect(addr.0, addr.1, auth).await?;
     tokio::time::timeout(Duration::from_secs(5), conn.cmd(args)).await?
 }
 
@@ -181,7 +184,7 @@ impl Reconciler {
                 .iter()
                 .filter(|m| m.cluster.id != primary && !m.busy && m.status == NodeStatus::Ready)
             {
-                let off = match replication_info(m.port(), auth).await {
+                let off = match replication_info(m.addr(), auth).await {
                     Some(i) => {
                         offset(&i, "slave_repl_offset").max(offset(&i, "master_repl_offset"))
                     }
@@ -194,7 +197,7 @@ impl Reconciler {
             if let Some((_, m)) = best {
                 let new = m.cluster.id.clone();
                 let started = Instant::now();
-                match command(m.port(), auth, &["REPLICAOF", "NO", "ONE"]).await {
+                match command(m.addr(), auth, &["REPLICAOF", "NO", "ONE"]).await {
                     Ok(_) => {
                         let old = primary.clone();
                         let to = new.clone();
@@ -252,11 +255,11 @@ impl Reconciler {
                 Some(t) if !t.busy && t.status == NodeStatus::Ready => {
                     // Let the replica catch up with a live primary first.
                     if let Some(o) = old.filter(|o| o.status == NodeStatus::Ready) {
-                        if let Some(info) = replication_info(o.port(), auth).await {
+                        if let Some(info) = replication_info(o.addr(), auth).await {
                             let want = offset(&info, "master_repl_offset");
                             let deadline = Instant::now() + CATCH_UP;
                             while Instant::now() < deadline {
-                                let got = replication_info(t.port(), auth)
+                                let got = replication_info(t.addr(), auth)
                                     .await
                                     .map_or(-1, |i| offset(&i, "slave_repl_offset"));
                                 if got >= want {
@@ -266,7 +269,7 @@ impl Reconciler {
                             }
                         }
                     }
-                    if command(t.port(), auth, &["REPLICAOF", "NO", "ONE"])
+                    if command(t.addr(), auth, &["REPLICAOF", "NO", "ONE"])
                         .await
                         .is_ok()
                     {
@@ -334,7 +337,8 @@ impl Reconciler {
                     .is_ok()
             {
                 apply_params(
-                    m.port(),
+                    m.spec.host,
+                    m.spec.port,
                     auth,
                     &runtime_config(self.cp.as_ref(), scope, &m.cluster),
                 )
@@ -355,20 +359,20 @@ impl Reconciler {
 
         // Topology: the primary is a master, every replica follows it.
         let mut links_up = true;
-        let mut replicas_up: Vec<u16> = Vec::new();
+        let mut replicas_up: Vec<Addr> = Vec::new();
         for m in &members {
             if m.busy || m.status != NodeStatus::Ready {
                 links_up = false;
                 continue;
             }
-            let Some(info) = replication_info(m.port(), auth).await else {
+            let Some(info) = replication_info(m.addr(), auth).await else {
                 links_up = false;
                 continue;
             };
             let role = info.get("role").map_or("", String::as_str);
             if m.cluster.id == primary {
                 if role != "master" {
-                    let _ = command(m.port(), auth, &["REPLICAOF", "NO", "ONE"]).await;
+                    let _ = command(m.addr(), auth, &["REPLICAOF", "NO", "ONE"]).await;
                 }
                 continue;
             }
@@ -387,7 +391,7 @@ impl Reconciler {
                 self.make_replica(&members, m, &primary, auth).await;
                 links_up = false;
             } else if info.get("master_link_status").map(String::as_str) == Some("up") {
-                replicas_up.push(m.port());
+                replicas_up.push(m.addr());
             } else {
                 links_up = false;
             }
@@ -474,10 +478,10 @@ impl Reconciler {
             return;
         };
         if let Some(tok) = auth {
-            let _ = command(m.port(), auth, &["CONFIG", "SET", "masterauth", tok]).await;
+            let _ = command(m.addr(), auth, &["CONFIG", "SET", "masterauth", tok]).await;
         }
         let port = port.to_string();
-        match command(m.port(), auth, &["REPLICAOF", &host, &port]).await {
+        match command(m.addr(), auth, &["REPLICAOF", &host, &port]).await {
             Ok(_) => {
                 tracing::info!(node = %m.spec.key, %host, %port, "replicating from the primary")
             }
@@ -494,7 +498,7 @@ impl Reconciler {
         g: &ReplicationGroup,
         members: &[Member],
         primary: &str,
-        replicas: Option<Vec<u16>>,
+        replicas: Option<Vec<Addr>>,
     ) {
         let Some(p) = members.iter().find(|m| m.cluster.id == primary) else {
             return;
@@ -504,7 +508,7 @@ impl Reconciler {
             .serve(
                 &Self::proxy_key(scope, g, "primary"),
                 g.primary_port,
-                vec![p.port()],
+                vec![p.addr()],
             )
             .await
         {
@@ -512,15 +516,15 @@ impl Reconciler {
         }
         let readers = match replicas {
             Some(r) if !r.is_empty() => r,
-            Some(_) => vec![p.port()],
+            Some(_) => vec![p.addr()],
             None => members
                 .iter()
                 .filter(|m| m.cluster.id != primary && !m.busy && m.status == NodeStatus::Ready)
-                .map(Member::port)
+                .map(Member::addr)
                 .collect::<Vec<_>>(),
         };
         let readers = if readers.is_empty() {
-            vec![p.port()]
+            vec![p.addr()]
         } else {
             readers
         };

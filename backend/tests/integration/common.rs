@@ -284,34 +284,41 @@ impl Backend {
     }
 }
 
-/// Whether something accepts TCP connections on 127.0.0.1:`port`.
-pub fn port_open(port: u16) -> bool {
-    std::net::TcpStream::connect_timeout(
-        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-        Duration::from_millis(500),
+/// An engine endpoint: each node answers on its own loopback address.
+pub type Ep = std::net::SocketAddrV4;
+
+/// An endpoint from the API's `Address` and `Port`.
+pub fn ep(address: &str, port: i32) -> Ep {
+    Ep::new(
+        address.parse().expect("IPv4 endpoint address"),
+        u16::try_from(port).unwrap(),
     )
-    .is_ok()
 }
 
-/// Wait until nothing answers on `port`.
-pub async fn wait_port_closed(port: u16) {
+/// Whether something accepts TCP connections on `addr`.
+pub fn port_open(addr: Ep) -> bool {
+    std::net::TcpStream::connect_timeout(&addr.into(), Duration::from_millis(500)).is_ok()
+}
+
+/// Wait until nothing answers on `addr`.
+pub async fn wait_port_closed(addr: Ep) {
     eventually(
-        &format!("port {port} closed"),
+        &format!("{addr} closed"),
         Duration::from_secs(30),
-        || async { (!port_open(port)).then_some(()) },
+        || async { (!port_open(addr)).then_some(()) },
     )
     .await;
 }
 
-/// A Redis connection to a node on 127.0.0.1:`port`.
-pub async fn redis_conn(port: u16) -> redis::aio::MultiplexedConnection {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+/// A Redis connection to the node at `addr`.
+pub async fn redis_conn(addr: Ep) -> redis::aio::MultiplexedConnection {
+    let client = redis::Client::open(format!("redis://{addr}/")).unwrap();
     client.get_multiplexed_async_connection().await.unwrap()
 }
 
-/// `CONFIG GET name` on the Redis node at `port`.
-pub async fn config_get(port: u16, name: &str) -> String {
-    let mut c = redis_conn(port).await;
+/// `CONFIG GET name` on the Redis node at `addr`.
+pub async fn config_get(addr: Ep, name: &str) -> String {
+    let mut c = redis_conn(addr).await;
     let v: Vec<String> = redis::cmd("CONFIG")
         .arg("GET")
         .arg(name)
@@ -322,11 +329,9 @@ pub async fn config_get(port: u16, name: &str) -> String {
 }
 
 /// Send one Memcached text command and read lines until a terminal line.
-pub async fn memcached(port: u16, req: &str) -> Vec<String> {
+pub async fn memcached(addr: Ep, req: &str) -> Vec<String> {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
+    let s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut s = BufReader::new(s);
     s.get_mut().write_all(req.as_bytes()).await.unwrap();
     let mut lines = Vec::new();
@@ -348,11 +353,14 @@ pub async fn memcached(port: u16, req: &str) -> Vec<String> {
     lines
 }
 
-/// The ports of a cluster's nodes, in node order.
-pub fn node_ports(c: &aws_sdk_elasticache::types::CacheCluster) -> Vec<u16> {
+/// The endpoints of a cluster's nodes, in node order.
+pub fn node_ports(c: &aws_sdk_elasticache::types::CacheCluster) -> Vec<Ep> {
     c.cache_nodes()
         .iter()
-        .map(|n| u16::try_from(n.endpoint().unwrap().port().unwrap()).unwrap())
+        .map(|n| {
+            let e = n.endpoint().unwrap();
+            ep(e.address().unwrap(), e.port().unwrap())
+        })
         .collect()
 }
 

@@ -29,6 +29,7 @@ fn spec(root: &Path, rt: &str, engine: EngineKind, version: &str) -> NodeSpec {
         key,
         engine,
         version: version.into(),
+        host: std::net::Ipv4Addr::LOCALHOST,
         port: free_port().unwrap(),
         memory_bytes: MEMORY,
         config: match engine {
@@ -341,6 +342,7 @@ async fn sigkill_helper() {
         key,
         engine: EngineKind::Redis,
         version: "7.0".into(),
+        host: std::net::Ipv4Addr::LOCALHOST,
         port,
         memory_bytes: MEMORY,
         config: vec![],

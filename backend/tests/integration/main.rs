@@ -7,4 +7,5 @@ mod replication;
 mod restart;
 mod sdk_clusters;
 mod sdk_groups;
+mod terraform_aws;
 mod timing;

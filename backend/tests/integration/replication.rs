@@ -9,8 +9,10 @@ use aws_sdk_elasticache::Client;
 
 use crate::common::{self, eventually, name, Backend};
 
-async fn conn(port: u16) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+use crate::common::Ep;
+
+async fn conn(port: Ep) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(format!("redis://{port}/"))
         .unwrap()
         .get_multiplexed_async_connection()
         .await
@@ -18,8 +20,8 @@ async fn conn(port: u16) -> redis::aio::MultiplexedConnection {
 }
 
 /// `GET` on a node or endpoint; `None` also when it does not answer (yet).
-async fn get(port: u16, key: &str) -> Option<String> {
-    let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+async fn get(port: Ep, key: &str) -> Option<String> {
+    let mut c = redis::Client::open(format!("redis://{port}/"))
         .ok()?
         .get_multiplexed_async_connection()
         .await
@@ -27,7 +29,7 @@ async fn get(port: u16, key: &str) -> Option<String> {
     redis::cmd("GET").arg(key).query_async(&mut c).await.ok()?
 }
 
-async fn set_acked(port: u16, key: &str, value: &str) -> i64 {
+async fn set_acked(port: Ep, key: &str, value: &str) -> i64 {
     let mut c = conn(port).await;
     let _: () = redis::cmd("SET")
         .arg(key)
@@ -43,8 +45,8 @@ async fn set_acked(port: u16, key: &str, value: &str) -> i64 {
         .unwrap()
 }
 
-async fn role(port: u16) -> String {
-    let Ok(client) = redis::Client::open(format!("redis://127.0.0.1:{port}/")) else {
+async fn role(port: Ep) -> String {
+    let Ok(client) = redis::Client::open(format!("redis://{port}/")) else {
         return String::new();
     };
     let Ok(mut c) = client.get_multiplexed_async_connection().await else {
@@ -96,15 +98,16 @@ fn primary_of(g: &ReplicationGroup) -> String {
         .to_owned()
 }
 
-fn ports(g: &ReplicationGroup) -> (u16, u16) {
+fn ports(g: &ReplicationGroup) -> (Ep, Ep) {
     let ng = &g.node_groups()[0];
     let p = |e: Option<&aws_sdk_elasticache::types::Endpoint>| {
-        u16::try_from(e.unwrap().port().unwrap()).unwrap()
+        let e = e.unwrap();
+        crate::common::ep(e.address().unwrap(), e.port().unwrap())
     };
     (p(ng.primary_endpoint()), p(ng.reader_endpoint()))
 }
 
-fn member_ports(g: &ReplicationGroup) -> Vec<(String, String, u16)> {
+fn member_ports(g: &ReplicationGroup) -> Vec<(String, String, Ep)> {
     g.node_groups()[0]
         .node_group_members()
         .iter()
@@ -112,7 +115,10 @@ fn member_ports(g: &ReplicationGroup) -> Vec<(String, String, u16)> {
             (
                 m.cache_cluster_id().unwrap().to_owned(),
                 m.current_role().unwrap().to_owned(),
-                u16::try_from(m.read_endpoint().unwrap().port().unwrap()).unwrap(),
+                {
+                    let e = m.read_endpoint().unwrap();
+                    crate::common::ep(e.address().unwrap(), e.port().unwrap())
+                },
             )
         })
         .collect()
@@ -357,9 +363,7 @@ async fn scenario(runtime: &str) {
     .await;
     let left = c.describe_cache_clusters().send().await.unwrap();
     assert!(left.cache_clusters().is_empty());
-    assert!(tokio::net::TcpStream::connect(("127.0.0.1", pport))
-        .await
-        .is_err());
+    assert!(tokio::net::TcpStream::connect(pport).await.is_err());
     let nodes: Vec<_> = std::fs::read_dir(b.data_dir.join("nodes"))
         .map(|r| r.flatten().collect())
         .unwrap_or_default();

@@ -21,16 +21,22 @@ impl Drop for Guard {
     }
 }
 
-/// How many engines serve `port`: processes (by their title or arguments) or
-/// containers (by the port label).
-fn engines_on_port(runtime: &str, port: u16) -> usize {
+/// How many engines serve `addr`: processes (by their title or arguments) or
+/// containers (by the published-address label).
+fn engines_on_port(runtime: &str, addr: crate::common::Ep) -> usize {
+    let (ip, port) = (addr.ip().to_string(), addr.port().to_string());
     if runtime == "docker" {
+        let label = if addr.ip().is_loopback() && ip == "127.0.0.1" {
+            port.clone()
+        } else {
+            addr.to_string()
+        };
         let out = Command::new("docker")
             .args([
                 "ps",
                 "-q",
                 "--filter",
-                &format!("label=elasticache-local.port={port}"),
+                &format!("label=elasticache-local.port={label}"),
             ])
             .output()
             .unwrap();
@@ -42,11 +48,12 @@ fn engines_on_port(runtime: &str, port: u16) -> usize {
         .filter(|l| l.contains("redis-server") || l.contains("memcached"))
         .filter(|l| {
             let toks: Vec<&str> = l.split_whitespace().collect();
-            let p = port.to_string();
-            toks.iter().any(|t| t.ends_with(&format!(":{p}")))
-                || toks
-                    .windows(2)
-                    .any(|w| (w[0] == "--port" || w[0] == "-p") && w[1] == p)
+            let flag = |names: &[&str], want: &str| {
+                toks.windows(2)
+                    .any(|w| names.contains(&w[0]) && w[1] == want)
+            };
+            toks.iter().any(|t| *t == addr.to_string())
+                || (flag(&["--port", "-p"], &port) && flag(&["--bind", "-l"], &ip))
         })
         .count()
 }
@@ -172,8 +179,10 @@ async fn restart_keeps_resources_and_readopts_engines() {
             memcached(mc_ports[0], "set m 0 0 2\r\nok\r\n").await,
             ["STORED"]
         );
-        let cfg_port =
-            u16::try_from(mc_before.configuration_endpoint().unwrap().port().unwrap()).unwrap();
+        let cfg_port = {
+            let e = mc_before.configuration_endpoint().unwrap();
+            crate::common::ep(e.address().unwrap(), e.port().unwrap())
+        };
         let pg_before = c
             .describe_cache_parameter_groups()
             .cache_parameter_group_name(&pg)

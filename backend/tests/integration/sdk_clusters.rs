@@ -17,8 +17,8 @@ fn param(name: &str, value: &str) -> ParameterNameValue {
         .build()
 }
 
-async fn set_key(port: u16, k: &str, v: &str) {
-    let mut c = redis_conn(port).await;
+async fn set_key(addr: crate::common::Ep, k: &str, v: &str) {
+    let mut c = redis_conn(addr).await;
     let _: () = redis::cmd("SET")
         .arg(k)
         .arg(v)
@@ -27,8 +27,8 @@ async fn set_key(port: u16, k: &str, v: &str) {
         .unwrap();
 }
 
-async fn get_key(port: u16, k: &str) -> Option<String> {
-    let mut c = redis_conn(port).await;
+async fn get_key(addr: crate::common::Ep, k: &str) -> Option<String> {
+    let mut c = redis_conn(addr).await;
     redis::cmd("GET").arg(k).query_async(&mut c).await.unwrap()
 }
 
@@ -120,10 +120,9 @@ async fn redis_cluster_lifecycle() {
             Some(pg.as_str())
         );
         let port = node_ports(&cl)[0];
-        assert_eq!(
-            cl.cache_nodes()[0].endpoint().unwrap().address(),
-            Some("127.0.0.1")
-        );
+        // Each node answers on its own loopback address, on the cluster's port.
+        assert!(port.ip().is_loopback());
+        assert_eq!(port.port(), 6379);
         let mut conn = redis_conn(port).await;
         let pong: String = redis::cmd("PING").query_async(&mut conn).await.unwrap();
         assert_eq!(pong, "PONG");
@@ -329,12 +328,17 @@ async fn memcached_cluster_nodes_and_discovery() {
             let v = memcached(*p, "version\r\n").await;
             assert!(v[0].starts_with("VERSION "), "{v:?}");
         }
-        let cfg_port = u16::try_from(cl.configuration_endpoint().unwrap().port().unwrap()).unwrap();
+        let cfg_port = {
+            let e = cl.configuration_endpoint().unwrap();
+            crate::common::ep(e.address().unwrap(), e.port().unwrap())
+        };
         let (v1, nodes) = config_cluster(cfg_port).await;
         assert_eq!(nodes.len(), 3, "{nodes:?}");
         for p in &ports {
             assert!(
-                nodes.iter().any(|n| n.ends_with(&format!("|{p}"))),
+                nodes
+                    .iter()
+                    .any(|n| *n == format!("{}|{}|{}", p.ip(), p.ip(), p.port())),
                 "{nodes:?}"
             );
         }
@@ -408,8 +412,8 @@ async fn memcached_cluster_nodes_and_discovery() {
 }
 
 /// `config get cluster` on a configuration endpoint: (version, `host|ip|port` entries).
-pub async fn config_cluster(port: u16) -> (u64, Vec<String>) {
-    let lines = memcached(port, "config get cluster\r\n").await;
+pub async fn config_cluster(addr: crate::common::Ep) -> (u64, Vec<String>) {
+    let lines = memcached(addr, "config get cluster\r\n").await;
     assert!(lines[0].starts_with("CONFIG cluster "), "{lines:?}");
     let version = lines[1].trim().parse().unwrap();
     let nodes = lines[2]
@@ -767,7 +771,10 @@ async fn catalog_paging_with_markers() {
         code(c.describe_cache_clusters().max_records(5).send().await),
         "InvalidParameterValue"
     );
-    assert!(port_open(b.port));
+    assert!(port_open(crate::common::Ep::new(
+        std::net::Ipv4Addr::LOCALHOST,
+        b.port
+    )));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -891,7 +898,7 @@ async fn crashed_node_is_recovered() {
             if !port_open(port) {
                 return None;
             }
-            let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
+            let client = redis::Client::open(format!("redis://{port}/")).ok()?;
             let mut conn = client.get_multiplexed_async_connection().await.ok()?;
             let pong: String = redis::cmd("PING").query_async(&mut conn).await.ok()?;
             (pong == "PONG").then_some(())
