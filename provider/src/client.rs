@@ -12,6 +12,9 @@ pub struct Meta {
     pub region: String,
     /// `default_tags { tags = {…} }` of the provider block.
     pub default_tags: Vec<(String, String)>,
+    /// The provider's `default_tags` were not known when it was configured
+    /// (then every planned `tags_all` is unknown).
+    pub default_tags_unknown: bool,
     /// `ignore_tags { keys, key_prefixes }` of the provider block.
     pub ignore_tag_keys: Vec<String>,
     pub ignore_tag_prefixes: Vec<String>,

@@ -8,6 +8,7 @@ mod data_sources;
 mod diag;
 mod provider;
 mod resources;
+mod tags;
 mod wait;
 
 /// The address users put in `required_providers { aws = { source = … } }`.
