@@ -23,6 +23,7 @@ pub fn api_error<E: ProvideErrorMetadata + std::fmt::Debug>(
 }
 
 /// The same message, attached to the attribute to blame.
+#[allow(dead_code)] // for aws_elasticache_cluster
 pub fn api_error_at<E: ProvideErrorMetadata + std::fmt::Debug>(
     verb: &str,
     what: &str,

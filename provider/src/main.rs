@@ -1,13 +1,15 @@
 //! `terraform-provider-aws`: HashiCorp-compatible `aws_elasticache_*` resources,
 //! served over tfplugin6. Terraform starts it; run by hand it explains itself.
 
-#![allow(dead_code)] // skeleton: the resources that use every helper arrive next
-
 mod client;
 mod data_sources;
 mod diag;
+mod endpoints;
 mod provider;
 mod resources;
+mod state;
+mod tags;
+#[allow(dead_code)] // the poller is for aws_elasticache_cluster
 mod wait;
 
 /// The address users put in `required_providers { aws = { source = … } }`.

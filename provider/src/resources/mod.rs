@@ -4,7 +4,12 @@ use std::sync::Arc;
 
 use crate::client::SharedConn;
 
+pub mod parameter_group;
+pub mod subnet_group;
+
 pub fn all(conn: &SharedConn) -> Vec<Arc<dyn tfplugin::Resource>> {
-    let _ = conn;
-    vec![]
+    vec![
+        parameter_group::ParameterGroup::new(conn),
+        subnet_group::SubnetGroup::new(conn),
+    ]
 }
