@@ -1,2 +1,4 @@
 //! Acceptance tests with real Terraform, per resource, in HashiCorp's pattern
 //! (`_basic`, `_update`, `_disappears`, `_tags`, `_import`).
+
+mod cluster;

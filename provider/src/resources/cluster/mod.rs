@@ -282,7 +282,15 @@ fn flatten(meta: &Meta, c: &CacheCluster, prior: &Value, remote: &tags::Tags) ->
         );
     }
     set(&mut st, "num_cache_nodes", int_or_null(c.num_cache_nodes()));
-    set(&mut st, "port", cm.port);
+    // The port is immutable (ForceNew): once known it stays as requested.
+    // (AWS reports it back unchanged; a local backend reports each node's
+    // host port instead.)
+    if prior
+        .get("port")
+        .is_none_or(|p| p.is_null() || p.is_unknown())
+    {
+        set(&mut st, "port", cm.port);
+    }
     set(&mut st, "configuration_endpoint", cm.configuration_endpoint);
     set(&mut st, "cluster_address", cm.cluster_address);
     set(
