@@ -545,3 +545,57 @@ fn cluster_validation() {
         assert!(o.text.contains(want), "want {want:?} in:\n{}", o.text);
     }
 }
+
+/// `examples/quickstart`: apply, a clean plan, `terraform test`, destroy.
+#[test]
+fn quickstart() {
+    require_terraform!();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/quickstart");
+    each_runtime(|be| {
+        let tf = Tf::new();
+        tf.config(&std::fs::read_to_string(format!("{dir}/main.tf")).unwrap());
+        std::fs::copy(
+            format!("{dir}/quickstart.tftest.hcl"),
+            tf.work.path().join("quickstart.tftest.hcl"),
+        )
+        .unwrap();
+        std::fs::write(
+            tf.work.path().join("terraform.tfvars"),
+            format!("endpoint = \"{}\"\n", be.endpoint()),
+        )
+        .unwrap();
+        let t = Instant::now();
+        let o = tf.run(&["plan", "-input=false", "-no-color", "-out=tfplan"]);
+        assert_eq!(o.code, 0, "plan failed:\n{}", o.text);
+        let plan_ms = t.elapsed().as_millis();
+        let t = Instant::now();
+        let o = tf.run(&["apply", "-input=false", "-no-color", "tfplan"]);
+        assert_eq!(o.code, 0, "apply failed:\n{}", o.text);
+        let apply_ms = t.elapsed().as_millis();
+        tf.plan_is_clean();
+        let out = tf.outputs();
+        let ep = out["memcached_configuration_endpoint"]["value"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(memcached_config_nodes(&ep).len(), 3);
+        let (host, port) = out["redis_endpoint"]["value"]
+            .as_str()
+            .unwrap()
+            .rsplit_once(':')
+            .map(|(h, p)| (h.to_owned(), p.parse::<u64>().unwrap()))
+            .unwrap();
+        assert_eq!(block_on(ping(&host, port)), "PONG");
+        let t = Instant::now();
+        tf.destroy();
+        let destroy_ms = t.elapsed().as_millis();
+        println!("TIMING quickstart plan_ms={plan_ms} apply_ms={apply_ms} destroy_ms={destroy_ms}");
+        eprintln!(
+            "TIMING quickstart plan_ms={plan_ms} apply_ms={apply_ms} destroy_ms={destroy_ms}"
+        );
+        // The example's own `terraform test` (creates and destroys by itself).
+        let o = tf.run(&["test", "-no-color"]);
+        assert_eq!(o.code, 0, "terraform test failed:\n{}", o.text);
+        assert!(o.text.contains("2 passed, 0 failed"), "{}", o.text);
+    });
+}
