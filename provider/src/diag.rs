@@ -2,7 +2,7 @@
 //! `creating ElastiCache Cluster (my-id): CacheSubnetGroupNotFoundFault: …`.
 
 use aws_sdk_elasticache::error::ProvideErrorMetadata;
-use tfplugin::{AttributePath, Diagnostic};
+use tfplugin::Diagnostic;
 
 /// An API error of `verb`-ing the resource `what` (e.g. "Cluster") named `id`.
 pub fn api_error<E: ProvideErrorMetadata + std::fmt::Debug>(
@@ -20,18 +20,6 @@ pub fn api_error<E: ProvideErrorMetadata + std::fmt::Debug>(
         format!("{verb} ElastiCache {what} ({id}): {cause}"),
         String::new(),
     )
-}
-
-/// The same message, attached to the attribute to blame.
-#[allow(dead_code)] // for aws_elasticache_cluster
-pub fn api_error_at<E: ProvideErrorMetadata + std::fmt::Debug>(
-    verb: &str,
-    what: &str,
-    id: &str,
-    err: &E,
-    path: AttributePath,
-) -> Diagnostic {
-    api_error(verb, what, id, err).at(path)
 }
 
 /// A non-API failure in the same style (e.g. a waiter timing out).

@@ -9,7 +9,6 @@ mod provider;
 mod resources;
 mod state;
 mod tags;
-#[allow(dead_code)] // the poller is for aws_elasticache_cluster
 mod wait;
 
 /// The address users put in `required_providers { aws = { source = … } }`.

@@ -1,6 +1,7 @@
 //! Acceptance tests with real Terraform, per resource, in HashiCorp's pattern
 //! (`_basic`, `_update`, `_disappears`, `_tags`, `_import`).
 
+mod cluster;
 mod common;
 mod parameter_group;
 mod schema;

@@ -8,7 +8,7 @@ use std::process::Command;
 use acceptance::{require_terraform, Tf};
 
 /// The types this branch provides (the cluster types are added with them).
-const TYPES: &str = "provider,aws_elasticache_parameter_group,aws_elasticache_subnet_group,data.aws_elasticache_subnet_group";
+const TYPES: &str = "provider,aws_elasticache_cluster,aws_elasticache_parameter_group,aws_elasticache_subnet_group,data.aws_elasticache_cluster,data.aws_elasticache_subnet_group";
 
 #[test]
 fn schema_parity() {

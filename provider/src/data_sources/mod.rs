@@ -1,11 +1,15 @@
-//! The only registry of data sources: one file per `aws_elasticache_<name>`.
+//! The only registry of data sources.
 
 use std::sync::Arc;
 
 use crate::client::SharedConn;
 
+pub mod cluster;
 pub mod subnet_group;
 
 pub fn all(conn: &SharedConn) -> Vec<Arc<dyn tfplugin::DataSource>> {
-    vec![subnet_group::SubnetGroupData::new(conn)]
+    vec![
+        cluster::ClusterDataSource::new(conn),
+        subnet_group::SubnetGroupData::new(conn),
+    ]
 }

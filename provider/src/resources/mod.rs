@@ -4,11 +4,13 @@ use std::sync::Arc;
 
 use crate::client::SharedConn;
 
+pub mod cluster;
 pub mod parameter_group;
 pub mod subnet_group;
 
 pub fn all(conn: &SharedConn) -> Vec<Arc<dyn tfplugin::Resource>> {
     vec![
+        cluster::Cluster::new(conn),
         parameter_group::ParameterGroup::new(conn),
         subnet_group::SubnetGroup::new(conn),
     ]

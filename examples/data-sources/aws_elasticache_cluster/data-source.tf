@@ -1,0 +1,3 @@
+data "aws_elasticache_cluster" "example" {
+  cluster_id = "cluster-example"
+}
