@@ -3,6 +3,7 @@
 
 mod cluster;
 mod common;
+mod install;
 mod parameter_group;
 mod schema;
 mod subnet_group;

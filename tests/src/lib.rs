@@ -224,6 +224,18 @@ impl Tf {
         Self { work, cli_config }
     }
 
+    /// A working directory with a CLI configuration of the caller's own
+    /// (e.g. a `filesystem_mirror`, as users install providers).
+    pub fn with_cli_config(text: &str) -> Self {
+        let work = tempfile::Builder::new()
+            .prefix("ec-tf-")
+            .tempdir()
+            .expect("tempdir");
+        let cli_config = work.path().join(".terraformrc");
+        std::fs::write(&cli_config, text).unwrap();
+        Self { work, cli_config }
+    }
+
     /// Write `main.tf` (replacing the previous configuration).
     pub fn config(&self, hcl: &str) {
         std::fs::write(self.work.path().join("main.tf"), hcl).unwrap();
