@@ -158,6 +158,39 @@ pub async fn probe(engine: EngineKind, host: Ipv4Addr, port: u16, auth: Option<&
         .unwrap_or(false)
 }
 
+/// What every Redis/Valkey node is started with after its listen address and
+/// directory, on either runtime: the memory limit, no automatic persistence
+/// (data is saved explicitly before restarts that keep it), immediate diskless
+/// replication, then `NodeSpec::config` as `--name value` and the AUTH token.
+#[must_use]
+pub fn redis_args(spec: &NodeSpec) -> Vec<String> {
+    let mut a: Vec<String> = [
+        "--maxmemory",
+        &spec.memory_bytes.to_string(),
+        "--protected-mode",
+        "no",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--repl-diskless-sync-delay",
+        "0",
+        "--dbfilename",
+        "dump.rdb",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    for (k, v) in &spec.config {
+        a.push(format!("--{}", k.trim_start_matches('-')));
+        a.push(v.clone());
+    }
+    if let Some(tok) = &spec.auth_token {
+        a.extend(["--requirepass".to_owned(), tok.clone()]);
+    }
+    a
+}
+
 /// Memcached's long options from `NodeSpec::config`: `(option, value)` becomes
 /// `--option=value`, or `--option` when the value is empty.
 #[must_use]

@@ -327,26 +327,8 @@ impl ProcessRuntime {
                     s("no"),
                     s("--logfile"),
                     format!("{dir}/{LOG_FILE}"),
-                    s("--maxmemory"),
-                    spec.memory_bytes.to_string(),
-                    s("--protected-mode"),
-                    s("no"),
-                    s("--save"),
-                    s(""),
-                    s("--appendonly"),
-                    s("no"),
-                    s("--repl-diskless-sync-delay"),
-                    s("0"),
-                    s("--dbfilename"),
-                    s("dump.rdb"),
                 ];
-                for (k, v) in &spec.config {
-                    a.push(format!("--{}", k.trim_start_matches('-')));
-                    a.push(v.clone());
-                }
-                if let Some(tok) = &spec.auth_token {
-                    a.extend([s("--requirepass"), tok.clone()]);
-                }
+                a.extend(super::redis_args(spec));
                 a
             }
         }
