@@ -50,8 +50,13 @@ impl Reconciler {
         let me = self.clone();
         tokio::spawn(async move {
             loop {
-                me.replication_pass().await;
-                tokio::time::sleep(super::replication::EVERY).await;
+                let settling = me.replication_pass().await;
+                tokio::time::sleep(if settling {
+                    super::replication::SETTLING_EVERY
+                } else {
+                    super::replication::EVERY
+                })
+                .await;
             }
         });
         let mut last_health = Instant::now();
