@@ -50,13 +50,8 @@ impl Reconciler {
         let me = self.clone();
         tokio::spawn(async move {
             loop {
-                let settling = me.replication_pass().await;
-                tokio::time::sleep(if settling {
-                    super::replication::SETTLING_EVERY
-                } else {
-                    super::replication::EVERY
-                })
-                .await;
+                me.replication_pass().await;
+                tokio::time::sleep(super::replication::EVERY).await;
             }
         });
         let mut last_health = Instant::now();

@@ -21,8 +21,6 @@ use crate::model::{lifecycle, Scope};
 type Addr = (std::net::Ipv4Addr, u16);
 
 pub(super) const EVERY: Duration = Duration::from_millis(500);
-/// How often while some group is settling (replicas syncing, roles moving).
-pub(super) const SETTLING_EVERY: Duration = Duration::from_millis(25);
 /// How long a promotion waits for the replica to catch up with a live primary.
 const CATCH_UP: Duration = Duration::from_secs(3);
 
@@ -69,10 +67,8 @@ fn offset(info: &HashMap<String, String>, key: &str) -> i64 {
 
 impl Reconciler {
     /// One pass over every replication group, each in a task of its own (a slow
-    /// restart in one group must not hold up a failover in another). Returns
-    /// whether some group is still settling (creating, modifying, …), so that the
-    /// caller looks again soon rather than at the idle interval.
-    pub(super) async fn replication_pass(self: &std::sync::Arc<Self>) -> bool {
+    /// restart in one group must not hold up a failover in another).
+    pub(super) async fn replication_pass(self: &std::sync::Arc<Self>) {
         let groups: Vec<(Scope, ReplicationGroup)> = {
             let st = self.cp.lock();
             st.regions
@@ -84,9 +80,6 @@ impl Reconciler {
                 })
                 .collect()
         };
-        let settling = groups
-            .iter()
-            .any(|(_, g)| g.status != lifecycle::AVAILABLE && g.status != lifecycle::CREATE_FAILED);
         for (scope, g) in groups {
             let key = (scope.clone(), g.id.clone());
             if !self
@@ -106,7 +99,6 @@ impl Reconciler {
                     .remove(&key);
             });
         }
-        settling
     }
 
     fn proxy_key(scope: &Scope, g: &ReplicationGroup, which: &str) -> String {
