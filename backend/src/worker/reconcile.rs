@@ -191,7 +191,6 @@ impl Reconciler {
             return true;
         };
         let generation = c.generation;
-        let ckey = c.node_key(scope, "config");
         if c.status == lifecycle::DELETING {
             for n in &c.nodes {
                 let spec = self.spec(scope, &c, n);
@@ -200,7 +199,7 @@ impl Reconciler {
                     return false;
                 }
             }
-            self.discovery.stop(&ckey);
+            self.discovery.stop(&c.node_key(scope, "config"));
             let gone = {
                 let mut st = self.cp.lock();
                 st.region(scope).clusters.remove(id).is_some()
@@ -328,20 +327,16 @@ impl Reconciler {
         // The configuration endpoint lists the new nodes before the cluster
         // reads `available` (clients discover nodes once it is).
         let changed = !removed.is_empty() || done.iter().any(|d| !restarted.contains(d));
-        if let (EngineKind::Memcached, Some(port)) = (c.engine, c.config_port) {
-            let cfg = self.discovery_config(
-                &c,
-                |n| {
-                    !removed.contains(&n.id)
-                        && (n.status == lifecycle::NODE_AVAILABLE || done.contains(&n.id))
-                },
-                c.config_version + u64::from(changed),
-            );
-            let host = c.config_host.unwrap_or(Ipv4Addr::LOCALHOST);
-            if let Err(e) = self.discovery.serve(&ckey, host, port, cfg).await {
-                tracing::warn!(cluster = id, error = %e, "configuration endpoint could not listen");
-            }
-        }
+        self.serve_config_endpoint(
+            scope,
+            &c,
+            |n| {
+                !removed.contains(&n.id)
+                    && (n.status == lifecycle::NODE_AVAILABLE || done.contains(&n.id))
+            },
+            c.config_version + u64::from(changed),
+        )
+        .await;
         // Settle what was done.
         let settled = {
             let mut st = self.cp.lock();
@@ -390,27 +385,13 @@ impl Reconciler {
                 format!("Cache cluster {id}: {s}"),
             );
         }
-        if cur.engine == EngineKind::Memcached {
-            if let Some(port) = cur.config_port {
-                let cfg = self.discovery_config(
-                    &cur,
-                    |n| n.status == lifecycle::NODE_AVAILABLE,
-                    cur.config_version,
-                );
-                if let Err(e) = self
-                    .discovery
-                    .serve(
-                        &ckey,
-                        cur.config_host.unwrap_or(Ipv4Addr::LOCALHOST),
-                        port,
-                        cfg,
-                    )
-                    .await
-                {
-                    tracing::warn!(cluster = id, error = %e, "configuration endpoint could not listen");
-                }
-            }
-        }
+        self.serve_config_endpoint(
+            scope,
+            &cur,
+            |n| n.status == lifecycle::NODE_AVAILABLE,
+            cur.config_version,
+        )
+        .await;
         let added: Vec<&String> = done.iter().filter(|d| !restarted.contains(d)).collect();
         if was == lifecycle::CREATING && cur.status == lifecycle::AVAILABLE {
             self.cp.event(
@@ -458,6 +439,29 @@ impl Reconciler {
             }
         }
         ok
+    }
+
+    /// Serve (or update) a Memcached cluster's configuration endpoint with the
+    /// nodes `listed` accepts, at `version`. Other engines have none.
+    async fn serve_config_endpoint(
+        &self,
+        scope: &Scope,
+        c: &CacheCluster,
+        listed: impl Fn(&CacheNode) -> bool,
+        version: u64,
+    ) {
+        let (EngineKind::Memcached, Some(port)) = (c.engine, c.config_port) else {
+            return;
+        };
+        let cfg = self.discovery_config(c, listed, version);
+        let host = c.config_host.unwrap_or(Ipv4Addr::LOCALHOST);
+        if let Err(e) = self
+            .discovery
+            .serve(&c.node_key(scope, "config"), host, port, cfg)
+            .await
+        {
+            tracing::warn!(cluster = %c.id, error = %e, "configuration endpoint could not listen");
+        }
     }
 
     /// The Auto Discovery answer: the nodes `listed` accepts, at `version`.
@@ -548,34 +552,13 @@ impl Reconciler {
                     }
                 }
             }
-            if c.engine == EngineKind::Memcached {
-                if let Some(port) = c.config_port {
-                    let cfg = ClusterConfig {
-                        version: c.config_version,
-                        nodes: c
-                            .nodes
-                            .iter()
-                            .filter(|n| n.status == lifecycle::NODE_AVAILABLE)
-                            .map(|n| {
-                                (
-                                    self.cp.settings.endpoint_host(n.host),
-                                    self.cp.settings.endpoint_host(n.host),
-                                    n.port,
-                                )
-                            })
-                            .collect(),
-                    };
-                    let _ = self
-                        .discovery
-                        .serve(
-                            &c.node_key(&scope, "config"),
-                            c.config_host.unwrap_or(Ipv4Addr::LOCALHOST),
-                            port,
-                            cfg,
-                        )
-                        .await;
-                }
-            }
+            self.serve_config_endpoint(
+                &scope,
+                &c,
+                |n| n.status == lifecycle::NODE_AVAILABLE,
+                c.config_version,
+            )
+            .await;
             if any_restarted {
                 self.cp.event(
                     &scope,
