@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{page, Ctx, Input};
+use super::{endpoint, page, Ctx, Input};
 use crate::engine::EngineKind;
 use crate::model::cluster::{CacheCluster, CreateCluster, ModifyCluster};
 use crate::model::{iso, lifecycle, Error, Scope};
@@ -123,10 +123,6 @@ pub(super) fn allowed_node_types(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error
     };
     let (up, down) = ctx.cp.allowed_node_types(&ctx.scope, &id)?;
     Ok(json!({ "ScaleUpModifications": up, "ScaleDownModifications": down }))
-}
-
-fn endpoint(host: &str, port: u16) -> Value {
-    json!({ "Address": host, "Port": port })
 }
 
 /// A cluster as the API shows it.

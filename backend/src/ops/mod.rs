@@ -201,6 +201,11 @@ impl Input {
     }
 }
 
+/// An `Endpoint` as the API shows it.
+fn endpoint(host: &str, port: u16) -> Value {
+    serde_json::json!({ "Address": host, "Port": port })
+}
+
 fn tags_json(tags: &[Tag]) -> Value {
     Value::Array(
         tags.iter()

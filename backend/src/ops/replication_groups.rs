@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{page, Ctx, Input};
+use super::{endpoint, page, Ctx, Input};
 use crate::model::cluster::{CreateCluster, ModifyCluster};
 use crate::model::replication_group::{
     CreateReplicationGroup, ModifyReplicationGroup, ReplicationGroup, NODE_GROUP_ID,
@@ -173,10 +173,6 @@ pub(super) fn decrease_replicas(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error>
         i.bool("ApplyImmediately").unwrap_or(false),
     )?;
     Ok(json!({ "ReplicationGroup": flatten(ctx, &g) }))
-}
-
-fn endpoint(host: &str, port: u16) -> Value {
-    json!({ "Address": host, "Port": port })
 }
 
 /// A replication group as the API shows it, true to its members.
