@@ -262,6 +262,14 @@ pub(crate) fn alloc_port() -> Result<u16> {
     crate::engine::free_port().map_err(Error::internal)
 }
 
+/// The fault AWS answers for a cluster that does not exist.
+fn not_found(id: &str) -> Error {
+    Error::new(
+        Fault::CacheClusterNotFound,
+        format!("CacheCluster not found: {id}"),
+    )
+}
+
 fn loopback() -> Ipv4Addr {
     Ipv4Addr::LOCALHOST
 }
@@ -292,12 +300,7 @@ impl ControlPlane {
             .get(scope)
             .and_then(|r| r.clusters.get(&id))
             .cloned()
-            .ok_or_else(|| {
-                Error::new(
-                    Fault::CacheClusterNotFound,
-                    format!("CacheCluster not found: {id}"),
-                )
-            })
+            .ok_or_else(|| not_found(&id))
     }
 
     pub fn list_clusters(&self, scope: &Scope) -> Vec<CacheCluster> {
@@ -621,12 +624,11 @@ impl ControlPlane {
         let id = id.to_ascii_lowercase();
         let c = {
             let mut st = self.lock();
-            let c = st.region(scope).clusters.get_mut(&id).ok_or_else(|| {
-                Error::new(
-                    Fault::CacheClusterNotFound,
-                    format!("CacheCluster not found: {id}"),
-                )
-            })?;
+            let c = st
+                .region(scope)
+                .clusters
+                .get_mut(&id)
+                .ok_or_else(|| not_found(&id))?;
             let mut next = c.clone();
             f(&mut next)?;
             next.generation += 1;
