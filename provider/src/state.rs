@@ -1,6 +1,9 @@
 //! Small helpers for building states from plans and API reads.
 
-use tfplugin::Value;
+use tfplugin::{default_plan, AttributePath, PlanRequest, PlanResponse, Schema, Value};
+
+use crate::client::Conn;
+use crate::tags;
 
 /// The state after an apply: the planned value, with every top-level
 /// attribute the plan left unknown taken from what the API now reports.
@@ -67,4 +70,45 @@ pub fn flatten_description(remote: Option<&str>, prior: &Value) -> Value {
 pub fn same_description(a: &Value, b: &Value) -> bool {
     let d = |v: &Value| v.as_str().unwrap_or(MANAGED_BY_TERRAFORM).to_owned();
     !a.is_unknown() && !b.is_unknown() && d(a) == d(b)
+}
+
+/// The plan shared by the resources named by `name` (parameter and subnet
+/// groups): the default plan, `tags_all`, `id` = the lower-cased name on
+/// create, and a replacement when `name` changes other than in case. Returns
+/// the prior state for an update (`None` on create, destroy, or an error), so
+/// the caller adds only what is its own.
+pub fn plan_named(conn: &Conn, schema: &Schema, req: PlanRequest) -> (PlanResponse, Option<Value>) {
+    let prior = req.prior_state.clone();
+    let config = req.config.clone();
+    let mut resp = default_plan(schema, req);
+    if resp.planned_state.is_null() {
+        return (resp, None);
+    }
+    let meta = match conn.get() {
+        Ok(m) => m,
+        Err(d) => {
+            resp.diagnostics = d;
+            return (resp, None);
+        }
+    };
+    tags::set_planned_tags_all(meta, &config, &mut resp.planned_state);
+    if prior.is_null() {
+        if let Some(name) = str_of(&config, "name") {
+            resp.planned_state
+                .set_attr("id", Value::string(name.to_lowercase()));
+        }
+        return (resp, None);
+    }
+    let (pn, nn) = (
+        prior.get("name").cloned().unwrap_or_default(),
+        resp.planned_state.get("name").cloned().unwrap_or_default(),
+    );
+    let name_changed = match (pn.as_str(), nn.as_str()) {
+        (Some(a), Some(b)) => !a.eq_ignore_ascii_case(b),
+        _ => !nn.is_wholly_known() || pn != nn,
+    };
+    if name_changed {
+        resp.requires_replace.push(AttributePath::attr("name"));
+    }
+    (resp, Some(prior))
 }

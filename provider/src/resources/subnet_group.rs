@@ -15,9 +15,8 @@ use std::time::{Duration, Instant};
 use aws_sdk_elasticache::error::ProvideErrorMetadata;
 use aws_sdk_elasticache::types::CacheSubnetGroup;
 use tfplugin::{
-    async_trait, default_plan, ApplyRequest, ApplyResponse, Attribute, AttributePath, Block,
-    Diagnostic, Imported, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Schema, Type,
-    Value,
+    async_trait, ApplyRequest, ApplyResponse, Attribute, Block, Diagnostic, Imported, PlanRequest,
+    PlanResponse, ReadRequest, ReadResponse, Schema, Type, Value,
 };
 
 use crate::client::{Meta, SharedConn};
@@ -69,37 +68,11 @@ impl tfplugin::Resource for SubnetGroup {
     }
 
     async fn plan(&self, req: PlanRequest) -> PlanResponse {
-        let prior = req.prior_state.clone();
-        let config = req.config.clone();
-        let mut resp = default_plan(&schema(), req);
-        if resp.planned_state.is_null() {
+        let (mut resp, prior) = state::plan_named(&self.conn, &schema(), req);
+        let Some(prior) = prior else {
             return resp;
-        }
-        let meta = match self.conn.get() {
-            Ok(m) => m,
-            Err(d) => {
-                resp.diagnostics = d;
-                return resp;
-            }
         };
-        tags::set_planned_tags_all(meta, &config, &mut resp.planned_state);
-        if prior.is_null() {
-            if let Some(name) = str_of(&config, "name") {
-                resp.planned_state
-                    .set_attr("id", Value::string(name.to_lowercase()));
-            }
-            return resp;
-        }
-        let (pn, nn) = (
-            prior.get("name").cloned().unwrap_or_default(),
-            resp.planned_state.get("name").cloned().unwrap_or_default(),
-        );
-        let name_changed = match (pn.as_str(), nn.as_str()) {
-            (Some(a), Some(b)) => !a.eq_ignore_ascii_case(b),
-            _ => !nn.is_wholly_known() || pn != nn,
-        };
-        if name_changed {
-            resp.requires_replace.push(AttributePath::attr("name"));
+        if !resp.requires_replace.is_empty() {
             for a in ["arn", "id", "vpc_id"] {
                 resp.planned_state.set_attr(a, Value::unknown());
             }
