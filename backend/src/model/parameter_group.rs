@@ -124,6 +124,16 @@ fn check_value(p: &catalog::Parameter, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// The engine-default parameters of a family, or the fault for an unknown family.
+pub fn family_parameters(family: &str) -> Result<&'static [catalog::Parameter]> {
+    catalog::parameters(family).ok_or_else(|| {
+        Error::invalid(format!(
+            "The parameter CacheParameterGroupFamily {family} is not a valid family. Valid families: {}.",
+            catalog::families().join(", ")
+        ))
+    })
+}
+
 /// What a parameter change does to the clusters that use the group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Impact {
@@ -180,12 +190,7 @@ impl ControlPlane {
         tags: Vec<Tag>,
     ) -> Result<ParameterGroup> {
         let name = validate::group_name("CacheParameterGroupName", name, true)?;
-        if catalog::parameters(family).is_none() {
-            return Err(Error::invalid(format!(
-                "The parameter CacheParameterGroupFamily {family} is not a valid family. Valid families: {}.",
-                catalog::families().join(", ")
-            )));
-        }
+        family_parameters(family)?;
         if name.starts_with("default.") || name == "default" {
             return Err(Error::invalid(format!(
                 "Cache parameter group names beginning with 'default' are reserved: {name}."

@@ -196,12 +196,7 @@ pub(super) fn parameters(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
 
 pub(super) fn engine_defaults(_ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
     let family = i.req("CacheParameterGroupFamily")?;
-    let params = catalog::parameters(&family).ok_or_else(|| {
-        Error::invalid(format!(
-            "The parameter CacheParameterGroupFamily {family} is not a valid family. Valid families: {}.",
-            catalog::families().join(", ")
-        ))
-    })?;
+    let params = crate::model::parameter_group::family_parameters(&family)?;
     let items = params
         .iter()
         .map(|p| parameter(p, p.parameter_value.as_deref(), "system"))
