@@ -249,6 +249,22 @@ impl DockerRuntime {
             platform: None,
         };
         tracing::info!(key = %spec.key, %name, %image, port = spec.port, "creating container");
+        match self
+            .docker
+            .create_container(Some(opts.clone()), config.clone())
+            .await
+        {
+            Ok(_) => return Ok(()),
+            // A backend killed while Docker was creating it: the daemon finished
+            // the job after all. Same name, same node: replace it with ours.
+            Err(e) if is_status(&e, 409) => {
+                tracing::info!(key = %spec.key, %name, "container appeared meanwhile; recreating");
+                self.force_remove(name).await?;
+            }
+            Err(e) => {
+                return Err(anyhow!(e).context(format!("create container {name} from {image}")))
+            }
+        }
         self.docker
             .create_container(Some(opts), config)
             .await

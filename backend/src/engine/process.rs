@@ -184,7 +184,11 @@ fn read_record(data_dir: &Path) -> Option<NodeRecord> {
 
 /// The record of a node whose recorded process is alive.
 fn live_record(data_dir: &Path) -> Option<NodeRecord> {
-    read_record(data_dir).filter(|r| pid_is_engine(r.pid, &r.binary))
+    read_record(data_dir)
+        .filter(|r| pid_is_engine(r.pid, &r.binary))
+        // The record may name an earlier, dead process when the backend died
+        // between spawning the new one and recording it.
+        .or_else(|| unrecorded(data_dir))
 }
 
 fn signal(pid: i32, sig: Signal) {

@@ -18,6 +18,9 @@ use crate::model::{lifecycle, ControlPlane, Scope};
 
 pub(super) const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const RETRY_AFTER: Duration = Duration::from_secs(5);
+/// Failed passes a creating cluster may take before it reads `create-failed`
+/// (a node start can fail for passing reasons: a slow daemon, a port still closing).
+const CREATE_ATTEMPTS: u32 = 3;
 const HEALTH_EVERY: Duration = Duration::from_secs(5);
 
 pub struct Reconciler {
@@ -28,6 +31,8 @@ pub struct Reconciler {
     /// Replication groups whose pass is running.
     pub(super) rg_inflight: Mutex<HashSet<(Scope, String)>>,
     failed_at: Mutex<HashMap<(Scope, String), Instant>>,
+    /// Failed passes of clusters still `creating`.
+    create_failures: Mutex<HashMap<(Scope, String), u32>>,
 }
 
 impl Reconciler {
@@ -40,6 +45,7 @@ impl Reconciler {
             inflight: Mutex::new(HashSet::new()),
             rg_inflight: Mutex::new(HashSet::new()),
             failed_at: Mutex::new(HashMap::new()),
+            create_failures: Mutex::new(HashMap::new()),
         })
     }
 
@@ -318,10 +324,27 @@ impl Reconciler {
             }
         }
         if !ok && c.status == lifecycle::CREATING {
-            let _ = self.cp.update_cluster(scope, id, |c| {
-                c.status = lifecycle::CREATE_FAILED.to_owned();
-                Ok(())
-            });
+            let attempts = {
+                let mut f = self
+                    .create_failures
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let n = f.entry((scope.clone(), id.to_owned())).or_insert(0);
+                *n += 1;
+                *n
+            };
+            if attempts >= CREATE_ATTEMPTS {
+                let _ = self.cp.update_cluster(scope, id, |c| {
+                    c.status = lifecycle::CREATE_FAILED.to_owned();
+                    Ok(())
+                });
+            } else {
+                tracing::warn!(
+                    cluster = id,
+                    attempts,
+                    "creating a node failed; trying again"
+                );
+            }
             return false;
         }
         // The configuration endpoint lists the new nodes before the cluster
@@ -394,6 +417,10 @@ impl Reconciler {
         .await;
         let added: Vec<&String> = done.iter().filter(|d| !restarted.contains(d)).collect();
         if was == lifecycle::CREATING && cur.status == lifecycle::AVAILABLE {
+            self.create_failures
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&(scope.clone(), id.to_owned()));
             self.cp.event(
                 scope,
                 "cache-cluster",

@@ -145,6 +145,17 @@ impl Backend {
 impl Drop for Backend {
     fn drop(&mut self) {
         self.kill();
+        if std::thread::panicking() {
+            // The backend's side of a failed test, for CI logs.
+            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().filter(|l| !l.contains("DEBUG")).collect();
+            eprintln!(
+                "--- backend log ({}, runtime {}), last lines ---\n{}",
+                self.log.display(),
+                self.runtime,
+                lines[lines.len().saturating_sub(120)..].join("\n")
+            );
+        }
         if self._tmp.is_some() {
             cleanup_engines(&self.data_dir);
         }
