@@ -441,6 +441,35 @@ impl EngineRuntime for DockerRuntime {
         Ok((ip, container_port(spec.engine)))
     }
 
+    /// A loopback source is the host itself: containers reach it through their
+    /// network's gateway (when the source listens there too).
+    async fn outside_address(&self, from: &NodeSpec, host: &str, port: u16) -> (String, u16) {
+        let loopback = host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if !loopback {
+            return (host.to_owned(), port);
+        }
+        let name = container_name(&from.key);
+        let gateway = self
+            .docker
+            .inspect_container(&name, None::<InspectContainerOptions>)
+            .await
+            .ok()
+            .and_then(|info| info.network_settings)
+            .and_then(|ns| {
+                ns.gateway.filter(|g| !g.is_empty()).or_else(|| {
+                    ns.networks.and_then(|n| {
+                        n.into_values()
+                            .filter_map(|e| e.gateway)
+                            .find(|g| !g.is_empty())
+                    })
+                })
+            });
+        (gateway.unwrap_or_else(|| host.to_owned()), port)
+    }
+
     /// Keys of every container carrying our node label, running or stopped
     /// (a stopped orphan container is still something to clean up), whose
     /// data is under this backend's nodes directory when it has one.

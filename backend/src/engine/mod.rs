@@ -107,6 +107,14 @@ pub trait EngineRuntime: Send + Sync + 'static {
         Ok((spec.host.to_string(), spec.port))
     }
 
+    /// How node `from` reaches `host:port` as the backend's host names it (an
+    /// online migration's source): processes share the host's network; containers
+    /// override it.
+    async fn outside_address(&self, from: &NodeSpec, host: &str, port: u16) -> (String, u16) {
+        let _ = from;
+        (host.to_owned(), port)
+    }
+
     /// Keys of every node this runtime knows is running (by labels or pid files
     /// under `root`), so the reconciler can remove orphans after a restart.
     async fn list_nodes(&self) -> anyhow::Result<Vec<String>>;

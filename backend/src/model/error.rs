@@ -61,6 +61,8 @@ faults! {
     ServerlessCacheNotFoundFault,
     ServerlessCacheSnapshotNotFoundFault,
     GlobalReplicationGroupNotFoundFault,
+    ReplicationGroupAlreadyUnderMigrationFault,
+    ReplicationGroupNotUnderMigrationFault,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod error;
 pub mod events;
 pub mod lifecycle;
+pub mod migration;
 pub mod parameter_group;
 pub mod record;
 pub mod replication_group;

@@ -57,6 +57,12 @@ pub struct ReplicationGroup {
     pub rolling_node_type: Option<String>,
     #[serde(default)]
     pub rolling_engine_version: Option<String>,
+    /// An online migration in progress (`StartMigration`).
+    #[serde(default)]
+    pub migration: Option<super::migration::Migration>,
+    /// A `TestMigration` the worker has yet to try.
+    #[serde(default)]
+    pub migration_test: Option<super::migration::Source>,
     pub generation: u64,
 }
 
@@ -388,6 +394,8 @@ impl ControlPlane {
             rolling: Vec::new(),
             rolling_node_type: None,
             rolling_engine_version: None,
+            migration: None,
+            migration_test: None,
             generation: 1,
         };
         self.insert_clusters(scope, &members, Some(&group))?;

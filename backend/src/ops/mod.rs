@@ -5,6 +5,7 @@
 mod catalogs;
 mod clusters;
 mod events;
+mod migration;
 mod parameter_groups;
 mod replication_groups;
 mod security_groups;
@@ -48,6 +49,9 @@ const TABLE: &[(&str, Handler)] = &[
         "DecreaseReplicaCount",
         replication_groups::decrease_replicas,
     ),
+    ("TestMigration", migration::test),
+    ("StartMigration", migration::start),
+    ("CompleteMigration", migration::complete),
     ("CreateCacheParameterGroup", parameter_groups::create),
     ("DescribeCacheParameterGroups", parameter_groups::describe),
     ("ModifyCacheParameterGroup", parameter_groups::modify),

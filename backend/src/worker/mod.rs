@@ -1,6 +1,7 @@
 //! Background work: the reconciler and the Memcached configuration endpoints.
 
 pub mod discovery;
+mod migration;
 pub mod proxy;
 pub mod reconcile;
 pub mod replication;

@@ -148,6 +148,9 @@ impl Reconciler {
             );
             return;
         }
+        if g.migration_test.is_some() {
+            self.test_migration(scope, g).await;
+        }
         let mut members = Vec::new();
         for c in view {
             let Some(n) = c.nodes.first().cloned() else {
@@ -371,6 +374,9 @@ impl Reconciler {
             };
             let role = info.get("role").map_or("", String::as_str);
             if m.cluster.id == primary {
+                if self.migrate_primary(scope, g, &m.spec, &info, auth).await {
+                    continue;
+                }
                 if role != "master" {
                     let _ = command(m.addr(), auth, &["REPLICAOF", "NO", "ONE"]).await;
                 }

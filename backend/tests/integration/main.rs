@@ -3,6 +3,7 @@
 mod cli;
 mod common;
 mod engine;
+mod migration;
 mod replication;
 mod restart;
 mod sdk_clusters;
