@@ -578,16 +578,14 @@ impl ControlPlane {
         final_snapshot: Option<&str>,
     ) -> Result<ReplicationGroup> {
         let g = self.find_replication_group(scope, id)?;
-        if final_snapshot.is_some() {
-            return Err(Error::invalid(
-                "FinalSnapshotIdentifier is not available yet in elasticache-local: snapshots are not supported yet.",
-            ));
-        }
         if g.status == lifecycle::DELETING {
             return Err(Error::new(
                 Fault::InvalidReplicationGroupState,
                 format!("Replication group {} is already being deleted.", g.id),
             ));
+        }
+        if let Some(name) = final_snapshot {
+            self.final_snapshot_of_group(scope, &g, name)?;
         }
         for mid in &g.members {
             if retain_primary && *mid == g.primary {

@@ -8,6 +8,7 @@ mod events;
 mod parameter_groups;
 mod replication_groups;
 mod security_groups;
+mod snapshots;
 mod subnet_groups;
 mod tags;
 
@@ -48,6 +49,10 @@ const TABLE: &[(&str, Handler)] = &[
         "DecreaseReplicaCount",
         replication_groups::decrease_replicas,
     ),
+    ("CreateSnapshot", snapshots::create),
+    ("CopySnapshot", snapshots::copy),
+    ("DeleteSnapshot", snapshots::delete),
+    ("DescribeSnapshots", snapshots::describe),
     ("CreateCacheParameterGroup", parameter_groups::create),
     ("DescribeCacheParameterGroups", parameter_groups::describe),
     ("ModifyCacheParameterGroup", parameter_groups::modify),

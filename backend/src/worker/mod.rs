@@ -4,3 +4,4 @@ pub mod discovery;
 pub mod proxy;
 pub mod reconcile;
 pub mod replication;
+pub mod snapshots;

@@ -28,6 +28,8 @@ pub struct Reconciler {
     /// Replication groups whose pass is running.
     pub(super) rg_inflight: Mutex<HashSet<(Scope, String)>>,
     failed_at: Mutex<HashMap<(Scope, String), Instant>>,
+    /// Snapshots whose work is running.
+    pub(super) snap_inflight: Mutex<HashSet<(Scope, String)>>,
 }
 
 impl Reconciler {
@@ -40,6 +42,7 @@ impl Reconciler {
             inflight: Mutex::new(HashSet::new()),
             rg_inflight: Mutex::new(HashSet::new()),
             failed_at: Mutex::new(HashMap::new()),
+            snap_inflight: Mutex::new(HashSet::new()),
         })
     }
 
@@ -62,6 +65,7 @@ impl Reconciler {
             }
             self.maintenance();
             self.tick();
+            self.snapshots();
             if last_health.elapsed() >= HEALTH_EVERY {
                 last_health = Instant::now();
                 let me = self.clone();
@@ -192,6 +196,10 @@ impl Reconciler {
         };
         let generation = c.generation;
         if c.status == lifecycle::DELETING {
+            if self.cp.snapshot_taken_from(scope, id) {
+                // A final snapshot still reads this node's data.
+                return true;
+            }
             for n in &c.nodes {
                 let spec = self.spec(scope, &c, n);
                 if let Err(e) = self.runtime().remove(&spec).await {
@@ -252,7 +260,18 @@ impl Reconciler {
             let keep = n.keep_data;
             let auth = c.auth_token.clone();
             let node_id = n.id.clone();
+            // A restore: the snapshot's RDB is the new node's `dump.rdb`.
+            let restore = c
+                .restore_from
+                .clone()
+                .filter(|_| n.status == lifecycle::NODE_CREATING && !restart);
             jobs.push(tokio::spawn(async move {
+                if let Some(rdb) = restore {
+                    tokio::fs::create_dir_all(&spec.data_dir).await?;
+                    tokio::fs::copy(&rdb, spec.data_dir.join("dump.rdb"))
+                        .await
+                        .map_err(|e| anyhow::anyhow!("cannot restore {}: {e}", rdb.display()))?;
+                }
                 if restart {
                     if keep && spec.engine != EngineKind::Memcached {
                         save(spec.host, spec.port, auth.as_deref()).await;
