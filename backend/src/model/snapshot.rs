@@ -22,8 +22,6 @@ use crate::engine::EngineKind;
 
 /// Manual snapshots per account and region.
 pub const MAX_SNAPSHOTS: usize = 1000;
-/// Automatic backups are kept at most this many days (AWS's limit).
-pub const MAX_RETENTION: i64 = 35;
 
 pub const CREATING: &str = "creating";
 pub const AVAILABLE: &str = "available";
@@ -662,8 +660,21 @@ impl ControlPlane {
         }
         let lower = |s: &Option<String>| s.as_ref().map(|v| v.to_ascii_lowercase());
         let (cid, rg) = (lower(&q.cluster_id), lower(&q.replication_group_id));
-        Ok(self
-            .list_snapshots(scope)
+        let all = self.list_snapshots(scope);
+        if let Some(c) = &cid {
+            // A cluster that neither exists nor left snapshots is unknown.
+            let known = all
+                .iter()
+                .any(|s| s.node_snapshots.iter().any(|n| &n.cluster_id == c))
+                || self.find_cluster(scope, c).is_ok();
+            if !known {
+                return Err(Error::new(
+                    Fault::CacheClusterNotFound,
+                    format!("CacheCluster not found: {c}"),
+                ));
+            }
+        }
+        Ok(all
             .into_iter()
             .filter(|s| {
                 q.name

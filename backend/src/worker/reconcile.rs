@@ -197,7 +197,8 @@ impl Reconciler {
         let generation = c.generation;
         if c.status == lifecycle::DELETING {
             if self.cp.snapshot_taken_from(scope, id) {
-                // A final snapshot still reads this node's data.
+                // A final snapshot still reads this node's data: look again soon.
+                tokio::time::sleep(Duration::from_millis(100)).await;
                 return true;
             }
             for n in &c.nodes {

@@ -626,6 +626,10 @@ async fn snapshot_rules_and_memcached_errors() {
         "SnapshotNotFoundFault"
     );
     assert_eq!(
+        code(c.describe_snapshots().cache_cluster_id("nope").send().await),
+        "CacheClusterNotFound"
+    );
+    assert_eq!(
         code(
             c.describe_snapshots()
                 .snapshot_source("sometimes")
