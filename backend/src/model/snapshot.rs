@@ -873,4 +873,15 @@ mod tests {
         assert!(check_bucket("my-bucket").is_ok());
         assert!(check_bucket("My_Bucket").is_err());
     }
+
+    #[test]
+    fn clock_offsets() {
+        let secs = |s: &str| super::super::parse_clock_offset(s).map(|d| d.num_seconds());
+        assert_eq!(secs("3600"), Ok(3600));
+        assert_eq!(secs("90m"), Ok(5400));
+        assert_eq!(secs("1d"), Ok(86400));
+        assert_eq!(secs("-2h"), Ok(-7200));
+        assert!(secs("soon").is_err());
+        assert!(secs("5w").is_err());
+    }
 }

@@ -278,6 +278,11 @@ async fn scenario(runtime: &str) {
     let r2 = name("r2");
     let r2_addr = create_redis(&c, &r2, None, Some("s3://itest-bucket/exported-0001.rdb")).await;
     assert_keys(r2_addr, "k").await;
+    let r4 = name("r4");
+    let local = format!("file://{}", exported.display());
+    let r4_addr = create_redis(&c, &r4, None, Some(&local)).await;
+    assert_keys(r4_addr, "k").await;
+    delete_cluster(&c, &r4).await;
     assert_eq!(
         code(
             c.create_cache_cluster()
