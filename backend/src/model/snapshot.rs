@@ -302,6 +302,37 @@ impl ControlPlane {
         }
     }
 
+    /// While a snapshot is taken, its standalone cluster or its group reads
+    /// `snapshotting` (as on AWS); `done` puts `available` back.
+    pub fn mark_snapshotting(&self, scope: &Scope, s: &Snapshot, done: bool) {
+        let (from, to) = if done {
+            (lifecycle::SNAPSHOTTING, lifecycle::AVAILABLE)
+        } else {
+            (lifecycle::AVAILABLE, lifecycle::SNAPSHOTTING)
+        };
+        if let Some(g) = &s.replication_group_id {
+            let _ = self.update_replication_group(scope, g, |g| {
+                if g.status == from {
+                    g.status = to.to_owned();
+                }
+                Ok(())
+            });
+        } else if let Some(c) = &s.cluster_id {
+            let c = {
+                let mut st = self.lock();
+                let Some(c) = st.region(scope).clusters.get_mut(c) else {
+                    return;
+                };
+                if c.status != from {
+                    return;
+                }
+                c.status = to.to_owned();
+                c.clone()
+            };
+            let _ = self.persist("cluster", scope, &c.id, Some(&c));
+        }
+    }
+
     /// Whether a snapshot is still being taken from this cluster's node (its
     /// deletion waits for it: a final snapshot).
     #[must_use]
@@ -451,6 +482,7 @@ impl ControlPlane {
             }
         };
         self.insert_snapshot(scope, &snap)?;
+        self.mark_snapshotting(scope, &snap, false);
         let (kind, id) = snapshot_event_source(&snap);
         self.event(
             scope,
@@ -549,6 +581,7 @@ impl ControlPlane {
             s
         };
         self.insert_snapshot(scope, &snap)?;
+        self.mark_snapshotting(scope, &snap, false);
         Ok(snap)
     }
 

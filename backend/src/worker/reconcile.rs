@@ -76,7 +76,7 @@ impl Reconciler {
 
     fn needs_work(c: &CacheCluster) -> bool {
         c.status != lifecycle::CREATE_FAILED
-            && (c.status != lifecycle::AVAILABLE
+            && ((c.status != lifecycle::AVAILABLE && c.status != lifecycle::SNAPSHOTTING)
                 || c.params_dirty
                 || c.nodes
                     .iter()
@@ -387,7 +387,12 @@ impl Reconciler {
                 };
             }
             let was = cur.status.clone();
-            if nodes_settled && ok && (cur.generation == generation || !cur.params_dirty) {
+            // A snapshot in progress settles the status itself.
+            if nodes_settled
+                && ok
+                && cur.status != lifecycle::SNAPSHOTTING
+                && (cur.generation == generation || !cur.params_dirty)
+            {
                 cur.status = lifecycle::AVAILABLE.to_owned();
             }
             if changed {

@@ -129,6 +129,9 @@ impl Reconciler {
     /// the file sizes, or gone with a failure event (as ElastiCache does).
     fn settle_taken(&self, scope: &Scope, s: &Snapshot, res: anyhow::Result<Vec<(String, u64)>>) {
         let (kind, id) = snapshot_event_source(s);
+        if s.copy_of.is_none() {
+            self.cp.mark_snapshotting(scope, s, true);
+        }
         match res {
             Ok(sizes) => {
                 let now = ControlPlane::now();
