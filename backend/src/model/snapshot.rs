@@ -617,6 +617,21 @@ impl ControlPlane {
         }
         if let Some(b) = bucket {
             check_bucket(b)?;
+            // The bucket is a local directory that must exist, as an S3 bucket must.
+            let dir = self.settings.buckets_dir.join(b);
+            if !dir.is_dir() {
+                return Err(Error::invalid(format!(
+                    "The S3 bucket {b} does not exist (create the directory {}).",
+                    dir.display()
+                )));
+            }
+            if src
+                .node_groups()
+                .iter()
+                .any(|ng| export_path(&self.settings.buckets_dir, b, target, ng).exists())
+            {
+                return Err(already_exists(target));
+            }
             // An export: files in a local bucket, no new snapshot.
             let export = Export {
                 bucket: b.to_owned(),

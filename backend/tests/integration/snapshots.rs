@@ -241,16 +241,23 @@ async fn scenario(runtime: &str) {
         .unwrap();
     let copy = wait_snapshot(&c, &s2).await;
     assert_eq!(copy.node_snapshots()[0].cache_size(), ns.cache_size());
-    c.copy_snapshot()
-        .source_snapshot_name(&s1)
-        .target_snapshot_name("exported")
-        .target_bucket("itest-bucket")
-        .send()
-        .await
-        .unwrap();
+    let export = |bucket: &str| {
+        c.copy_snapshot()
+            .source_snapshot_name(&s1)
+            .target_snapshot_name("exported")
+            .target_bucket(bucket)
+            .send()
+    };
+    assert_eq!(code(export("itest-bucket").await), "InvalidParameterValue");
+    std::fs::create_dir_all(b.data_dir.join("s3/itest-bucket")).unwrap();
+    export("itest-bucket").await.unwrap();
     wait_snapshot(&c, &s1).await;
     let exported = b.data_dir.join("s3/itest-bucket/exported-0001.rdb");
     assert_eq!(std::fs::metadata(&exported).unwrap().len(), size);
+    assert_eq!(
+        code(export("itest-bucket").await),
+        "SnapshotAlreadyExistsFault"
+    );
 
     // Filters and paging.
     let by_cluster = c
