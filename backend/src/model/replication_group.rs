@@ -306,7 +306,9 @@ impl ControlPlane {
                 "The number of PreferredCacheClusterAZs must equal NumCacheClusters.",
             ));
         }
-        let engine_name = req.cluster.engine.clone().unwrap_or_else(|| "redis".into());
+        let engine_name = (req.cluster.engine.clone())
+            .or_else(|| self.snapshot_engine(scope, req.cluster.snapshot_name.as_deref()))
+            .unwrap_or_else(|| "redis".into());
         let mut base = req.cluster.clone();
         if let Some(c) = &existing {
             base.engine = Some(c.engine.as_str().to_owned());

@@ -744,6 +744,12 @@ impl ControlPlane {
             .collect())
     }
 
+    /// The engine of the snapshot a restore names (its default engine).
+    pub(crate) fn snapshot_engine(&self, scope: &Scope, name: Option<&str>) -> Option<String> {
+        name.and_then(|n| self.find_snapshot(scope, n).ok())
+            .map(|s| s.engine.as_str().to_owned())
+    }
+
     /// A restore takes what the request leaves out from the snapshot: engine,
     /// engine version, node type, port, parameter group and windows.
     pub(crate) fn restore_defaults(

@@ -683,3 +683,69 @@ async fn snapshot_rules_and_memcached_errors() {
     );
     delete_cluster(&c, &r).await;
 }
+
+/// A Valkey snapshot restores into a replication group that names no engine:
+/// the group takes the snapshot's engine, version and node type.
+async fn valkey_restore(runtime: &str) {
+    let b = Backend::start(runtime);
+    let c = b.client();
+    let v = name("vk");
+    c.create_cache_cluster()
+        .cache_cluster_id(&v)
+        .engine("valkey")
+        .cache_node_type("cache.t3.small")
+        .send()
+        .await
+        .unwrap();
+    let addr = node_ports(&wait_cluster(&c, &v, "available").await)[0];
+    write_keys(addr, "v").await;
+    let s = name("vsnap");
+    c.create_snapshot()
+        .cache_cluster_id(&v)
+        .snapshot_name(&s)
+        .send()
+        .await
+        .unwrap();
+    let snap = wait_snapshot(&c, &s).await;
+    assert_eq!(snap.engine(), Some("valkey"));
+    let g = name("vg");
+    c.create_replication_group()
+        .replication_group_id(&g)
+        .replication_group_description("from valkey")
+        .snapshot_name(&s)
+        .send()
+        .await
+        .unwrap();
+    let rg = wait_group(&c, &g).await;
+    assert_eq!(rg.engine(), Some("valkey"));
+    assert_eq!(rg.cache_node_type(), Some("cache.t3.small"));
+    let pe = rg.node_groups()[0].primary_endpoint().unwrap();
+    assert_keys(ep(pe.address().unwrap(), pe.port().unwrap()), "v").await;
+    // Valkey data does not go back to Redis.
+    assert_eq!(
+        code(
+            c.create_cache_cluster()
+                .cache_cluster_id(name("rd"))
+                .engine("redis")
+                .cache_node_type("cache.t3.micro")
+                .snapshot_name(&s)
+                .send()
+                .await
+        ),
+        "InvalidParameterCombination"
+    );
+    c.delete_replication_group()
+        .replication_group_id(&g)
+        .send()
+        .await
+        .unwrap();
+    delete_cluster(&c, &v).await;
+    wait_group_gone(&c, &g).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn valkey_snapshot_restores_with_the_snapshots_settings_on_every_runtime() {
+    for rt in common::runtimes() {
+        valkey_restore(&rt).await;
+    }
+}
