@@ -48,6 +48,20 @@ pub struct NodeSnapshot {
     /// Replicas of the node group when the snapshot was taken.
     pub replica_count: i64,
     pub replica_azs: Vec<String>,
+    /// Slot ranges of the node group (`None`: every slot).
+    #[serde(default)]
+    pub slots: Option<String>,
+}
+
+/// One node group a snapshot saves: which member cluster's node, and what
+/// the snapshot tells of the group.
+#[derive(Debug, Clone)]
+pub struct ShardSource {
+    pub node_group_id: String,
+    /// Slot ranges (`0-5460`); `None`: every slot.
+    pub slots: Option<String>,
+    pub cluster: CacheCluster,
+    pub replica_count: usize,
 }
 
 /// An export asked for by `CopySnapshot` with `TargetBucket`.
@@ -339,9 +353,11 @@ impl ControlPlane {
     pub fn snapshot_taken_from(&self, scope: &Scope, cluster_id: &str) -> bool {
         let st = self.lock();
         st.regions.get(scope).is_some_and(|r| {
-            r.snapshots
-                .values()
-                .any(|s| s.status == CREATING && s.take_from.as_deref() == Some(cluster_id))
+            r.snapshots.values().any(|s| {
+                s.status == CREATING
+                    && s.copy_of.is_none()
+                    && s.node_snapshots.iter().any(|n| n.cluster_id == cluster_id)
+            })
         })
     }
 
@@ -355,9 +371,46 @@ impl ControlPlane {
         source: &str,
         tags: Vec<Tag>,
     ) -> Snapshot {
-        let now = Self::now();
-        let node = c.nodes.first();
         let replicas = group.map_or(0, |g| g.members.len().saturating_sub(1));
+        let shard = ShardSource {
+            node_group_id: NODE_GROUP_ID.to_owned(),
+            slots: None,
+            cluster: c.clone(),
+            replica_count: replicas,
+        };
+        Self::snapshot_of(scope, &[shard], group, name, source, tags)
+    }
+
+    /// A snapshot of one or more node groups, each saved from one member
+    /// cluster; the first shard's cluster gives the settings.
+    fn snapshot_of(
+        scope: &Scope,
+        shards: &[ShardSource],
+        group: Option<&ReplicationGroup>,
+        name: &str,
+        source: &str,
+        tags: Vec<Tag>,
+    ) -> Snapshot {
+        let now = Self::now();
+        let c = &shards[0].cluster;
+        let node_snapshots = shards
+            .iter()
+            .map(|sh| {
+                let node = sh.cluster.nodes.first();
+                NodeSnapshot {
+                    cluster_id: sh.cluster.id.clone(),
+                    node_group_id: sh.node_group_id.clone(),
+                    cache_node_id: node.map_or_else(|| "0001".to_owned(), |n| n.id.clone()),
+                    node_created: node.map_or(sh.cluster.created, |n| n.created),
+                    size_bytes: None,
+                    snapshot_created: None,
+                    az: node.map_or_else(|| sh.cluster.preferred_az.clone(), |n| n.az.clone()),
+                    replica_count: i64::try_from(sh.replica_count).unwrap_or(0),
+                    replica_azs: Vec::new(),
+                    slots: sh.slots.clone(),
+                }
+            })
+            .collect();
         Snapshot {
             name: name.to_owned(),
             source: source.to_owned(),
@@ -386,25 +439,30 @@ impl ControlPlane {
                 || c.snapshot_window.clone().unwrap_or_default(),
                 |g| g.snapshot_window.clone(),
             ),
-            num_node_groups: 1,
+            num_node_groups: i64::try_from(shards.len()).unwrap_or(1),
             automatic_failover: group.map(|g| g.automatic_failover),
-            node_snapshots: vec![NodeSnapshot {
-                cluster_id: c.id.clone(),
-                node_group_id: NODE_GROUP_ID.to_owned(),
-                cache_node_id: node.map_or_else(|| "0001".to_owned(), |n| n.id.clone()),
-                node_created: node.map_or(c.created, |n| n.created),
-                size_bytes: None,
-                snapshot_created: None,
-                az: node.map_or_else(|| c.preferred_az.clone(), |n| n.az.clone()),
-                replica_count: i64::try_from(replicas).unwrap_or(0),
-                replica_azs: Vec::new(),
-            }],
+            node_snapshots,
             tags,
             created: now,
             take_from: Some(c.id.clone()),
             copy_of: None,
             exports: Vec::new(),
         }
+    }
+
+    /// What a snapshot of a group saves: one member per node group. Cluster
+    /// mode disabled: the one node group `0001`, from [`Self::snapshot_member`].
+    /// (A sharded group gives one `ShardSource` per node group — its id,
+    /// slots, a member to save and its replica count; the worker already
+    /// takes one RDB per node snapshot.)
+    fn group_shards(&self, scope: &Scope, g: &ReplicationGroup) -> Result<Vec<ShardSource>> {
+        let c = self.snapshot_member(scope, g)?;
+        Ok(vec![ShardSource {
+            node_group_id: NODE_GROUP_ID.to_owned(),
+            slots: None,
+            cluster: c,
+            replica_count: g.members.len().saturating_sub(1),
+        }])
     }
 
     /// The member of a group a snapshot is taken from: its snapshotting
@@ -477,8 +535,8 @@ impl ControlPlane {
                         ),
                     ));
                 }
-                let c = self.snapshot_member(scope, &g)?;
-                Self::snapshot_of_cluster(scope, &c, Some(&g), &name, SOURCE_MANUAL, req.tags)
+                let shards = self.group_shards(scope, &g)?;
+                Self::snapshot_of(scope, &shards, Some(&g), &name, SOURCE_MANUAL, req.tags)
             }
         };
         self.insert_snapshot(scope, &snap)?;
@@ -541,8 +599,8 @@ impl ControlPlane {
                 ),
             ));
         }
-        let c = self.snapshot_member(scope, g)?;
-        let snap = Self::snapshot_of_cluster(scope, &c, Some(g), &name, SOURCE_MANUAL, Vec::new());
+        let shards = self.group_shards(scope, g)?;
+        let snap = Self::snapshot_of(scope, &shards, Some(g), &name, SOURCE_MANUAL, Vec::new());
         self.insert_snapshot(scope, &snap)
     }
 
@@ -556,10 +614,10 @@ impl ControlPlane {
         let now = Self::now();
         let snap = if let Some(rg) = group_id {
             let g = self.find_replication_group(scope, rg)?;
-            let c = self.snapshot_member(scope, &g)?;
-            let mut s = Self::snapshot_of_cluster(
+            let shards = self.group_shards(scope, &g)?;
+            let mut s = Self::snapshot_of(
                 scope,
-                &c,
+                &shards,
                 Some(&g),
                 &automatic_name(&g.id, now),
                 SOURCE_AUTOMATED,
@@ -849,12 +907,12 @@ impl ControlPlane {
                     s.engine_version
                 )));
             }
-            let ng = s
-                .node_groups()
+            let path = self
+                .snapshot_files(scope, &s)
                 .into_iter()
                 .next()
-                .unwrap_or_else(|| NODE_GROUP_ID.to_owned());
-            let path = rdb_path(&self.settings.snapshots_dir, scope, &s.name, &ng);
+                .map(|(_, _, p)| p)
+                .ok_or_else(|| Error::internal("snapshot without node snapshots"))?;
             return Ok(Some((path, Some(s.name))));
         }
         if arns.len() > 1 {
@@ -870,6 +928,35 @@ impl ControlPlane {
             )));
         }
         Ok(Some((path, None)))
+    }
+
+    /// The RDB files of a snapshot, one per node group, in node-group order,
+    /// with the group's slots: what a restore starts each shard from.
+    #[must_use]
+    pub fn snapshot_files(
+        &self,
+        scope: &Scope,
+        s: &Snapshot,
+    ) -> Vec<(String, Option<String>, PathBuf)> {
+        let mut v: Vec<(String, Option<String>, PathBuf)> = s
+            .node_snapshots
+            .iter()
+            .map(|n| {
+                (
+                    n.node_group_id.clone(),
+                    n.slots.clone(),
+                    rdb_path(
+                        &self.settings.snapshots_dir,
+                        scope,
+                        &s.name,
+                        &n.node_group_id,
+                    ),
+                )
+            })
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v.dedup_by(|a, b| a.0 == b.0);
+        v
     }
 
     /// A `SnapshotArns` entry as a local file.

@@ -111,7 +111,7 @@ fn flatten(ctx: &Ctx<'_>, s: &Snapshot, show_node_groups: bool) -> Value {
             if show_node_groups {
                 let mut ng = json!({
                     "NodeGroupId": n.node_group_id,
-                    "Slots": "0-16383",
+                    "Slots": n.slots.as_deref().unwrap_or("0-16383"),
                     "ReplicaCount": n.replica_count,
                     "PrimaryAvailabilityZone": n.az,
                 });

@@ -181,11 +181,7 @@ impl Reconciler {
     async fn take(&self, scope: &Scope, s: &Snapshot) -> anyhow::Result<Vec<(String, u64)>> {
         let mut sizes = Vec::new();
         for ns in &s.node_snapshots {
-            let cluster_id = if s.node_snapshots.len() == 1 {
-                s.take_from.clone().unwrap_or_else(|| ns.cluster_id.clone())
-            } else {
-                ns.cluster_id.clone()
-            };
+            let cluster_id = ns.cluster_id.clone();
             let c = self
                 .cp
                 .find_cluster(scope, &cluster_id)
