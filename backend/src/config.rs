@@ -46,6 +46,10 @@ pub struct Args {
     /// Address written into endpoints (where clients reach the engines).
     #[arg(long, env = "ELASTICACHE_ADVERTISE_HOST", default_value = "127.0.0.1")]
     pub advertise_host: String,
+    /// Move the control plane's clock (e.g. `1d`, `90m`, `-3600`): automatic
+    /// snapshots, maintenance windows and timestamps follow it. For tests.
+    #[arg(long, env = "ELASTICACHE_CLOCK_OFFSET", value_parser = crate::model::parse_clock_offset)]
+    pub clock_offset: Option<chrono::Duration>,
 }
 
 /// Pick the runtime the arguments ask for.
@@ -68,11 +72,17 @@ pub async fn runtime(args: &Args) -> anyhow::Result<Arc<dyn EngineRuntime>> {
 
 /// Start everything and serve until the process ends.
 pub async fn serve(args: Args) -> anyhow::Result<()> {
+    if let Some(off) = args.clock_offset {
+        crate::model::set_clock_offset(off);
+        tracing::info!(seconds = off.num_seconds(), "clock offset in effect");
+    }
     let runtime = runtime(&args).await?;
     let store = Arc::new(RedbStore::open(&args.data_dir)?);
     let settings = Settings {
         nodes_dir: args.data_dir.join("nodes"),
         advertise_host: args.advertise_host.clone(),
+        snapshots_dir: args.data_dir.join("snapshots"),
+        buckets_dir: args.data_dir.join("s3"),
     };
     let cp = Arc::new(ControlPlane::load(store, runtime.clone(), settings)?);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;

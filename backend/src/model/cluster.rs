@@ -103,6 +103,13 @@ pub struct CacheCluster {
     /// Some changed parameter only takes effect at the next reboot.
     #[serde(default)]
     pub params_need_reboot: bool,
+    /// The RDB file new nodes start from (a restore), put in place as
+    /// `dump.rdb` before their first start.
+    #[serde(default)]
+    pub restore_from: Option<std::path::PathBuf>,
+    /// The snapshot that file belongs to (`SnapshotName`), if any.
+    #[serde(default)]
+    pub restore_snapshot: Option<String>,
 }
 
 impl CacheCluster {
@@ -328,6 +335,7 @@ impl ControlPlane {
     #[allow(clippy::too_many_lines)]
     pub(crate) fn build_cluster(&self, scope: &Scope, req: CreateCluster) -> Result<CacheCluster> {
         let id = validate::identifier("Cache cluster", "CacheClusterId", &req.id, 50)?;
+        let req = self.restore_defaults(scope, req);
         let engine = parse_engine(req.engine.as_deref().unwrap_or("memcached"))?;
         let version = resolve_version(engine, req.engine_version.as_deref())?;
         let node_type = req.node_type.clone().ok_or_else(|| {
@@ -357,31 +365,21 @@ impl ControlPlane {
                 ),
             ));
         }
-        if engine == EngineKind::Memcached {
-            if req.snapshot_retention_limit.is_some_and(|l| l > 0) || req.snapshot_window.is_some()
-            {
-                return Err(Error::combination(
-                    "Snapshots are not supported for the memcached engine.",
-                ));
-            }
-            if req.snapshot_name.is_some() || !req.snapshot_arns.is_empty() {
-                return Err(Error::combination(
-                    "Memcached clusters cannot be restored from a snapshot.",
-                ));
-            }
-        }
-        if let Some(s) = &req.snapshot_name {
-            // Snapshots arrive with the replication issue; none can exist yet.
-            return Err(Error::new(
-                Fault::InvalidParameterValue,
-                format!("Snapshot {s} not found."),
+        if engine == EngineKind::Memcached
+            && (req.snapshot_retention_limit.is_some_and(|l| l > 0)
+                || req.snapshot_window.is_some())
+        {
+            return Err(Error::combination(
+                "Snapshots are not supported for the memcached engine.",
             ));
         }
-        if !req.snapshot_arns.is_empty() {
-            return Err(Error::invalid(
-                "Restoring from SnapshotArns is not available yet in this backend.",
-            ));
-        }
+        let restore = self.restore_source(
+            scope,
+            req.snapshot_name.as_deref(),
+            &req.snapshot_arns,
+            engine,
+            &version.engine_version,
+        )?;
         if !req.security_group_names.is_empty() {
             return Err(Error::new(
                 Fault::InvalidParameterCombination,
@@ -549,6 +547,8 @@ impl ControlPlane {
             generation: 1,
             params_dirty: true,
             params_need_reboot: false,
+            restore_from: restore.as_ref().map(|(p, _)| p.clone()),
+            restore_snapshot: restore.and_then(|(_, n)| n),
         };
         Ok(cluster)
     }
@@ -947,21 +947,15 @@ impl ControlPlane {
         final_snapshot: Option<&str>,
     ) -> Result<CacheCluster> {
         let current = self.find_cluster(scope, id)?;
-        if final_snapshot.is_some() {
-            if current.engine == EngineKind::Memcached {
-                return Err(Error::combination(
-                    "Final snapshots are not supported for the memcached engine.",
-                ));
-            }
-            return Err(Error::invalid(
-                "FinalSnapshotIdentifier is not available yet in this backend: snapshots arrive with replication groups.",
-            ));
-        }
         if current.status == lifecycle::DELETING {
             return Err(Error::new(
                 Fault::InvalidCacheClusterState,
                 format!("Cache cluster {} is already being deleted.", current.id),
             ));
+        }
+        if let Some(name) = final_snapshot {
+            // Checked and stored before anything changes; needs `available`.
+            self.final_snapshot_of_cluster(scope, &current, name)?;
         }
         if let Some(rg) = &current.replication_group_id {
             self.detach_member_for_delete(scope, rg, &current.id)?;

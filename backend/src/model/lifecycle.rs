@@ -6,6 +6,8 @@ pub const MODIFYING: &str = "modifying";
 pub const DELETING: &str = "deleting";
 pub const REBOOTING: &str = "rebooting cache cluster nodes";
 pub const CREATE_FAILED: &str = "create-failed";
+/// A cluster or replication group while a snapshot of it is taken.
+pub const SNAPSHOTTING: &str = "snapshotting";
 
 /// Cache node statuses.
 pub const NODE_AVAILABLE: &str = "available";

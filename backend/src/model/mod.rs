@@ -11,6 +11,7 @@ pub mod migration;
 pub mod parameter_group;
 pub mod record;
 pub mod replication_group;
+pub mod snapshot;
 pub mod subnet_group;
 pub mod tags;
 pub mod validate;
@@ -58,6 +59,7 @@ pub struct Region {
     pub replication_groups: BTreeMap<String, replication_group::ReplicationGroup>,
     pub parameter_groups: BTreeMap<String, parameter_group::ParameterGroup>,
     pub subnet_groups: BTreeMap<String, subnet_group::SubnetGroup>,
+    pub snapshots: BTreeMap<String, snapshot::Snapshot>,
     pub events: Vec<events::Event>,
     /// Tags of the `default.*` parameter groups and `default` subnet group,
     /// which are not stored as records of their own.
@@ -83,6 +85,10 @@ pub struct Settings {
     pub nodes_dir: PathBuf,
     /// The address clients reach engines on (endpoints' `Address`).
     pub advertise_host: String,
+    /// Root of snapshot files (`<data-dir>/snapshots`).
+    pub snapshots_dir: PathBuf,
+    /// Local S3 buckets (`<data-dir>/s3`): `s3://bucket/key` is `<buckets_dir>/bucket/key`.
+    pub buckets_dir: PathBuf,
 }
 
 impl Settings {
@@ -156,11 +162,49 @@ impl ControlPlane {
         self.wake.notified().await;
     }
 
-    /// The clock, one place so that tests and events agree.
+    /// The clock, one place so that tests and events agree: the system
+    /// clock moved by the configured offset (see [`set_clock_offset`]).
     #[must_use]
     pub fn now() -> DateTime<Utc> {
         Utc::now()
+            + CLOCK_OFFSET
+                .get()
+                .copied()
+                .unwrap_or_else(chrono::Duration::zero)
     }
+}
+
+static CLOCK_OFFSET: std::sync::OnceLock<chrono::Duration> = std::sync::OnceLock::new();
+
+/// Move the control plane's clock (`--clock-offset`), once, at start: lets
+/// tests reach a snapshot window or the next day without waiting.
+pub fn set_clock_offset(offset: chrono::Duration) {
+    let _ = CLOCK_OFFSET.set(offset);
+}
+
+/// Parse a clock offset: an integer with an optional unit `s`, `m`, `h` or
+/// `d` (seconds when none), optionally negative: `90m`, `1d`, `-3600`.
+pub fn parse_clock_offset(s: &str) -> std::result::Result<chrono::Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c),
+        _ => (s, 's'),
+    };
+    let n: i64 = num
+        .parse()
+        .map_err(|_| format!("invalid clock offset {s:?}: expected e.g. 3600, 90m, 2h or 1d"))?;
+    let secs = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86400,
+        _ => {
+            return Err(format!(
+                "invalid clock offset unit in {s:?}: use s, m, h or d"
+            ))
+        }
+    };
+    Ok(chrono::Duration::seconds(n * secs))
 }
 
 /// Format a timestamp as the API does (ISO 8601, UTC, milliseconds).

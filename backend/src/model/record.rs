@@ -73,6 +73,9 @@ pub fn load_state(store: &dyn Store) -> anyhow::Result<State> {
             "subnetgroup" => {
                 r.subnet_groups.insert(id.to_owned(), decode(&bytes)?);
             }
+            "snapshot" => {
+                r.snapshots.insert(id.to_owned(), decode(&bytes)?);
+            }
             "event" => r.events.push(decode(&bytes)?),
             "defaulttags" => {
                 r.default_tags.insert(id.to_owned(), decode(&bytes)?);

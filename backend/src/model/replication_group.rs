@@ -312,7 +312,9 @@ impl ControlPlane {
                 "The number of PreferredCacheClusterAZs must equal NumCacheClusters.",
             ));
         }
-        let engine_name = req.cluster.engine.clone().unwrap_or_else(|| "redis".into());
+        let engine_name = (req.cluster.engine.clone())
+            .or_else(|| self.snapshot_engine(scope, req.cluster.snapshot_name.as_deref()))
+            .unwrap_or_else(|| "redis".into());
         let mut base = req.cluster.clone();
         if let Some(c) = &existing {
             base.engine = Some(c.engine.as_str().to_owned());
@@ -586,16 +588,14 @@ impl ControlPlane {
         final_snapshot: Option<&str>,
     ) -> Result<ReplicationGroup> {
         let g = self.find_replication_group(scope, id)?;
-        if final_snapshot.is_some() {
-            return Err(Error::invalid(
-                "FinalSnapshotIdentifier is not available yet in elasticache-local: snapshots are not supported yet.",
-            ));
-        }
         if g.status == lifecycle::DELETING {
             return Err(Error::new(
                 Fault::InvalidReplicationGroupState,
                 format!("Replication group {} is already being deleted.", g.id),
             ));
+        }
+        if let Some(name) = final_snapshot {
+            self.final_snapshot_of_group(scope, &g, name)?;
         }
         for mid in &g.members {
             if retain_primary && *mid == g.primary {

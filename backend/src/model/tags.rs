@@ -121,7 +121,21 @@ impl ControlPlane {
                 self.persist("replicationgroup", scope, &a.name, Some(&g))?;
                 Ok(g.tags)
             }
-            "snapshot" => Err(not_found(Fault::SnapshotNotFoundFault, "Snapshot")),
+            "snapshot" => {
+                let name = self.find_snapshot(scope, &a.name)?.name;
+                let s = {
+                    let mut st = self.lock();
+                    let s = st
+                        .region(scope)
+                        .snapshots
+                        .get_mut(&name)
+                        .ok_or_else(|| not_found(Fault::SnapshotNotFoundFault, "Snapshot"))?;
+                    f(&mut s.tags)?;
+                    s.clone()
+                };
+                self.persist("snapshot", scope, &name, Some(&s))?;
+                Ok(s.tags)
+            }
             "user" => Err(not_found(Fault::UserNotFound, "User")),
             "usergroup" => Err(not_found(Fault::UserGroupNotFound, "User group")),
             "reserved-instance" => Err(not_found(

@@ -9,6 +9,7 @@ mod migration;
 mod parameter_groups;
 mod replication_groups;
 mod security_groups;
+mod snapshots;
 mod subnet_groups;
 mod tags;
 
@@ -52,6 +53,10 @@ const TABLE: &[(&str, Handler)] = &[
     ("TestMigration", migration::test),
     ("StartMigration", migration::start),
     ("CompleteMigration", migration::complete),
+    ("CreateSnapshot", snapshots::create),
+    ("CopySnapshot", snapshots::copy),
+    ("DeleteSnapshot", snapshots::delete),
+    ("DescribeSnapshots", snapshots::describe),
     ("CreateCacheParameterGroup", parameter_groups::create),
     ("DescribeCacheParameterGroups", parameter_groups::describe),
     ("ModifyCacheParameterGroup", parameter_groups::modify),

@@ -5,3 +5,4 @@ mod migration;
 pub mod proxy;
 pub mod reconcile;
 pub mod replication;
+pub mod snapshots;

@@ -33,6 +33,8 @@ pub struct Reconciler {
     failed_at: Mutex<HashMap<(Scope, String), Instant>>,
     /// Failed passes of clusters still `creating`.
     create_failures: Mutex<HashMap<(Scope, String), u32>>,
+    /// Snapshots whose work is running.
+    pub(super) snap_inflight: Mutex<HashSet<(Scope, String)>>,
 }
 
 impl Reconciler {
@@ -46,6 +48,7 @@ impl Reconciler {
             rg_inflight: Mutex::new(HashSet::new()),
             failed_at: Mutex::new(HashMap::new()),
             create_failures: Mutex::new(HashMap::new()),
+            snap_inflight: Mutex::new(HashSet::new()),
         })
     }
 
@@ -68,6 +71,7 @@ impl Reconciler {
             }
             self.maintenance();
             self.tick();
+            self.snapshots();
             if last_health.elapsed() >= HEALTH_EVERY {
                 last_health = Instant::now();
                 let me = self.clone();
@@ -78,7 +82,7 @@ impl Reconciler {
 
     fn needs_work(c: &CacheCluster) -> bool {
         c.status != lifecycle::CREATE_FAILED
-            && (c.status != lifecycle::AVAILABLE
+            && ((c.status != lifecycle::AVAILABLE && c.status != lifecycle::SNAPSHOTTING)
                 || c.params_dirty
                 || c.nodes
                     .iter()
@@ -198,6 +202,11 @@ impl Reconciler {
         };
         let generation = c.generation;
         if c.status == lifecycle::DELETING {
+            if self.cp.snapshot_taken_from(scope, id) {
+                // A final snapshot still reads this node's data: look again soon.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                return true;
+            }
             for n in &c.nodes {
                 let spec = self.spec(scope, &c, n);
                 if let Err(e) = self.runtime().remove(&spec).await {
@@ -258,7 +267,18 @@ impl Reconciler {
             let keep = n.keep_data;
             let auth = c.auth_token.clone();
             let node_id = n.id.clone();
+            // A restore: the snapshot's RDB is the new node's `dump.rdb`.
+            let restore = c
+                .restore_from
+                .clone()
+                .filter(|_| n.status == lifecycle::NODE_CREATING && !restart);
             jobs.push(tokio::spawn(async move {
+                if let Some(rdb) = restore {
+                    tokio::fs::create_dir_all(&spec.data_dir).await?;
+                    tokio::fs::copy(&rdb, spec.data_dir.join("dump.rdb"))
+                        .await
+                        .map_err(|e| anyhow::anyhow!("cannot restore {}: {e}", rdb.display()))?;
+                }
                 if restart {
                     if keep && spec.engine != EngineKind::Memcached {
                         save(spec.host, spec.port, auth.as_deref()).await;
@@ -390,7 +410,12 @@ impl Reconciler {
                 };
             }
             let was = cur.status.clone();
-            if nodes_settled && ok && (cur.generation == generation || !cur.params_dirty) {
+            // A snapshot in progress settles the status itself.
+            if nodes_settled
+                && ok
+                && cur.status != lifecycle::SNAPSHOTTING
+                && (cur.generation == generation || !cur.params_dirty)
+            {
                 cur.status = lifecycle::AVAILABLE.to_owned();
             }
             if changed {

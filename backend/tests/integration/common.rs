@@ -61,8 +61,25 @@ impl Backend {
         b
     }
 
+    /// Start a backend with a fresh data directory and extra environment.
+    pub fn start_with(runtime: &str, env: &[(&str, &str)]) -> Self {
+        let tmp = tempfile::Builder::new()
+            .prefix("ec-itest-")
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path().to_path_buf();
+        let mut b = Self::start_in_with(runtime, &dir, free_port(), env);
+        b._tmp = Some(tmp);
+        b
+    }
+
     /// Start a backend on an existing data directory (for restart tests).
     pub fn start_in(runtime: &str, data_dir: &Path, port: u16) -> Self {
+        Self::start_in_with(runtime, data_dir, port, &[])
+    }
+
+    /// `start_in` with extra environment (e.g. `ELASTICACHE_CLOCK_OFFSET`).
+    pub fn start_in_with(runtime: &str, data_dir: &Path, port: u16, env: &[(&str, &str)]) -> Self {
         let log = data_dir.with_extension(format!("{}.log", port));
         let out = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_elasticache-local"))
@@ -73,6 +90,7 @@ impl Backend {
             .arg("--runtime")
             .arg(runtime)
             .env("ELASTICACHE_LOG", "info,elasticache_local=debug")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)

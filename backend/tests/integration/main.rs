@@ -8,5 +8,6 @@ mod replication;
 mod restart;
 mod sdk_clusters;
 mod sdk_groups;
+mod snapshots;
 mod terraform_aws;
 mod timing;
