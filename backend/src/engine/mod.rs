@@ -126,7 +126,8 @@ pub async fn wait_ready(
     spec: &NodeSpec,
     timeout: Duration,
 ) -> anyhow::Result<()> {
-    let deadline = tokio::time::Instant::now() + timeout;
+    let started = tokio::time::Instant::now();
+    let deadline = started + timeout;
     let mut delay = Duration::from_millis(5);
     loop {
         if rt.status(spec).await == NodeStatus::Ready {
@@ -136,7 +137,11 @@ pub async fn wait_ready(
             anyhow::bail!("node {} did not answer within {timeout:?}", spec.key);
         }
         tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_millis(100));
+        // Engines answer within tens of milliseconds as processes: look often at
+        // first, then back off for slow starts (containers, big restores).
+        if started.elapsed() > Duration::from_millis(300) {
+            delay = (delay * 2).min(Duration::from_millis(100));
+        }
     }
 }
 

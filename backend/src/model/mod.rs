@@ -111,6 +111,7 @@ pub struct ControlPlane {
     pub runtime: Arc<dyn EngineRuntime>,
     pub settings: Settings,
     wake: tokio::sync::Notify,
+    wake_groups: tokio::sync::Notify,
 }
 
 impl ControlPlane {
@@ -127,6 +128,7 @@ impl ControlPlane {
             runtime,
             settings,
             wake: tokio::sync::Notify::new(),
+            wake_groups: tokio::sync::Notify::new(),
         })
     }
 
@@ -156,10 +158,17 @@ impl ControlPlane {
     /// Ask the reconciler to look at the state now.
     pub fn wake(&self) {
         self.wake.notify_one();
+        self.wake_groups.notify_one();
     }
 
     pub async fn woken(&self) {
         self.wake.notified().await;
+    }
+
+    /// The replication groups' loop waits on this one (a member that settles
+    /// wakes its group at once).
+    pub async fn groups_woken(&self) {
+        self.wake_groups.notified().await;
     }
 
     /// The clock, one place so that tests and events agree: the system

@@ -30,6 +30,8 @@ pub struct Reconciler {
     inflight: Mutex<HashSet<(Scope, String)>>,
     /// Replication groups whose pass is running.
     pub(super) rg_inflight: Mutex<HashSet<(Scope, String)>>,
+    /// Groups woken while their pass was running.
+    pub(super) rg_rerun: Mutex<HashSet<(Scope, String)>>,
     failed_at: Mutex<HashMap<(Scope, String), Instant>>,
     /// Failed passes of clusters still `creating`.
     create_failures: Mutex<HashMap<(Scope, String), u32>>,
@@ -46,6 +48,7 @@ impl Reconciler {
             proxies: Proxies::default(),
             inflight: Mutex::new(HashSet::new()),
             rg_inflight: Mutex::new(HashSet::new()),
+            rg_rerun: Mutex::new(HashSet::new()),
             failed_at: Mutex::new(HashMap::new()),
             create_failures: Mutex::new(HashMap::new()),
             snap_inflight: Mutex::new(HashSet::new()),
@@ -60,7 +63,10 @@ impl Reconciler {
         tokio::spawn(async move {
             loop {
                 me.replication_pass().await;
-                tokio::time::sleep(super::replication::EVERY).await;
+                tokio::select! {
+                    () = me.cp.groups_woken() => {}
+                    () = tokio::time::sleep(super::replication::EVERY) => {}
+                }
             }
         });
         let mut last_health = Instant::now();

@@ -23,6 +23,8 @@ type Addr = (std::net::Ipv4Addr, u16);
 pub(super) const EVERY: Duration = Duration::from_millis(500);
 /// How long a promotion waits for the replica to catch up with a live primary.
 const CATCH_UP: Duration = Duration::from_secs(3);
+/// How long a pass waits for a new replica's first sync before leaving it to the next pass.
+const FIRST_SYNC: Duration = Duration::from_secs(2);
 
 struct Member {
     cluster: CacheCluster,
@@ -61,6 +63,30 @@ async fn command(addr: Addr, auth: Option<&str>, args: &[&str]) -> anyhow::Resul
     tokio::time::timeout(Duration::from_secs(5), conn.cmd(args)).await?
 }
 
+/// Wait until the replicas at `addrs` report `master_link_status:up`; returns
+/// those that did within `within`.
+async fn links_come_up(addrs: &[Addr], auth: Option<&str>, within: Duration) -> Vec<Addr> {
+    let deadline = Instant::now() + within;
+    let mut up: Vec<Addr> = Vec::new();
+    loop {
+        for a in addrs {
+            if up.contains(a) {
+                continue;
+            }
+            if replication_info(*a, auth)
+                .await
+                .is_some_and(|i| i.get("master_link_status").map(String::as_str) == Some("up"))
+            {
+                up.push(*a);
+            }
+        }
+        if up.len() == addrs.len() || Instant::now() >= deadline {
+            return up;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 fn offset(info: &HashMap<String, String>, key: &str) -> i64 {
     info.get(key).and_then(|v| v.parse().ok()).unwrap_or(-1)
 }
@@ -88,6 +114,11 @@ impl Reconciler {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .insert(key.clone())
             {
+                // Something changed while its pass runs: look again right after.
+                self.rg_rerun
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(key);
                 continue;
             }
             let me = self.clone();
@@ -97,6 +128,14 @@ impl Reconciler {
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .remove(&key);
+                let again = me
+                    .rg_rerun
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&key);
+                if again {
+                    me.cp.wake();
+                }
             });
         }
     }
@@ -229,6 +268,13 @@ impl Reconciler {
                                 format!("Failover to replica node {new} completed"),
                             );
                             primary = new;
+                            // The surviving replicas follow the new primary now,
+                            // before the dead node is brought back (seconds on Docker).
+                            for r in members.iter().filter(|r| {
+                                r.cluster.id != primary && !r.busy && r.status == NodeStatus::Ready
+                            }) {
+                                self.make_replica(&members, r, &primary, auth).await;
+                            }
                         }
                     }
                     Err(e) => tracing::warn!(group = id, error = %e, "promoting a replica failed"),
@@ -363,6 +409,8 @@ impl Reconciler {
         // Topology: the primary is a master, every replica follows it.
         let mut links_up = true;
         let mut replicas_up: Vec<Addr> = Vec::new();
+        // Replicas told to follow the primary in this pass.
+        let mut pointed: Vec<Addr> = Vec::new();
         for m in &members {
             if m.busy || m.status != NodeStatus::Ready {
                 links_up = false;
@@ -395,12 +443,28 @@ impl Reconciler {
                 && info.get("master_port").map(String::as_str) == Some(port.to_string().as_str());
             if !follows {
                 self.make_replica(&members, m, &primary, auth).await;
-                links_up = false;
+                pointed.push(m.addr());
             } else if info.get("master_link_status").map(String::as_str) == Some("up") {
                 replicas_up.push(m.addr());
             } else {
                 links_up = false;
             }
+        }
+        // A group being created or grown settles in this pass: the first sync
+        // of a new replica takes milliseconds, not a loop turn.
+        let settling = matches!(
+            g.status.as_str(),
+            lifecycle::CREATING | lifecycle::MODIFYING
+        );
+        let primary_ready = members
+            .iter()
+            .any(|m| m.cluster.id == primary && !m.busy && m.status == NodeStatus::Ready);
+        if settling && primary_ready && !pointed.is_empty() {
+            let up = links_come_up(&pointed, auth, FIRST_SYNC).await;
+            links_up &= up.len() == pointed.len();
+            replicas_up.extend(up);
+        } else if !pointed.is_empty() {
+            links_up = false;
         }
         self.serve_endpoints(scope, g, &members, &primary, Some(replicas_up))
             .await;
