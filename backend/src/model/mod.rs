@@ -10,6 +10,7 @@ pub mod lifecycle;
 pub mod parameter_group;
 pub mod record;
 pub mod replication_group;
+pub mod shards;
 pub mod subnet_group;
 pub mod tags;
 pub mod validate;

@@ -48,6 +48,10 @@ const TABLE: &[(&str, Handler)] = &[
         "DecreaseReplicaCount",
         replication_groups::decrease_replicas,
     ),
+    (
+        "ModifyReplicationGroupShardConfiguration",
+        replication_groups::modify_shards,
+    ),
     ("CreateCacheParameterGroup", parameter_groups::create),
     ("DescribeCacheParameterGroups", parameter_groups::describe),
     ("ModifyCacheParameterGroup", parameter_groups::modify),

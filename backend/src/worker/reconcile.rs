@@ -176,12 +176,18 @@ impl Reconciler {
     }
 
     pub(super) fn spec(&self, scope: &Scope, c: &CacheCluster, n: &CacheNode) -> NodeSpec {
-        c.node_spec(
-            scope,
-            n,
-            &self.cp.settings.nodes_dir,
-            startup_config(self.cp.as_ref(), scope, c),
-        )
+        let mut config = startup_config(self.cp.as_ref(), scope, c);
+        let sharded = c.replication_group_id.as_deref().is_some_and(|rg| {
+            self.cp
+                .find_replication_group(scope, rg)
+                .is_ok_and(|g| g.cluster_enabled())
+        });
+        if sharded {
+            // Cluster mode: the backend's cluster directives, not the group's.
+            config.retain(|(k, _)| !k.starts_with("cluster-"));
+            config.extend(super::cluster_mode::node_config(n.host, n.port));
+        }
+        c.node_spec(scope, n, &self.cp.settings.nodes_dir, config)
     }
 
     /// One pass over one cluster. Returns false when something failed.
