@@ -76,6 +76,8 @@ struct Entry {
     addr: String,
     flags: Vec<String>,
     master: Option<String>,
+    /// Config epoch: the newer claim on slots wins.
+    epoch: u64,
     slots: Vec<(u16, u16)>,
 }
 
@@ -116,6 +118,7 @@ fn parse_nodes(text: &str) -> Vec<Entry> {
                 addr,
                 flags: f[2].split(',').map(str::to_owned).collect(),
                 master: (f[3] != "-").then(|| f[3].to_owned()),
+                epoch: f[6].parse().unwrap_or(0),
                 slots,
             })
         })
@@ -576,7 +579,14 @@ impl Reconciler {
                 .iter()
                 .copied()
                 .filter(|i| is_master(&nodes[*i]) && slots_of(&nodes[*i]) > 0)
-                .max_by_key(|i| slots_of(&nodes[*i]));
+                .max_by_key(|i| {
+                    let epoch = nodes[*i]
+                        .view
+                        .as_ref()
+                        .and_then(View::me)
+                        .map_or(0, |e| e.epoch);
+                    (epoch, slots_of(&nodes[*i]))
+                });
             let p = with_slots.or_else(|| {
                 members
                     .iter()
@@ -645,7 +655,8 @@ impl Reconciler {
                 continue;
             }
             settled = false;
-            if !v.knows(&pid) {
+            // A master still holding slots (a stale claim) is left to the cluster.
+            if !v.knows(&pid) || v.me().is_some_and(|e| e.is_master() && !e.slots.is_empty()) {
                 continue;
             }
             if let Some(tok) = auth {
@@ -1077,6 +1088,7 @@ mod tests {
                     d4 127.1.2.5:6379@16379 slave a1 0 1 1 connected\n";
         let e = parse_nodes(text);
         assert_eq!(e.len(), 4);
+        assert_eq!(e[1].epoch, 2);
         assert_eq!(e[0].slots, vec![(0, 5460), (7000, 7000)]);
         assert!(e[0].has("myself") && e[0].is_master());
         assert_eq!(e[1].addr, "127.1.2.4:6379");
