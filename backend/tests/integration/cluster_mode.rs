@@ -136,14 +136,16 @@ async fn member_addrs(c: &Client, g: &ReplicationGroup) -> HashMap<String, Ep> {
 }
 
 /// `CLUSTER NODES` of one node: address → (is master, master id / own id, slots).
-async fn cluster_nodes(addr: Ep) -> Vec<(String, String, bool, String, Vec<(u16, u16)>)> {
-    let mut conn = common::redis_conn(addr).await;
+async fn cluster_nodes(addr: Ep) -> Option<Vec<(String, String, bool, String, Vec<(u16, u16)>)>> {
+    let client = redis::Client::open(format!("redis://{addr}/")).ok()?;
+    let mut conn = client.get_multiplexed_async_connection().await.ok()?;
     let text: String = redis::cmd("CLUSTER")
         .arg("NODES")
         .query_async(&mut conn)
         .await
-        .unwrap();
-    text.lines()
+        .ok()?;
+    let nodes = text
+        .lines()
         .map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
             let addr = f[1].split('@').next().unwrap().to_owned();
@@ -163,7 +165,8 @@ async fn cluster_nodes(addr: Ep) -> Vec<(String, String, bool, String, Vec<(u16,
                 slots,
             )
         })
-        .collect()
+        .collect();
+    Some(nodes)
 }
 
 fn parse_slots(s: &str) -> Vec<(u16, u16)> {
@@ -205,13 +208,40 @@ async fn check_topology(c: &Client, g: &ReplicationGroup) -> HashMap<String, Str
     }
 }
 
+/// Like [`check_topology`], waiting up to `within` for the engines to match.
+async fn wait_topology(
+    c: &Client,
+    g: &ReplicationGroup,
+    within: Duration,
+) -> HashMap<String, String> {
+    let addrs = member_addrs(c, g).await;
+    let started = Instant::now();
+    loop {
+        let mut all = Vec::new();
+        for a in addrs.values() {
+            all.push(check_view(g, &addrs, *a).await);
+        }
+        let first = all[0].clone();
+        if first.is_ok() && all.iter().all(|p| *p == first) {
+            return first.unwrap_or_default();
+        }
+        assert!(
+            started.elapsed() < within,
+            "the engines do not match NodeGroups: {all:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// One node's `CLUSTER NODES` against `NodeGroups`.
 async fn check_view(
     g: &ReplicationGroup,
     addrs: &HashMap<String, Ep>,
     at: Ep,
 ) -> Result<HashMap<String, String>, String> {
-    let nodes = cluster_nodes(at).await;
+    let Some(nodes) = cluster_nodes(at).await else {
+        return Err(format!("{at} does not answer"));
+    };
     if nodes.len() != g.member_clusters().len() {
         return Err(format!("{at} knows {nodes:?}"));
     }
@@ -252,6 +282,26 @@ async fn check_view(
         primaries.insert(ng.node_group_id().unwrap().to_owned(), masters[0].clone());
     }
     Ok(primaries)
+}
+
+fn kill_engine(b: &Backend, cluster: &str) {
+    let key = format!("000000000000-us-east-1-{cluster}-0001");
+    let ok = if b.runtime == "docker" {
+        std::process::Command::new("docker")
+            .args(["kill", &format!("elasticache-local-{key}")])
+            .status()
+            .unwrap()
+            .success()
+    } else {
+        let pid =
+            std::fs::read_to_string(b.data_dir.join("nodes").join(&key).join("node.pid")).unwrap();
+        std::process::Command::new("kill")
+            .args(["-9", pid.trim()])
+            .status()
+            .unwrap()
+            .success()
+    };
+    assert!(ok, "kill {key}");
 }
 
 fn assert_engines_gone(b: &Backend) {
@@ -381,6 +431,32 @@ async fn scenario(runtime: &str) {
         missing(&cluster_conn(&g).await).await,
         0,
         "keys lost in the scale-in"
+    );
+
+    // A shard primary dies: the cluster fails over, the backend brings the
+    // dead node back as a replica, and no key is lost.
+    let primaries = check_topology(&c, &g).await;
+    let victim = primaries["0003"].clone();
+    kill_engine(&b, &victim);
+    let started = Instant::now();
+    let after = eventually(
+        "a new primary for shard 0003",
+        Duration::from_secs(60),
+        || async {
+            let p = wait_topology(&c, &g, Duration::from_secs(60)).await;
+            (p["0003"] != victim).then_some(p)
+        },
+    )
+    .await;
+    eprintln!(
+        "shard 0003 failed over to {} and the dead node is back in {} ms",
+        after["0003"],
+        started.elapsed().as_millis()
+    );
+    assert_eq!(
+        missing(&cluster_conn(&g).await).await,
+        0,
+        "keys lost when a primary died"
     );
 
     // Deleting removes every node.
