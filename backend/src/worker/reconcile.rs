@@ -111,15 +111,31 @@ impl Reconciler {
     fn tick(self: &Arc<Self>) {
         let work: Vec<(Scope, String)> = {
             let st = self.cp.lock();
-            st.regions
+            let mut work: Vec<(bool, Scope, String)> = st
+                .regions
                 .iter()
                 .flat_map(|(scope, r)| {
+                    // Shard primaries of cluster-mode groups start first: a new
+                    // Redis Cluster master takes writes 2 s after it starts.
+                    let primaries: HashSet<&str> = r
+                        .replication_groups
+                        .values()
+                        .flat_map(|g| g.node_groups.iter().map(|ng| ng.primary.as_str()))
+                        .collect();
                     r.clusters
                         .values()
                         .filter(|c| Self::needs_work(c))
-                        .map(move |c| (scope.clone(), c.id.clone()))
+                        .map(move |c| {
+                            (
+                                !primaries.contains(c.id.as_str()),
+                                scope.clone(),
+                                c.id.clone(),
+                            )
+                        })
                 })
-                .collect()
+                .collect();
+            work.sort_by_key(|(later, _, _)| *later);
+            work.into_iter().map(|(_, s, id)| (s, id)).collect()
         };
         for key in work {
             if let Some(t) = self
