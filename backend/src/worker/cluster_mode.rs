@@ -35,6 +35,8 @@ const ROUND: Duration = Duration::from_millis(20);
 /// A dead shard primary the cluster did not fail over by itself (no majority)
 /// is taken over by a replica after this long.
 const TAKEOVER_AFTER: Duration = Duration::from_millis(NODE_TIMEOUT_MS + 4000);
+/// A requested failover that has not happened after this long is given up.
+const GIVE_UP_FAILOVER: Duration = Duration::from_secs(60);
 
 /// The cluster bus port of a node on `port`.
 #[must_use]
@@ -214,6 +216,12 @@ async fn view_of(addr: (Ipv4Addr, u16), auth: Option<&str>) -> Option<View> {
         .await
         .ok()
         .flatten()
+}
+
+/// When each requested failover was first tried.
+fn failover_since() -> &'static Mutex<HashMap<String, Instant>> {
+    static M: OnceLock<Mutex<HashMap<String, Instant>>> = OnceLock::new();
+    M.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
 /// When each dead node was first seen dead (for the takeover fallback).
@@ -602,6 +610,10 @@ impl Reconciler {
                 let new = nodes[p].cluster.id.clone();
                 let old = ng.primary.clone();
                 let asked = g.failover_to.as_deref() == Some(new.as_str());
+                failover_since()
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&format!("{}-{}-{id}-{new}", scope.account, scope.region));
                 if self
                     .cp
                     .set_node_group_primary(scope, id, &ng.id, &new)
@@ -928,6 +940,31 @@ impl Reconciler {
         auth: Option<&str>,
     ) {
         let id = g.id.as_str();
+        // A failover that cannot happen (the replica is down or never in
+        // sync) gives up after a while instead of leaving the group modifying.
+        let key = format!("{}-{}-{id}-{to}", scope.account, scope.region);
+        let since = *failover_since()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(key.clone())
+            .or_insert_with(Instant::now);
+        if since.elapsed() > GIVE_UP_FAILOVER {
+            failover_since()
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&key);
+            let _ = self.cp.update_replication_group(scope, id, |g| {
+                g.failover_to = None;
+                Ok(())
+            });
+            self.cp.event(
+                scope,
+                "replication-group",
+                id,
+                format!("Failover to replica node {to} failed: the replica did not take over"),
+            );
+            return;
+        }
         let Some(t) = nodes.iter().position(|n| n.cluster.id == to) else {
             let _ = self.cp.update_replication_group(scope, id, |g| {
                 g.failover_to = None;
@@ -937,6 +974,10 @@ impl Reconciler {
         };
         if primaries.get(&nodes[t].shard) == Some(&t) {
             // Already the primary: the record follows.
+            failover_since()
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&key);
             let shard = nodes[t].shard.clone();
             let _ = self.cp.set_node_group_primary(scope, id, &shard, to);
             return;
