@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use aws_sdk_elasticache::types::{NodeGroupConfiguration, ReplicationGroup};
+use aws_sdk_elasticache::types::{ConfigureShard, NodeGroupConfiguration, ReplicationGroup};
 use aws_sdk_elasticache::Client;
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
@@ -458,6 +458,61 @@ async fn scenario(runtime: &str) {
         0,
         "keys lost when a primary died"
     );
+
+    // Replicas per shard: one more in shard 0001 (ReplicaConfiguration), then
+    // that one removed again (ReplicasToRemove).
+    c.increase_replica_count()
+        .replication_group_id(&id)
+        .replica_configuration(
+            ConfigureShard::builder()
+                .node_group_id("0001")
+                .new_replica_count(3)
+                .build(),
+        )
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    let g = eventually(
+        "a fourth member in shard 0001",
+        Duration::from_secs(60),
+        || async {
+            let g = describe(&c, &id).await?;
+            (g.status() == Some("available") && g.member_clusters().len() == 10).then_some(g)
+        },
+    )
+    .await;
+    let shard = |g: &ReplicationGroup| -> Vec<String> {
+        g.node_groups()
+            .iter()
+            .find(|n| n.node_group_id() == Some("0001"))
+            .unwrap()
+            .node_group_members()
+            .iter()
+            .map(|m| m.cache_cluster_id().unwrap().to_owned())
+            .collect()
+    };
+    let added = format!("{id}-0001-004");
+    assert!(shard(&g).contains(&added), "{:?}", shard(&g));
+    wait_topology(&c, &g, Duration::from_secs(10)).await;
+    c.decrease_replica_count()
+        .replication_group_id(&id)
+        .replicas_to_remove(&added)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    let g = eventually(
+        "shard 0001 back to 3 members",
+        Duration::from_secs(60),
+        || async {
+            let g = describe(&c, &id).await?;
+            (g.status() == Some("available") && g.member_clusters().len() == 9).then_some(g)
+        },
+    )
+    .await;
+    assert!(!shard(&g).contains(&added));
+    wait_topology(&c, &g, Duration::from_secs(10)).await;
 
     // Deleting removes every node.
     c.delete_replication_group()
