@@ -182,12 +182,18 @@ impl DockerRuntime {
                 } else {
                     "redis-server"
                 };
+                // A cluster node shares the host's network (see `create`).
+                let (port, bind) = if super::is_cluster_node(spec) {
+                    (spec.port.to_string(), spec.host.to_string())
+                } else {
+                    (s("6379"), s("0.0.0.0"))
+                };
                 let mut a = vec![
                     s(server),
                     s("--port"),
-                    s("6379"),
+                    port,
                     s("--bind"),
-                    s("0.0.0.0"),
+                    bind,
                     s("--dir"),
                     s("/data"),
                 ];
@@ -211,15 +217,23 @@ impl DockerRuntime {
         ]);
         let memory = i64::try_from(spec.memory_bytes.saturating_add(MEMORY_HEADROOM))
             .context("memory limit too large")?;
+        // A Redis Cluster node is reached by clients at the address it
+        // announces and by its peers (other containers) at the same address,
+        // on the client port and the bus port: it runs on the host's network,
+        // bound to its own loopback address, instead of publishing ports.
+        let cluster = super::is_cluster_node(spec);
         let host_config = HostConfig {
             memory: Some(memory),
-            port_bindings: Some(HashMap::from([(
-                cport.clone(),
-                Some(vec![PortBinding {
-                    host_ip: Some(spec.host.to_string()),
-                    host_port: Some(spec.port.to_string()),
-                }]),
-            )])),
+            network_mode: cluster.then(|| "host".to_string()),
+            port_bindings: (!cluster).then(|| {
+                HashMap::from([(
+                    cport.clone(),
+                    Some(vec![PortBinding {
+                        host_ip: Some(spec.host.to_string()),
+                        host_port: Some(spec.port.to_string()),
+                    }]),
+                )])
+            }),
             binds: Some(vec![format!("{}:/data", data_dir.display())]),
             restart_policy: Some(RestartPolicy {
                 name: Some(RestartPolicyNameEnum::NO),
@@ -238,7 +252,7 @@ impl DockerRuntime {
             image: Some(image.to_string()),
             cmd: Some(Self::cmd(spec, image)),
             labels: Some(labels),
-            exposed_ports: Some(HashMap::from([(cport, HashMap::new())])),
+            exposed_ports: (!cluster).then(|| HashMap::from([(cport, HashMap::new())])),
             host_config: Some(host_config),
             user: Some(user),
             working_dir: Some("/data".to_string()),
@@ -420,6 +434,9 @@ impl EngineRuntime for DockerRuntime {
     /// published ports listen on the host's 127.0.0.1, which other containers
     /// cannot reach.
     async fn peer_address(&self, spec: &NodeSpec) -> anyhow::Result<(String, u16)> {
+        if super::is_cluster_node(spec) {
+            return Ok((spec.host.to_string(), spec.port));
+        }
         let name = container_name(&spec.key);
         let info = self
             .docker

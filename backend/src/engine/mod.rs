@@ -204,6 +204,16 @@ pub fn redis_args(spec: &NodeSpec) -> Vec<String> {
     a
 }
 
+/// Whether a node is a Redis Cluster node (`cluster-enabled yes`): it must
+/// answer and talk to its peers on its own address, which containers then
+/// share with the host (host networking) instead of publishing a port.
+#[must_use]
+pub fn is_cluster_node(spec: &NodeSpec) -> bool {
+    spec.config
+        .iter()
+        .any(|(k, v)| k == "cluster-enabled" && v == "yes")
+}
+
 /// Memcached's long options from `NodeSpec::config`: `(option, value)` becomes
 /// `--option=value`, or `--option` when the value is empty.
 #[must_use]

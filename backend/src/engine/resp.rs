@@ -51,7 +51,29 @@ impl Conn {
     /// Send one command and read its reply. An `Error` reply is returned as
     /// `Err` so that callers can use `?`.
     pub async fn cmd(&mut self, args: &[&str]) -> anyhow::Result<Reply> {
-        let buf = encode(args);
+        let raw: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.cmd_bytes(&raw).await
+    }
+
+    /// Send several commands at once and read their replies, in order; error
+    /// replies stay `Reply::Error` (one failing command does not hide the others).
+    pub async fn pipeline(&mut self, cmds: &[Vec<Vec<u8>>]) -> anyhow::Result<Vec<Reply>> {
+        let mut buf = Vec::new();
+        for c in cmds {
+            let args: Vec<&[u8]> = c.iter().map(Vec::as_slice).collect();
+            buf.extend(encode_bytes(&args));
+        }
+        self.stream.get_mut().write_all(&buf).await?;
+        let mut out = Vec::with_capacity(cmds.len());
+        for _ in cmds {
+            out.push(read_reply(&mut self.stream).await?);
+        }
+        Ok(out)
+    }
+
+    /// [`Conn::cmd`] with binary-safe arguments (keys moved between nodes).
+    pub async fn cmd_bytes(&mut self, args: &[&[u8]]) -> anyhow::Result<Reply> {
+        let buf = encode_bytes(args);
         self.stream.get_mut().write_all(&buf).await?;
         match read_reply(&mut self.stream).await? {
             Reply::Error(e) => Err(anyhow!("server error: {e}")),
@@ -63,10 +85,17 @@ impl Conn {
 /// Encode a command as a RESP array of bulk strings.
 #[must_use]
 pub fn encode(args: &[&str]) -> Vec<u8> {
+    let raw: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    encode_bytes(&raw)
+}
+
+/// Encode a command of binary arguments as a RESP array of bulk strings.
+#[must_use]
+pub fn encode_bytes(args: &[&[u8]]) -> Vec<u8> {
     let mut out = format!("*{}\r\n", args.len()).into_bytes();
     for a in args {
         out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a.as_bytes());
+        out.extend_from_slice(a);
         out.extend_from_slice(b"\r\n");
     }
     out

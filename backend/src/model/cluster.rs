@@ -423,7 +423,11 @@ impl ControlPlane {
                 pg.family, version.cache_parameter_group_family
             )));
         }
-        if pg.values.get("cluster-enabled").map(String::as_str) == Some("yes") {
+        // Members of a cluster-mode replication group are built with their
+        // group's id; a cache cluster of its own cannot be a cluster node.
+        if req.replication_group_id.is_none()
+            && pg.values.get("cluster-enabled").map(String::as_str) == Some("yes")
+        {
             return Err(Error::combination(
                 "Cluster mode is only available through CreateReplicationGroup: a cache cluster cannot use a cluster-enabled parameter group.",
             ));

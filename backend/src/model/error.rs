@@ -47,6 +47,7 @@ faults! {
     ReplicationGroupAlreadyExists,
     InvalidReplicationGroupState,
     NodeGroupNotFoundFault,
+    NodeGroupsPerReplicationGroupQuotaExceeded,
     TestFailoverNotAvailableFault,
     NoOperationFault,
     SnapshotNotFoundFault,

@@ -95,6 +95,12 @@ impl ControlPlane {
                 format!("Replication group {} is already under migration.", g.id),
             ));
         }
+        if g.cluster_enabled() {
+            return Err(Error::invalid(format!(
+                "Online migration into a cluster mode enabled replication group ({}) is not available yet in elasticache-local.",
+                g.id
+            )));
+        }
         if g.status != lifecycle::AVAILABLE {
             return Err(Error::new(
                 Fault::InvalidReplicationGroupState,

@@ -11,6 +11,7 @@ pub mod migration;
 pub mod parameter_group;
 pub mod record;
 pub mod replication_group;
+pub mod shards;
 pub mod snapshot;
 pub mod subnet_group;
 pub mod tags;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::cluster::{
     check_node_type, resolve_version, CacheCluster, CreateCluster, ModifyCluster,
 };
+use super::shards::{NodeGroup, NodeGroupSpec, ShardReplicas};
 use super::{arn, lifecycle, validate, ControlPlane, Error, Fault, Result, Scope, Tag};
 use crate::engine::EngineKind;
 
@@ -64,6 +65,15 @@ pub struct ReplicationGroup {
     #[serde(default)]
     pub migration_test: Option<super::migration::Source>,
     pub generation: u64,
+    /// Cluster mode enabled: the shards (see `shards.rs`); empty when disabled.
+    #[serde(default)]
+    pub node_groups: Vec<NodeGroup>,
+    /// `enabled` or `compatible` for a Redis Cluster; `None`: disabled.
+    #[serde(default)]
+    pub cluster_mode: Option<String>,
+    /// Port of the configuration endpoint (cluster mode enabled).
+    #[serde(default)]
+    pub config_port: Option<u16>,
 }
 
 impl ReplicationGroup {
@@ -99,6 +109,8 @@ pub struct CreateReplicationGroup {
     pub num_node_groups: Option<i64>,
     pub replicas_per_node_group: Option<i64>,
     pub node_group_configuration: usize,
+    /// `NodeGroupConfiguration` entries (cluster mode enabled).
+    pub node_groups: Vec<NodeGroupSpec>,
     pub cluster_mode: Option<String>,
     pub global_replication_group_id: Option<String>,
     pub user_group_ids: Vec<String>,
@@ -143,8 +155,8 @@ fn bad_state(g: &ReplicationGroup) -> Error {
 
 fn cluster_mode_not_yet() -> Error {
     Error::invalid(
-        "Cluster mode enabled replication groups are not available yet in elasticache-local: \
-         only one node group (cluster mode disabled) is supported.",
+        "Changing the cluster mode of an existing replication group is not available yet in \
+         elasticache-local: create a replication group with cluster mode enabled instead.",
     )
 }
 
@@ -230,15 +242,6 @@ impl ControlPlane {
                 "The parameter ReplicationGroupDescription must be provided and must not be blank.",
             ));
         }
-        if req.num_node_groups.is_some_and(|n| n > 1)
-            || req.node_group_configuration > 1
-            || req
-                .cluster_mode
-                .as_deref()
-                .is_some_and(|m| !m.eq_ignore_ascii_case("disabled"))
-        {
-            return Err(cluster_mode_not_yet());
-        }
         if let Some(g) = &req.global_replication_group_id {
             return Err(Error::new(
                 Fault::GlobalReplicationGroupNotFoundFault,
@@ -260,6 +263,9 @@ impl ControlPlane {
             return Err(Error::invalid(
                 "DataTieringEnabled is only supported for the r6gd node types, which elasticache-local does not offer.",
             ));
+        }
+        if self.wants_cluster_mode(scope, &req)? {
+            return self.create_sharded_group(scope, id, req);
         }
         // The primary: an existing cluster, or a new one.
         let existing = match &req.primary_cluster_id {
@@ -399,6 +405,9 @@ impl ControlPlane {
             migration: None,
             migration_test: None,
             generation: 1,
+            node_groups: Vec::new(),
+            cluster_mode: None,
+            config_port: None,
         };
         self.insert_clusters(scope, &members, Some(&group))?;
         if let Some(c) = existing {
@@ -421,7 +430,9 @@ impl ControlPlane {
         if g.status != lifecycle::AVAILABLE {
             return Err(bad_state(&g));
         }
-        if req
+        if g.cluster_enabled() {
+            self.check_sharded_modify(scope, &g, &req)?;
+        } else if req
             .cluster_mode
             .as_deref()
             .is_some_and(|m| !m.eq_ignore_ascii_case("disabled"))
@@ -429,7 +440,7 @@ impl ControlPlane {
             return Err(cluster_mode_not_yet());
         }
         if let Some(ng) = &req.node_group_id {
-            if ng != NODE_GROUP_ID {
+            if ng != NODE_GROUP_ID && g.node_groups.iter().all(|x| x.id != *ng) {
                 return Err(Error::new(
                     Fault::NodeGroupNotFoundFault,
                     format!("Node group {ng} not found in replication group {}.", g.id),
@@ -594,6 +605,11 @@ impl ControlPlane {
                 format!("Replication group {} is already being deleted.", g.id),
             ));
         }
+        if retain_primary && g.cluster_enabled() {
+            return Err(Error::combination(
+                "RetainPrimaryCluster is not supported for a replication group with cluster mode enabled.",
+            ));
+        }
         if let Some(name) = final_snapshot {
             self.final_snapshot_of_group(scope, &g, name)?;
         }
@@ -632,6 +648,9 @@ impl ControlPlane {
         node_group_id: &str,
     ) -> Result<ReplicationGroup> {
         let g = self.find_replication_group(scope, id)?;
+        if g.cluster_enabled() {
+            return self.sharded_test_failover(scope, &g, node_group_id);
+        }
         if node_group_id != NODE_GROUP_ID {
             return Err(Error::new(
                 Fault::NodeGroupNotFoundFault,
@@ -742,6 +761,12 @@ impl ControlPlane {
     ) -> Result<CacheCluster> {
         let rg = req.replication_group_id.take().unwrap_or_default();
         let g = self.find_replication_group(scope, &rg)?;
+        if g.cluster_enabled() {
+            return Err(Error::invalid(format!(
+                "Replication group {} has cluster mode enabled: add replicas with IncreaseReplicaCount.",
+                g.id
+            )));
+        }
         if g.status != lifecycle::AVAILABLE {
             return Err(bad_state(&g));
         }
@@ -771,6 +796,7 @@ impl ControlPlane {
         scope: &Scope,
         id: &str,
         new_count: Option<i64>,
+        per_shard: &[ShardReplicas],
         apply_immediately: bool,
     ) -> Result<ReplicationGroup> {
         let g = self.find_replication_group(scope, id)?;
@@ -782,6 +808,10 @@ impl ControlPlane {
                 "ApplyImmediately must be true: replica count changes are applied immediately.",
             ));
         }
+        if g.cluster_enabled() {
+            return self.sharded_increase_replicas(scope, &g, new_count, per_shard);
+        }
+        let new_count = new_count.or_else(|| per_shard.first().map(|s| s.new_replica_count));
         let Some(want) = new_count else {
             return Err(Error::invalid(
                 "The parameter NewReplicaCount must be provided.",
@@ -818,6 +848,7 @@ impl ControlPlane {
         scope: &Scope,
         id: &str,
         new_count: Option<i64>,
+        per_shard: &[ShardReplicas],
         to_remove: &[String],
         apply_immediately: bool,
     ) -> Result<ReplicationGroup> {
@@ -830,6 +861,10 @@ impl ControlPlane {
                 "ApplyImmediately must be true: replica count changes are applied immediately.",
             ));
         }
+        if g.cluster_enabled() {
+            return self.sharded_decrease_replicas(scope, &g, new_count, per_shard, to_remove);
+        }
+        let new_count = new_count.or_else(|| per_shard.first().map(|s| s.new_replica_count));
         let have = g.members.len() - 1;
         let remove: Vec<String> = if to_remove.is_empty() {
             let Some(want) = new_count else {
@@ -926,6 +961,15 @@ impl ControlPlane {
         };
         if g.status == lifecycle::DELETING {
             return Ok(());
+        }
+        if g.cluster_enabled() {
+            return Err(Error::new(
+                Fault::InvalidCacheClusterState,
+                format!(
+                    "Cache cluster {cluster_id} is a member of replication group {}, which has cluster mode enabled: remove it with DecreaseReplicaCount.",
+                    g.id
+                ),
+            ));
         }
         if g.primary == cluster_id {
             return Err(Error::new(

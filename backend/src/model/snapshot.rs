@@ -456,6 +456,44 @@ impl ControlPlane {
     /// slots, a member to save and its replica count; the worker already
     /// takes one RDB per node snapshot.)
     fn group_shards(&self, scope: &Scope, g: &ReplicationGroup) -> Result<Vec<ShardSource>> {
+        if g.cluster_enabled() {
+            let members = self.replication_group_view(scope, g);
+            let ok = |c: &&CacheCluster| c.status == lifecycle::AVAILABLE;
+            return g
+                .node_groups
+                .iter()
+                .filter(|ng| !ng.removing)
+                .map(|ng| {
+                    let mine: Vec<&CacheCluster> = members
+                        .iter()
+                        .filter(|c| ng.members.contains(&c.id))
+                        .collect();
+                    // A replica of the shard when one is available, else its primary.
+                    let c = mine
+                        .iter()
+                        .copied()
+                        .filter(ok)
+                        .find(|c| c.id != ng.primary)
+                        .or_else(|| mine.iter().copied().find(|c| c.id == ng.primary))
+                        .cloned()
+                        .ok_or_else(|| {
+                            Error::new(
+                                Fault::InvalidReplicationGroupState,
+                                format!(
+                                    "Node group {} of replication group {} has no member to snapshot.",
+                                    ng.id, g.id
+                                ),
+                            )
+                        })?;
+                    Ok(ShardSource {
+                        node_group_id: ng.id.clone(),
+                        slots: Some(super::shards::format_slots(&ng.slots)),
+                        cluster: c,
+                        replica_count: ng.members.len().saturating_sub(1),
+                    })
+                })
+                .collect();
+        }
         let c = self.snapshot_member(scope, g)?;
         Ok(vec![ShardSource {
             node_group_id: NODE_GROUP_ID.to_owned(),
@@ -853,6 +891,79 @@ impl ControlPlane {
     /// The RDB a new cluster starts from, from `SnapshotName` or `SnapshotArns`
     /// (`file:///abs/path.rdb`, `s3://bucket/key`, `arn:aws:s3:::bucket/key`,
     /// the last two in the local bucket directory). `None`: an empty start.
+    /// The RDB each node group of a new cluster-mode group starts from, in
+    /// node-group order: a snapshot's node groups when they hold the same slots
+    /// (any one-node-group source for a one-node-group target).
+    pub(crate) fn sharded_restore(
+        &self,
+        scope: &Scope,
+        snapshot_name: Option<&str>,
+        arns: &[String],
+        engine: EngineKind,
+        version: &str,
+        slots: &[Vec<(u16, u16)>],
+    ) -> Result<Option<(Vec<PathBuf>, Option<String>)>> {
+        if snapshot_name.is_none() && arns.is_empty() {
+            return Ok(None);
+        }
+        let sharded = snapshot_name
+            .map(|n| {
+                self.find_snapshot(scope, n)
+                    .map_err(|_| Error::invalid(format!("Snapshot {n} not found.")))
+            })
+            .transpose()?
+            .filter(|s| s.num_node_groups > 1);
+        let Some(s) = sharded else {
+            if slots.len() != 1 {
+                return Err(Error::combination(
+                    "Restoring data that holds one node group into a replication group with several \
+                     node groups is not available yet in elasticache-local (AWS redistributes the \
+                     keys by slot); restore it into one node group, then scale out.",
+                ));
+            }
+            return Ok(self
+                .restore_source(scope, snapshot_name, arns, engine, version)?
+                .map(|(p, n)| (vec![p], n)));
+        };
+        if s.status != AVAILABLE {
+            return Err(Error::invalid(format!(
+                "Snapshot {} is not in available state (it is {}).",
+                s.name, s.status
+            )));
+        }
+        if s.engine == EngineKind::Valkey && engine == EngineKind::Redis {
+            return Err(Error::combination(format!(
+                "Snapshot {} is of a valkey cluster: it cannot be restored into a redis cluster.",
+                s.name
+            )));
+        }
+        let files = self.snapshot_files(scope, &s);
+        let same = files.len() == slots.len()
+            && files.iter().zip(slots).all(|((_, have, _), want)| {
+                have.as_deref()
+                    .and_then(|h| super::shards::parse_slots(h).ok())
+                    .is_some_and(|h| h == *want)
+            });
+        if !same {
+            let layout: Vec<String> = files
+                .iter()
+                .map(|(ng, sl, _)| format!("{ng}: {}", sl.as_deref().unwrap_or("0-16383")))
+                .collect();
+            return Err(Error::combination(format!(
+                "Snapshot {} holds {} node groups ({}); restoring it into other slots is not \
+                 available yet in elasticache-local: give the same NumNodeGroups (or \
+                 NodeGroupConfiguration Slots).",
+                s.name,
+                files.len(),
+                layout.join(", ")
+            )));
+        }
+        Ok(Some((
+            files.into_iter().map(|(_, _, p)| p).collect(),
+            Some(s.name),
+        )))
+    }
+
     pub(crate) fn restore_source(
         &self,
         scope: &Scope,

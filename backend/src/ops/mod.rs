@@ -57,6 +57,10 @@ const TABLE: &[(&str, Handler)] = &[
     ("CopySnapshot", snapshots::copy),
     ("DeleteSnapshot", snapshots::delete),
     ("DescribeSnapshots", snapshots::describe),
+    (
+        "ModifyReplicationGroupShardConfiguration",
+        replication_groups::modify_shards,
+    ),
     ("CreateCacheParameterGroup", parameter_groups::create),
     ("DescribeCacheParameterGroups", parameter_groups::describe),
     ("ModifyCacheParameterGroup", parameter_groups::modify),

@@ -9,15 +9,37 @@ use crate::model::cluster::{CreateCluster, ModifyCluster};
 use crate::model::replication_group::{
     CreateReplicationGroup, ModifyReplicationGroup, ReplicationGroup, NODE_GROUP_ID,
 };
+use crate::model::shards::{self, NodeGroupSpec, ShardConfiguration, ShardReplicas};
 use crate::model::{iso, lifecycle, Error};
 
-fn replica_count(i: &Input) -> Option<i64> {
-    i.int("NewReplicaCount").or_else(|| {
-        i.list("ReplicaConfiguration")
-            .first()
-            .and_then(|c| c.get("NewReplicaCount"))
-            .and_then(Value::as_i64)
-    })
+fn text(m: &Map<String, Value>, k: &str) -> Option<String> {
+    m.get(k).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn texts(m: &Map<String, Value>, k: &str) -> Vec<String> {
+    m.get(k)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `ReplicaConfiguration` (`ConfigureShard` entries).
+fn replica_configuration(i: &Input) -> Vec<ShardReplicas> {
+    i.list("ReplicaConfiguration")
+        .iter()
+        .map(|c| ShardReplicas {
+            node_group_id: text(c, "NodeGroupId").unwrap_or_default(),
+            new_replica_count: c
+                .get("NewReplicaCount")
+                .and_then(Value::as_i64)
+                .unwrap_or(0),
+            azs: texts(c, "PreferredAvailabilityZones"),
+        })
+        .collect()
 }
 
 pub(super) fn create(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
@@ -50,11 +72,7 @@ pub(super) fn create(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
         tags: i.tags(),
     };
     let ngc = i.list("NodeGroupConfiguration");
-    let replicas = i.int("ReplicasPerNodeGroup").or_else(|| {
-        ngc.first()
-            .and_then(|c| c.get("ReplicaCount"))
-            .and_then(Value::as_i64)
-    });
+    let replicas = i.int("ReplicasPerNodeGroup");
     let req = CreateReplicationGroup {
         id: i.req("ReplicationGroupId")?,
         description: i.req("ReplicationGroupDescription")?,
@@ -66,6 +84,16 @@ pub(super) fn create(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
         num_node_groups: i.int("NumNodeGroups"),
         replicas_per_node_group: replicas,
         node_group_configuration: ngc.len(),
+        node_groups: ngc
+            .iter()
+            .map(|c| NodeGroupSpec {
+                id: text(c, "NodeGroupId"),
+                slots: text(c, "Slots"),
+                replica_count: c.get("ReplicaCount").and_then(Value::as_i64),
+                primary_az: text(c, "PrimaryAvailabilityZone"),
+                replica_azs: texts(c, "ReplicaAvailabilityZones"),
+            })
+            .collect(),
         cluster_mode: i.str("ClusterMode"),
         global_replication_group_id: i.str("GlobalReplicationGroupId"),
         user_group_ids: i.strs("UserGroupIds"),
@@ -158,7 +186,8 @@ pub(super) fn increase_replicas(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error>
     let g = ctx.cp.increase_replica_count(
         &ctx.scope,
         &i.req("ReplicationGroupId")?,
-        replica_count(&i),
+        i.int("NewReplicaCount"),
+        &replica_configuration(&i),
         i.bool("ApplyImmediately").unwrap_or(false),
     )?;
     Ok(json!({ "ReplicationGroup": flatten(ctx, &g) }))
@@ -168,11 +197,77 @@ pub(super) fn decrease_replicas(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error>
     let g = ctx.cp.decrease_replica_count(
         &ctx.scope,
         &i.req("ReplicationGroupId")?,
-        replica_count(&i),
+        i.int("NewReplicaCount"),
+        &replica_configuration(&i),
         &i.strs("ReplicasToRemove"),
         i.bool("ApplyImmediately").unwrap_or(false),
     )?;
     Ok(json!({ "ReplicationGroup": flatten(ctx, &g) }))
+}
+
+pub(super) fn modify_shards(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
+    let req = ShardConfiguration {
+        id: i.req("ReplicationGroupId")?,
+        node_group_count: i.int("NodeGroupCount").unwrap_or(0),
+        apply_immediately: i.bool("ApplyImmediately").unwrap_or(false),
+        resharding: i
+            .list("ReshardingConfiguration")
+            .iter()
+            .filter_map(|c| {
+                Some((
+                    text(c, "NodeGroupId")?,
+                    texts(c, "PreferredAvailabilityZones"),
+                ))
+            })
+            .collect(),
+        to_remove: i.strs("NodeGroupsToRemove"),
+        to_retain: i.strs("NodeGroupsToRetain"),
+    };
+    let g = ctx.cp.modify_shard_configuration(&ctx.scope, req)?;
+    Ok(json!({ "ReplicationGroup": flatten(ctx, &g) }))
+}
+
+/// The node groups of a cluster-mode group: no per-shard endpoints and no
+/// member roles (AWS shows neither with cluster mode enabled).
+fn sharded_node_groups(
+    g: &ReplicationGroup,
+    members: &[crate::model::cluster::CacheCluster],
+) -> Value {
+    let ng_status = |removing: bool| {
+        if g.status == lifecycle::AVAILABLE {
+            lifecycle::AVAILABLE
+        } else if g.status == lifecycle::MODIFYING && removing {
+            lifecycle::DELETING
+        } else {
+            g.status.as_str()
+        }
+    };
+    Value::Array(
+        g.node_groups
+            .iter()
+            .map(|ng| {
+                let nm: Vec<Value> = ng
+                    .members
+                    .iter()
+                    .filter_map(|m| members.iter().find(|c| c.id == *m))
+                    .filter(|c| c.status != lifecycle::DELETING)
+                    .map(|c| {
+                        json!({
+                            "CacheClusterId": c.id,
+                            "CacheNodeId": c.nodes.first().map_or("0001", |n| n.id.as_str()),
+                            "PreferredAvailabilityZone": c.preferred_az,
+                        })
+                    })
+                    .collect();
+                json!({
+                    "NodeGroupId": ng.id,
+                    "Status": ng_status(ng.removing),
+                    "Slots": shards::format_slots(&ng.slots),
+                    "NodeGroupMembers": nm,
+                })
+            })
+            .collect(),
+    )
 }
 
 /// A replication group as the API shows it, true to its members.
@@ -224,16 +319,23 @@ pub(super) fn flatten(ctx: &Ctx<'_>, g: &ReplicationGroup) -> Value {
     } else {
         lifecycle::AVAILABLE
     };
-    put(
-        "NodeGroups",
-        json!([{
-            "NodeGroupId": NODE_GROUP_ID,
-            "Status": ng_status,
-            "PrimaryEndpoint": endpoint(host, g.primary_port),
-            "ReaderEndpoint": endpoint(host, g.reader_port),
-            "NodeGroupMembers": node_members,
-        }]),
-    );
+    if g.cluster_enabled() {
+        put("NodeGroups", sharded_node_groups(g, &members));
+        if let Some(p) = g.config_port {
+            put("ConfigurationEndpoint", endpoint(host, p));
+        }
+    } else {
+        put(
+            "NodeGroups",
+            json!([{
+                "NodeGroupId": NODE_GROUP_ID,
+                "Status": ng_status,
+                "PrimaryEndpoint": endpoint(host, g.primary_port),
+                "ReaderEndpoint": endpoint(host, g.reader_port),
+                "NodeGroupMembers": node_members,
+            }]),
+        );
+    }
     put("SnapshottingClusterId", json!(g.snapshotting_cluster));
     put(
         "AutomaticFailover",
@@ -249,7 +351,7 @@ pub(super) fn flatten(ctx: &Ctx<'_>, g: &ReplicationGroup) -> Value {
     );
     put("SnapshotRetentionLimit", json!(g.snapshot_retention_limit));
     put("SnapshotWindow", json!(g.snapshot_window));
-    put("ClusterEnabled", json!(false));
+    put("ClusterEnabled", json!(g.cluster_enabled()));
     put("CacheNodeType", json!(primary.map(|c| c.node_type.clone())));
     put("AuthTokenEnabled", json!(g.auth_token_enabled));
     if let Some(t) = &g.auth_token_last_modified {
@@ -268,7 +370,10 @@ pub(super) fn flatten(ctx: &Ctx<'_>, g: &ReplicationGroup) -> Value {
     );
     put("NetworkType", json!(g.network_type));
     put("IpDiscovery", json!(g.ip_discovery));
-    put("ClusterMode", json!("disabled"));
+    put(
+        "ClusterMode",
+        json!(g.cluster_mode.as_deref().unwrap_or("disabled")),
+    );
     put("Engine", json!(g.engine.as_str()));
     Value::Object(m)
 }

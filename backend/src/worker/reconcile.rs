@@ -127,15 +127,31 @@ impl Reconciler {
     fn tick(self: &Arc<Self>) {
         let work: Vec<(Scope, String)> = {
             let st = self.cp.lock();
-            st.regions
+            let mut work: Vec<(bool, Scope, String)> = st
+                .regions
                 .iter()
                 .flat_map(|(scope, r)| {
+                    // Shard primaries of cluster-mode groups start first: a new
+                    // Redis Cluster master takes writes 2 s after it starts.
+                    let primaries: HashSet<&str> = r
+                        .replication_groups
+                        .values()
+                        .flat_map(|g| g.node_groups.iter().map(|ng| ng.primary.as_str()))
+                        .collect();
                     r.clusters
                         .values()
                         .filter(|c| Self::needs_work(c))
-                        .map(move |c| (scope.clone(), c.id.clone()))
+                        .map(move |c| {
+                            (
+                                !primaries.contains(c.id.as_str()),
+                                scope.clone(),
+                                c.id.clone(),
+                            )
+                        })
                 })
-                .collect()
+                .collect();
+            work.sort_by_key(|(later, _, _)| *later);
+            work.into_iter().map(|(_, s, id)| (s, id)).collect()
         };
         for key in work {
             if let Some(t) = self
@@ -192,12 +208,18 @@ impl Reconciler {
     }
 
     pub(super) fn spec(&self, scope: &Scope, c: &CacheCluster, n: &CacheNode) -> NodeSpec {
-        c.node_spec(
-            scope,
-            n,
-            &self.cp.settings.nodes_dir,
-            startup_config(self.cp.as_ref(), scope, c),
-        )
+        let mut config = startup_config(self.cp.as_ref(), scope, c);
+        let sharded = c.replication_group_id.as_deref().is_some_and(|rg| {
+            self.cp
+                .find_replication_group(scope, rg)
+                .is_ok_and(|g| g.cluster_enabled())
+        });
+        if sharded {
+            // Cluster mode: the backend's cluster directives, not the group's.
+            config.retain(|(k, _)| !k.starts_with("cluster-"));
+            config.extend(super::cluster_mode::node_config(n.host, n.port));
+        }
+        c.node_spec(scope, n, &self.cp.settings.nodes_dir, config)
     }
 
     /// One pass over one cluster. Returns false when something failed.

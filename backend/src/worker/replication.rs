@@ -146,6 +146,10 @@ impl Reconciler {
 
     #[allow(clippy::too_many_lines)]
     async fn replication_group(&self, scope: &Scope, g: &ReplicationGroup) {
+        if g.cluster_enabled() {
+            self.cluster_mode_group(scope, g).await;
+            return;
+        }
         let id = g.id.as_str();
         if g.status == lifecycle::DELETING {
             let left = {

@@ -1,6 +1,7 @@
 //! Integration tests for elasticache-local: one binary, real engines, real clients.
 
 mod cli;
+mod cluster_mode;
 mod common;
 mod engine;
 mod migration;

@@ -409,12 +409,14 @@ async fn replication_group_rules() {
         .replication_group_description("x")
         .cache_node_type("cache.t3.micro")
         .num_node_groups(2)
+        .cache_parameter_group_name("default.redis7")
         .send()
         .await
         .unwrap_err();
     assert_eq!(
         err.as_service_error().and_then(|e| e.meta().code()),
-        Some("InvalidParameterValue")
+        Some("InvalidParameterCombination"),
+        "shards need a cluster-enabled parameter group"
     );
     let err = c
         .describe_replication_groups()
