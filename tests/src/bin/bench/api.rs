@@ -346,12 +346,7 @@ pub async fn run(mode: Mode, rep: &mut Report, work: &Path) -> anyhow::Result<()
         creates,
         stored,
     };
-    let moto = if Moto::available() {
-        Some(Moto::start().await?)
-    } else {
-        eprintln!("bench: moto is not installed: the API section runs without it");
-        None
-    };
+    let moto = Moto::start_if_available().await;
 
     // Small state: the template objects only.
     let small_dir = work.join("api-small");

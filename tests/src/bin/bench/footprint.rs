@@ -214,13 +214,10 @@ pub async fn scale(mode: Mode, rep: &mut Report) -> anyhow::Result<()> {
     if let Err(e) = &all {
         eprintln!("bench: scale: {e:#}");
     }
-    let moto = if Moto::available() {
-        let m = Moto::start().await?;
+    let moto = Moto::start_if_available().await;
+    if let Some(m) = &moto {
         let _ = create_many(&m.target(), &ids, "redis", 8).await;
-        Some(m)
-    } else {
-        None
-    };
+    }
     let _ = writeln!(
         md,
         "{n} one-node Redis clusters created at once ({} clients) on the process runtime: every create \

@@ -356,7 +356,14 @@ pub async fn run(mode: Mode, rep: &mut Report) -> anyhow::Result<()> {
     };
     let mut runtimes = vec!["process"];
     let mut md = String::new();
-    if docker_ready() {
+    let wanted = std::env::var("ELASTICACHE_TEST_RUNTIMES")
+        .map_or(true, |v| v.split(',').any(|r| r.trim() == "docker"));
+    if !wanted {
+        let _ = writeln!(
+            md,
+            "ELASTICACHE_TEST_RUNTIMES leaves Docker out: the Docker runtime is not measured.\n"
+        );
+    } else if docker_ready() {
         runtimes.push("docker");
     } else {
         let _ = writeln!(

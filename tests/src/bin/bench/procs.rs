@@ -199,6 +199,22 @@ impl Moto {
             .unwrap_or_default()
     }
 
+    /// Start it when installed; `None` (with the reason on stderr) otherwise,
+    /// so that a machine without moto still runs every other measurement.
+    pub async fn start_if_available() -> Option<Self> {
+        if !Self::available() {
+            eprintln!("bench: moto is not installed: measuring without it");
+            return None;
+        }
+        match Self::start().await {
+            Ok(m) => Some(m),
+            Err(e) => {
+                eprintln!("bench: moto did not start: {e:#}");
+                None
+            }
+        }
+    }
+
     pub async fn start() -> anyhow::Result<Self> {
         let port = free_port();
         let log = tempfile::Builder::new().prefix("moto-").tempfile()?;

@@ -425,7 +425,7 @@ pub async fn run(mode: Mode, rep: &mut Report, work: &Path) -> anyhow::Result<()
     let mut md = String::new();
     let _ = writeln!(
         md,
-        "Terraform {} against our backend (process runtime), same HCL for both providers: \
+        "{} against our backend (process runtime), same HCL for both providers: \
          `examples/quickstart` (a parameter group, a subnet group, a Redis cluster, a 3-node Memcached \
          cluster; only `source` differs) and a one-cluster module (one Redis node). Our provider through \
          `dev_overrides` (no `init` needed), HashiCorp's {HASHI_VERSION} through a filesystem mirror. \
