@@ -328,7 +328,7 @@ pub fn cfg(mode: Mode) -> (Duration, Duration, usize, usize, usize) {
             2700,
         ),
         Mode::Full => (
-            Duration::from_secs(3),
+            Duration::from_secs(2),
             Duration::from_millis(500),
             3,
             80,

@@ -226,6 +226,7 @@ async fn main() {
     for (title, body) in &rep.sections {
         let _ = writeln!(md, "## {title}\n\n{body}");
     }
+    let _ = writeln!(md, "{}", include_str!("analysis.md"));
     let out = args.out.clone().unwrap_or_else(|| match args.mode {
         Mode::Full => PathBuf::from("docs/performance.md"),
         Mode::Quick => PathBuf::from("target/bench/performance-quick.md"),
