@@ -202,7 +202,11 @@ async fn main() {
         },
         started.elapsed().as_secs_f64()
     );
-    let _ = writeln!(md, "{facts}");
+    let _ = writeln!(
+        md,
+        "{facts}- load average at the end: {}\n",
+        sh("cut -d' ' -f1-3 /proc/loadavg")
+    );
     let _ = writeln!(md, "## Where we stand\n");
     let _ = writeln!(md, "| target | measured | met |");
     let _ = writeln!(md, "|---|---|---|");
@@ -251,28 +255,37 @@ fn api_goals(rep: &mut Report) {
     if rep.api.is_empty() {
         return;
     }
-    let mut ratios = Vec::new();
-    let mut min_ratio = f64::INFINITY;
-    for f in rep.api.iter().filter(|f| f.op != "DescribeCacheParameters") {
-        if let (Some(o), Some(m)) = (f.ours_rps, f.moto_rps) {
-            let r = o / m;
-            min_ratio = min_ratio.min(r);
-            ratios.push(format!(
-                "{}{} ×{}: {r:.2}×",
-                f.op,
-                if f.big { " (many)" } else { "" },
-                f.conc
-            ));
+    // Reads and creates separately: a create writes durably and starts an
+    // engine, moto's appends to a dict.
+    for (what, reads) in [("reads (Describe*)", true), ("CreateCacheCluster", false)] {
+        let mut ratios = Vec::new();
+        let mut min_ratio = f64::INFINITY;
+        for f in rep
+            .api
+            .iter()
+            .filter(|f| f.op != "DescribeCacheParameters" && f.op.starts_with("Describe") == reads)
+        {
+            if let (Some(o), Some(m)) = (f.ours_rps, f.moto_rps) {
+                let r = o / m;
+                min_ratio = min_ratio.min(r);
+                ratios.push(format!(
+                    "{}{} ×{}: {r:.1}×",
+                    f.op,
+                    if f.big { " (2,700 stored)" } else { "" },
+                    f.conc
+                ));
+            }
         }
-    }
-    if ratios.is_empty() {
-        rep.goal("API ≥ 50× moto's throughput", "moto absent".into(), None);
-    } else {
-        rep.goal(
-            "API ≥ 50× moto's throughput",
-            format!("lowest {min_ratio:.2}× ({})", ratios.join(", ")),
-            Some(min_ratio >= 50.0),
-        );
+        let target = format!("API ≥ 50× moto's throughput: {what}");
+        if ratios.is_empty() {
+            rep.goal(&target, "moto absent".into(), None);
+        } else {
+            rep.goal(
+                &target,
+                format!("lowest {min_ratio:.2}× ({})", ratios.join(", ")),
+                Some(min_ratio >= 50.0),
+            );
+        }
     }
     let p50s: Vec<(String, u64)> = rep
         .api
