@@ -389,6 +389,7 @@ pub async fn run(mode: Mode, rep: &mut Report) -> anyhow::Result<()> {
     let _ = writeln!(md, "|---|---|---:|---:|---:|");
     let docker = Docker::connect_with_local_defaults().ok();
     let mut worst: HashMap<&str, f64> = HashMap::new();
+    let mut per_shape: HashMap<&str, Vec<String>> = HashMap::new();
     let mut one_redis_process = None;
     for rt in &runtimes {
         let be = Backend::start(rt).await?;
@@ -435,6 +436,11 @@ pub async fn run(mode: Mode, rep: &mut Report) -> anyhow::Result<()> {
                     if let (Some(o), Some(f)) = (ours.median(), floor.median()) {
                         let w = worst.entry(rt).or_insert(0.0);
                         *w = w.max(o / f);
+                        per_shape.entry(rt).or_default().push(format!(
+                            "{} {:.2}×",
+                            shape.label,
+                            o / f
+                        ));
                     }
                     format!(
                         "| {} | {rt} | {} | {} | {r} |",
@@ -456,9 +462,7 @@ pub async fn run(mode: Mode, rep: &mut Report) -> anyhow::Result<()> {
     for rt in &runtimes {
         rep.goal(
             &format!("create→available ≤ 1.3× the engine floor ({rt})"),
-            worst
-                .get(rt)
-                .map_or("–".into(), |w| format!("worst shape {w:.1}×")),
+            per_shape.get(rt).map_or("–".into(), |v| v.join(", ")),
             worst.get(rt).map(|w| *w <= 1.3),
         );
     }

@@ -144,6 +144,7 @@ async fn main() {
     let args = args();
     let started = Instant::now();
     let facts = machine();
+    let load_at_start: f64 = sh("cut -d' ' -f1 /proc/loadavg").parse().unwrap_or(0.0);
     let work = tempfile::Builder::new()
         .prefix("ec-bench-work-")
         .tempdir()
@@ -207,6 +208,17 @@ async fn main() {
         "{facts}- load average at the end: {}\n",
         sh("cut -d' ' -f1-3 /proc/loadavg")
     );
+    let load: f64 = sh("cut -d' ' -f1 /proc/loadavg").parse().unwrap_or(0.0);
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if load_at_start.max(load) > cpus as f64 {
+        let _ = writeln!(
+            md,
+            "**Measured on a loaded machine** (load average up to {:.1} on {cpus} CPUs, other work \
+             sharing them): absolute figures are noisy; compare ratios, and re-run on a quiet machine \
+             before quoting times.\n",
+            load_at_start.max(load)
+        );
+    }
     let _ = writeln!(md, "## Where we stand\n");
     let _ = writeln!(md, "| target | measured | met |");
     let _ = writeln!(md, "|---|---|---|");
