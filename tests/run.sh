@@ -7,7 +7,9 @@
 #      (localtest/redis:7.0, localtest/memcached:1.6: no registry is needed),
 #   4. runs `cargo test --workspace` with both runtimes (process and docker),
 #   5. runs the shared conformance check (../shared/conformance/check.py, when present)
-#      against a backend on each runtime, for the families built so far.
+#      against a backend on each runtime, for the families built so far,
+#   6. runs the benchmarks in quick mode (tests/bench.sh --quick: a smoke run that never
+#      fails on slowness, only when the harness breaks; report in target/bench/).
 #
 # Env: ELASTICACHE_TEST_RUNTIMES=process   test the process runtime only (no Docker)
 #      TEST_WORK=DIR                       where logs and images.json go (default: target/test-work)
@@ -69,3 +71,6 @@ cargo test --workspace 2>&1 | tee "$work/cargo-test.log"
 
 say "conformance"
 tests/conformance.sh "$runtimes"
+
+say "benchmarks (quick mode: never fails on slowness)"
+tests/bench.sh --quick 2>&1 | tee "$work/bench.log"

@@ -53,7 +53,7 @@ pub(super) fn reserved_offerings(_ctx: &Ctx<'_>, i: Input) -> Result<Value, Erro
             format!("Reserved cache nodes offering {id} not found."),
         ));
     }
-    let (items, marker) = page(&i, Vec::new(), 20, 100)?;
+    let (items, marker) = page(&i, Vec::<Value>::new(), 20, 100)?;
     Ok(json!({ "Marker": marker, "ReservedCacheNodesOfferings": items }))
 }
 
@@ -64,7 +64,7 @@ pub(super) fn reserved_nodes(_ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
             format!("Reserved cache node {id} not found."),
         ));
     }
-    let (items, marker) = page(&i, Vec::new(), 20, 100)?;
+    let (items, marker) = page(&i, Vec::<Value>::new(), 20, 100)?;
     Ok(json!({ "Marker": marker, "ReservedCacheNodes": items }))
 }
 
@@ -83,12 +83,12 @@ pub(super) fn service_updates(_ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> 
             format!("Service update {n} not found."),
         ));
     }
-    let (items, marker) = page(&i, Vec::new(), 20, 100)?;
+    let (items, marker) = page(&i, Vec::<Value>::new(), 20, 100)?;
     Ok(json!({ "Marker": marker, "ServiceUpdates": items }))
 }
 
 pub(super) fn update_actions(_ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
-    let (items, marker) = page(&i, Vec::new(), 20, 100)?;
+    let (items, marker) = page(&i, Vec::<Value>::new(), 20, 100)?;
     Ok(json!({ "Marker": marker, "UpdateActions": items }))
 }
 

@@ -50,12 +50,15 @@ pub(super) fn describe(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
     let not_in_rg = i
         .bool("ShowCacheClustersNotInReplicationGroups")
         .unwrap_or(false);
-    let items = clusters
+    let clusters: Vec<&CacheCluster> = clusters
         .iter()
         .filter(|c| !not_in_rg || c.replication_group_id.is_none())
+        .collect();
+    let (clusters, marker) = page(&i, clusters, 20, 100)?;
+    let items: Vec<Value> = clusters
+        .into_iter()
         .map(|c| flatten(ctx, c, show_nodes))
         .collect();
-    let (items, marker) = page(&i, items, 20, 100)?;
     Ok(json!({ "Marker": marker, "CacheClusters": items }))
 }
 

@@ -14,12 +14,10 @@ pub(super) fn describe(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
         end: i.time("EndTime"),
         duration_minutes: i.int("Duration"),
     };
-    let items = ctx
-        .cp
-        .describe_events(&ctx.scope, &q)?
+    let (events, marker) = page(&i, ctx.cp.describe_events(&ctx.scope, &q)?, 20, 100)?;
+    let items: Vec<Value> = events
         .iter()
         .map(|e| json!({"SourceIdentifier": e.source_id, "SourceType": e.source_type, "Message": e.message, "Date": iso(&e.date)}))
         .collect();
-    let (items, marker) = page(&i, items, 20, 100)?;
     Ok(json!({ "Marker": marker, "Events": items }))
 }

@@ -228,12 +228,14 @@ fn tags_json(tags: &[Tag]) -> Value {
 }
 
 /// One page of `items` after `Marker`, at most `MaxRecords` (min..=max, default `max`).
-fn page(
+/// Page the domain objects before flattening them: flattening every stored
+/// object to answer with one page made a describe cost grow with the state.
+fn page<T: Clone>(
     input: &Input,
-    items: Vec<Value>,
+    items: Vec<T>,
     min: i64,
     max: i64,
-) -> Result<(Vec<Value>, Option<String>), Error> {
+) -> Result<(Vec<T>, Option<String>), Error> {
     let size = input.int("MaxRecords").unwrap_or(max);
     if size < min || size > max {
         return Err(Error::invalid(format!(

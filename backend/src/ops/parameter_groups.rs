@@ -93,8 +93,8 @@ pub(super) fn describe(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
         Some(n) => vec![ctx.cp.find_parameter_group(&ctx.scope, &n)?],
         None => ctx.cp.list_parameter_groups(&ctx.scope),
     };
-    let items = groups.iter().map(|g| flatten(&ctx.scope, g)).collect();
-    let (items, marker) = page(&i, items, 20, 100)?;
+    let (groups, marker) = page(&i, groups, 20, 100)?;
+    let items: Vec<Value> = groups.iter().map(|g| flatten(&ctx.scope, g)).collect();
     Ok(json!({ "Marker": marker, "CacheParameterGroups": items }))
 }
 

@@ -21,6 +21,6 @@ pub(super) fn describe(_ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
             format!("CacheSecurityGroup {n} not found."),
         ));
     }
-    let (items, marker) = page(&i, Vec::new(), 20, 100)?;
+    let (items, marker) = page(&i, Vec::<Value>::new(), 20, 100)?;
     Ok(json!({ "Marker": marker, "CacheSecurityGroups": items }))
 }
