@@ -839,14 +839,27 @@ pub(super) async fn apply_params(
         tracing::warn!(port, "could not connect to apply parameters");
         return;
     };
-    for (name, value) in params {
-        match conn.cmd(&["CONFIG", "SET", name, value]).await {
-            Ok(resp::Reply::Error(e)) => {
-                tracing::debug!(port, %name, %value, error = %e, "engine refused parameter")
+    // One round trip for all of them; each `CONFIG SET` still stands alone.
+    let cmds: Vec<Vec<Vec<u8>>> = params
+        .iter()
+        .map(|(name, value)| {
+            vec![
+                b"CONFIG".to_vec(),
+                b"SET".to_vec(),
+                name.as_bytes().to_vec(),
+                value.as_bytes().to_vec(),
+            ]
+        })
+        .collect();
+    match conn.pipeline(&cmds).await {
+        Ok(replies) => {
+            for ((name, value), reply) in params.iter().zip(replies) {
+                if let resp::Reply::Error(e) = reply {
+                    tracing::debug!(port, %name, %value, error = %e, "engine refused parameter");
+                }
             }
-            Err(e) => tracing::debug!(port, %name, error = %e, "CONFIG SET failed"),
-            Ok(_) => {}
         }
+        Err(e) => tracing::debug!(port, error = %e, "CONFIG SET failed"),
     }
 }
 
