@@ -17,8 +17,8 @@ use std::net::Ipv4Addr;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::reconcile::{apply_params, connect, runtime_config, Reconciler, READY_TIMEOUT};
-use crate::engine::{self, resp, NodeSpec, NodeStatus};
+use super::reconcile::{apply_params, connect, runtime_config, Reconciler};
+use crate::engine::{resp, NodeSpec, NodeStatus};
 use crate::model::cluster::CacheCluster;
 use crate::model::replication_group::ReplicationGroup;
 use crate::model::shards::SLOTS;
@@ -1077,11 +1077,12 @@ impl Reconciler {
                 continue;
             }
             let n = &nodes[i];
+            if self.member_leaving(scope, &n.cluster.id) {
+                continue;
+            }
             tracing::warn!(node = %n.spec.key, "cluster node is down; recovering it");
             if self.runtime().start(&n.spec).await.is_ok()
-                && engine::wait_ready(self.runtime(), &n.spec, READY_TIMEOUT)
-                    .await
-                    .is_ok()
+                && self.wait_member_ready(scope, &n.cluster.id, &n.spec).await
             {
                 apply_params(
                     n.spec.host,

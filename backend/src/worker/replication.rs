@@ -140,6 +140,37 @@ impl Reconciler {
         }
     }
 
+    /// Whether a member cluster is gone or being deleted (its group may be too):
+    /// a dead node of it is not brought back.
+    pub(super) fn member_leaving(&self, scope: &Scope, cluster: &str) -> bool {
+        self.cp
+            .find_cluster(scope, cluster)
+            .map_or(true, |c| c.status == lifecycle::DELETING)
+    }
+
+    /// Wait for a recovered member's engine, giving up as soon as the member is
+    /// being deleted (a group deleted meanwhile must not wait on it).
+    pub(super) async fn wait_member_ready(
+        &self,
+        scope: &Scope,
+        cluster: &str,
+        spec: &NodeSpec,
+    ) -> bool {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while Instant::now() < deadline {
+            if engine::wait_ready(self.runtime(), spec, Duration::from_secs(1))
+                .await
+                .is_ok()
+            {
+                return true;
+            }
+            if self.member_leaving(scope, cluster) {
+                return false;
+            }
+        }
+        false
+    }
+
     fn proxy_key(scope: &Scope, g: &ReplicationGroup, which: &str) -> String {
         format!("{}-{}-{}-{which}", scope.account, scope.region, g.id)
     }
@@ -383,11 +414,12 @@ impl Reconciler {
             .iter_mut()
             .filter(|m| !m.busy && m.status == NodeStatus::Stopped)
         {
+            if self.member_leaving(scope, &m.cluster.id) {
+                continue;
+            }
             tracing::warn!(node = %m.spec.key, "replication group member is down; recovering it");
             if self.runtime().start(&m.spec).await.is_ok()
-                && engine::wait_ready(self.runtime(), &m.spec, READY_TIMEOUT)
-                    .await
-                    .is_ok()
+                && self.wait_member_ready(scope, &m.cluster.id, &m.spec).await
             {
                 apply_params(
                     m.spec.host,
