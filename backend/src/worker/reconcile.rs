@@ -865,13 +865,27 @@ pub(super) async fn apply_params(
 
 /// `SAVE` before a restart that keeps data.
 async fn save(host: Ipv4Addr, port: u16, auth: Option<&str>) {
-    match connect(host, port, auth).await {
-        Ok(mut conn) => {
-            if let Err(e) = conn.cmd(&["SAVE"]).await {
+    let mut conn = match connect(host, port, auth).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(port, error = %e, "could not connect to SAVE before restart");
+            return;
+        }
+    };
+    // A background save (a replica's full sync, a snapshot) must end first:
+    // the engine refuses SAVE meanwhile, and stopping it then loses data.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match conn.cmd(&["SAVE"]).await {
+            Ok(_) => return,
+            Err(e) if e.to_string().contains("in progress") && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => {
                 tracing::warn!(port, error = %e, "SAVE before restart failed");
+                return;
             }
         }
-        Err(e) => tracing::warn!(port, error = %e, "could not connect to SAVE before restart"),
     }
 }
 
