@@ -365,21 +365,7 @@ impl Reconciler {
                 return;
             }
             let view = self.cp.replication_group_view(scope, &g);
-            if g.status == lifecycle::CREATING
-                && view.iter().any(|c| c.status == lifecycle::CREATE_FAILED)
-            {
-                let _ = self.cp.update_replication_group(scope, id, |g| {
-                    g.status = lifecycle::CREATE_FAILED.to_owned();
-                    Ok(())
-                });
-                self.cp.event(
-                    scope,
-                    "replication-group",
-                    id,
-                    format!(
-                        "Failed to create replication group {id}: a member cluster could not start"
-                    ),
-                );
+            if self.creation_failed(scope, &g, &view) {
                 return;
             }
             let converging = matches!(

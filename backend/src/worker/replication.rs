@@ -171,6 +171,33 @@ impl Reconciler {
         false
     }
 
+    /// A group being created whose member could not start reads `create-failed`
+    /// (both kinds of group); true when it does.
+    pub(super) fn creation_failed(
+        &self,
+        scope: &Scope,
+        g: &ReplicationGroup,
+        view: &[CacheCluster],
+    ) -> bool {
+        if g.status != lifecycle::CREATING
+            || !view.iter().any(|c| c.status == lifecycle::CREATE_FAILED)
+        {
+            return false;
+        }
+        let id = g.id.as_str();
+        let _ = self.cp.update_replication_group(scope, id, |g| {
+            g.status = lifecycle::CREATE_FAILED.to_owned();
+            Ok(())
+        });
+        self.cp.event(
+            scope,
+            "replication-group",
+            id,
+            format!("Failed to create replication group {id}: a member cluster could not start"),
+        );
+        true
+    }
+
     fn proxy_key(scope: &Scope, g: &ReplicationGroup, which: &str) -> String {
         format!("{}-{}-{}-{which}", scope.account, scope.region, g.id)
     }
@@ -205,21 +232,7 @@ impl Reconciler {
             return;
         }
         let view = self.cp.replication_group_view(scope, g);
-        if g.status == lifecycle::CREATING
-            && view.iter().any(|c| c.status == lifecycle::CREATE_FAILED)
-        {
-            let _ = self.cp.update_replication_group(scope, id, |g| {
-                g.status = lifecycle::CREATE_FAILED.to_owned();
-                Ok(())
-            });
-            self.cp.event(
-                scope,
-                "replication-group",
-                id,
-                format!(
-                    "Failed to create replication group {id}: a member cluster could not start"
-                ),
-            );
+        if self.creation_failed(scope, g, &view) {
             return;
         }
         if g.migration_test.is_some() {
