@@ -925,18 +925,7 @@ impl ControlPlane {
                 .restore_source(scope, snapshot_name, arns, engine, version)?
                 .map(|(p, n)| (vec![p], n)));
         };
-        if s.status != AVAILABLE {
-            return Err(Error::invalid(format!(
-                "Snapshot {} is not in available state (it is {}).",
-                s.name, s.status
-            )));
-        }
-        if s.engine == EngineKind::Valkey && engine == EngineKind::Redis {
-            return Err(Error::combination(format!(
-                "Snapshot {} is of a valkey cluster: it cannot be restored into a redis cluster.",
-                s.name
-            )));
-        }
+        restorable(&s, engine)?;
         let files = self.snapshot_files(scope, &s);
         let same = files.len() == slots.len()
             && files.iter().zip(slots).all(|((_, have, _), want)| {
@@ -989,22 +978,11 @@ impl ControlPlane {
             let s = self
                 .find_snapshot(scope, name)
                 .map_err(|_| Error::invalid(format!("Snapshot {name} not found.")))?;
-            if s.status != AVAILABLE {
-                return Err(Error::invalid(format!(
-                    "Snapshot {} is not in available state (it is {}).",
-                    s.name, s.status
-                )));
-            }
+            restorable(&s, engine)?;
             if s.num_node_groups > 1 {
                 return Err(Error::combination(format!(
                     "Snapshot {} holds {} node groups: it can only be restored into a cluster-mode-enabled replication group.",
                     s.name, s.num_node_groups
-                )));
-            }
-            if s.engine == EngineKind::Valkey && engine == EngineKind::Redis {
-                return Err(Error::combination(format!(
-                    "Snapshot {} is of a valkey cluster: it cannot be restored into a redis cluster.",
-                    s.name
                 )));
             }
             if engine == s.engine
@@ -1105,6 +1083,24 @@ pub fn snapshot_event_source(s: &Snapshot) -> (&'static str, String) {
         (None, Some(c)) => ("cache-cluster", c.clone()),
         (None, None) => ("cache-cluster", s.take_from.clone().unwrap_or_default()),
     }
+}
+
+/// What every restore requires of its snapshot: available, and not Valkey
+/// data into a Redis engine.
+fn restorable(s: &Snapshot, engine: EngineKind) -> Result<()> {
+    if s.status != AVAILABLE {
+        return Err(Error::invalid(format!(
+            "Snapshot {} is not in available state (it is {}).",
+            s.name, s.status
+        )));
+    }
+    if s.engine == EngineKind::Valkey && engine == EngineKind::Redis {
+        return Err(Error::combination(format!(
+            "Snapshot {} is of a valkey cluster: it cannot be restored into a redis cluster.",
+            s.name
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
