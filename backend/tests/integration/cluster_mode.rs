@@ -11,20 +11,9 @@ use aws_sdk_elasticache::Client;
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 
-use crate::common::{self, eventually, name, Backend, Ep};
+use crate::common::{self, describe_group as describe, eventually, name, Backend, Ep};
 
 const KEYS: usize = 10_000;
-
-async fn describe(c: &Client, id: &str) -> Option<ReplicationGroup> {
-    c.describe_replication_groups()
-        .replication_group_id(id)
-        .send()
-        .await
-        .ok()?
-        .replication_groups()
-        .first()
-        .cloned()
-}
 
 async fn wait_available(c: &Client, id: &str, shards: usize) -> ReplicationGroup {
     eventually(

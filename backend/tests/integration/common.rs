@@ -414,3 +414,19 @@ pub async fn delete_cluster(c: &aws_sdk_elasticache::Client, id: &str) {
     let _ = c.delete_cache_cluster().cache_cluster_id(id).send().await;
     wait_cluster_gone(c, id).await;
 }
+
+/// A replication group as `DescribeReplicationGroups` gives it; `None` when
+/// it is gone (or the call failed).
+pub async fn describe_group(
+    c: &aws_sdk_elasticache::Client,
+    id: &str,
+) -> Option<aws_sdk_elasticache::types::ReplicationGroup> {
+    c.describe_replication_groups()
+        .replication_group_id(id)
+        .send()
+        .await
+        .ok()?
+        .replication_groups()
+        .first()
+        .cloned()
+}

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_elasticache::types::ReplicationGroup;
 use aws_sdk_elasticache::Client;
 
-use crate::common::{self, eventually, name, Backend};
+use crate::common::{self, describe_group as describe, eventually, name, Backend};
 
 use crate::common::Ep;
 
@@ -63,17 +63,6 @@ async fn role(port: Ep) -> String {
         Some(redis::Value::SimpleString(s)) => s.clone(),
         other => format!("{other:?}"),
     }
-}
-
-async fn describe(c: &Client, id: &str) -> Option<ReplicationGroup> {
-    c.describe_replication_groups()
-        .replication_group_id(id)
-        .send()
-        .await
-        .ok()?
-        .replication_groups()
-        .first()
-        .cloned()
 }
 
 async fn wait_available(c: &Client, id: &str, members: usize) -> ReplicationGroup {
