@@ -272,7 +272,9 @@ fn sharded_node_groups(
 
 /// A replication group as the API shows it, true to its members.
 pub(super) fn flatten(ctx: &Ctx<'_>, g: &ReplicationGroup) -> Value {
-    let host = &ctx.cp.settings.advertise_host;
+    let settings = &ctx.cp.settings;
+    let (primary_host, primary_port) = g.primary_endpoint();
+    let (reader_host, reader_port) = g.reader_endpoint();
     let members = ctx.cp.replication_group_view(&ctx.scope, g);
     let primary = members.iter().find(|c| c.id == g.primary);
     let mut m = Map::new();
@@ -304,7 +306,7 @@ pub(super) fn flatten(ctx: &Ctx<'_>, g: &ReplicationGroup) -> Value {
             });
             if let Some(n) = c.nodes.first() {
                 if n.status != lifecycle::NODE_CREATING {
-                    v["ReadEndpoint"] = endpoint(&ctx.cp.settings.endpoint_host(n.host), n.port);
+                    v["ReadEndpoint"] = endpoint(&settings.endpoint_host(n.host), n.port);
                 }
             }
             v
@@ -321,8 +323,11 @@ pub(super) fn flatten(ctx: &Ctx<'_>, g: &ReplicationGroup) -> Value {
     };
     if g.cluster_enabled() {
         put("NodeGroups", sharded_node_groups(g, &members));
-        if let Some(p) = g.config_port {
-            put("ConfigurationEndpoint", endpoint(host, p));
+        if let Some((h, p)) = g.config_endpoint() {
+            put(
+                "ConfigurationEndpoint",
+                endpoint(&settings.endpoint_host(h), p),
+            );
         }
     } else {
         put(
@@ -330,8 +335,8 @@ pub(super) fn flatten(ctx: &Ctx<'_>, g: &ReplicationGroup) -> Value {
             json!([{
                 "NodeGroupId": NODE_GROUP_ID,
                 "Status": ng_status,
-                "PrimaryEndpoint": endpoint(host, g.primary_port),
-                "ReaderEndpoint": endpoint(host, g.reader_port),
+                "PrimaryEndpoint": endpoint(&settings.endpoint_host(primary_host), primary_port),
+                "ReaderEndpoint": endpoint(&settings.endpoint_host(reader_host), reader_port),
                 "NodeGroupMembers": node_members,
             }]),
         );
