@@ -472,33 +472,93 @@ fn replication_group_import() {
     });
 }
 
-/// The backend's own error for what it does not support, as a diagnostic.
+/// Arguments are sent as given: what the endpoint refuses (a local backend
+/// without TLS, encryption at rest or global datastores) fails the apply
+/// with the endpoint's own error, and nothing is left behind.
 #[test]
 fn replication_group_unsupported() {
     require_terraform!();
     let be = Backend::start(&acceptance::runtimes()[0]);
-    let tf = Tf::new();
-    let id = name("tde");
-    tf.config(&format!(
-        "{}{}",
-        be.provider_hcl(),
-        config_replication_group_basic(
-            &id,
-            "  num_cache_clusters = 1\n  global_replication_group_id = \"ldgnf-nope\"\n"
-        )
-        .replace("  engine               = \"redis\"\n", "")
-        .replace("  engine_version       = \"7.1\"\n", "")
-        .replace("  node_type            = \"cache.t3.micro\"\n", "")
+    let cases = [
+        (
+            "  num_cache_clusters = 1\n  transit_encryption_enabled = true\n  auth_token = \"0123456789abcdefgh\"\n  auth_token_update_strategy = \"ROTATE\"",
+            "TransitEncryptionEnabled",
+        ),
+        (
+            "  num_cache_clusters = 1\n  at_rest_encryption_enabled = \"true\"",
+            "AtRestEncryptionEnabled",
+        ),
+    ];
+    for (extra, want) in cases {
+        let tf = Tf::new();
+        let id = name("uns");
+        tf.config(&format!(
+            "{}{}",
+            be.provider_hcl(),
+            config_replication_group_basic(&id, extra)
+        ));
+        let o = tf.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+        assert_ne!(o.code, 0, "{}", o.text);
+        assert!(
+            o.text
+                .contains(&format!("creating ElastiCache Replication Group ({id}): ")),
+            "{}",
+            o.text
+        );
+        assert!(o.text.contains(want), "want {want}:\n{}", o.text);
+        check_replication_group_destroy(&be, &id);
+    }
+}
+
+/// A state written by HashiCorp's provider 5.100.0 (schema version 2) moves
+/// to ours (`state replace-provider`) with an empty plan: the upgrade from
+/// version 2 to 3. Needs hashicorp/aws 5.100.0 in a plugin mirror
+/// (`TF_PLUGIN_MIRROR`, default `/opt/tf-plugins`).
+#[test]
+fn replication_group_upgrade_from_hashicorp() {
+    require_terraform!();
+    let mirror = std::env::var("TF_PLUGIN_MIRROR").unwrap_or_else(|_| "/opt/tf-plugins".into());
+    if !Path::new(&mirror)
+        .join("registry.terraform.io/hashicorp/aws")
+        .is_dir()
+    {
+        eprintln!("SKIP: no hashicorp/aws in {mirror}");
+        return;
+    }
+    let be = Backend::start(&acceptance::runtimes()[0]);
+    let tf = Tf::with_cli_config(&format!(
+        "provider_installation {{\n  dev_overrides {{\n    \"{}\" = \"{}\"\n  }}\n  filesystem_mirror {{\n    path    = \"{mirror}\"\n    include = [\"registry.terraform.io/hashicorp/aws\"]\n  }}\n}}\n",
+        acceptance::SOURCE,
+        acceptance::binaries().display()
     ));
-    let o = tf.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
-    assert_ne!(o.code, 0, "{}", o.text);
-    assert!(
-        o.text
-            .contains(&format!("creating ElastiCache Replication Group ({id})")),
-        "{}",
-        o.text
+    let id = name("v2");
+    let group = config_replication_group_basic(
+        &id,
+        "  num_cache_clusters         = 2\n  automatic_failover_enabled = true\n  port                       = 6379",
     );
-    assert!(describe(&be, &id).is_none());
+    // Outputs written by 5.100.0 lack 6.x's attributes: compare resources only.
+    let group = &group[..group.find("\noutput").unwrap()];
+    let hashicorp = be.provider_hcl().replace(
+        "source = \"elasticache-local/aws\"",
+        "source = \"hashicorp/aws\", version = \"5.100.0\"",
+    );
+    tf.config(&format!("{hashicorp}{group}"));
+    let o = tf.run(&["init", "-input=false", "-no-color"]);
+    assert_eq!(o.code, 0, "{}", o.text);
+    tf.apply();
+    tf.config(&format!("{}{group}", be.provider_hcl()));
+    let o = tf.run(&[
+        "state",
+        "replace-provider",
+        "-auto-approve",
+        "-no-color",
+        "registry.terraform.io/hashicorp/aws",
+        acceptance::SOURCE,
+    ]);
+    assert_eq!(o.code, 0, "{}", o.text);
+    tf.plan_is_clean();
+    tf.destroy();
+    check_replication_group_destroy(&be, &id);
 }
 
 /// `terraform providers schema -json` against HashiCorp's 6.69.1 (exact) and

@@ -433,6 +433,19 @@ pub fn flatten(
     st
 }
 
+/// `7.1` as `7.1.0`: HashiCorp stores `engine_version_actual` as go-version
+/// prints it (AWS itself reports three segments).
+pub fn full_version(v: &str) -> String {
+    let parts: Vec<&str> = v.split('.').collect();
+    if (1..3).contains(&parts.len()) && parts.iter().all(|p| p.parse::<u64>().is_ok()) {
+        let mut p = parts.clone();
+        p.resize(3, "0");
+        p.join(".")
+    } else {
+        v.to_owned()
+    }
+}
+
 /// What HashiCorp reads from the group's first member cluster
 /// (`setFromCacheCluster` and the encryption settings).
 fn flatten_member(st: &mut Value, c: &CacheCluster, g: &ReplicationGroup, prior: &Value) {
@@ -447,7 +460,7 @@ fn flatten_member(st: &mut Value, c: &CacheCluster, g: &ReplicationGroup, prior:
         prior_ev.as_deref(),
     );
     st.set_attr("engine_version", Value::from(ev));
-    st.set_attr("engine_version_actual", Value::from(actual));
+    st.set_attr("engine_version_actual", Value::from(full_version(&actual)));
     st.set_attr(
         "subnet_group_name",
         str_or_null(c.cache_subnet_group_name()),

@@ -171,31 +171,62 @@ impl tfplugin::Resource for ReplicationGroupResource {
         Ok(vec![imp])
     }
 
-    /// States of versions 0–2 (5.x): new attributes start null; the
-    /// `auth_token_update_strategy` default 5.x stored without `auth_token`
-    /// is dropped (HashiCorp's V1→V2→V3 upgraders).
+    /// States of versions 0–2 (HashiCorp's 5.x, written by its SDK):
+    /// see [`upgrade_v2_state`].
     async fn upgrade_state(&self, req: UpgradeRequest) -> Result<Value, Diagnostics> {
         let schema = state::schema();
-        let mut st = req.raw.decode(&schema.value_type())?;
+        let st = req.raw.decode(&schema.value_type())?;
         if req.version >= schema.version || st.is_null() {
             return Ok(st);
         }
-        if st.get("auth_token").is_none_or(Value::is_null) {
-            st.set_attr("auth_token_update_strategy", Value::Null);
-        } else if req.version < 2
-            && st
-                .get("auth_token_update_strategy")
-                .is_none_or(Value::is_null)
-        {
-            st.set_attr("auth_token_update_strategy", Value::from("ROTATE"));
-        }
-        for b in ["log_delivery_configuration", "node_group_configuration"] {
-            if st.get(b).is_none_or(Value::is_null) {
-                st.set_attr(b, Value::Set(Vec::new()));
-            }
+        let mut st = upgrade_v2_state(&schema, req.version, st);
+        // 6.x's `region`: the provider's (HashiCorp's upgrade sets it too).
+        if let (Ok(meta), true) = (self.conn.get(), st.get("region").is_none_or(Value::is_null)) {
+            st.set_attr("region", Value::from(meta.region.as_str()));
         }
         Ok(st)
     }
+}
+
+/// A 5.x state as ours: new attributes start null; HashiCorp's SDK stores
+/// zero values (`""`, `0`, `false`, empty collections) for optional
+/// arguments left unset, which our strict protocol keeps null; the
+/// `auth_token_update_strategy` default 5.x stored without `auth_token`
+/// is dropped (HashiCorp's V1→V2→V3 upgraders).
+fn upgrade_v2_state(schema: &Schema, version: i64, mut st: Value) -> Value {
+    for a in &schema.block.attributes {
+        if !a.optional || a.computed {
+            continue;
+        }
+        let zero = match st.get(&a.name) {
+            Some(Value::String(s)) => s.is_empty(),
+            Some(Value::List(l) | Value::Set(l)) => l.is_empty(),
+            Some(Value::Map(m)) => m.is_empty(),
+            Some(Value::Bool(false)) => {
+                ["automatic_failover_enabled", "multi_az_enabled"].contains(&a.name.as_str())
+            }
+            Some(Value::Number(n)) => a.name == "snapshot_retention_limit" && n.as_i64() == Some(0),
+            _ => false,
+        };
+        if zero {
+            st.set_attr(&a.name, Value::Null);
+        }
+    }
+    if st.get("auth_token").is_none_or(Value::is_null) {
+        st.set_attr("auth_token_update_strategy", Value::Null);
+    } else if version < 2
+        && st
+            .get("auth_token_update_strategy")
+            .is_none_or(Value::is_null)
+    {
+        st.set_attr("auth_token_update_strategy", Value::from("ROTATE"));
+    }
+    for b in ["log_delivery_configuration", "node_group_configuration"] {
+        if st.get(b).is_none_or(Value::is_null) {
+            st.set_attr(b, Value::Set(Vec::new()));
+        }
+    }
+    st
 }
 
 fn replace(resp: &mut PlanResponse, attr: &str) {
@@ -1074,4 +1105,105 @@ async fn delete(meta: &Meta, prior: &Value) -> Result<(), Diagnostic> {
     find::wait_replication_group_deleted(&client, &id, timeout)
         .await
         .map_err(|e| waiter_msg(&id, "delete", &e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upgrade_from_hashicorp_v2_state() {
+        let schema = state::schema();
+        let mut st = Value::null_object(&schema.value_type());
+        st.set_attr("id", Value::from("rg"));
+        st.set_attr("auth_token", Value::from(""));
+        st.set_attr("auth_token_update_strategy", Value::from("ROTATE"));
+        st.set_attr("automatic_failover_enabled", Value::from(false));
+        st.set_attr("multi_az_enabled", Value::from(true));
+        st.set_attr("snapshot_retention_limit", Value::from(0));
+        st.set_attr("port", Value::from(6379));
+        st.set_attr("final_snapshot_identifier", Value::from(""));
+        let up = upgrade_v2_state(&schema, 2, st);
+        assert!(up.get("auth_token").unwrap().is_null());
+        assert!(up.get("auth_token_update_strategy").unwrap().is_null());
+        assert!(up.get("automatic_failover_enabled").unwrap().is_null());
+        assert_eq!(up.get("multi_az_enabled"), Some(&Value::from(true)));
+        assert!(up.get("snapshot_retention_limit").unwrap().is_null());
+        assert_eq!(up.get("port"), Some(&Value::from(6379)));
+        assert!(up.get("final_snapshot_identifier").unwrap().is_null());
+        assert_eq!(
+            up.get("node_group_configuration"),
+            Some(&Value::Set(Vec::new()))
+        );
+        // A token keeps its strategy; a version 1 state gets the old default.
+        let mut st = Value::null_object(&schema.value_type());
+        st.set_attr("auth_token", Value::from("0123456789abcdef"));
+        let up = upgrade_v2_state(&schema, 1, st);
+        assert_eq!(
+            up.get("auth_token_update_strategy"),
+            Some(&Value::from("ROTATE"))
+        );
+    }
+
+    fn ngc(els: Vec<Value>) -> Value {
+        let mut st = Value::null_object(&state::schema().value_type());
+        st.set_attr("node_group_configuration", Value::Set(els));
+        st
+    }
+
+    fn ng(id: &str, replicas: i64, az: Option<&str>) -> Value {
+        Value::object([
+            ("node_group_id", Value::from(id)),
+            ("replica_count", Value::from(replicas)),
+            ("slots", Value::Null),
+            (
+                "primary_availability_zone",
+                az.map_or(Value::Null, Value::from),
+            ),
+            ("primary_outpost_arn", Value::Null),
+            ("replica_availability_zones", Value::Null),
+            ("replica_outpost_arns", Value::Null),
+        ])
+    }
+
+    #[test]
+    fn node_group_configuration_replaces_only_on_significant_changes() {
+        let a = ngc(vec![ng("0001", 1, Some("us-east-1a")), ng("0002", 1, None)]);
+        assert!(!node_groups_replace(&ngc(vec![]), &ngc(vec![])));
+        assert!(!node_groups_replace(&a, &a));
+        assert!(node_groups_replace(&ngc(vec![]), &a));
+        assert!(node_groups_replace(&a, &ngc(vec![])));
+        let more = ngc(vec![ng("0001", 2, Some("us-east-1a")), ng("0002", 1, None)]);
+        assert!(node_groups_replace(&a, &more));
+        let az = ngc(vec![ng("0001", 1, Some("us-east-1b")), ng("0002", 1, None)]);
+        assert!(node_groups_replace(&a, &az));
+        // An AZ the old layout left to AWS may be named without replacing.
+        let az2 = ngc(vec![
+            ng("0001", 1, Some("us-east-1a")),
+            ng("0002", 1, Some("us-east-1c")),
+        ]);
+        assert!(!node_groups_replace(&a, &az2));
+    }
+
+    #[test]
+    fn validation_follows_hashicorp() {
+        let schema = state::schema();
+        let mut cfg = Value::null_object(&schema.value_type());
+        cfg.set_attr("replication_group_id", Value::from("Bad--id-"));
+        cfg.set_attr("description", Value::from("d"));
+        cfg.set_attr("num_cache_clusters", Value::from(1));
+        cfg.set_attr("automatic_failover_enabled", Value::from(true));
+        cfg.set_attr("num_node_groups", Value::from(2));
+        cfg.set_attr("multi_az_enabled", Value::from(true));
+        let d = state::validate(&cfg);
+        let text = format!("{d:?}");
+        assert!(text.contains("two consecutive hyphens"), "{text}");
+        assert!(text.contains("cannot end with a hyphen"), "{text}");
+        assert!(text.contains("conflicts with num_node_groups"), "{text}");
+        assert!(
+            text.contains("must be at least 2 if automatic_failover_enabled"),
+            "{text}"
+        );
+        assert!(!text.contains("multi_az_enabled is true"), "{text}");
+    }
 }
