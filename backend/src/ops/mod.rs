@@ -259,6 +259,44 @@ fn page<T: Clone>(
 #[cfg(test)]
 mod tests {
     #[test]
+    fn serverless_migrations_answer_not_yet() {
+        let tmp = std::env::temp_dir().join(format!("ops-test-{}", std::process::id()));
+        let cp = test_control_plane(&tmp);
+        for action in ["PrepareMigration", "StopMigration"] {
+            let params = vec![
+                ("ServerlessCacheName".to_owned(), "s".to_owned()),
+                (
+                    "CustomerNodeEndpointList.member.1.Address".to_owned(),
+                    "10.0.0.1".to_owned(),
+                ),
+            ];
+            let input = crate::query::de::decode(&crate::query::MODEL, action, &params).unwrap();
+            let scope = crate::model::Scope::new("000000000000", "us-east-1");
+            let e = super::dispatch(&cp, scope, action, input).unwrap_err();
+            assert_eq!(e.fault, crate::model::Fault::InvalidAction);
+            assert!(e.message.contains("not available yet"), "{}", e.message);
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+
+    pub(crate) fn test_control_plane(dir: &std::path::Path) -> crate::model::ControlPlane {
+        let runtime = std::sync::Arc::new(
+            crate::engine::process::ProcessRuntime::new(dir.join("rt")).unwrap(),
+        );
+        crate::model::ControlPlane::load(
+            std::sync::Arc::new(crate::store::MemoryStore::default()),
+            runtime,
+            crate::model::Settings {
+                nodes_dir: dir.join("nodes"),
+                advertise_host: "127.0.0.1".into(),
+                snapshots_dir: dir.join("snapshots"),
+                buckets_dir: dir.join("s3"),
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
     fn compatibility_matrix_matches_the_dispatch_table() {
         let doc = include_str!("../../../docs/compatibility.md");
         for op in crate::query::MODEL.operations.keys() {
