@@ -13,10 +13,9 @@ mod snapshots;
 mod subnet_groups;
 mod tags;
 
-use serde_json::{Map, Value};
-
+use crate::dto;
 use crate::model::{ControlPlane, Error, Fault, Scope, Tag};
-use crate::query::WireError;
+use crate::query::{self, op, Node, Operation, WireError};
 
 /// The request's context: who asks, where.
 pub struct Ctx<'a> {
@@ -24,112 +23,122 @@ pub struct Ctx<'a> {
     pub scope: Scope,
 }
 
-type Handler = fn(&Ctx<'_>, Input) -> Result<Value, Error>;
+/// A handler: typed input in, typed output (or a domain error) out.
+type Handler<O> = fn(&Ctx<'_>, <O as Operation>::Input) -> Result<<O as Operation>::Output, Error>;
 
-/// Every action answered for real, by name.
-const TABLE: &[(&str, Handler)] = &[
-    ("CreateCacheCluster", clusters::create),
-    ("DescribeCacheClusters", clusters::describe),
-    ("ModifyCacheCluster", clusters::modify),
-    ("DeleteCacheCluster", clusters::delete),
-    ("RebootCacheCluster", clusters::reboot),
-    (
-        "ListAllowedNodeTypeModifications",
-        clusters::allowed_node_types,
-    ),
-    ("CreateReplicationGroup", replication_groups::create),
-    ("DescribeReplicationGroups", replication_groups::describe),
-    ("ModifyReplicationGroup", replication_groups::modify),
-    ("DeleteReplicationGroup", replication_groups::delete),
-    ("TestFailover", replication_groups::test_failover),
-    (
-        "IncreaseReplicaCount",
-        replication_groups::increase_replicas,
-    ),
-    (
-        "DecreaseReplicaCount",
-        replication_groups::decrease_replicas,
-    ),
-    ("TestMigration", migration::test),
-    ("StartMigration", migration::start),
-    ("CompleteMigration", migration::complete),
-    ("CreateSnapshot", snapshots::create),
-    ("CopySnapshot", snapshots::copy),
-    ("DeleteSnapshot", snapshots::delete),
-    ("DescribeSnapshots", snapshots::describe),
-    (
-        "ModifyReplicationGroupShardConfiguration",
-        replication_groups::modify_shards,
-    ),
-    ("CreateCacheParameterGroup", parameter_groups::create),
-    ("DescribeCacheParameterGroups", parameter_groups::describe),
-    ("ModifyCacheParameterGroup", parameter_groups::modify),
-    ("ResetCacheParameterGroup", parameter_groups::reset),
-    ("DeleteCacheParameterGroup", parameter_groups::delete),
-    ("DescribeCacheParameters", parameter_groups::parameters),
-    (
-        "DescribeEngineDefaultParameters",
-        parameter_groups::engine_defaults,
-    ),
-    ("CreateCacheSubnetGroup", subnet_groups::create),
-    ("DescribeCacheSubnetGroups", subnet_groups::describe),
-    ("ModifyCacheSubnetGroup", subnet_groups::modify),
-    ("DeleteCacheSubnetGroup", subnet_groups::delete),
-    ("AddTagsToResource", tags::add),
-    ("RemoveTagsFromResource", tags::remove),
-    ("ListTagsForResource", tags::list),
-    ("DescribeEvents", events::describe),
-    ("DescribeCacheEngineVersions", catalogs::engine_versions),
-    (
-        "DescribeReservedCacheNodesOfferings",
-        catalogs::reserved_offerings,
-    ),
-    ("DescribeReservedCacheNodes", catalogs::reserved_nodes),
-    (
-        "PurchaseReservedCacheNodesOffering",
-        catalogs::purchase_reserved,
-    ),
-    ("DescribeServiceUpdates", catalogs::service_updates),
-    ("DescribeUpdateActions", catalogs::update_actions),
-    ("BatchApplyUpdateAction", catalogs::batch_update_action),
-    ("BatchStopUpdateAction", catalogs::batch_update_action),
-    ("CreateCacheSecurityGroup", security_groups::not_permitted),
-    ("DescribeCacheSecurityGroups", security_groups::describe),
-    (
-        "AuthorizeCacheSecurityGroupIngress",
-        security_groups::not_permitted,
-    ),
-    (
-        "RevokeCacheSecurityGroupIngress",
-        security_groups::not_permitted,
-    ),
-    ("DeleteCacheSecurityGroup", security_groups::not_permitted),
-];
+/// The dispatch table: every action answered for real, each with its handler
+/// (whose input and output types the compiler checks against the operation's).
+macro_rules! operations {
+    ($($op:ident => $handler:path,)*) => {
+        /// Actions this backend answers for real.
+        const SUPPORTED: &[&str] = &[$(stringify!($op)),*];
+
+        fn route(
+            ctx: &Ctx<'_>,
+            action: &str,
+            params: &Node,
+            request_id: &str,
+        ) -> Option<Result<String, WireError>> {
+            Some(match action {
+                $(stringify!($op) => run::<op::$op>(ctx, params, request_id, $handler),)*
+                _ => return None,
+            })
+        }
+    };
+}
+
+operations! {
+    CreateCacheCluster => clusters::create,
+    DescribeCacheClusters => clusters::describe,
+    ModifyCacheCluster => clusters::modify,
+    DeleteCacheCluster => clusters::delete,
+    RebootCacheCluster => clusters::reboot,
+    ListAllowedNodeTypeModifications => clusters::allowed_node_types,
+    CreateReplicationGroup => replication_groups::create,
+    DescribeReplicationGroups => replication_groups::describe,
+    ModifyReplicationGroup => replication_groups::modify,
+    DeleteReplicationGroup => replication_groups::delete,
+    TestFailover => replication_groups::test_failover,
+    IncreaseReplicaCount => replication_groups::increase_replicas,
+    DecreaseReplicaCount => replication_groups::decrease_replicas,
+    TestMigration => migration::test,
+    StartMigration => migration::start,
+    CompleteMigration => migration::complete,
+    CreateSnapshot => snapshots::create,
+    CopySnapshot => snapshots::copy,
+    DeleteSnapshot => snapshots::delete,
+    DescribeSnapshots => snapshots::describe,
+    ModifyReplicationGroupShardConfiguration => replication_groups::modify_shards,
+    CreateCacheParameterGroup => parameter_groups::create,
+    DescribeCacheParameterGroups => parameter_groups::describe,
+    ModifyCacheParameterGroup => parameter_groups::modify,
+    ResetCacheParameterGroup => parameter_groups::reset,
+    DeleteCacheParameterGroup => parameter_groups::delete,
+    DescribeCacheParameters => parameter_groups::parameters,
+    DescribeEngineDefaultParameters => parameter_groups::engine_defaults,
+    CreateCacheSubnetGroup => subnet_groups::create,
+    DescribeCacheSubnetGroups => subnet_groups::describe,
+    ModifyCacheSubnetGroup => subnet_groups::modify,
+    DeleteCacheSubnetGroup => subnet_groups::delete,
+    AddTagsToResource => tags::add,
+    RemoveTagsFromResource => tags::remove,
+    ListTagsForResource => tags::list,
+    DescribeEvents => events::describe,
+    DescribeCacheEngineVersions => catalogs::engine_versions,
+    DescribeReservedCacheNodesOfferings => catalogs::reserved_offerings,
+    DescribeReservedCacheNodes => catalogs::reserved_nodes,
+    PurchaseReservedCacheNodesOffering => catalogs::purchase_reserved,
+    DescribeServiceUpdates => catalogs::service_updates,
+    DescribeUpdateActions => catalogs::update_actions,
+    BatchApplyUpdateAction => catalogs::batch_apply_update_action,
+    BatchStopUpdateAction => catalogs::batch_stop_update_action,
+    CreateCacheSecurityGroup => security_groups::create,
+    DescribeCacheSecurityGroups => security_groups::describe,
+    AuthorizeCacheSecurityGroupIngress => security_groups::authorize_ingress,
+    RevokeCacheSecurityGroupIngress => security_groups::revoke_ingress,
+    DeleteCacheSecurityGroup => security_groups::delete,
+}
 
 /// Actions this backend answers for real.
 #[must_use]
 pub fn supported_actions() -> Vec<&'static str> {
-    TABLE.iter().map(|(n, _)| *n).collect()
+    SUPPORTED.to_vec()
 }
 
-/// Run one decoded action.
+/// Decode, handle, encode one action of the API; the XML answer.
+///
+/// # Errors
+/// The wire error to answer: a shape error of the input, `InvalidAction` for
+/// an action the model does not have or no handler answers yet, or the
+/// handler's domain error.
 pub fn dispatch(
     cp: &ControlPlane,
     scope: Scope,
     action: &str,
-    input: Value,
-) -> Result<Value, Error> {
+    params: &Node,
+    request_id: &str,
+) -> Result<String, WireError> {
     let ctx = Ctx { cp, scope };
-    let Some((_, handler)) = TABLE.iter().find(|(n, _)| *n == action) else {
-        return Err(Error::new(
-            Fault::InvalidAction,
-            format!("The action {action} is not available yet in elasticache-local (see docs/compatibility.md)."),
-        ));
-    };
-    let Value::Object(map) = input else {
-        return Err(Error::internal("decoded input is not an object"));
-    };
-    handler(&ctx, Input(map))
+    if let Some(answer) = route(&ctx, action, params, request_id) {
+        return answer;
+    }
+    // Known to the model but not here yet: the input is still checked first.
+    query::generated::validate(action, params)?;
+    Err(to_wire(&Error::new(
+        Fault::InvalidAction,
+        format!("The action {action} is not available yet in elasticache-local (see docs/compatibility.md)."),
+    )))
+}
+
+fn run<O: Operation>(
+    ctx: &Ctx<'_>,
+    params: &Node,
+    request_id: &str,
+    handler: Handler<O>,
+) -> Result<String, WireError> {
+    let input = query::de::decode::<O::Input>(params)?;
+    let output = handler(ctx, input).map_err(|e| to_wire(&e))?;
+    Ok(query::ser::encode::<O>(&output, request_id))
 }
 
 /// Map a domain error to the wire, in one place.
@@ -141,108 +150,83 @@ pub fn to_wire(e: &Error) -> WireError {
     }
 }
 
-/// A decoded input: accessors by member name (types were checked by the decoder).
-pub struct Input(Map<String, Value>);
-
-impl Input {
-    fn str(&self, name: &str) -> Option<String> {
-        self.0.get(name).and_then(Value::as_str).map(str::to_owned)
+/// A member the handler needs non-blank (the model may require it, but an
+/// empty value is still sent as `X=`).
+fn not_blank(value: String, name: &str) -> Result<String, Error> {
+    if value.is_empty() {
+        Err(Error::invalid(format!(
+            "The parameter {name} must be provided and must not be blank."
+        )))
+    } else {
+        Ok(value)
     }
+}
 
-    fn req(&self, name: &str) -> Result<String, Error> {
-        self.str(name).filter(|s| !s.is_empty()).ok_or_else(|| {
-            Error::invalid(format!(
-                "The parameter {name} must be provided and must not be blank."
-            ))
+/// An optional member the handler needs present and non-blank.
+fn required(value: Option<String>, name: &str) -> Result<String, Error> {
+    not_blank(value.unwrap_or_default(), name)
+}
+
+/// `Tags` of an input, as the domain keeps them.
+fn tags_in(tags: Option<Vec<dto::Tag>>) -> Vec<Tag> {
+    tags.unwrap_or_default()
+        .into_iter()
+        .map(|t| Tag {
+            key: t.key.unwrap_or_default(),
+            value: t.value.unwrap_or_default(),
         })
-    }
+        .collect()
+}
 
-    fn int(&self, name: &str) -> Option<i64> {
-        self.0.get(name).and_then(Value::as_i64)
-    }
-
-    fn bool(&self, name: &str) -> Option<bool> {
-        self.0.get(name).and_then(Value::as_bool)
-    }
-
-    fn strs(&self, name: &str) -> Vec<String> {
-        self.0
-            .get(name)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    fn has(&self, name: &str) -> bool {
-        self.0.contains_key(name)
-    }
-
-    fn list(&self, name: &str) -> Vec<Map<String, Value>> {
-        self.0
-            .get(name)
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_object().cloned()).collect())
-            .unwrap_or_default()
-    }
-
-    fn tags(&self) -> Vec<Tag> {
-        self.list("Tags")
-            .into_iter()
-            .map(|t| Tag {
-                key: t
-                    .get("Key")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
-                value: t
-                    .get("Value")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
-            })
-            .collect()
-    }
-
-    fn time(&self, name: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-        self.str(name)
-            .and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok())
-            .map(|d| d.with_timezone(&chrono::Utc))
-    }
+/// Tags as the API shows them.
+fn tags_out(tags: &[Tag]) -> Vec<dto::Tag> {
+    tags.iter()
+        .map(|t| dto::Tag {
+            key: Some(t.key.clone()),
+            value: Some(t.value.clone()),
+        })
+        .collect()
 }
 
 /// An `Endpoint` as the API shows it.
-fn endpoint(host: &str, port: u16) -> Value {
-    serde_json::json!({ "Address": host, "Port": port })
+fn endpoint(host: &str, port: u16) -> dto::Endpoint {
+    dto::Endpoint {
+        address: Some(host.to_owned()),
+        port: Some(i64::from(port)),
+    }
 }
 
-fn tags_json(tags: &[Tag]) -> Value {
-    Value::Array(
-        tags.iter()
-            .map(|t| serde_json::json!({"Key": t.key, "Value": t.value}))
-            .collect(),
-    )
+/// A count as the API's integers carry it.
+fn int(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// One page of `items` after `Marker`, at most `MaxRecords` (min..=max, default `max`).
+/// `enabled` / `disabled`.
+fn enabled(b: bool) -> &'static str {
+    if b {
+        "enabled"
+    } else {
+        "disabled"
+    }
+}
+
+/// One page of `items` after `marker`, at most `max_records` (min..=max, default `max`).
 /// Page the domain objects before flattening them: flattening every stored
 /// object to answer with one page made a describe cost grow with the state.
 fn page<T: Clone>(
-    input: &Input,
     items: Vec<T>,
+    max_records: Option<i64>,
+    marker: Option<&str>,
     min: i64,
     max: i64,
 ) -> Result<(Vec<T>, Option<String>), Error> {
-    let size = input.int("MaxRecords").unwrap_or(max);
+    let size = max_records.unwrap_or(max);
     if size < min || size > max {
         return Err(Error::invalid(format!(
             "MaxRecords must be between {min} and {max}."
         )));
     }
-    let start = match input.str("Marker").filter(|m| !m.is_empty()) {
+    let start = match marker.filter(|m| !m.is_empty()) {
         None => 0,
         Some(m) => m
             .strip_prefix("page-")
@@ -270,10 +254,10 @@ mod tests {
                     "10.0.0.1".to_owned(),
                 ),
             ];
-            let input = crate::query::de::decode(&crate::query::MODEL, action, &params).unwrap();
+            let params = crate::query::Node::parse(&params);
             let scope = crate::model::Scope::new("000000000000", "us-east-1");
-            let e = super::dispatch(&cp, scope, action, input).unwrap_err();
-            assert_eq!(e.fault, crate::model::Fault::InvalidAction);
+            let e = super::dispatch(&cp, scope, action, &params, "r").unwrap_err();
+            assert_eq!(e.code, "InvalidAction");
             assert!(e.message.contains("not available yet"), "{}", e.message);
         }
         let _ = std::fs::remove_dir_all(&tmp);

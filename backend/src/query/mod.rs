@@ -1,13 +1,27 @@
 //! The Query protocol, and nothing else: form parameters in, XML out.
 //! It knows the shapes of the API model and none of the rules.
 
+#[cfg(test)]
+mod codegen;
 pub mod de;
 pub mod error;
+pub mod generated;
 pub mod ser;
 pub mod shapes;
 
+pub use de::Node;
 pub use error::WireError;
+pub use generated::op;
 pub use shapes::MODEL;
+
+/// An operation of the API model (markers in [`op`]): its name, the element
+/// wrapping its result, and its typed input and output (`crate::dto`).
+pub trait Operation {
+    const NAME: &'static str;
+    const RESULT: Option<&'static str>;
+    type Input: de::FromQuery;
+    type Output: ser::ToXml;
+}
 
 /// The caller as the request names it: account from the access key, region from
 /// the SigV4 credential scope.
