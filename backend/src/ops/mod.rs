@@ -242,6 +242,175 @@ fn page<T: Clone>(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    /// The handlers' sources, by module name.
+    const SOURCES: &[(&str, &str)] = &[
+        ("mod", include_str!("mod.rs")),
+        ("catalogs", include_str!("catalogs.rs")),
+        ("clusters", include_str!("clusters.rs")),
+        ("events", include_str!("events.rs")),
+        ("migration", include_str!("migration.rs")),
+        ("parameter_groups", include_str!("parameter_groups.rs")),
+        ("replication_groups", include_str!("replication_groups.rs")),
+        ("security_groups", include_str!("security_groups.rs")),
+        ("snapshots", include_str!("snapshots.rs")),
+        ("subnet_groups", include_str!("subnet_groups.rs")),
+        ("tags", include_str!("tags.rs")),
+    ];
+
+    /// What a handler does with its input's members.
+    #[derive(Debug)]
+    enum Reads {
+        /// The handler answers the same whatever the input (`_input`).
+        Nothing,
+        /// Per member in model order: whether the handler reads it
+        /// (`member: _` in its destructuring marks it ignored).
+        Members(Vec<(&'static str, bool)>),
+    }
+
+    /// The generated table of reads: per supported operation, from its
+    /// handler's exhaustive destructuring of `<Op>Input` (which the compiler
+    /// keeps complete: a member added to the model does not compile until the
+    /// handler reads it or marks it `_`).
+    fn reads() -> BTreeMap<&'static str, Reads> {
+        let src = |m: &str| {
+            SOURCES
+                .iter()
+                .find(|(n, _)| *n == m)
+                .unwrap_or_else(|| panic!("no source for ops::{m}"))
+                .1
+        };
+        let table = src("mod")
+            .split("operations! {\n")
+            .nth(1)
+            .expect("the operations! table")
+            .split("\n}")
+            .next()
+            .unwrap();
+        let mut out = BTreeMap::new();
+        for line in table.lines() {
+            let (op, handler) = line
+                .trim()
+                .trim_end_matches(',')
+                .split_once(" => ")
+                .unwrap();
+            let (module, func) = handler.split_once("::").unwrap();
+            let (op_name, members) = crate::query::generated::INPUT_MEMBERS
+                .iter()
+                .find(|(n, _)| *n == op)
+                .unwrap_or_else(|| panic!("{op} is not an operation of the model"));
+            let text = src(module);
+            let start = text
+                .find(&format!("fn {func}("))
+                .unwrap_or_else(|| panic!("no fn {func} in ops::{module}"));
+            let body = &text[start..];
+            let body = &body[..body.find("\n}\n").unwrap_or(body.len())];
+            if body.contains(&format!("_input: {op}Input")) {
+                out.insert(*op_name, Reads::Nothing);
+                continue;
+            }
+            let pattern = body
+                .split(&format!("let {op}Input {{"))
+                .nth(1)
+                .unwrap_or_else(|| panic!("{func} in ops::{module} does not destructure {op}Input"))
+                .split("} = input;")
+                .next()
+                .unwrap();
+            let mut fields: BTreeMap<String, bool> = BTreeMap::new();
+            for entry in pattern.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                let (name, ignored) = match entry.split_once(':') {
+                    Some((n, b)) => (n.trim(), b.trim() == "_"),
+                    None => (entry, false),
+                };
+                fields.insert(name.trim_start_matches("r#").to_owned(), !ignored);
+            }
+            let reads: Vec<(&str, bool)> = members
+                .iter()
+                .map(|(member, field)| {
+                    let read = fields.remove(*field).unwrap_or_else(|| {
+                        panic!("{func} in ops::{module}: no {field} in its {op}Input pattern")
+                    });
+                    (*member, read)
+                })
+                .collect();
+            assert!(fields.is_empty(), "{op}: unknown fields {fields:?}");
+            out.insert(*op_name, Reads::Members(reads));
+        }
+        out
+    }
+
+    /// The list "Accepted, no effect yet" of docs/compatibility.md.
+    fn documented_ignored() -> BTreeMap<String, Vec<String>> {
+        let doc = include_str!("../../../docs/compatibility.md");
+        let section = doc
+            .split("## Accepted, no effect yet\n")
+            .nth(1)
+            .expect("docs/compatibility.md has a section \"Accepted, no effect yet\"");
+        section
+            .lines()
+            .skip_while(|l| !l.starts_with("| action |"))
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| {
+                let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                let members = cells[2]
+                    .split(", ")
+                    .map(|m| m.trim_matches('`').to_owned())
+                    .collect();
+                (cells[1].to_owned(), members)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ignored_input_members_are_listed_in_compatibility_md() {
+        let mut ignored: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut refused = Vec::new();
+        for (op, reads) in reads() {
+            match reads {
+                Reads::Nothing => refused.push(op),
+                Reads::Members(m) => {
+                    let unread: Vec<String> = m
+                        .into_iter()
+                        .filter(|(_, read)| !read)
+                        .map(|(n, _)| n.to_owned())
+                        .collect();
+                    if !unread.is_empty() {
+                        ignored.insert(op.to_owned(), unread);
+                    }
+                }
+            }
+        }
+        let count: usize = ignored.values().map(Vec::len).sum();
+        println!("Input members no handler reads ({count}):");
+        for (op, members) in &ignored {
+            println!(
+                "| {op} | {} |",
+                members
+                    .iter()
+                    .map(|m| format!("`{m}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        println!(
+            "Answered the same whatever the input: {}",
+            refused.join(", ")
+        );
+        assert_eq!(
+            documented_ignored(),
+            ignored,
+            "the members no handler reads changed: update \"Accepted, no effect yet\" in \
+             docs/compatibility.md (the lines printed above)"
+        );
+        let doc = include_str!("../../../docs/compatibility.md");
+        assert!(
+            doc.contains(&format!("{count} input members")),
+            "docs/compatibility.md should give the count: {count} input members"
+        );
+    }
+
     #[test]
     fn serverless_migrations_answer_not_yet() {
         let tmp = std::env::temp_dir().join(format!("ops-test-{}", std::process::id()));
