@@ -19,7 +19,8 @@ for rt in ${1//,/ }; do
   "$bin" --runtime "$rt" --data-dir "$data" --listen "127.0.0.1:$port" >"$data.log" 2>&1 </dev/null &
   pid=$!
   for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-  out=$(python3 "$checker" --endpoint "http://127.0.0.1:$port" --steps "$steps" --timeout 60 2>&1 || true)
+  rc=0
+  out=$(python3 "$checker" --endpoint "http://127.0.0.1:$port" --steps "$steps" --timeout 60 2>&1) || rc=$?
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   # Anything the scenario left running (it deletes what it creates) goes too.
@@ -29,6 +30,13 @@ for rt in ${1//,/ }; do
     docker rm -f "elasticache-local-$(basename "$d")" >/dev/null 2>&1 || true
   done
   echo "$out" > "$work/conformance-$rt.txt"
+  # 0: all conformant, 1: some operation or probe is not (judged below); anything
+  # else (2: botocore too old) means the checker could not run: a failure, not a skip.
+  if [ "$rc" -gt 1 ]; then
+    echo "conformance on $rt FAILED: the checker could not run (exit $rc):"; echo "$out" | tail -5
+    status=1
+    continue
+  fi
   echo "$out" | grep -E '^(BEHAVES|MISBEHAVES)' || true
   figure=$(echo "$out" | tail -n 1)
   echo "runtime=$rt $figure"

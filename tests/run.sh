@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project, on a fresh Debian machine with Rust:
 #   1. installs what the tests need (Debian docker.io, redis-server, redis-tools,
-#      memcached, protobuf-compiler, libprotobuf-dev; PyPI botocore and awscli),
+#      memcached, protobuf-compiler, libprotobuf-dev; PyPI botocore >= 1.44.8, awscli, boto3),
 #   2. starts dockerd when none answers (detached, logging to a file; stopped at the end),
 #   3. builds the test engine images FROM scratch from the Debian binaries
 #      (localtest/redis:7.0, localtest/memcached:1.6: no registry is needed),
@@ -36,8 +36,25 @@ if [ ${#need[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >"$work/apt.log" 2>&1 || {
     tail -20 "$work/apt.log"; exit 1; }
 fi
-python3 -c 'import botocore' 2>/dev/null || python3 -m pip install -q botocore
-command -v aws >/dev/null 2>&1 || python3 -m pip install -q awscli
+# The shared conformance checker needs botocore's model of all 77 operations
+# (botocore >= 1.44.8); awscli and boto3 pin botocore, so they move with it.
+has_model() {
+  python3 -c 'import botocore.session as s, sys; sys.exit(len(s.get_session().get_service_model("elasticache").operation_names) < 77)' 2>/dev/null
+}
+if ! has_model || ! command -v aws >/dev/null 2>&1; then
+  python3 -m pip install -q --upgrade 'botocore>=1.44.8' awscli boto3 >"$work/pip.log" 2>&1 || {
+    tail -20 "$work/pip.log"; exit 1; }
+  has_model || { echo "botocore >= 1.44.8 did not install (see $work/pip.log)"; exit 1; }
+fi
+# Nodes and endpoints answer on addresses of their own in 127.0.0.0/8 on the
+# cluster's port (6379, 11211); a server on a wildcard address of that port (such as
+# the one Debian's package may start) takes the port on every address. Stop it.
+for svc in redis-server:6379 memcached:11211; do
+  if command -v ss >/dev/null 2>&1 && ss -Hltn "sport = :${svc#*:}" | grep -qE '(0\.0\.0\.0|\*|\[::\]):'; then
+    echo "stopping ${svc%%:*}: it listens on a wildcard address of port ${svc#*:}"
+    as_root service "${svc%%:*}" stop >/dev/null 2>&1 || as_root pkill -x "${svc%%:*}" || true
+  fi
+done
 echo "ok"
 
 started_dockerd=

@@ -265,10 +265,6 @@ fn default_port(engine: EngineKind) -> u16 {
     }
 }
 
-pub(crate) fn alloc_port() -> Result<u16> {
-    crate::engine::free_port().map_err(Error::internal)
-}
-
 /// The fault AWS answers for a cluster that does not exist.
 fn not_found(id: &str) -> Error {
     Error::new(
@@ -287,7 +283,11 @@ impl ControlPlane {
     /// answer on the cluster's port under their own names; a free port on
     /// 127.0.0.1 where that is impossible or clients reach engines through
     /// another advertised host.
-    fn alloc_addr(&self, port: u16, taken: &mut Vec<Ipv4Addr>) -> Result<(Ipv4Addr, u16)> {
+    pub(super) fn alloc_addr(
+        &self,
+        port: u16,
+        taken: &mut Vec<Ipv4Addr>,
+    ) -> Result<(Ipv4Addr, u16)> {
         if self.settings.advertise_host == "127.0.0.1" {
             if let Some(ip) = crate::engine::free_loopback(port, taken) {
                 taken.push(ip);

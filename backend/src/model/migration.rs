@@ -119,12 +119,18 @@ impl ControlPlane {
                 )));
             }
         }
-        let loopback = src.address == "localhost" || src.address == "127.0.0.1";
+        let is_src = |host: std::net::Ipv4Addr, port: u16| {
+            port == src.port
+                && (host.to_string() == src.address
+                    || (host.is_loopback() && src.address == "localhost"))
+        };
         let own = members
             .iter()
             .flat_map(|c| &c.nodes)
-            .any(|n| n.port == src.port && n.host.to_string() == src.address)
-            || (loopback && (src.port == g.primary_port || src.port == g.reader_port));
+            .any(|n| is_src(n.host, n.port))
+            || [g.primary_endpoint(), g.reader_endpoint()]
+                .into_iter()
+                .any(|(h, p)| is_src(h, p));
         if own {
             return Err(Error::invalid(format!(
                 "The customer node endpoint {src} belongs to replication group {}; migrate from a server outside it.",

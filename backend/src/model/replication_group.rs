@@ -5,6 +5,8 @@
 //! promotion, a rolling change); the reconciler makes the engines follow it and
 //! settles the status.
 
+use std::net::Ipv4Addr;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -31,9 +33,17 @@ pub struct ReplicationGroup {
     pub primary: String,
     pub automatic_failover: bool,
     pub multi_az: bool,
-    /// Ports of the primary and reader endpoints (backend proxies), kept for life.
+    /// The primary and reader endpoints (backend proxies), kept for life: each on
+    /// an address of its own in 127.0.0.0/8 and the group's port, as AWS gives
+    /// each endpoint its own DNS name on the group's port; 127.0.0.1 (`None`, as
+    /// in records made before per-endpoint addresses) and a port of its own
+    /// where that is impossible (see `ControlPlane::alloc_addr`).
     pub primary_port: u16,
     pub reader_port: u16,
+    #[serde(default)]
+    pub primary_host: Option<Ipv4Addr>,
+    #[serde(default)]
+    pub reader_host: Option<Ipv4Addr>,
     pub engine: EngineKind,
     pub snapshot_retention_limit: i64,
     pub snapshot_window: String,
@@ -71,15 +81,43 @@ pub struct ReplicationGroup {
     /// `enabled` or `compatible` for a Redis Cluster; `None`: disabled.
     #[serde(default)]
     pub cluster_mode: Option<String>,
-    /// Port of the configuration endpoint (cluster mode enabled).
+    /// The configuration endpoint (cluster mode enabled), placed like the
+    /// primary endpoint.
     #[serde(default)]
     pub config_port: Option<u16>,
+    #[serde(default)]
+    pub config_host: Option<Ipv4Addr>,
 }
 
 impl ReplicationGroup {
     #[must_use]
     pub fn arn(&self, scope: &Scope) -> String {
         arn::arn(scope, "replicationgroup", &self.id)
+    }
+
+    /// Where the primary endpoint answers.
+    #[must_use]
+    pub fn primary_endpoint(&self) -> (Ipv4Addr, u16) {
+        (
+            self.primary_host.unwrap_or(Ipv4Addr::LOCALHOST),
+            self.primary_port,
+        )
+    }
+
+    /// Where the reader endpoint answers.
+    #[must_use]
+    pub fn reader_endpoint(&self) -> (Ipv4Addr, u16) {
+        (
+            self.reader_host.unwrap_or(Ipv4Addr::LOCALHOST),
+            self.reader_port,
+        )
+    }
+
+    /// Where the configuration endpoint answers (cluster mode enabled).
+    #[must_use]
+    pub fn config_endpoint(&self) -> Option<(Ipv4Addr, u16)> {
+        self.config_port
+            .map(|p| (self.config_host.unwrap_or(Ipv4Addr::LOCALHOST), p))
     }
 
     fn next_member_ids(&self, count: usize) -> Vec<String> {
@@ -373,6 +411,9 @@ impl ControlPlane {
             return Err(cluster_mode_not_yet());
         }
         let now = Self::now();
+        let mut taken = node_hosts(existing.iter().chain(&members));
+        let (primary_host, primary_port) = self.alloc_addr(t.port, &mut taken)?;
+        let (reader_host, reader_port) = self.alloc_addr(t.port, &mut taken)?;
         let group = ReplicationGroup {
             id: id.clone(),
             description: req.description.clone(),
@@ -381,8 +422,10 @@ impl ControlPlane {
             primary: ids[0].clone(),
             automatic_failover,
             multi_az,
-            primary_port: super::cluster::alloc_port()?,
-            reader_port: super::cluster::alloc_port()?,
+            primary_port,
+            reader_port,
+            primary_host: Some(primary_host),
+            reader_host: Some(reader_host),
             engine: t.engine,
             snapshot_retention_limit: t.snapshot_retention_limit,
             snapshot_window: t
@@ -408,6 +451,7 @@ impl ControlPlane {
             node_groups: Vec::new(),
             cluster_mode: None,
             config_port: None,
+            config_host: None,
         };
         self.insert_clusters(scope, &members, Some(&group))?;
         if let Some(c) = existing {
@@ -999,4 +1043,12 @@ impl ControlPlane {
         })?;
         Ok(())
     }
+}
+
+/// The addresses the nodes of `clusters` answer on, which new endpoints avoid.
+pub(super) fn node_hosts<'a>(clusters: impl Iterator<Item = &'a CacheCluster>) -> Vec<Ipv4Addr> {
+    clusters
+        .flat_map(|c| c.nodes.iter().map(|n| n.host))
+        .filter(|h| *h != Ipv4Addr::LOCALHOST)
+        .collect()
 }

@@ -498,6 +498,8 @@ impl ControlPlane {
         let Some(t) = clusters.first().cloned() else {
             return Err(Error::internal("replication group without members"));
         };
+        let mut taken = super::replication_group::node_hosts(clusters.iter());
+        let (config_host, config_port) = self.alloc_addr(t.port, &mut taken)?;
         let group = ReplicationGroup {
             id: id.clone(),
             description: req.description.clone(),
@@ -508,6 +510,8 @@ impl ControlPlane {
             multi_az,
             primary_port: 0,
             reader_port: 0,
+            primary_host: None,
+            reader_host: None,
             engine: t.engine,
             snapshot_retention_limit: t.snapshot_retention_limit,
             snapshot_window: t
@@ -538,7 +542,8 @@ impl ControlPlane {
                     .filter(|m| m == "compatible")
                     .unwrap_or_else(|| "enabled".to_owned()),
             ),
-            config_port: Some(super::cluster::alloc_port()?),
+            config_port: Some(config_port),
+            config_host: Some(config_host),
         };
         self.insert_clusters(scope, &clusters, Some(&group))?;
         Ok(group)

@@ -409,7 +409,9 @@ fn sharded_node_groups(
 
 /// A replication group as the API shows it, true to its members.
 pub(super) fn flatten(ctx: &Ctx<'_>, g: &ReplicationGroup) -> dto::ReplicationGroup {
-    let host = &ctx.cp.settings.advertise_host;
+    let settings = &ctx.cp.settings;
+    let (primary_host, primary_port) = g.primary_endpoint();
+    let (reader_host, reader_port) = g.reader_endpoint();
     let members = ctx.cp.replication_group_view(&ctx.scope, g);
     let primary = members.iter().find(|c| c.id == g.primary);
     let mut m = dto::ReplicationGroup {
@@ -446,8 +448,7 @@ pub(super) fn flatten(ctx: &Ctx<'_>, g: &ReplicationGroup) -> dto::ReplicationGr
             };
             if let Some(n) = c.nodes.first() {
                 if n.status != lifecycle::NODE_CREATING {
-                    v.read_endpoint =
-                        Some(endpoint(&ctx.cp.settings.endpoint_host(n.host), n.port));
+                    v.read_endpoint = Some(endpoint(&settings.endpoint_host(n.host), n.port));
                 }
             }
             v
@@ -464,15 +465,18 @@ pub(super) fn flatten(ctx: &Ctx<'_>, g: &ReplicationGroup) -> dto::ReplicationGr
     };
     if g.cluster_enabled() {
         m.node_groups = Some(sharded_node_groups(g, &members));
-        if let Some(p) = g.config_port {
-            m.configuration_endpoint = Some(endpoint(host, p));
+        if let Some((h, p)) = g.config_endpoint() {
+            m.configuration_endpoint = Some(endpoint(&settings.endpoint_host(h), p));
         }
     } else {
         m.node_groups = Some(vec![dto::NodeGroup {
             node_group_id: Some(NODE_GROUP_ID.to_owned()),
             status: Some(ng_status.to_owned()),
-            primary_endpoint: Some(endpoint(host, g.primary_port)),
-            reader_endpoint: Some(endpoint(host, g.reader_port)),
+            primary_endpoint: Some(endpoint(
+                &settings.endpoint_host(primary_host),
+                primary_port,
+            )),
+            reader_endpoint: Some(endpoint(&settings.endpoint_host(reader_host), reader_port)),
             node_group_members: Some(node_members),
             ..dto::NodeGroup::default()
         }]);

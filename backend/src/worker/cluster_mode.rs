@@ -766,7 +766,7 @@ impl Reconciler {
         }
 
         // The configuration endpoint reaches the live nodes (any answers CLUSTER SLOTS).
-        if let Some(port) = g.config_port {
+        if let Some((host, port)) = g.config_endpoint() {
             let mut targets: Vec<(Ipv4Addr, u16)> =
                 primaries.values().map(|p| nodes[*p].addr()).collect();
             if targets.is_empty() {
@@ -775,10 +775,10 @@ impl Reconciler {
             targets.sort_unstable();
             if let Err(e) = self
                 .proxies
-                .serve(&Self::config_proxy_key(scope, g), port, targets)
+                .serve(&Self::config_proxy_key(scope, g), host, port, targets)
                 .await
             {
-                tracing::warn!(group = id, port, error = %e, "configuration endpoint could not listen");
+                tracing::warn!(group = id, %host, port, error = %e, "configuration endpoint could not listen");
             }
         }
 

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 struct Listener {
-    port: u16,
+    addr: (std::net::Ipv4Addr, u16),
     targets: watch::Sender<Vec<(std::net::Ipv4Addr, u16)>>,
     task: JoinHandle<()>,
 }
@@ -27,10 +27,11 @@ pub struct Proxies {
 }
 
 impl Proxies {
-    /// Serve (or retarget) the endpoint `key` on `127.0.0.1:port`.
+    /// Serve (or retarget) the endpoint `key` on `host:port`.
     pub async fn serve(
         &self,
         key: &str,
+        host: std::net::Ipv4Addr,
         port: u16,
         targets: Vec<(std::net::Ipv4Addr, u16)>,
     ) -> std::io::Result<()> {
@@ -40,7 +41,7 @@ impl Proxies {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some(l) = map.get(key) {
-                if l.port == port && !l.task.is_finished() {
+                if l.addr == (host, port) && !l.task.is_finished() {
                     l.targets.send_if_modified(|t| {
                         if *t == targets {
                             false
@@ -54,7 +55,7 @@ impl Proxies {
             }
         }
         self.stop(key);
-        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let listener = TcpListener::bind((host, port)).await?;
         let (tx, rx) = watch::channel(targets);
         let next = Arc::new(AtomicUsize::new(0));
         let task = tokio::spawn(async move {
@@ -77,7 +78,7 @@ impl Proxies {
             .insert(
                 key.to_owned(),
                 Listener {
-                    port,
+                    addr: (host, port),
                     targets: tx,
                     task,
                 },
@@ -163,18 +164,18 @@ mod tests {
         let (a, b) = (echo_server(b'a').await, echo_server(b'b').await);
         let p = Proxies::default();
         let port = crate::engine::free_port().unwrap();
-        p.serve("k", port, vec![(L, a), (L, b)]).await.unwrap();
+        p.serve("k", L, port, vec![(L, a), (L, b)]).await.unwrap();
         let mut seen = vec![ask(port).await.unwrap(), ask(port).await.unwrap()];
         seen.sort_unstable();
         assert_eq!(seen, vec![b'a', b'b']);
         // A connection to a target that leaves the list is closed.
-        p.serve("k", port, vec![(L, a)]).await.unwrap();
+        p.serve("k", L, port, vec![(L, a)]).await.unwrap();
         let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         s.write_all(b"?").await.unwrap();
         let mut one = [0u8; 1];
         s.read_exact(&mut one).await.unwrap();
         assert_eq!(one[0], b'a');
-        p.serve("k", port, vec![(L, b)]).await.unwrap();
+        p.serve("k", L, port, vec![(L, b)]).await.unwrap();
         let mut rest = Vec::new();
         let n = tokio::time::timeout(std::time::Duration::from_secs(2), s.read_to_end(&mut rest))
             .await

@@ -623,16 +623,18 @@ impl Reconciler {
         let Some(p) = members.iter().find(|m| m.cluster.id == primary) else {
             return;
         };
+        let (host, port) = g.primary_endpoint();
         if let Err(e) = self
             .proxies
             .serve(
                 &Self::proxy_key(scope, g, "primary"),
-                g.primary_port,
+                host,
+                port,
                 vec![p.addr()],
             )
             .await
         {
-            tracing::warn!(group = %g.id, port = g.primary_port, error = %e, "primary endpoint could not listen");
+            tracing::warn!(group = %g.id, %host, port, error = %e, "primary endpoint could not listen");
         }
         let readers = match replicas {
             Some(r) if !r.is_empty() => r,
@@ -648,12 +650,13 @@ impl Reconciler {
         } else {
             readers
         };
+        let (host, port) = g.reader_endpoint();
         if let Err(e) = self
             .proxies
-            .serve(&Self::proxy_key(scope, g, "reader"), g.reader_port, readers)
+            .serve(&Self::proxy_key(scope, g, "reader"), host, port, readers)
             .await
         {
-            tracing::warn!(group = %g.id, port = g.reader_port, error = %e, "reader endpoint could not listen");
+            tracing::warn!(group = %g.id, %host, port, error = %e, "reader endpoint could not listen");
         }
     }
 }

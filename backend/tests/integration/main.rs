@@ -1,5 +1,6 @@
 //! Integration tests for elasticache-local: one binary, real engines, real clients.
 
+mod answers;
 mod cli;
 mod cluster_mode;
 mod common;

@@ -186,6 +186,13 @@ async fn scenario(runtime: &str) {
     assert_eq!(g.cluster_enabled(), Some(false));
     assert_eq!(g.automatic_failover().map(|a| a.as_str()), Some("enabled"));
     let (pport, rport) = ports(&g);
+    // As on AWS, each endpoint has an address of its own on the group's port.
+    assert_eq!(
+        (pport.port(), rport.port()),
+        (6379, 6379),
+        "endpoints on the group's port"
+    );
+    assert_ne!(pport.ip(), rport.ip());
 
     // Writes through the primary endpoint reach the reader endpoint and every replica.
     assert!(set_acked(pport, "k1", "v1").await >= 1);
