@@ -295,3 +295,59 @@ pub fn parse_clock_offset(s: &str) -> std::result::Result<chrono::Duration, Stri
 pub fn iso(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
+
+#[cfg(test)]
+mod layout_tests {
+    /// A family imports the shared modules and the families below it, never one
+    /// above: parameter_group, subnet_group ← cluster ← replication_group ← snapshot.
+    #[test]
+    fn families_import_only_families_below() {
+        let families: [(&str, &[&str]); 5] = [
+            ("parameter_group", &[include_str!("parameter_group/mod.rs")]),
+            ("subnet_group", &[include_str!("subnet_group/mod.rs")]),
+            ("cluster", &[include_str!("cluster/mod.rs")]),
+            (
+                "replication_group",
+                &[
+                    include_str!("replication_group/mod.rs"),
+                    include_str!("replication_group/shards.rs"),
+                    include_str!("replication_group/migration.rs"),
+                ],
+            ),
+            ("snapshot", &[include_str!("snapshot/mod.rs")]),
+        ];
+        let above = |name: &str| -> Vec<&str> {
+            match name {
+                "parameter_group" | "subnet_group" => {
+                    vec![
+                        "cluster",
+                        "replication_group",
+                        "shards",
+                        "migration",
+                        "snapshot",
+                    ]
+                }
+                "cluster" => vec!["replication_group", "shards", "migration", "snapshot"],
+                "replication_group" => vec!["snapshot"],
+                _ => vec![],
+            }
+        };
+        for (name, texts) in families {
+            for text in texts {
+                for other in above(name) {
+                    for needle in [
+                        format!("super::{other}::"),
+                        format!("model::{other}::"),
+                        format!("super::{other},"),
+                        format!(" {other}::{{"),
+                    ] {
+                        assert!(
+                            !text.contains(&needle),
+                            "model/{name} reaches into {other}, a family above it ({needle})"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

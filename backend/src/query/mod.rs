@@ -70,6 +70,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_wire_knows_shapes_not_rules() {
+        // query/ and dto/ never reach into the domain.
+        let sources = [
+            ("query/mod.rs", include_str!("mod.rs")),
+            ("query/de.rs", include_str!("de.rs")),
+            ("query/ser.rs", include_str!("ser.rs")),
+            ("query/error.rs", include_str!("error.rs")),
+            ("query/shapes.rs", include_str!("shapes.rs")),
+            ("query/generated.rs", include_str!("generated.rs")),
+            ("dto/mod.rs", include_str!("../dto/mod.rs")),
+            ("dto/generated.rs", include_str!("../dto/generated.rs")),
+        ];
+        for (file, text) in sources {
+            for line in text.lines().filter(|l| l.trim_start().starts_with("use ")) {
+                for layer in ["model", "ops", "worker", "engine", "store", "server"] {
+                    assert!(
+                        !line.contains(&format!("crate::{layer}")),
+                        "{file} imports {layer}: {line}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn caller_from_sigv4_scope() {
         let h = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-west-2/elasticache/aws4_request, SignedHeaders=host, Signature=abc";
         assert_eq!(

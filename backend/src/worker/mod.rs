@@ -116,3 +116,29 @@ impl Reconciler {
         node::spec(self.cp.as_ref(), scope, c, n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// No pass imports another pass: what they share lives below them (`node`,
+    /// `proxy`, `discovery`) or in this file.
+    #[test]
+    fn passes_import_no_other_pass() {
+        let passes = [
+            ("reconcile", include_str!("reconcile.rs")),
+            ("replication", include_str!("replication.rs")),
+            ("cluster_mode", include_str!("cluster_mode.rs")),
+            ("snapshots", include_str!("snapshots.rs")),
+            ("migration", include_str!("migration.rs")),
+        ];
+        for (name, text) in passes {
+            for (other, _) in passes.iter().filter(|(o, _)| *o != name) {
+                for needle in [format!("super::{other}::"), format!("worker::{other}::")] {
+                    assert!(
+                        !text.contains(&needle),
+                        "worker/{name}.rs reaches into the pass {other} ({needle})"
+                    );
+                }
+            }
+        }
+    }
+}
