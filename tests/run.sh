@@ -55,6 +55,8 @@ echo "ok"
 
 started_dockerd=
 cleanup() {
+  # A quickstart that failed half-way leaves its backend up: stop it.
+  if [ -n "${qdir:-}" ] && [ -f "$qdir/backend.pid" ]; then kill "$(cat "$qdir/backend.pid")" 2>/dev/null || true; fi
   if [ -n "$started_dockerd" ]; then
     echo "stopping the dockerd this script started (pid $started_dockerd)"
     kill "$started_dockerd" 2>/dev/null || true
