@@ -126,6 +126,23 @@ impl Authority {
     }
 }
 
+impl Authority {
+    /// Give a node its TLS files under its data directory (the engine's working
+    /// directory): a fresh certificate for `names`, its key (owner-only) and the CA.
+    pub fn write_node_files(&self, data_dir: &Path, names: &[String]) -> anyhow::Result<()> {
+        use crate::engine::{TLS_CA, TLS_CERT, TLS_KEY};
+        let issued = self.issue(names)?;
+        let dir = data_dir.join(TLS_CERT).parent().map(Path::to_path_buf);
+        if let Some(dir) = dir {
+            std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+        }
+        write_private(&data_dir.join(TLS_KEY), &issued.key_pem)?;
+        std::fs::write(data_dir.join(TLS_CERT), &issued.cert_pem)?;
+        std::fs::write(data_dir.join(TLS_CA), &self.cert_pem)?;
+        Ok(())
+    }
+}
+
 /// Write a secret readable by the owner only.
 pub fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     use std::io::Write;

@@ -38,6 +38,7 @@ fn spec(root: &Path, rt: &str, engine: EngineKind, version: &str) -> NodeSpec {
             _ => vec![("maxmemory-policy".into(), "allkeys-lru".into())],
         },
         auth_token: None,
+        tls: false,
     }
 }
 
@@ -347,6 +348,7 @@ async fn sigkill_helper() {
         memory_bytes: MEMORY,
         config: vec![],
         auth_token: None,
+        tls: false,
     };
     let rt = ProcessRuntime::new(root.clone()).unwrap();
     rt.start(&spec).await.unwrap();
