@@ -18,13 +18,26 @@ use crate::query::{self, WireError, MODEL};
 pub struct AppState {
     pub cp: Arc<ControlPlane>,
     pub default_region: String,
+    /// The CA that node certificates chain to, served for clients to trust.
+    pub ca: Arc<crate::tls::Authority>,
 }
 
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", any(handle))
         .route("/_health", get(|| async { "ok" }))
+        .route("/_elasticache/ca.pem", get(ca_pem))
         .with_state(state)
+}
+
+/// The certificate authority's certificate, for `redis-cli --tls --cacert` and
+/// every other client that verifies node certificates.
+async fn ca_pem(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/x-pem-file")],
+        state.ca.ca_pem().to_owned(),
+    )
+        .into_response()
 }
 
 fn xml(status: u16, body: String) -> Response {

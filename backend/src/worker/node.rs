@@ -77,6 +77,7 @@ pub(super) fn orphan_spec(nodes_dir: &std::path::Path, key: &str) -> NodeSpec {
         config: Vec::new(),
         data_dir: nodes_dir.join(key),
         auth_token: None,
+        tls: false,
     }
 }
 

@@ -145,6 +145,7 @@ impl CacheCluster {
                 .map_or(512 << 20, catalog::NodeType::memory_bytes),
             config: extra,
             auth_token: self.auth_token.clone(),
+            tls: self.transit_encryption,
         }
     }
 
