@@ -13,7 +13,7 @@ use crate::engine::EngineRuntime;
 use crate::model::{ControlPlane, Settings};
 use crate::server::{app, AppState};
 use crate::store::RedbStore;
-use crate::worker::reconcile::Reconciler;
+use crate::worker::Reconciler;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RuntimeKind {

@@ -12,7 +12,7 @@ use tracing::Instrument;
 
 use crate::model::{ControlPlane, Scope};
 use crate::ops;
-use crate::query::{self, de, ser, WireError, MODEL};
+use crate::query::{self, WireError, MODEL};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -100,22 +100,16 @@ async fn handle_inner(
     }
     tracing::Span::current().record("action", action.as_str());
     tracing::debug!(%action, account = %caller.account, region = %caller.region, "request");
-    let input = match de::decode(&MODEL, &action, &params) {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::info!(code = %e.code, "rejected");
-            return xml(e.status(), e.to_xml(&request_id));
-        }
-    };
+    let params = query::Node::parse(&params);
     let cp = state.cp.clone();
     let scope = Scope::new(caller.account, caller.region);
     let act = action.clone();
-    let result = tokio::task::spawn_blocking(move || ops::dispatch(&cp, scope, &act, input)).await;
-    let result = match result {
-        Ok(r) => r.map_err(|e| ops::to_wire(&e)),
-        Err(e) => Err(WireError::internal(format!("handler panicked: {e}"))),
-    };
-    match result.and_then(|v| ser::encode(&MODEL, &action, &v, &request_id)) {
+    let rid = request_id.clone();
+    let result =
+        tokio::task::spawn_blocking(move || ops::dispatch(&cp, scope, &act, &params, &rid))
+            .await
+            .unwrap_or_else(|e| Err(WireError::internal(format!("handler panicked: {e}"))));
+    match result {
         Ok(body) => {
             tracing::debug!("ok");
             xml(200, body)
