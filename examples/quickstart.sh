@@ -19,9 +19,11 @@ url="http://$listen"
 tfdir="$dir/terraform"
 mkdir -p "$dir"
 
-for tool in redis-server curl; do
-  command -v "$tool" >/dev/null || { echo "quickstart needs $tool (Debian: apt-get install redis-server curl)"; exit 1; }
-done
+# What the quickstart needs, installed when missing (Debian packages): engines for
+# the process runtime, curl, and protoc for the provider's build.
+# shellcheck source=tests/deps.sh
+. "$root/tests/deps.sh"
+need_packages "$dir/apt.log" redis-server memcached curl protobuf-compiler libprotobuf-dev
 use_tf=0
 command -v terraform >/dev/null && use_tf=1
 
@@ -61,7 +63,11 @@ if [ "${1:-}" = down ]; then
   exit 0
 fi
 
-echo "building elasticache-local and terraform-provider-aws…"
+if [ -x "$bin/elasticache-local" ] && [ -x "$bin/terraform-provider-aws" ]; then
+  echo "building elasticache-local and terraform-provider-elasticache (up to date: seconds)…"
+else
+  echo "building elasticache-local and terraform-provider-elasticache: the first build takes about 5-10 minutes on 2 cores…"
+fi
 cargo build -q -p elasticache-local -p terraform-provider-elasticache
 if ! curl -sf "$url/_health" >/dev/null 2>&1; then
   echo "starting elasticache-local on $url (runtime $runtime, data in $dir/data, log in $dir/backend.log)"

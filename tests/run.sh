@@ -6,9 +6,10 @@
 #   3. builds the test engine images FROM scratch from the Debian binaries
 #      (localtest/redis:7.0, localtest/memcached:1.6: no registry is needed),
 #   4. runs `cargo test --workspace` with both runtimes (process and docker),
-#   5. runs the shared conformance check (../shared/conformance/check.py, when present)
+#   5. runs examples/quickstart.sh and tears it down again (the README's first command),
+#   6. runs the shared conformance check (../shared/conformance/check.py, when present)
 #      against a backend on each runtime, for the families built so far,
-#   6. runs the benchmarks in quick mode (tests/bench.sh --quick: a smoke run that never
+#   7. runs the benchmarks in quick mode (tests/bench.sh --quick: a smoke run that never
 #      fails on slowness, only when the harness breaks; report in target/bench/).
 #
 # Env: ELASTICACHE_TEST_RUNTIMES=process   test the process runtime only (no Docker)
@@ -26,16 +27,11 @@ want_docker=0
 case ",$runtimes," in *,docker,*) want_docker=1 ;; esac
 
 say "packages"
-need=()
+# shellcheck source=tests/deps.sh
+. "$root/tests/deps.sh"
 pkgs=(redis-server redis-tools memcached protobuf-compiler libprotobuf-dev)
 [ "$want_docker" = 1 ] && pkgs+=(docker.io)
-for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
-if [ ${#need[@]} -gt 0 ]; then
-  echo "installing: ${need[*]}"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >"$work/apt.log" 2>&1 || {
-    tail -20 "$work/apt.log"; exit 1; }
-fi
+need_packages "$work/apt.log" "${pkgs[@]}"
 # The shared conformance checker needs botocore's model of all 77 operations
 # (botocore >= 1.44.8); awscli and boto3 pin botocore, so they move with it.
 has_model() {
@@ -59,6 +55,8 @@ echo "ok"
 
 started_dockerd=
 cleanup() {
+  # A quickstart that failed half-way leaves its backend up: stop it.
+  if [ -n "${qdir:-}" ] && [ -f "$qdir/backend.pid" ]; then kill "$(cat "$qdir/backend.pid")" 2>/dev/null || true; fi
   if [ -n "$started_dockerd" ]; then
     echo "stopping the dockerd this script started (pid $started_dockerd)"
     kill "$started_dockerd" 2>/dev/null || true
@@ -85,6 +83,13 @@ export ELASTICACHE_TEST_RUNTIMES="$runtimes"
 
 say "cargo test (runtimes: $runtimes)"
 cargo test --workspace 2>&1 | tee "$work/cargo-test.log"
+
+say "quickstart (the README's first command, as a newcomer runs it)"
+qport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+qdir="$work/quickstart"
+rm -rf "$qdir"
+ELASTICACHE_LISTEN=127.0.0.1:$qport QUICKSTART_DIR=$qdir examples/quickstart.sh
+ELASTICACHE_LISTEN=127.0.0.1:$qport QUICKSTART_DIR=$qdir examples/quickstart.sh down
 
 say "conformance"
 tests/conformance.sh "$runtimes"

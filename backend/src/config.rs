@@ -13,7 +13,7 @@ use crate::engine::EngineRuntime;
 use crate::model::{ControlPlane, Settings};
 use crate::server::{app, AppState};
 use crate::store::RedbStore;
-use crate::worker::reconcile::Reconciler;
+use crate::worker::Reconciler;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RuntimeKind {
@@ -85,6 +85,10 @@ pub async fn serve(args: Args) -> anyhow::Result<()> {
         buckets_dir: args.data_dir.join("s3"),
     };
     let cp = Arc::new(ControlPlane::load(store, runtime.clone(), settings)?);
+    let ca = Arc::new(crate::tls::Authority::load_or_create(
+        &args.data_dir.join("tls"),
+    )?);
+    tracing::info!(path = %ca.ca_path().display(), "certificate authority for TLS in transit (also served at /_elasticache/ca.pem)");
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
     tokio::spawn(Reconciler::new(cp.clone()).run());
@@ -97,6 +101,7 @@ pub async fn serve(args: Args) -> anyhow::Result<()> {
     let state = AppState {
         cp,
         default_region: args.default_region.clone(),
+        ca,
     };
     axum::serve(listener, app(state)).await?;
     Ok(())

@@ -12,19 +12,32 @@ use tracing::Instrument;
 
 use crate::model::{ControlPlane, Scope};
 use crate::ops;
-use crate::query::{self, de, ser, WireError, MODEL};
+use crate::query::{self, WireError, MODEL};
 
 #[derive(Clone)]
 pub struct AppState {
     pub cp: Arc<ControlPlane>,
     pub default_region: String,
+    /// The CA that node certificates chain to, served for clients to trust.
+    pub ca: Arc<crate::tls::Authority>,
 }
 
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", any(handle))
         .route("/_health", get(|| async { "ok" }))
+        .route("/_elasticache/ca.pem", get(ca_pem))
         .with_state(state)
+}
+
+/// The certificate authority's certificate, for `redis-cli --tls --cacert` and
+/// every other client that verifies node certificates.
+async fn ca_pem(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/x-pem-file")],
+        state.ca.ca_pem().to_owned(),
+    )
+        .into_response()
 }
 
 fn xml(status: u16, body: String) -> Response {
@@ -87,22 +100,16 @@ async fn handle_inner(
     }
     tracing::Span::current().record("action", action.as_str());
     tracing::debug!(%action, account = %caller.account, region = %caller.region, "request");
-    let input = match de::decode(&MODEL, &action, &params) {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::info!(code = %e.code, "rejected");
-            return xml(e.status(), e.to_xml(&request_id));
-        }
-    };
+    let params = query::Node::parse(&params);
     let cp = state.cp.clone();
     let scope = Scope::new(caller.account, caller.region);
     let act = action.clone();
-    let result = tokio::task::spawn_blocking(move || ops::dispatch(&cp, scope, &act, input)).await;
-    let result = match result {
-        Ok(r) => r.map_err(|e| ops::to_wire(&e)),
-        Err(e) => Err(WireError::internal(format!("handler panicked: {e}"))),
-    };
-    match result.and_then(|v| ser::encode(&MODEL, &action, &v, &request_id)) {
+    let rid = request_id.clone();
+    let result =
+        tokio::task::spawn_blocking(move || ops::dispatch(&cp, scope, &act, &params, &rid))
+            .await
+            .unwrap_or_else(|e| Err(WireError::internal(format!("handler panicked: {e}"))));
+    match result {
         Ok(body) => {
             tracing::debug!("ok");
             xml(200, body)

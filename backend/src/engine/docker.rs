@@ -173,6 +173,7 @@ impl DockerRuntime {
                 if running_as_root() {
                     a.extend([s("-u"), s("root")]);
                 }
+                a.extend(super::memcached_tls_args(spec));
                 a.extend(super::memcached_options(&spec.config));
                 a
             }
@@ -184,19 +185,13 @@ impl DockerRuntime {
                 };
                 // A cluster node shares the host's network (see `create`).
                 let (port, bind) = if super::is_cluster_node(spec) {
-                    (spec.port.to_string(), spec.host.to_string())
+                    (spec.port, spec.host.to_string())
                 } else {
-                    (s("6379"), s("0.0.0.0"))
+                    (6379, s("0.0.0.0"))
                 };
-                let mut a = vec![
-                    s(server),
-                    s("--port"),
-                    port,
-                    s("--bind"),
-                    bind,
-                    s("--dir"),
-                    s("/data"),
-                ];
+                let mut a = vec![s(server)];
+                a.extend(super::redis_listen_args(spec, port));
+                a.extend([s("--bind"), bind, s("--dir"), s("/data")]);
                 a.extend(super::redis_args(spec));
                 a
             }
@@ -392,14 +387,7 @@ impl EngineRuntime for DockerRuntime {
         };
         if !running {
             NodeStatus::Stopped
-        } else if probe(
-            spec.engine,
-            spec.host,
-            spec.port,
-            spec.auth_token.as_deref(),
-        )
-        .await
-        {
+        } else if probe(spec).await {
             NodeStatus::Ready
         } else {
             NodeStatus::Starting

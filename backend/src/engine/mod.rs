@@ -61,7 +61,17 @@ pub struct NodeSpec {
     pub data_dir: PathBuf,
     /// Optional `user:password`-free AUTH token (`requirepass`).
     pub auth_token: Option<String>,
+    /// Transit encryption: the engine serves TLS only on its port, with the
+    /// certificate, key and CA the worker writes under `data_dir` before the
+    /// start ([`TLS_CERT`], [`TLS_KEY`], [`TLS_CA`]).
+    pub tls: bool,
 }
+
+/// A TLS node's certificate, key and CA, relative to its data directory (the
+/// engine's working directory on both runtimes).
+pub const TLS_CERT: &str = "tls/node.crt";
+pub const TLS_KEY: &str = "tls/node.key";
+pub const TLS_CA: &str = "tls/ca.crt";
 
 /// What a runtime reports about a node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,12 +158,13 @@ pub async fn wait_ready(
 /// Ask the engine on `host:port` whether it answers: `PING` for Redis and Valkey,
 /// `version` for Memcached. A TCP connect alone is not enough: Docker publishes
 /// the port before the engine listens.
-pub async fn probe(engine: EngineKind, host: Ipv4Addr, port: u16, auth: Option<&str>) -> bool {
+pub async fn probe(spec: &NodeSpec) -> bool {
+    let (host, port, auth) = (spec.host, spec.port, spec.auth_token.as_deref());
     let fut = async {
-        match engine {
-            EngineKind::Memcached => resp::memcached_version(host, port).await.is_ok(),
+        match spec.engine {
+            EngineKind::Memcached => resp::memcached_version(host, port, spec.tls).await.is_ok(),
             EngineKind::Redis | EngineKind::Valkey => {
-                let mut c = match resp::Conn::connect(host, port).await {
+                let mut c = match resp::Conn::connect_to(host, port, spec.tls).await {
                     Ok(c) => c,
                     Err(_) => return false,
                 };
@@ -169,6 +180,52 @@ pub async fn probe(engine: EngineKind, host: Ipv4Addr, port: u16, auth: Option<&
     tokio::time::timeout(Duration::from_secs(2), fut)
         .await
         .unwrap_or(false)
+}
+
+/// How a Redis/Valkey node listens on `port`: plaintext, or TLS only (`port 0`,
+/// `tls-port`), with TLS for its replication links and, in a Redis Cluster, its bus.
+#[must_use]
+pub fn redis_listen_args(spec: &NodeSpec, port: u16) -> Vec<String> {
+    let port = port.to_string();
+    if !spec.tls {
+        return vec!["--port".to_owned(), port];
+    }
+    let mut a: Vec<String> = [
+        "--port",
+        "0",
+        "--tls-port",
+        &port,
+        "--tls-cert-file",
+        TLS_CERT,
+        "--tls-key-file",
+        TLS_KEY,
+        "--tls-ca-cert-file",
+        TLS_CA,
+        "--tls-auth-clients",
+        "no",
+        "--tls-replication",
+        "yes",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    if is_cluster_node(spec) {
+        a.extend(["--tls-cluster".to_owned(), "yes".to_owned()]);
+    }
+    a
+}
+
+/// Memcached's TLS options (`-Z`, certificate chain, key and CA) for a TLS node.
+#[must_use]
+pub fn memcached_tls_args(spec: &NodeSpec) -> Vec<String> {
+    if !spec.tls {
+        return Vec::new();
+    }
+    vec![
+        "-Z".to_owned(),
+        "-o".to_owned(),
+        format!("ssl_chain_cert={TLS_CERT},ssl_key={TLS_KEY},ssl_ca_cert={TLS_CA}"),
+    ]
 }
 
 /// What every Redis/Valkey node is started with after its listen address and

@@ -315,14 +315,14 @@ impl ProcessRuntime {
                     // memcached refuses to run as root without -u.
                     a.extend([s("-u"), s("root")]);
                 }
+                a.extend(super::memcached_tls_args(spec));
                 a.extend(super::memcached_options(&spec.config));
                 a
             }
             EngineKind::Redis | EngineKind::Valkey => {
                 let dir = data_dir.display().to_string();
-                let mut a = vec![
-                    s("--port"),
-                    spec.port.to_string(),
+                let mut a = super::redis_listen_args(spec, spec.port);
+                a.extend([
                     s("--bind"),
                     spec.host.to_string(),
                     s("--dir"),
@@ -331,7 +331,7 @@ impl ProcessRuntime {
                     s("no"),
                     s("--logfile"),
                     format!("{dir}/{LOG_FILE}"),
-                ];
+                ]);
                 a.extend(super::redis_args(spec));
                 a
             }
@@ -472,14 +472,7 @@ impl EngineRuntime for ProcessRuntime {
         match rec {
             None => NodeStatus::Stopped,
             Some(_) => {
-                if probe(
-                    spec.engine,
-                    spec.host,
-                    spec.port,
-                    spec.auth_token.as_deref(),
-                )
-                .await
-                {
+                if probe(spec).await {
                     NodeStatus::Ready
                 } else {
                     NodeStatus::Starting

@@ -1,11 +1,57 @@
 //! A tiny async RESP2 client (enough for `PING`, `AUTH`, `CONFIG GET`, `INFO`) and a
-//! memcached `version` probe. Talks to `127.0.0.1:<port>` only.
+//! memcached `version` probe, in plaintext or over TLS (nodes with transit
+//! encryption), verifying the node's certificate against the backend's CA.
 
 use std::net::Ipv4Addr;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::{anyhow, bail, Context};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+
+/// A byte stream to a node: TCP, or TLS over TCP.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// The TLS client of every connection to a TLS node: it trusts the backend's CA.
+static TLS: OnceLock<tokio_rustls::TlsConnector> = OnceLock::new();
+
+/// Trust `ca_pem` (the backend's CA) for connections to TLS nodes. Once, at start;
+/// later calls keep the first CA.
+pub fn trust(ca_pem: &str) -> anyhow::Result<()> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(c.context("parse the CA certificate")?)?;
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let _ = TLS.set(tokio_rustls::TlsConnector::from(Arc::new(config)));
+    Ok(())
+}
+
+/// Open a stream to `host:port`, over TLS (the certificate must name `host`) when `tls`.
+pub async fn open(host: Ipv4Addr, port: u16, tls: bool) -> anyhow::Result<Box<dyn Stream>> {
+    let s = TcpStream::connect((host, port))
+        .await
+        .with_context(|| format!("connect to {host}:{port}"))?;
+    s.set_nodelay(true)?;
+    if !tls {
+        return Ok(Box::new(s));
+    }
+    let connector = TLS
+        .get()
+        .ok_or_else(|| anyhow!("TLS to {host}:{port}: no certificate authority is trusted"))?;
+    let name = rustls::pki_types::ServerName::IpAddress(std::net::IpAddr::V4(host).into());
+    let s = connector
+        .connect(name, s)
+        .await
+        .with_context(|| format!("TLS handshake with {host}:{port}"))?;
+    Ok(Box::new(s))
+}
 
 /// One RESP2 reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,17 +80,19 @@ const MAX_LEN: i64 = 512 * 1024 * 1024;
 
 /// A connection to a Redis-protocol server.
 pub struct Conn {
-    stream: BufReader<TcpStream>,
+    stream: BufReader<Box<dyn Stream>>,
 }
 
 impl Conn {
+    /// A plaintext connection.
     pub async fn connect(host: Ipv4Addr, port: u16) -> anyhow::Result<Self> {
-        let s = TcpStream::connect((host, port))
-            .await
-            .with_context(|| format!("connect to {host}:{port}"))?;
-        s.set_nodelay(true)?;
+        Self::connect_to(host, port, false).await
+    }
+
+    /// A connection over TLS when `tls`, else plaintext.
+    pub async fn connect_to(host: Ipv4Addr, port: u16, tls: bool) -> anyhow::Result<Self> {
         Ok(Self {
-            stream: BufReader::new(s),
+            stream: BufReader::new(open(host, port, tls).await?),
         })
     }
 
@@ -178,11 +226,8 @@ pub async fn read_reply<R: AsyncBufReadExt + Unpin>(r: &mut R) -> anyhow::Result
 }
 
 /// Ask memcached on `host:port` for its version (`version` -> `VERSION x`).
-pub async fn memcached_version(host: Ipv4Addr, port: u16) -> anyhow::Result<String> {
-    let s = TcpStream::connect((host, port))
-        .await
-        .with_context(|| format!("connect to {host}:{port}"))?;
-    let mut s = BufReader::new(s);
+pub async fn memcached_version(host: Ipv4Addr, port: u16, tls: bool) -> anyhow::Result<String> {
+    let mut s = BufReader::new(open(host, port, tls).await?);
     s.get_mut().write_all(b"version\r\n").await?;
     let line = read_line(&mut s).await?;
     line.strip_prefix("VERSION ")

@@ -1,17 +1,25 @@
 //! The domain: control-plane state and the rules of ElastiCache.
 //! No HTTP, no XML, no Docker here: engines are reached through
 //! [`crate::engine::EngineRuntime`] by the reconciler only.
+//!
+//! Layout: a folder per resource family (`cluster/`, `replication_group/` with
+//! its `shards` (cluster mode) and `migration`, `parameter_group/`,
+//! `subnet_group/`, `snapshot/`), and beside them what every family shares:
+//! this file (the `ControlPlane`, its state per account and region, records of
+//! more than one family stored together), `error`, `arn`, `validate`, `tags`,
+//! `events`, `lifecycle`, `record`. A family imports the shared modules and the
+//! families below it, never one above: `parameter_group`, `subnet_group` ←
+//! `cluster` ← `replication_group` ← `snapshot`. New families (users, serverless
+//! caches, global datastores) are folders of their own.
 
 pub mod arn;
 pub mod cluster;
 pub mod error;
 pub mod events;
 pub mod lifecycle;
-pub mod migration;
 pub mod parameter_group;
 pub mod record;
 pub mod replication_group;
-pub mod shards;
 pub mod snapshot;
 pub mod subnet_group;
 pub mod tags;
@@ -28,6 +36,7 @@ use crate::engine::EngineRuntime;
 use crate::store::Store;
 
 pub use error::{Error, Fault, Result};
+pub use replication_group::{migration, shards};
 
 /// Where a resource lives: every resource belongs to one account and one region.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -184,6 +193,70 @@ impl ControlPlane {
     }
 }
 
+/// Records of more than one family, stored together.
+impl ControlPlane {
+    /// Store new clusters (and the replication group they make up, if any) at
+    /// once, after the existence and quota checks; then wake the reconciler.
+    pub(crate) fn insert_clusters(
+        &self,
+        scope: &Scope,
+        clusters: &[cluster::CacheCluster],
+        group: Option<&replication_group::ReplicationGroup>,
+    ) -> Result<()> {
+        {
+            let mut st = self.lock();
+            let total_nodes: usize = st
+                .regions
+                .get(scope)
+                .map_or(0, |r| r.clusters.values().map(|c| c.nodes.len()).sum());
+            let r = st.region(scope);
+            if let Some(g) = group {
+                if r.replication_groups.contains_key(&g.id) {
+                    return Err(Error::new(
+                        Fault::ReplicationGroupAlreadyExists,
+                        format!("Replication group {} already exists.", g.id),
+                    ));
+                }
+            }
+            for cluster in clusters {
+                if r.clusters.contains_key(&cluster.id) {
+                    return Err(Error::new(
+                        Fault::CacheClusterAlreadyExists,
+                        format!("Cache cluster {} already exists.", cluster.id),
+                    ));
+                }
+            }
+            if r.clusters.len() + clusters.len() > cluster::MAX_CLUSTERS {
+                return Err(Error::new(
+                    Fault::ClusterQuotaForCustomerExceeded,
+                    format!("The request cannot be processed: the quota of {} cache clusters has been reached.", cluster::MAX_CLUSTERS),
+                ));
+            }
+            let new_nodes: usize = clusters.iter().map(|c| c.nodes.len()).sum();
+            if total_nodes + new_nodes > cluster::MAX_NODES_PER_CUSTOMER {
+                return Err(Error::new(
+                    Fault::NodeQuotaForCustomerExceeded,
+                    format!("The request cannot be processed: the quota of {} cache nodes has been reached.", cluster::MAX_NODES_PER_CUSTOMER),
+                ));
+            }
+            for cluster in clusters {
+                r.clusters.insert(cluster.id.clone(), cluster.clone());
+            }
+            if let Some(g) = group {
+                r.replication_groups.insert(g.id.clone(), g.clone());
+            }
+        }
+        for cluster in clusters {
+            self.save_cluster(scope, cluster)?;
+        }
+        if let Some(g) = group {
+            self.persist("replicationgroup", scope, &g.id, Some(g))?;
+        }
+        self.wake();
+        Ok(())
+    }
+}
+
 static CLOCK_OFFSET: std::sync::OnceLock<chrono::Duration> = std::sync::OnceLock::new();
 
 /// Move the control plane's clock (`--clock-offset`), once, at start: lets
@@ -221,4 +294,60 @@ pub fn parse_clock_offset(s: &str) -> std::result::Result<chrono::Duration, Stri
 #[must_use]
 pub fn iso(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod layout_tests {
+    /// A family imports the shared modules and the families below it, never one
+    /// above: parameter_group, subnet_group ← cluster ← replication_group ← snapshot.
+    #[test]
+    fn families_import_only_families_below() {
+        let families: [(&str, &[&str]); 5] = [
+            ("parameter_group", &[include_str!("parameter_group/mod.rs")]),
+            ("subnet_group", &[include_str!("subnet_group/mod.rs")]),
+            ("cluster", &[include_str!("cluster/mod.rs")]),
+            (
+                "replication_group",
+                &[
+                    include_str!("replication_group/mod.rs"),
+                    include_str!("replication_group/shards.rs"),
+                    include_str!("replication_group/migration.rs"),
+                ],
+            ),
+            ("snapshot", &[include_str!("snapshot/mod.rs")]),
+        ];
+        let above = |name: &str| -> Vec<&str> {
+            match name {
+                "parameter_group" | "subnet_group" => {
+                    vec![
+                        "cluster",
+                        "replication_group",
+                        "shards",
+                        "migration",
+                        "snapshot",
+                    ]
+                }
+                "cluster" => vec!["replication_group", "shards", "migration", "snapshot"],
+                "replication_group" => vec!["snapshot"],
+                _ => vec![],
+            }
+        };
+        for (name, texts) in families {
+            for text in texts {
+                for other in above(name) {
+                    for needle in [
+                        format!("super::{other}::"),
+                        format!("model::{other}::"),
+                        format!("super::{other},"),
+                        format!(" {other}::{{"),
+                    ] {
+                        assert!(
+                            !text.contains(&needle),
+                            "model/{name} reaches into {other}, a family above it ({needle})"
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

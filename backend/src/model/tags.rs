@@ -1,29 +1,8 @@
-//! Tags on every resource ARN.
+//! Tags on every resource ARN: above the families (it finds a resource of any
+//! family by its ARN). The rules of a tag list are `validate::check_tags`.
 
+use super::validate::check_tags;
 use super::{arn, subnet_group, ControlPlane, Error, Fault, Result, Scope, Tag};
-
-pub const MAX_TAGS: usize = 50;
-
-pub fn check_tags(tags: &[Tag]) -> Result<()> {
-    if tags.len() > MAX_TAGS {
-        return Err(Error::new(
-            Fault::TagQuotaPerResourceExceeded,
-            format!(
-                "The request cannot be processed: a resource can have at most {MAX_TAGS} tags."
-            ),
-        ));
-    }
-    for t in tags {
-        if t.key.is_empty() || t.key.len() > 128 || t.value.len() > 256 || t.key.starts_with("aws:")
-        {
-            return Err(Error::invalid(format!(
-                "Invalid tag key or value: '{}'.",
-                t.key
-            )));
-        }
-    }
-    Ok(())
-}
 
 fn merge(existing: &mut Vec<Tag>, add: Vec<Tag>) {
     for t in add {

@@ -1,6 +1,32 @@
-//! Identifier rules as AWS applies them.
+//! Identifier and tag rules as AWS applies them.
 
-use super::{Error, Result};
+use super::{Error, Fault, Result, Tag};
+
+/// Tags a resource may have.
+pub const MAX_TAGS: usize = 50;
+
+/// A tag list as AWS accepts it: at most `MAX_TAGS`, keys of 1–128 characters
+/// not starting with `aws:`, values of at most 256.
+pub fn check_tags(tags: &[Tag]) -> Result<()> {
+    if tags.len() > MAX_TAGS {
+        return Err(Error::new(
+            Fault::TagQuotaPerResourceExceeded,
+            format!(
+                "The request cannot be processed: a resource can have at most {MAX_TAGS} tags."
+            ),
+        ));
+    }
+    for t in tags {
+        if t.key.is_empty() || t.key.len() > 128 || t.value.len() > 256 || t.key.starts_with("aws:")
+        {
+            return Err(Error::invalid(format!(
+                "Invalid tag key or value: '{}'.",
+                t.key
+            )));
+        }
+    }
+    Ok(())
+}
 
 /// Cluster, replication group and similar identifiers: 1–`max` characters,
 /// letters, digits and hyphens, starting with a letter, no trailing hyphen and

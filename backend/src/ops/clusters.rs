@@ -1,120 +1,227 @@
 //! CreateCacheCluster, DescribeCacheClusters, ModifyCacheCluster,
 //! DeleteCacheCluster, RebootCacheCluster, ListAllowedNodeTypeModifications.
 
-use serde_json::{json, Map, Value};
-
-use super::{endpoint, page, Ctx, Input};
+use super::{endpoint, int, not_blank, page, tags_in, Ctx};
+use crate::dto::{
+    self, CacheNode, CacheParameterGroupStatus, CreateCacheClusterInput, CreateCacheClusterOutput,
+    DeleteCacheClusterInput, DeleteCacheClusterOutput, DescribeCacheClustersInput,
+    DescribeCacheClustersOutput, ListAllowedNodeTypeModificationsInput,
+    ListAllowedNodeTypeModificationsOutput, ModifyCacheClusterInput, ModifyCacheClusterOutput,
+    NotificationConfiguration, PendingModifiedValues, RebootCacheClusterInput,
+    RebootCacheClusterOutput, SecurityGroupMembership,
+};
 use crate::engine::EngineKind;
 use crate::model::cluster::{CacheCluster, CreateCluster, ModifyCluster};
-use crate::model::{iso, lifecycle, Error, Scope};
+use crate::model::{lifecycle, Error, Scope};
 
-pub(super) fn create(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
+pub(super) fn create(
+    ctx: &Ctx<'_>,
+    input: CreateCacheClusterInput,
+) -> Result<CreateCacheClusterOutput, Error> {
+    let CreateCacheClusterInput {
+        cache_cluster_id,
+        replication_group_id,
+        az_mode,
+        preferred_availability_zone,
+        preferred_availability_zones,
+        num_cache_nodes,
+        cache_node_type,
+        engine,
+        engine_version,
+        cache_parameter_group_name,
+        cache_subnet_group_name,
+        cache_security_group_names,
+        security_group_ids,
+        tags,
+        snapshot_arns,
+        snapshot_name,
+        preferred_maintenance_window,
+        port,
+        notification_topic_arn,
+        auto_minor_version_upgrade,
+        snapshot_retention_limit,
+        snapshot_window,
+        auth_token,
+        outpost_mode: _,
+        preferred_outpost_arn: _,
+        preferred_outpost_arns: _,
+        log_delivery_configurations: _,
+        transit_encryption_enabled,
+        network_type,
+        ip_discovery,
+    } = input;
     let req = CreateCluster {
-        id: i.req("CacheClusterId")?,
-        engine: i.str("Engine"),
-        engine_version: i.str("EngineVersion"),
-        node_type: i.str("CacheNodeType"),
-        num_cache_nodes: i.int("NumCacheNodes"),
-        parameter_group: i.str("CacheParameterGroupName"),
-        subnet_group: i.str("CacheSubnetGroupName"),
-        security_group_ids: i.strs("SecurityGroupIds"),
-        security_group_names: i.strs("CacheSecurityGroupNames"),
-        az_mode: i.str("AZMode"),
-        preferred_az: i.str("PreferredAvailabilityZone"),
-        preferred_azs: i.strs("PreferredAvailabilityZones"),
-        maintenance_window: i.str("PreferredMaintenanceWindow"),
-        snapshot_window: i.str("SnapshotWindow"),
-        snapshot_retention_limit: i.int("SnapshotRetentionLimit"),
-        snapshot_name: i.str("SnapshotName"),
-        snapshot_arns: i.strs("SnapshotArns"),
-        notification_topic_arn: i.str("NotificationTopicArn"),
-        auto_minor_version_upgrade: i.bool("AutoMinorVersionUpgrade"),
-        transit_encryption: i.bool("TransitEncryptionEnabled"),
-        auth_token: i.str("AuthToken"),
-        port: i.int("Port"),
-        network_type: i.str("NetworkType"),
-        ip_discovery: i.str("IpDiscovery"),
-        replication_group_id: i.str("ReplicationGroupId"),
-        tags: i.tags(),
+        id: not_blank(cache_cluster_id, "CacheClusterId")?,
+        engine,
+        engine_version,
+        node_type: cache_node_type,
+        num_cache_nodes,
+        parameter_group: cache_parameter_group_name,
+        subnet_group: cache_subnet_group_name,
+        security_group_ids: security_group_ids.unwrap_or_default(),
+        security_group_names: cache_security_group_names.unwrap_or_default(),
+        az_mode: az_mode.map(String::from),
+        preferred_az: preferred_availability_zone,
+        preferred_azs: preferred_availability_zones.unwrap_or_default(),
+        maintenance_window: preferred_maintenance_window,
+        snapshot_window,
+        snapshot_retention_limit,
+        snapshot_name,
+        snapshot_arns: snapshot_arns.unwrap_or_default(),
+        notification_topic_arn,
+        auto_minor_version_upgrade,
+        transit_encryption: transit_encryption_enabled,
+        auth_token,
+        port,
+        network_type: network_type.map(String::from),
+        ip_discovery: ip_discovery.map(String::from),
+        replication_group_id,
+        tags: tags_in(tags),
     };
     let c = ctx.cp.create_cluster(&ctx.scope, req)?;
-    Ok(json!({ "CacheCluster": flatten(ctx, &c, false) }))
+    Ok(CreateCacheClusterOutput {
+        cache_cluster: Some(flatten(ctx, &c, false)),
+    })
 }
 
-pub(super) fn describe(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
-    let show_nodes = i.bool("ShowCacheNodeInfo").unwrap_or(false);
-    let clusters = match i.str("CacheClusterId") {
+pub(super) fn describe(
+    ctx: &Ctx<'_>,
+    input: DescribeCacheClustersInput,
+) -> Result<DescribeCacheClustersOutput, Error> {
+    let DescribeCacheClustersInput {
+        cache_cluster_id,
+        max_records,
+        marker,
+        show_cache_node_info,
+        show_cache_clusters_not_in_replication_groups,
+    } = input;
+    let show_nodes = show_cache_node_info.unwrap_or(false);
+    let clusters = match cache_cluster_id {
         Some(id) => vec![ctx.cp.find_cluster(&ctx.scope, &id)?],
         None => ctx.cp.list_clusters(&ctx.scope),
     };
-    let not_in_rg = i
-        .bool("ShowCacheClustersNotInReplicationGroups")
-        .unwrap_or(false);
+    let not_in_rg = show_cache_clusters_not_in_replication_groups.unwrap_or(false);
     let clusters: Vec<&CacheCluster> = clusters
         .iter()
         .filter(|c| !not_in_rg || c.replication_group_id.is_none())
         .collect();
-    let (clusters, marker) = page(&i, clusters, 20, 100)?;
-    let items: Vec<Value> = clusters
+    let (clusters, marker) = page(clusters, max_records, marker.as_deref(), 20, 100)?;
+    let items = clusters
         .into_iter()
         .map(|c| flatten(ctx, c, show_nodes))
         .collect();
-    Ok(json!({ "Marker": marker, "CacheClusters": items }))
+    Ok(DescribeCacheClustersOutput {
+        marker,
+        cache_clusters: Some(items),
+    })
 }
 
-pub(super) fn modify(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
+pub(super) fn modify(
+    ctx: &Ctx<'_>,
+    input: ModifyCacheClusterInput,
+) -> Result<ModifyCacheClusterOutput, Error> {
+    let ModifyCacheClusterInput {
+        cache_cluster_id,
+        num_cache_nodes,
+        cache_node_ids_to_remove,
+        az_mode,
+        new_availability_zones,
+        cache_security_group_names,
+        security_group_ids,
+        preferred_maintenance_window,
+        notification_topic_arn,
+        cache_parameter_group_name,
+        notification_topic_status,
+        apply_immediately,
+        engine: _,
+        engine_version,
+        auto_minor_version_upgrade,
+        snapshot_retention_limit,
+        snapshot_window,
+        cache_node_type,
+        auth_token,
+        auth_token_update_strategy,
+        log_delivery_configurations: _,
+        ip_discovery,
+        scale_config: _,
+    } = input;
     let req = ModifyCluster {
-        id: i.req("CacheClusterId")?,
-        num_cache_nodes: i.int("NumCacheNodes"),
-        node_ids_to_remove: i.strs("CacheNodeIdsToRemove"),
-        az_mode: i.str("AZMode"),
-        new_azs: i.strs("NewAvailabilityZones"),
-        security_group_ids: i
-            .has("SecurityGroupIds")
-            .then(|| i.strs("SecurityGroupIds")),
-        maintenance_window: i.str("PreferredMaintenanceWindow"),
-        notification_topic_arn: i.str("NotificationTopicArn"),
-        notification_topic_status: i.str("NotificationTopicStatus"),
-        parameter_group: i.str("CacheParameterGroupName"),
-        apply_immediately: i.bool("ApplyImmediately").unwrap_or(false),
-        engine_version: i.str("EngineVersion"),
-        auto_minor_version_upgrade: i.bool("AutoMinorVersionUpgrade"),
-        snapshot_retention_limit: i.int("SnapshotRetentionLimit"),
-        snapshot_window: i.str("SnapshotWindow"),
-        node_type: i.str("CacheNodeType"),
-        auth_token: i.str("AuthToken"),
-        auth_token_update_strategy: i.str("AuthTokenUpdateStrategy"),
-        ip_discovery: i.str("IpDiscovery"),
+        id: not_blank(cache_cluster_id, "CacheClusterId")?,
+        num_cache_nodes,
+        node_ids_to_remove: cache_node_ids_to_remove.unwrap_or_default(),
+        az_mode: az_mode.map(String::from),
+        new_azs: new_availability_zones.unwrap_or_default(),
+        security_group_ids,
+        maintenance_window: preferred_maintenance_window,
+        notification_topic_arn,
+        notification_topic_status,
+        parameter_group: cache_parameter_group_name,
+        apply_immediately: apply_immediately.unwrap_or(false),
+        engine_version,
+        auto_minor_version_upgrade,
+        snapshot_retention_limit,
+        snapshot_window,
+        node_type: cache_node_type,
+        auth_token,
+        auth_token_update_strategy: auth_token_update_strategy.map(String::from),
+        ip_discovery: ip_discovery.map(String::from),
     };
-    if !i.strs("CacheSecurityGroupNames").is_empty() {
+    if !cache_security_group_names.unwrap_or_default().is_empty() {
         return Err(Error::invalid(
             "Use of cache security groups is not permitted in this API version for your account.",
         ));
     }
     let c = ctx.cp.modify_cluster(&ctx.scope, req)?;
-    Ok(json!({ "CacheCluster": flatten(ctx, &c, false) }))
+    Ok(ModifyCacheClusterOutput {
+        cache_cluster: Some(flatten(ctx, &c, false)),
+    })
 }
 
-pub(super) fn delete(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
+pub(super) fn delete(
+    ctx: &Ctx<'_>,
+    input: DeleteCacheClusterInput,
+) -> Result<DeleteCacheClusterOutput, Error> {
+    let DeleteCacheClusterInput {
+        cache_cluster_id,
+        final_snapshot_identifier,
+    } = input;
     let c = ctx.cp.delete_cluster(
         &ctx.scope,
-        &i.req("CacheClusterId")?,
-        i.str("FinalSnapshotIdentifier").as_deref(),
+        &not_blank(cache_cluster_id, "CacheClusterId")?,
+        final_snapshot_identifier.as_deref(),
     )?;
-    Ok(json!({ "CacheCluster": flatten(ctx, &c, false) }))
+    Ok(DeleteCacheClusterOutput {
+        cache_cluster: Some(flatten(ctx, &c, false)),
+    })
 }
 
-pub(super) fn reboot(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
+pub(super) fn reboot(
+    ctx: &Ctx<'_>,
+    input: RebootCacheClusterInput,
+) -> Result<RebootCacheClusterOutput, Error> {
+    let RebootCacheClusterInput {
+        cache_cluster_id,
+        cache_node_ids_to_reboot,
+    } = input;
     let c = ctx.cp.reboot_cluster(
         &ctx.scope,
-        &i.req("CacheClusterId")?,
-        &i.strs("CacheNodeIdsToReboot"),
+        &not_blank(cache_cluster_id, "CacheClusterId")?,
+        &cache_node_ids_to_reboot,
     )?;
-    Ok(json!({ "CacheCluster": flatten(ctx, &c, false) }))
+    Ok(RebootCacheClusterOutput {
+        cache_cluster: Some(flatten(ctx, &c, false)),
+    })
 }
 
-pub(super) fn allowed_node_types(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
-    let id = match (i.str("CacheClusterId"), i.str("ReplicationGroupId")) {
+pub(super) fn allowed_node_types(
+    ctx: &Ctx<'_>,
+    input: ListAllowedNodeTypeModificationsInput,
+) -> Result<ListAllowedNodeTypeModificationsOutput, Error> {
+    let ListAllowedNodeTypeModificationsInput {
+        cache_cluster_id,
+        replication_group_id,
+    } = input;
+    let id = match (cache_cluster_id, replication_group_id) {
         (Some(id), _) => id,
         // A replication group's node type is its primary's.
         (None, Some(rg)) => ctx.cp.find_replication_group(&ctx.scope, &rg)?.primary,
@@ -125,131 +232,127 @@ pub(super) fn allowed_node_types(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error
         }
     };
     let (up, down) = ctx.cp.allowed_node_types(&ctx.scope, &id)?;
-    Ok(json!({ "ScaleUpModifications": up, "ScaleDownModifications": down }))
+    Ok(ListAllowedNodeTypeModificationsOutput {
+        scale_up_modifications: Some(up),
+        scale_down_modifications: Some(down),
+    })
 }
 
 /// A cluster as the API shows it.
-pub(super) fn flatten(ctx: &Ctx<'_>, c: &CacheCluster, show_nodes: bool) -> Value {
+pub(super) fn flatten(ctx: &Ctx<'_>, c: &CacheCluster, show_nodes: bool) -> dto::CacheCluster {
     let scope: &Scope = &ctx.scope;
-    let mut m = Map::new();
-    let mut put = |k: &str, v: Value| {
-        if !v.is_null() {
-            m.insert(k.to_owned(), v);
-        }
+    let mut m = dto::CacheCluster {
+        cache_cluster_id: Some(c.id.clone()),
+        ..dto::CacheCluster::default()
     };
-    put("CacheClusterId", json!(c.id));
     if c.engine == EngineKind::Memcached {
         if let Some(p) = c.config_port {
             let h = ctx
                 .cp
                 .settings
                 .endpoint_host(c.config_host.unwrap_or(std::net::Ipv4Addr::LOCALHOST));
-            put("ConfigurationEndpoint", endpoint(&h, p));
+            m.configuration_endpoint = Some(endpoint(&h, p));
         }
-        put(
-            "ClientDownloadLandingPage",
-            json!("https://console.aws.amazon.com/elasticache/home#client-download:"),
-        );
+        m.client_download_landing_page =
+            Some("https://console.aws.amazon.com/elasticache/home#client-download:".into());
     } else {
-        put(
-            "ClientDownloadLandingPage",
-            json!("https://console.aws.amazon.com/elasticache/home#client-download:"),
-        );
+        m.client_download_landing_page =
+            Some("https://console.aws.amazon.com/elasticache/home#client-download:".into());
     }
-    put("CacheNodeType", json!(c.node_type));
-    put("Engine", json!(c.engine.as_str()));
-    put("EngineVersion", json!(c.engine_version));
-    put("CacheClusterStatus", json!(c.status));
+    m.cache_node_type = Some(c.node_type.clone());
+    m.engine = Some(c.engine.as_str().to_owned());
+    m.engine_version = Some(c.engine_version.clone());
+    m.cache_cluster_status = Some(c.status.clone());
     let live = c
         .nodes
         .iter()
         .filter(|n| n.status != lifecycle::NODE_DELETING || c.status == lifecycle::DELETING)
         .count();
-    put("NumCacheNodes", json!(live));
-    put("PreferredAvailabilityZone", json!(c.preferred_az));
-    put("CacheClusterCreateTime", json!(iso(&c.created)));
-    put("PreferredMaintenanceWindow", json!(c.maintenance_window));
-    let mut pending = Map::new();
+    m.num_cache_nodes = Some(int(live));
+    m.preferred_availability_zone = Some(c.preferred_az.clone());
+    m.cache_cluster_create_time = Some(c.created);
+    m.preferred_maintenance_window = Some(c.maintenance_window.clone());
+    let mut pending = PendingModifiedValues::default();
     if let Some(n) = c.pending.num_cache_nodes {
-        pending.insert("NumCacheNodes".into(), json!(n));
+        pending.num_cache_nodes = Some(n);
         if !c.pending.node_ids_to_remove.is_empty() {
-            pending.insert(
-                "CacheNodeIdsToRemove".into(),
-                json!(c.pending.node_ids_to_remove),
-            );
+            pending.cache_node_ids_to_remove = Some(c.pending.node_ids_to_remove.clone());
         }
     }
     if let Some(v) = &c.pending.engine_version {
-        pending.insert("EngineVersion".into(), json!(v));
+        pending.engine_version = Some(v.clone());
     }
     if let Some(v) = &c.pending.node_type {
-        pending.insert("CacheNodeType".into(), json!(v));
+        pending.cache_node_type = Some(v.clone());
     }
-    put("PendingModifiedValues", Value::Object(pending));
+    m.pending_modified_values = Some(pending);
     if let Some(t) = &c.notification_topic_arn {
-        put(
-            "NotificationConfiguration",
-            json!({"TopicArn": t, "TopicStatus": c.notification_topic_status.clone().unwrap_or_else(|| "active".into())}),
-        );
+        m.notification_configuration = Some(NotificationConfiguration {
+            topic_arn: Some(t.clone()),
+            topic_status: Some(
+                c.notification_topic_status
+                    .clone()
+                    .unwrap_or_else(|| "active".into()),
+            ),
+        });
     }
-    let reboot_ids: Vec<&str> = if c.parameter_group_status == lifecycle::PG_PENDING_REBOOT {
-        c.nodes.iter().map(|n| n.id.as_str()).collect()
+    let reboot_ids: Vec<String> = if c.parameter_group_status == lifecycle::PG_PENDING_REBOOT {
+        c.nodes.iter().map(|n| n.id.clone()).collect()
     } else {
         Vec::new()
     };
-    put(
-        "CacheParameterGroup",
-        json!({"CacheParameterGroupName": c.parameter_group, "ParameterApplyStatus": c.parameter_group_status, "CacheNodeIdsToReboot": reboot_ids}),
-    );
-    put("CacheSubnetGroupName", json!(c.subnet_group));
+    m.cache_parameter_group = Some(CacheParameterGroupStatus {
+        cache_parameter_group_name: Some(c.parameter_group.clone()),
+        parameter_apply_status: Some(c.parameter_group_status.clone()),
+        cache_node_ids_to_reboot: Some(reboot_ids),
+    });
+    m.cache_subnet_group_name.clone_from(&c.subnet_group);
     if show_nodes {
-        let nodes: Vec<Value> = c
+        let nodes: Vec<CacheNode> = c
             .nodes
             .iter()
             .map(|n| {
-                let mut node = json!({
-                    "CacheNodeId": n.id,
-                    "CacheNodeStatus": n.status,
-                    "CacheNodeCreateTime": iso(&n.created),
-                    "ParameterGroupStatus": c.parameter_group_status,
-                    "CustomerAvailabilityZone": n.az,
-                });
+                let mut node = CacheNode {
+                    cache_node_id: Some(n.id.clone()),
+                    cache_node_status: Some(n.status.clone()),
+                    cache_node_create_time: Some(n.created),
+                    parameter_group_status: Some(c.parameter_group_status.clone()),
+                    customer_availability_zone: Some(n.az.clone()),
+                    ..CacheNode::default()
+                };
                 if n.status != lifecycle::NODE_CREATING {
-                    node["Endpoint"] = endpoint(&ctx.cp.settings.endpoint_host(n.host), n.port);
+                    node.endpoint = Some(endpoint(&ctx.cp.settings.endpoint_host(n.host), n.port));
                 }
                 node
             })
             .collect();
-        put("CacheNodes", Value::Array(nodes));
+        m.cache_nodes = Some(nodes);
     }
-    put(
-        "AutoMinorVersionUpgrade",
-        json!(c.auto_minor_version_upgrade),
+    m.auto_minor_version_upgrade = Some(c.auto_minor_version_upgrade);
+    m.security_groups = Some(
+        c.security_group_ids
+            .iter()
+            .map(|s| SecurityGroupMembership {
+                security_group_id: Some(s.clone()),
+                status: Some("active".into()),
+            })
+            .collect(),
     );
-    put(
-        "SecurityGroups",
-        Value::Array(
-            c.security_group_ids
-                .iter()
-                .map(|s| json!({"SecurityGroupId": s, "Status": "active"}))
-                .collect(),
-        ),
-    );
-    put("ReplicationGroupId", json!(c.replication_group_id));
+    m.replication_group_id.clone_from(&c.replication_group_id);
     if c.engine != EngineKind::Memcached {
-        put("SnapshotRetentionLimit", json!(c.snapshot_retention_limit));
-        put("SnapshotWindow", json!(c.snapshot_window));
+        m.snapshot_retention_limit = Some(c.snapshot_retention_limit);
+        m.snapshot_window.clone_from(&c.snapshot_window);
     }
-    put("AuthTokenEnabled", json!(c.auth_token.is_some()));
+    m.auth_token_enabled = Some(c.auth_token.is_some());
     if let Some(t) = &c.auth_token_last_modified {
-        put("AuthTokenLastModifiedDate", json!(iso(t)));
+        m.auth_token_last_modified_date = Some(*t);
     }
-    put("TransitEncryptionEnabled", json!(c.transit_encryption));
-    put("AtRestEncryptionEnabled", json!(c.at_rest_encryption));
-    put("ARN", json!(c.arn(scope)));
-    put("ReplicationGroupLogDeliveryEnabled", json!(false));
-    put("LogDeliveryConfigurations", json!([]));
-    put("NetworkType", json!(c.network_type));
-    put("IpDiscovery", json!(c.ip_discovery));
-    Value::Object(m)
+    m.transit_encryption_enabled = Some(c.transit_encryption);
+    m.at_rest_encryption_enabled = Some(c.at_rest_encryption);
+    m.arn = Some(c.arn(scope));
+    m.replication_group_log_delivery_enabled = Some(false);
+    m.log_delivery_configurations = Some(vec![]);
+    m.network_type = Some(c.network_type.clone().into());
+    m.ip_discovery = Some(c.ip_discovery.clone().into());
+    m
 }

@@ -1,23 +1,48 @@
 //! DescribeEvents.
 
-use serde_json::{json, Value};
-
-use super::{page, Ctx, Input};
+use super::{page, Ctx};
+use crate::dto::{DescribeEventsInput, DescribeEventsOutput, Event};
 use crate::model::events::EventQuery;
-use crate::model::{iso, Error};
+use crate::model::Error;
 
-pub(super) fn describe(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
+pub(super) fn describe(
+    ctx: &Ctx<'_>,
+    input: DescribeEventsInput,
+) -> Result<DescribeEventsOutput, Error> {
+    let DescribeEventsInput {
+        source_identifier,
+        source_type,
+        start_time,
+        end_time,
+        duration,
+        max_records,
+        marker,
+    } = input;
     let q = EventQuery {
-        source_id: i.str("SourceIdentifier"),
-        source_type: i.str("SourceType"),
-        start: i.time("StartTime"),
-        end: i.time("EndTime"),
-        duration_minutes: i.int("Duration"),
+        source_id: source_identifier,
+        source_type: source_type.map(String::from),
+        start: start_time,
+        end: end_time,
+        duration_minutes: duration,
     };
-    let (events, marker) = page(&i, ctx.cp.describe_events(&ctx.scope, &q)?, 20, 100)?;
-    let items: Vec<Value> = events
+    let (events, marker) = page(
+        ctx.cp.describe_events(&ctx.scope, &q)?,
+        max_records,
+        marker.as_deref(),
+        20,
+        100,
+    )?;
+    let items = events
         .iter()
-        .map(|e| json!({"SourceIdentifier": e.source_id, "SourceType": e.source_type, "Message": e.message, "Date": iso(&e.date)}))
+        .map(|e| Event {
+            source_identifier: Some(e.source_id.clone()),
+            source_type: Some(e.source_type.clone().into()),
+            message: Some(e.message.clone()),
+            date: Some(e.date),
+        })
         .collect();
-    Ok(json!({ "Marker": marker, "Events": items }))
+    Ok(DescribeEventsOutput {
+        marker,
+        events: Some(items),
+    })
 }

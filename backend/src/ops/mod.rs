@@ -13,10 +13,9 @@ mod snapshots;
 mod subnet_groups;
 mod tags;
 
-use serde_json::{Map, Value};
-
+use crate::dto;
 use crate::model::{ControlPlane, Error, Fault, Scope, Tag};
-use crate::query::WireError;
+use crate::query::{self, op, Node, Operation, WireError};
 
 /// The request's context: who asks, where.
 pub struct Ctx<'a> {
@@ -24,112 +23,122 @@ pub struct Ctx<'a> {
     pub scope: Scope,
 }
 
-type Handler = fn(&Ctx<'_>, Input) -> Result<Value, Error>;
+/// A handler: typed input in, typed output (or a domain error) out.
+type Handler<O> = fn(&Ctx<'_>, <O as Operation>::Input) -> Result<<O as Operation>::Output, Error>;
 
-/// Every action answered for real, by name.
-const TABLE: &[(&str, Handler)] = &[
-    ("CreateCacheCluster", clusters::create),
-    ("DescribeCacheClusters", clusters::describe),
-    ("ModifyCacheCluster", clusters::modify),
-    ("DeleteCacheCluster", clusters::delete),
-    ("RebootCacheCluster", clusters::reboot),
-    (
-        "ListAllowedNodeTypeModifications",
-        clusters::allowed_node_types,
-    ),
-    ("CreateReplicationGroup", replication_groups::create),
-    ("DescribeReplicationGroups", replication_groups::describe),
-    ("ModifyReplicationGroup", replication_groups::modify),
-    ("DeleteReplicationGroup", replication_groups::delete),
-    ("TestFailover", replication_groups::test_failover),
-    (
-        "IncreaseReplicaCount",
-        replication_groups::increase_replicas,
-    ),
-    (
-        "DecreaseReplicaCount",
-        replication_groups::decrease_replicas,
-    ),
-    ("TestMigration", migration::test),
-    ("StartMigration", migration::start),
-    ("CompleteMigration", migration::complete),
-    ("CreateSnapshot", snapshots::create),
-    ("CopySnapshot", snapshots::copy),
-    ("DeleteSnapshot", snapshots::delete),
-    ("DescribeSnapshots", snapshots::describe),
-    (
-        "ModifyReplicationGroupShardConfiguration",
-        replication_groups::modify_shards,
-    ),
-    ("CreateCacheParameterGroup", parameter_groups::create),
-    ("DescribeCacheParameterGroups", parameter_groups::describe),
-    ("ModifyCacheParameterGroup", parameter_groups::modify),
-    ("ResetCacheParameterGroup", parameter_groups::reset),
-    ("DeleteCacheParameterGroup", parameter_groups::delete),
-    ("DescribeCacheParameters", parameter_groups::parameters),
-    (
-        "DescribeEngineDefaultParameters",
-        parameter_groups::engine_defaults,
-    ),
-    ("CreateCacheSubnetGroup", subnet_groups::create),
-    ("DescribeCacheSubnetGroups", subnet_groups::describe),
-    ("ModifyCacheSubnetGroup", subnet_groups::modify),
-    ("DeleteCacheSubnetGroup", subnet_groups::delete),
-    ("AddTagsToResource", tags::add),
-    ("RemoveTagsFromResource", tags::remove),
-    ("ListTagsForResource", tags::list),
-    ("DescribeEvents", events::describe),
-    ("DescribeCacheEngineVersions", catalogs::engine_versions),
-    (
-        "DescribeReservedCacheNodesOfferings",
-        catalogs::reserved_offerings,
-    ),
-    ("DescribeReservedCacheNodes", catalogs::reserved_nodes),
-    (
-        "PurchaseReservedCacheNodesOffering",
-        catalogs::purchase_reserved,
-    ),
-    ("DescribeServiceUpdates", catalogs::service_updates),
-    ("DescribeUpdateActions", catalogs::update_actions),
-    ("BatchApplyUpdateAction", catalogs::batch_update_action),
-    ("BatchStopUpdateAction", catalogs::batch_update_action),
-    ("CreateCacheSecurityGroup", security_groups::not_permitted),
-    ("DescribeCacheSecurityGroups", security_groups::describe),
-    (
-        "AuthorizeCacheSecurityGroupIngress",
-        security_groups::not_permitted,
-    ),
-    (
-        "RevokeCacheSecurityGroupIngress",
-        security_groups::not_permitted,
-    ),
-    ("DeleteCacheSecurityGroup", security_groups::not_permitted),
-];
+/// The dispatch table: every action answered for real, each with its handler
+/// (whose input and output types the compiler checks against the operation's).
+macro_rules! operations {
+    ($($op:ident => $handler:path,)*) => {
+        /// Actions this backend answers for real.
+        const SUPPORTED: &[&str] = &[$(stringify!($op)),*];
+
+        fn route(
+            ctx: &Ctx<'_>,
+            action: &str,
+            params: &Node,
+            request_id: &str,
+        ) -> Option<Result<String, WireError>> {
+            Some(match action {
+                $(stringify!($op) => run::<op::$op>(ctx, params, request_id, $handler),)*
+                _ => return None,
+            })
+        }
+    };
+}
+
+operations! {
+    CreateCacheCluster => clusters::create,
+    DescribeCacheClusters => clusters::describe,
+    ModifyCacheCluster => clusters::modify,
+    DeleteCacheCluster => clusters::delete,
+    RebootCacheCluster => clusters::reboot,
+    ListAllowedNodeTypeModifications => clusters::allowed_node_types,
+    CreateReplicationGroup => replication_groups::create,
+    DescribeReplicationGroups => replication_groups::describe,
+    ModifyReplicationGroup => replication_groups::modify,
+    DeleteReplicationGroup => replication_groups::delete,
+    TestFailover => replication_groups::test_failover,
+    IncreaseReplicaCount => replication_groups::increase_replicas,
+    DecreaseReplicaCount => replication_groups::decrease_replicas,
+    TestMigration => migration::test,
+    StartMigration => migration::start,
+    CompleteMigration => migration::complete,
+    CreateSnapshot => snapshots::create,
+    CopySnapshot => snapshots::copy,
+    DeleteSnapshot => snapshots::delete,
+    DescribeSnapshots => snapshots::describe,
+    ModifyReplicationGroupShardConfiguration => replication_groups::modify_shards,
+    CreateCacheParameterGroup => parameter_groups::create,
+    DescribeCacheParameterGroups => parameter_groups::describe,
+    ModifyCacheParameterGroup => parameter_groups::modify,
+    ResetCacheParameterGroup => parameter_groups::reset,
+    DeleteCacheParameterGroup => parameter_groups::delete,
+    DescribeCacheParameters => parameter_groups::parameters,
+    DescribeEngineDefaultParameters => parameter_groups::engine_defaults,
+    CreateCacheSubnetGroup => subnet_groups::create,
+    DescribeCacheSubnetGroups => subnet_groups::describe,
+    ModifyCacheSubnetGroup => subnet_groups::modify,
+    DeleteCacheSubnetGroup => subnet_groups::delete,
+    AddTagsToResource => tags::add,
+    RemoveTagsFromResource => tags::remove,
+    ListTagsForResource => tags::list,
+    DescribeEvents => events::describe,
+    DescribeCacheEngineVersions => catalogs::engine_versions,
+    DescribeReservedCacheNodesOfferings => catalogs::reserved_offerings,
+    DescribeReservedCacheNodes => catalogs::reserved_nodes,
+    PurchaseReservedCacheNodesOffering => catalogs::purchase_reserved,
+    DescribeServiceUpdates => catalogs::service_updates,
+    DescribeUpdateActions => catalogs::update_actions,
+    BatchApplyUpdateAction => catalogs::batch_apply_update_action,
+    BatchStopUpdateAction => catalogs::batch_stop_update_action,
+    CreateCacheSecurityGroup => security_groups::create,
+    DescribeCacheSecurityGroups => security_groups::describe,
+    AuthorizeCacheSecurityGroupIngress => security_groups::authorize_ingress,
+    RevokeCacheSecurityGroupIngress => security_groups::revoke_ingress,
+    DeleteCacheSecurityGroup => security_groups::delete,
+}
 
 /// Actions this backend answers for real.
 #[must_use]
 pub fn supported_actions() -> Vec<&'static str> {
-    TABLE.iter().map(|(n, _)| *n).collect()
+    SUPPORTED.to_vec()
 }
 
-/// Run one decoded action.
+/// Decode, handle, encode one action of the API; the XML answer.
+///
+/// # Errors
+/// The wire error to answer: a shape error of the input, `InvalidAction` for
+/// an action the model does not have or no handler answers yet, or the
+/// handler's domain error.
 pub fn dispatch(
     cp: &ControlPlane,
     scope: Scope,
     action: &str,
-    input: Value,
-) -> Result<Value, Error> {
+    params: &Node,
+    request_id: &str,
+) -> Result<String, WireError> {
     let ctx = Ctx { cp, scope };
-    let Some((_, handler)) = TABLE.iter().find(|(n, _)| *n == action) else {
-        return Err(Error::new(
-            Fault::InvalidAction,
-            format!("The action {action} is not available yet in elasticache-local (see docs/compatibility.md)."),
-        ));
-    };
-    let Value::Object(map) = input else {
-        return Err(Error::internal("decoded input is not an object"));
-    };
-    handler(&ctx, Input(map))
+    if let Some(answer) = route(&ctx, action, params, request_id) {
+        return answer;
+    }
+    // Known to the model but not here yet: the input is still checked first.
+    query::generated::validate(action, params)?;
+    Err(to_wire(&Error::new(
+        Fault::InvalidAction,
+        format!("The action {action} is not available yet in elasticache-local (see docs/compatibility.md)."),
+    )))
+}
+
+fn run<O: Operation>(
+    ctx: &Ctx<'_>,
+    params: &Node,
+    request_id: &str,
+    handler: Handler<O>,
+) -> Result<String, WireError> {
+    let input = query::de::decode::<O::Input>(params)?;
+    let output = handler(ctx, input).map_err(|e| to_wire(&e))?;
+    Ok(query::ser::encode::<O>(&output, request_id))
 }
 
 /// Map a domain error to the wire, in one place.
@@ -141,108 +150,83 @@ pub fn to_wire(e: &Error) -> WireError {
     }
 }
 
-/// A decoded input: accessors by member name (types were checked by the decoder).
-pub struct Input(Map<String, Value>);
-
-impl Input {
-    fn str(&self, name: &str) -> Option<String> {
-        self.0.get(name).and_then(Value::as_str).map(str::to_owned)
+/// A member the handler needs non-blank (the model may require it, but an
+/// empty value is still sent as `X=`).
+fn not_blank(value: String, name: &str) -> Result<String, Error> {
+    if value.is_empty() {
+        Err(Error::invalid(format!(
+            "The parameter {name} must be provided and must not be blank."
+        )))
+    } else {
+        Ok(value)
     }
+}
 
-    fn req(&self, name: &str) -> Result<String, Error> {
-        self.str(name).filter(|s| !s.is_empty()).ok_or_else(|| {
-            Error::invalid(format!(
-                "The parameter {name} must be provided and must not be blank."
-            ))
+/// An optional member the handler needs present and non-blank.
+fn required(value: Option<String>, name: &str) -> Result<String, Error> {
+    not_blank(value.unwrap_or_default(), name)
+}
+
+/// `Tags` of an input, as the domain keeps them.
+fn tags_in(tags: Option<Vec<dto::Tag>>) -> Vec<Tag> {
+    tags.unwrap_or_default()
+        .into_iter()
+        .map(|t| Tag {
+            key: t.key.unwrap_or_default(),
+            value: t.value.unwrap_or_default(),
         })
-    }
+        .collect()
+}
 
-    fn int(&self, name: &str) -> Option<i64> {
-        self.0.get(name).and_then(Value::as_i64)
-    }
-
-    fn bool(&self, name: &str) -> Option<bool> {
-        self.0.get(name).and_then(Value::as_bool)
-    }
-
-    fn strs(&self, name: &str) -> Vec<String> {
-        self.0
-            .get(name)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    fn has(&self, name: &str) -> bool {
-        self.0.contains_key(name)
-    }
-
-    fn list(&self, name: &str) -> Vec<Map<String, Value>> {
-        self.0
-            .get(name)
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_object().cloned()).collect())
-            .unwrap_or_default()
-    }
-
-    fn tags(&self) -> Vec<Tag> {
-        self.list("Tags")
-            .into_iter()
-            .map(|t| Tag {
-                key: t
-                    .get("Key")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
-                value: t
-                    .get("Value")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
-            })
-            .collect()
-    }
-
-    fn time(&self, name: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-        self.str(name)
-            .and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok())
-            .map(|d| d.with_timezone(&chrono::Utc))
-    }
+/// Tags as the API shows them.
+fn tags_out(tags: &[Tag]) -> Vec<dto::Tag> {
+    tags.iter()
+        .map(|t| dto::Tag {
+            key: Some(t.key.clone()),
+            value: Some(t.value.clone()),
+        })
+        .collect()
 }
 
 /// An `Endpoint` as the API shows it.
-fn endpoint(host: &str, port: u16) -> Value {
-    serde_json::json!({ "Address": host, "Port": port })
+fn endpoint(host: &str, port: u16) -> dto::Endpoint {
+    dto::Endpoint {
+        address: Some(host.to_owned()),
+        port: Some(i64::from(port)),
+    }
 }
 
-fn tags_json(tags: &[Tag]) -> Value {
-    Value::Array(
-        tags.iter()
-            .map(|t| serde_json::json!({"Key": t.key, "Value": t.value}))
-            .collect(),
-    )
+/// A count as the API's integers carry it.
+fn int(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// One page of `items` after `Marker`, at most `MaxRecords` (min..=max, default `max`).
+/// `enabled` / `disabled`.
+fn enabled(b: bool) -> &'static str {
+    if b {
+        "enabled"
+    } else {
+        "disabled"
+    }
+}
+
+/// One page of `items` after `marker`, at most `max_records` (min..=max, default `max`).
 /// Page the domain objects before flattening them: flattening every stored
 /// object to answer with one page made a describe cost grow with the state.
 fn page<T: Clone>(
-    input: &Input,
     items: Vec<T>,
+    max_records: Option<i64>,
+    marker: Option<&str>,
     min: i64,
     max: i64,
 ) -> Result<(Vec<T>, Option<String>), Error> {
-    let size = input.int("MaxRecords").unwrap_or(max);
+    let size = max_records.unwrap_or(max);
     if size < min || size > max {
         return Err(Error::invalid(format!(
             "MaxRecords must be between {min} and {max}."
         )));
     }
-    let start = match input.str("Marker").filter(|m| !m.is_empty()) {
+    let start = match marker.filter(|m| !m.is_empty()) {
         None => 0,
         Some(m) => m
             .strip_prefix("page-")
@@ -258,6 +242,213 @@ fn page<T: Clone>(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    /// The handlers' sources, by module name.
+    const SOURCES: &[(&str, &str)] = &[
+        ("mod", include_str!("mod.rs")),
+        ("catalogs", include_str!("catalogs.rs")),
+        ("clusters", include_str!("clusters.rs")),
+        ("events", include_str!("events.rs")),
+        ("migration", include_str!("migration.rs")),
+        ("parameter_groups", include_str!("parameter_groups.rs")),
+        ("replication_groups", include_str!("replication_groups.rs")),
+        ("security_groups", include_str!("security_groups.rs")),
+        ("snapshots", include_str!("snapshots.rs")),
+        ("subnet_groups", include_str!("subnet_groups.rs")),
+        ("tags", include_str!("tags.rs")),
+    ];
+
+    /// What a handler does with its input's members.
+    #[derive(Debug)]
+    enum Reads {
+        /// The handler answers the same whatever the input (`_input`).
+        Nothing,
+        /// Per member in model order: whether the handler reads it
+        /// (`member: _` in its destructuring marks it ignored).
+        Members(Vec<(&'static str, bool)>),
+    }
+
+    /// The generated table of reads: per supported operation, from its
+    /// handler's exhaustive destructuring of `<Op>Input` (which the compiler
+    /// keeps complete: a member added to the model does not compile until the
+    /// handler reads it or marks it `_`).
+    fn reads() -> BTreeMap<&'static str, Reads> {
+        let src = |m: &str| {
+            SOURCES
+                .iter()
+                .find(|(n, _)| *n == m)
+                .unwrap_or_else(|| panic!("no source for ops::{m}"))
+                .1
+        };
+        let table = src("mod")
+            .split("operations! {\n")
+            .nth(1)
+            .expect("the operations! table")
+            .split("\n}")
+            .next()
+            .unwrap();
+        let mut out = BTreeMap::new();
+        for line in table.lines() {
+            let (op, handler) = line
+                .trim()
+                .trim_end_matches(',')
+                .split_once(" => ")
+                .unwrap();
+            let (module, func) = handler.split_once("::").unwrap();
+            let (op_name, members) = crate::query::generated::INPUT_MEMBERS
+                .iter()
+                .find(|(n, _)| *n == op)
+                .unwrap_or_else(|| panic!("{op} is not an operation of the model"));
+            let text = src(module);
+            let start = text
+                .find(&format!("fn {func}("))
+                .unwrap_or_else(|| panic!("no fn {func} in ops::{module}"));
+            let body = &text[start..];
+            let body = &body[..body.find("\n}\n").unwrap_or(body.len())];
+            if body.contains(&format!("_input: {op}Input")) {
+                out.insert(*op_name, Reads::Nothing);
+                continue;
+            }
+            let pattern = body
+                .split(&format!("let {op}Input {{"))
+                .nth(1)
+                .unwrap_or_else(|| panic!("{func} in ops::{module} does not destructure {op}Input"))
+                .split("} = input;")
+                .next()
+                .unwrap();
+            let mut fields: BTreeMap<String, bool> = BTreeMap::new();
+            for entry in pattern.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                let (name, ignored) = match entry.split_once(':') {
+                    Some((n, b)) => (n.trim(), b.trim() == "_"),
+                    None => (entry, false),
+                };
+                fields.insert(name.trim_start_matches("r#").to_owned(), !ignored);
+            }
+            let reads: Vec<(&str, bool)> = members
+                .iter()
+                .map(|(member, field)| {
+                    let read = fields.remove(*field).unwrap_or_else(|| {
+                        panic!("{func} in ops::{module}: no {field} in its {op}Input pattern")
+                    });
+                    (*member, read)
+                })
+                .collect();
+            assert!(fields.is_empty(), "{op}: unknown fields {fields:?}");
+            out.insert(*op_name, Reads::Members(reads));
+        }
+        out
+    }
+
+    /// The list "Accepted, no effect yet" of docs/compatibility.md.
+    fn documented_ignored() -> BTreeMap<String, Vec<String>> {
+        let doc = include_str!("../../../docs/compatibility.md");
+        let section = doc
+            .split("## Accepted, no effect yet\n")
+            .nth(1)
+            .expect("docs/compatibility.md has a section \"Accepted, no effect yet\"");
+        section
+            .lines()
+            .skip_while(|l| !l.starts_with("| action |"))
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| {
+                let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                let members = cells[2]
+                    .split(", ")
+                    .map(|m| m.trim_matches('`').to_owned())
+                    .collect();
+                (cells[1].to_owned(), members)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ignored_input_members_are_listed_in_compatibility_md() {
+        let mut ignored: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut refused = Vec::new();
+        for (op, reads) in reads() {
+            match reads {
+                Reads::Nothing => refused.push(op),
+                Reads::Members(m) => {
+                    let unread: Vec<String> = m
+                        .into_iter()
+                        .filter(|(_, read)| !read)
+                        .map(|(n, _)| n.to_owned())
+                        .collect();
+                    if !unread.is_empty() {
+                        ignored.insert(op.to_owned(), unread);
+                    }
+                }
+            }
+        }
+        let count: usize = ignored.values().map(Vec::len).sum();
+        println!("Input members no handler reads ({count}):");
+        for (op, members) in &ignored {
+            println!(
+                "| {op} | {} |",
+                members
+                    .iter()
+                    .map(|m| format!("`{m}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        println!(
+            "Answered the same whatever the input: {}",
+            refused.join(", ")
+        );
+        assert_eq!(
+            documented_ignored(),
+            ignored,
+            "the members no handler reads changed: update \"Accepted, no effect yet\" in \
+             docs/compatibility.md (the lines printed above)"
+        );
+        let doc = include_str!("../../../docs/compatibility.md");
+        assert!(
+            doc.contains(&format!("{count} input members")),
+            "docs/compatibility.md should give the count: {count} input members"
+        );
+    }
+
+    #[test]
+    fn serverless_migrations_answer_not_yet() {
+        let tmp = std::env::temp_dir().join(format!("ops-test-{}", std::process::id()));
+        let cp = test_control_plane(&tmp);
+        for action in ["PrepareMigration", "StopMigration"] {
+            let params = vec![
+                ("ServerlessCacheName".to_owned(), "s".to_owned()),
+                (
+                    "CustomerNodeEndpointList.member.1.Address".to_owned(),
+                    "10.0.0.1".to_owned(),
+                ),
+            ];
+            let params = crate::query::Node::parse(&params);
+            let scope = crate::model::Scope::new("000000000000", "us-east-1");
+            let e = super::dispatch(&cp, scope, action, &params, "r").unwrap_err();
+            assert_eq!(e.code, "InvalidAction");
+            assert!(e.message.contains("not available yet"), "{}", e.message);
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+
+    pub(crate) fn test_control_plane(dir: &std::path::Path) -> crate::model::ControlPlane {
+        let runtime = std::sync::Arc::new(
+            crate::engine::process::ProcessRuntime::new(dir.join("rt")).unwrap(),
+        );
+        crate::model::ControlPlane::load(
+            std::sync::Arc::new(crate::store::MemoryStore::default()),
+            runtime,
+            crate::model::Settings {
+                nodes_dir: dir.join("nodes"),
+                advertise_host: "127.0.0.1".into(),
+                snapshots_dir: dir.join("snapshots"),
+                buckets_dir: dir.join("s3"),
+            },
+        )
+        .unwrap()
+    }
+
     #[test]
     fn compatibility_matrix_matches_the_dispatch_table() {
         let doc = include_str!("../../../docs/compatibility.md");

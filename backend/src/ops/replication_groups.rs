@@ -2,229 +2,366 @@
 //! DeleteReplicationGroup, TestFailover, IncreaseReplicaCount, DecreaseReplicaCount
 //! (cluster mode disabled).
 
-use serde_json::{json, Map, Value};
-
-use super::{endpoint, page, Ctx, Input};
+use super::{enabled, endpoint, not_blank, page, tags_in, Ctx};
+use crate::dto::{
+    self, ConfigureShard, CreateReplicationGroupInput, CreateReplicationGroupOutput,
+    DecreaseReplicaCountInput, DecreaseReplicaCountOutput, DeleteReplicationGroupInput,
+    DeleteReplicationGroupOutput, DescribeReplicationGroupsInput, DescribeReplicationGroupsOutput,
+    IncreaseReplicaCountInput, IncreaseReplicaCountOutput, ModifyReplicationGroupInput,
+    ModifyReplicationGroupOutput, ModifyReplicationGroupShardConfigurationInput,
+    ModifyReplicationGroupShardConfigurationOutput, NodeGroupMember,
+    ReplicationGroupPendingModifiedValues, TestFailoverInput, TestFailoverOutput,
+};
 use crate::model::cluster::{CreateCluster, ModifyCluster};
 use crate::model::replication_group::{
     CreateReplicationGroup, ModifyReplicationGroup, ReplicationGroup, NODE_GROUP_ID,
 };
 use crate::model::shards::{self, NodeGroupSpec, ShardConfiguration, ShardReplicas};
-use crate::model::{iso, lifecycle, Error};
-
-fn text(m: &Map<String, Value>, k: &str) -> Option<String> {
-    m.get(k).and_then(Value::as_str).map(str::to_owned)
-}
-
-fn texts(m: &Map<String, Value>, k: &str) -> Vec<String> {
-    m.get(k)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
+use crate::model::{lifecycle, Error};
 
 /// `ReplicaConfiguration` (`ConfigureShard` entries).
-fn replica_configuration(i: &Input) -> Vec<ShardReplicas> {
-    i.list("ReplicaConfiguration")
-        .iter()
+fn replica_configuration(c: Option<Vec<ConfigureShard>>) -> Vec<ShardReplicas> {
+    c.unwrap_or_default()
+        .into_iter()
         .map(|c| ShardReplicas {
-            node_group_id: text(c, "NodeGroupId").unwrap_or_default(),
-            new_replica_count: c
-                .get("NewReplicaCount")
-                .and_then(Value::as_i64)
-                .unwrap_or(0),
-            azs: texts(c, "PreferredAvailabilityZones"),
+            node_group_id: c.node_group_id,
+            new_replica_count: c.new_replica_count,
+            azs: c.preferred_availability_zones.unwrap_or_default(),
         })
         .collect()
 }
 
-pub(super) fn create(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
+pub(super) fn create(
+    ctx: &Ctx<'_>,
+    input: CreateReplicationGroupInput,
+) -> Result<CreateReplicationGroupOutput, Error> {
+    let CreateReplicationGroupInput {
+        replication_group_id,
+        replication_group_description,
+        global_replication_group_id,
+        primary_cluster_id,
+        automatic_failover_enabled,
+        multi_az_enabled,
+        num_cache_clusters,
+        preferred_cache_cluster_azs,
+        num_node_groups,
+        replicas_per_node_group,
+        node_group_configuration,
+        cache_node_type,
+        engine,
+        engine_version,
+        cache_parameter_group_name,
+        cache_subnet_group_name,
+        cache_security_group_names,
+        security_group_ids,
+        tags,
+        snapshot_arns,
+        snapshot_name,
+        preferred_maintenance_window,
+        port,
+        notification_topic_arn,
+        auto_minor_version_upgrade,
+        snapshot_retention_limit,
+        snapshot_window,
+        auth_token,
+        transit_encryption_enabled,
+        at_rest_encryption_enabled,
+        kms_key_id: _,
+        user_group_ids,
+        log_delivery_configurations: _,
+        data_tiering_enabled,
+        network_type,
+        ip_discovery,
+        transit_encryption_mode: _,
+        cluster_mode,
+        serverless_cache_snapshot_name: _,
+        durability: _,
+    } = input;
     let cluster = CreateCluster {
         id: String::new(),
-        engine: i.str("Engine"),
-        engine_version: i.str("EngineVersion"),
-        node_type: i.str("CacheNodeType"),
+        engine,
+        engine_version,
+        node_type: cache_node_type,
         num_cache_nodes: None,
-        parameter_group: i.str("CacheParameterGroupName"),
-        subnet_group: i.str("CacheSubnetGroupName"),
-        security_group_ids: i.strs("SecurityGroupIds"),
-        security_group_names: i.strs("CacheSecurityGroupNames"),
+        parameter_group: cache_parameter_group_name,
+        subnet_group: cache_subnet_group_name,
+        security_group_ids: security_group_ids.unwrap_or_default(),
+        security_group_names: cache_security_group_names.unwrap_or_default(),
         az_mode: None,
         preferred_az: None,
         preferred_azs: Vec::new(),
-        maintenance_window: i.str("PreferredMaintenanceWindow"),
-        snapshot_window: i.str("SnapshotWindow"),
-        snapshot_retention_limit: i.int("SnapshotRetentionLimit"),
-        snapshot_name: i.str("SnapshotName"),
-        snapshot_arns: i.strs("SnapshotArns"),
-        notification_topic_arn: i.str("NotificationTopicArn"),
-        auto_minor_version_upgrade: i.bool("AutoMinorVersionUpgrade"),
-        transit_encryption: i.bool("TransitEncryptionEnabled"),
-        auth_token: i.str("AuthToken"),
-        port: i.int("Port"),
-        network_type: i.str("NetworkType"),
-        ip_discovery: i.str("IpDiscovery"),
+        maintenance_window: preferred_maintenance_window,
+        snapshot_window,
+        snapshot_retention_limit,
+        snapshot_name,
+        snapshot_arns: snapshot_arns.unwrap_or_default(),
+        notification_topic_arn,
+        auto_minor_version_upgrade,
+        transit_encryption: transit_encryption_enabled,
+        auth_token,
+        port,
+        network_type: network_type.map(String::from),
+        ip_discovery: ip_discovery.map(String::from),
         replication_group_id: None,
-        tags: i.tags(),
+        tags: tags_in(tags),
     };
-    let ngc = i.list("NodeGroupConfiguration");
-    let replicas = i.int("ReplicasPerNodeGroup");
+    let ngc = node_group_configuration.unwrap_or_default();
     let req = CreateReplicationGroup {
-        id: i.req("ReplicationGroupId")?,
-        description: i.req("ReplicationGroupDescription")?,
-        primary_cluster_id: i.str("PrimaryClusterId"),
-        automatic_failover: i.bool("AutomaticFailoverEnabled"),
-        multi_az: i.bool("MultiAZEnabled"),
-        num_cache_clusters: i.int("NumCacheClusters"),
-        preferred_azs: i.strs("PreferredCacheClusterAZs"),
-        num_node_groups: i.int("NumNodeGroups"),
-        replicas_per_node_group: replicas,
+        id: not_blank(replication_group_id, "ReplicationGroupId")?,
+        description: not_blank(replication_group_description, "ReplicationGroupDescription")?,
+        primary_cluster_id,
+        automatic_failover: automatic_failover_enabled,
+        multi_az: multi_az_enabled,
+        num_cache_clusters,
+        preferred_azs: preferred_cache_cluster_azs.unwrap_or_default(),
+        num_node_groups,
+        replicas_per_node_group,
         node_group_configuration: ngc.len(),
         node_groups: ngc
-            .iter()
+            .into_iter()
             .map(|c| NodeGroupSpec {
-                id: text(c, "NodeGroupId"),
-                slots: text(c, "Slots"),
-                replica_count: c.get("ReplicaCount").and_then(Value::as_i64),
-                primary_az: text(c, "PrimaryAvailabilityZone"),
-                replica_azs: texts(c, "ReplicaAvailabilityZones"),
+                id: c.node_group_id,
+                slots: c.slots,
+                replica_count: c.replica_count,
+                primary_az: c.primary_availability_zone,
+                replica_azs: c.replica_availability_zones.unwrap_or_default(),
             })
             .collect(),
-        cluster_mode: i.str("ClusterMode"),
-        global_replication_group_id: i.str("GlobalReplicationGroupId"),
-        user_group_ids: i.strs("UserGroupIds"),
-        at_rest_encryption: i.bool("AtRestEncryptionEnabled"),
-        data_tiering: i.bool("DataTieringEnabled"),
+        cluster_mode: cluster_mode.map(String::from),
+        global_replication_group_id,
+        user_group_ids: user_group_ids.unwrap_or_default(),
+        at_rest_encryption: at_rest_encryption_enabled,
+        data_tiering: data_tiering_enabled,
         cluster,
     };
     let g = ctx.cp.create_replication_group(&ctx.scope, req)?;
-    Ok(json!({ "ReplicationGroup": flatten(ctx, &g) }))
+    Ok(CreateReplicationGroupOutput {
+        replication_group: Some(flatten(ctx, &g)),
+    })
 }
 
-pub(super) fn describe(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
-    let groups = match i.str("ReplicationGroupId") {
+pub(super) fn describe(
+    ctx: &Ctx<'_>,
+    input: DescribeReplicationGroupsInput,
+) -> Result<DescribeReplicationGroupsOutput, Error> {
+    let DescribeReplicationGroupsInput {
+        replication_group_id,
+        max_records,
+        marker,
+    } = input;
+    let groups = match replication_group_id {
         Some(id) => vec![ctx.cp.find_replication_group(&ctx.scope, &id)?],
         None => ctx.cp.list_replication_groups(&ctx.scope),
     };
     let items = groups.iter().map(|g| flatten(ctx, g)).collect();
-    let (items, marker) = page(&i, items, 20, 100)?;
-    Ok(json!({ "Marker": marker, "ReplicationGroups": items }))
+    let (items, marker) = page(items, max_records, marker.as_deref(), 20, 100)?;
+    Ok(DescribeReplicationGroupsOutput {
+        marker,
+        replication_groups: Some(items),
+    })
 }
 
-pub(super) fn modify(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
-    if !i.strs("CacheSecurityGroupNames").is_empty() {
+pub(super) fn modify(
+    ctx: &Ctx<'_>,
+    input: ModifyReplicationGroupInput,
+) -> Result<ModifyReplicationGroupOutput, Error> {
+    let ModifyReplicationGroupInput {
+        replication_group_id,
+        replication_group_description,
+        primary_cluster_id,
+        snapshotting_cluster_id,
+        automatic_failover_enabled,
+        multi_az_enabled,
+        node_group_id,
+        cache_security_group_names,
+        security_group_ids,
+        preferred_maintenance_window,
+        notification_topic_arn,
+        cache_parameter_group_name,
+        notification_topic_status,
+        apply_immediately,
+        engine: _,
+        engine_version,
+        auto_minor_version_upgrade,
+        snapshot_retention_limit,
+        snapshot_window,
+        cache_node_type,
+        auth_token,
+        auth_token_update_strategy,
+        user_group_ids_to_add,
+        user_group_ids_to_remove,
+        remove_user_groups: _,
+        log_delivery_configurations: _,
+        ip_discovery,
+        transit_encryption_enabled,
+        transit_encryption_mode: _,
+        cluster_mode,
+        durability: _,
+    } = input;
+    if !cache_security_group_names.unwrap_or_default().is_empty() {
         return Err(Error::invalid(
             "Use of cache security groups is not permitted in this API version for your account.",
         ));
     }
-    if i.bool("TransitEncryptionEnabled") == Some(true) {
+    if transit_encryption_enabled == Some(true) {
         return Err(Error::invalid(
             "TransitEncryptionEnabled is not available yet in this backend: engines serve plain TCP.",
         ));
     }
     let cluster = ModifyCluster {
         id: String::new(),
-        security_group_ids: i
-            .has("SecurityGroupIds")
-            .then(|| i.strs("SecurityGroupIds")),
-        maintenance_window: i.str("PreferredMaintenanceWindow"),
-        notification_topic_arn: i.str("NotificationTopicArn"),
-        notification_topic_status: i.str("NotificationTopicStatus"),
-        parameter_group: i.str("CacheParameterGroupName"),
-        apply_immediately: i.bool("ApplyImmediately").unwrap_or(false),
-        engine_version: i.str("EngineVersion"),
-        auto_minor_version_upgrade: i.bool("AutoMinorVersionUpgrade"),
-        snapshot_retention_limit: i.int("SnapshotRetentionLimit"),
-        snapshot_window: i.str("SnapshotWindow"),
-        node_type: i.str("CacheNodeType"),
-        auth_token: i.str("AuthToken"),
-        auth_token_update_strategy: i.str("AuthTokenUpdateStrategy"),
-        ip_discovery: i.str("IpDiscovery"),
+        security_group_ids,
+        maintenance_window: preferred_maintenance_window,
+        notification_topic_arn,
+        notification_topic_status,
+        parameter_group: cache_parameter_group_name,
+        apply_immediately: apply_immediately.unwrap_or(false),
+        engine_version,
+        auto_minor_version_upgrade,
+        snapshot_retention_limit,
+        snapshot_window,
+        node_type: cache_node_type,
+        auth_token,
+        auth_token_update_strategy: auth_token_update_strategy.map(String::from),
+        ip_discovery: ip_discovery.map(String::from),
         ..ModifyCluster::default()
     };
     let req = ModifyReplicationGroup {
-        id: i.req("ReplicationGroupId")?,
-        description: i.str("ReplicationGroupDescription"),
-        primary_cluster_id: i.str("PrimaryClusterId"),
-        snapshotting_cluster_id: i.str("SnapshottingClusterId"),
-        automatic_failover: i.bool("AutomaticFailoverEnabled"),
-        multi_az: i.bool("MultiAZEnabled"),
-        node_group_id: i.str("NodeGroupId"),
-        cluster_mode: i.str("ClusterMode"),
-        user_groups: !i.strs("UserGroupIdsToAdd").is_empty()
-            || !i.strs("UserGroupIdsToRemove").is_empty(),
+        id: not_blank(replication_group_id, "ReplicationGroupId")?,
+        description: replication_group_description,
+        primary_cluster_id,
+        snapshotting_cluster_id,
+        automatic_failover: automatic_failover_enabled,
+        multi_az: multi_az_enabled,
+        node_group_id,
+        cluster_mode: cluster_mode.map(String::from),
+        user_groups: !user_group_ids_to_add.unwrap_or_default().is_empty()
+            || !user_group_ids_to_remove.unwrap_or_default().is_empty(),
         cluster,
     };
     let g = ctx.cp.modify_replication_group(&ctx.scope, req)?;
-    Ok(json!({ "ReplicationGroup": flatten(ctx, &g) }))
+    Ok(ModifyReplicationGroupOutput {
+        replication_group: Some(flatten(ctx, &g)),
+    })
 }
 
-pub(super) fn delete(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
+pub(super) fn delete(
+    ctx: &Ctx<'_>,
+    input: DeleteReplicationGroupInput,
+) -> Result<DeleteReplicationGroupOutput, Error> {
+    let DeleteReplicationGroupInput {
+        replication_group_id,
+        retain_primary_cluster,
+        final_snapshot_identifier,
+    } = input;
     let g = ctx.cp.delete_replication_group(
         &ctx.scope,
-        &i.req("ReplicationGroupId")?,
-        i.bool("RetainPrimaryCluster").unwrap_or(false),
-        i.str("FinalSnapshotIdentifier").as_deref(),
+        &not_blank(replication_group_id, "ReplicationGroupId")?,
+        retain_primary_cluster.unwrap_or(false),
+        final_snapshot_identifier.as_deref(),
     )?;
-    Ok(json!({ "ReplicationGroup": flatten(ctx, &g) }))
+    Ok(DeleteReplicationGroupOutput {
+        replication_group: Some(flatten(ctx, &g)),
+    })
 }
 
-pub(super) fn test_failover(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
+pub(super) fn test_failover(
+    ctx: &Ctx<'_>,
+    input: TestFailoverInput,
+) -> Result<TestFailoverOutput, Error> {
+    let TestFailoverInput {
+        replication_group_id,
+        node_group_id,
+    } = input;
     let g = ctx.cp.test_failover(
         &ctx.scope,
-        &i.req("ReplicationGroupId")?,
-        &i.req("NodeGroupId")?,
+        &not_blank(replication_group_id, "ReplicationGroupId")?,
+        &not_blank(node_group_id, "NodeGroupId")?,
     )?;
-    Ok(json!({ "ReplicationGroup": flatten(ctx, &g) }))
+    Ok(TestFailoverOutput {
+        replication_group: Some(flatten(ctx, &g)),
+    })
 }
 
-pub(super) fn increase_replicas(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
+pub(super) fn increase_replicas(
+    ctx: &Ctx<'_>,
+    input: IncreaseReplicaCountInput,
+) -> Result<IncreaseReplicaCountOutput, Error> {
+    let IncreaseReplicaCountInput {
+        replication_group_id,
+        new_replica_count,
+        replica_configuration,
+        apply_immediately,
+    } = input;
     let g = ctx.cp.increase_replica_count(
         &ctx.scope,
-        &i.req("ReplicationGroupId")?,
-        i.int("NewReplicaCount"),
-        &replica_configuration(&i),
-        i.bool("ApplyImmediately").unwrap_or(false),
+        &not_blank(replication_group_id, "ReplicationGroupId")?,
+        new_replica_count,
+        &self::replica_configuration(replica_configuration),
+        apply_immediately,
     )?;
-    Ok(json!({ "ReplicationGroup": flatten(ctx, &g) }))
+    Ok(IncreaseReplicaCountOutput {
+        replication_group: Some(flatten(ctx, &g)),
+    })
 }
 
-pub(super) fn decrease_replicas(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
+pub(super) fn decrease_replicas(
+    ctx: &Ctx<'_>,
+    input: DecreaseReplicaCountInput,
+) -> Result<DecreaseReplicaCountOutput, Error> {
+    let DecreaseReplicaCountInput {
+        replication_group_id,
+        new_replica_count,
+        replica_configuration,
+        replicas_to_remove,
+        apply_immediately,
+    } = input;
     let g = ctx.cp.decrease_replica_count(
         &ctx.scope,
-        &i.req("ReplicationGroupId")?,
-        i.int("NewReplicaCount"),
-        &replica_configuration(&i),
-        &i.strs("ReplicasToRemove"),
-        i.bool("ApplyImmediately").unwrap_or(false),
+        &not_blank(replication_group_id, "ReplicationGroupId")?,
+        new_replica_count,
+        &self::replica_configuration(replica_configuration),
+        &replicas_to_remove.unwrap_or_default(),
+        apply_immediately,
     )?;
-    Ok(json!({ "ReplicationGroup": flatten(ctx, &g) }))
+    Ok(DecreaseReplicaCountOutput {
+        replication_group: Some(flatten(ctx, &g)),
+    })
 }
 
-pub(super) fn modify_shards(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
+pub(super) fn modify_shards(
+    ctx: &Ctx<'_>,
+    input: ModifyReplicationGroupShardConfigurationInput,
+) -> Result<ModifyReplicationGroupShardConfigurationOutput, Error> {
+    let ModifyReplicationGroupShardConfigurationInput {
+        replication_group_id,
+        node_group_count,
+        apply_immediately,
+        resharding_configuration,
+        node_groups_to_remove,
+        node_groups_to_retain,
+    } = input;
     let req = ShardConfiguration {
-        id: i.req("ReplicationGroupId")?,
-        node_group_count: i.int("NodeGroupCount").unwrap_or(0),
-        apply_immediately: i.bool("ApplyImmediately").unwrap_or(false),
-        resharding: i
-            .list("ReshardingConfiguration")
-            .iter()
+        id: not_blank(replication_group_id, "ReplicationGroupId")?,
+        node_group_count,
+        apply_immediately,
+        resharding: resharding_configuration
+            .unwrap_or_default()
+            .into_iter()
             .filter_map(|c| {
                 Some((
-                    text(c, "NodeGroupId")?,
-                    texts(c, "PreferredAvailabilityZones"),
+                    c.node_group_id?,
+                    c.preferred_availability_zones.unwrap_or_default(),
                 ))
             })
             .collect(),
-        to_remove: i.strs("NodeGroupsToRemove"),
-        to_retain: i.strs("NodeGroupsToRetain"),
+        to_remove: node_groups_to_remove.unwrap_or_default(),
+        to_retain: node_groups_to_retain.unwrap_or_default(),
     };
     let g = ctx.cp.modify_shard_configuration(&ctx.scope, req)?;
-    Ok(json!({ "ReplicationGroup": flatten(ctx, &g) }))
+    Ok(ModifyReplicationGroupShardConfigurationOutput {
+        replication_group: Some(flatten(ctx, &g)),
+    })
 }
 
 /// The node groups of a cluster-mode group: no per-shard endpoints and no
@@ -232,7 +369,7 @@ pub(super) fn modify_shards(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
 fn sharded_node_groups(
     g: &ReplicationGroup,
     members: &[crate::model::cluster::CacheCluster],
-) -> Value {
+) -> Vec<dto::NodeGroup> {
     let ng_status = |removing: bool| {
         if g.status == lifecycle::AVAILABLE {
             lifecycle::AVAILABLE
@@ -242,71 +379,76 @@ fn sharded_node_groups(
             g.status.as_str()
         }
     };
-    Value::Array(
-        g.node_groups
-            .iter()
-            .map(|ng| {
-                let nm: Vec<Value> = ng
-                    .members
-                    .iter()
-                    .filter_map(|m| members.iter().find(|c| c.id == *m))
-                    .filter(|c| c.status != lifecycle::DELETING)
-                    .map(|c| {
-                        json!({
-                            "CacheClusterId": c.id,
-                            "CacheNodeId": c.nodes.first().map_or("0001", |n| n.id.as_str()),
-                            "PreferredAvailabilityZone": c.preferred_az,
-                        })
-                    })
-                    .collect();
-                json!({
-                    "NodeGroupId": ng.id,
-                    "Status": ng_status(ng.removing),
-                    "Slots": shards::format_slots(&ng.slots),
-                    "NodeGroupMembers": nm,
+    g.node_groups
+        .iter()
+        .map(|ng| {
+            let nm: Vec<NodeGroupMember> = ng
+                .members
+                .iter()
+                .filter_map(|m| members.iter().find(|c| c.id == *m))
+                .filter(|c| c.status != lifecycle::DELETING)
+                .map(|c| NodeGroupMember {
+                    cache_cluster_id: Some(c.id.clone()),
+                    cache_node_id: Some(
+                        c.nodes.first().map_or("0001", |n| n.id.as_str()).to_owned(),
+                    ),
+                    preferred_availability_zone: Some(c.preferred_az.clone()),
+                    ..NodeGroupMember::default()
                 })
-            })
-            .collect(),
-    )
+                .collect();
+            dto::NodeGroup {
+                node_group_id: Some(ng.id.clone()),
+                status: Some(ng_status(ng.removing).to_owned()),
+                slots: Some(shards::format_slots(&ng.slots)),
+                node_group_members: Some(nm),
+                ..dto::NodeGroup::default()
+            }
+        })
+        .collect()
 }
 
 /// A replication group as the API shows it, true to its members.
-pub(super) fn flatten(ctx: &Ctx<'_>, g: &ReplicationGroup) -> Value {
+pub(super) fn flatten(ctx: &Ctx<'_>, g: &ReplicationGroup) -> dto::ReplicationGroup {
     let settings = &ctx.cp.settings;
     let (primary_host, primary_port) = g.primary_endpoint();
     let (reader_host, reader_port) = g.reader_endpoint();
     let members = ctx.cp.replication_group_view(&ctx.scope, g);
     let primary = members.iter().find(|c| c.id == g.primary);
-    let mut m = Map::new();
-    let mut put = |k: &str, v: Value| {
-        if !v.is_null() {
-            m.insert(k.to_owned(), v);
-        }
+    let mut m = dto::ReplicationGroup {
+        replication_group_id: Some(g.id.clone()),
+        description: Some(g.description.clone()),
+        status: Some(g.status.clone()),
+        ..dto::ReplicationGroup::default()
     };
-    put("ReplicationGroupId", json!(g.id));
-    put("Description", json!(g.description));
-    put("Status", json!(g.status));
-    let mut pending = Map::new();
+    let mut pending = ReplicationGroupPendingModifiedValues::default();
     if let Some(p) = &g.failover_to {
         if !g.failover_test {
-            pending.insert("PrimaryClusterId".into(), json!(p));
+            pending.primary_cluster_id = Some(p.clone());
         }
     }
-    put("PendingModifiedValues", Value::Object(pending));
-    put("MemberClusters", json!(g.members));
-    let node_members: Vec<Value> = members
+    m.pending_modified_values = Some(pending);
+    m.member_clusters = Some(g.members.clone());
+    let node_members: Vec<NodeGroupMember> = members
         .iter()
         .filter(|c| c.status != lifecycle::DELETING)
         .map(|c| {
-            let mut v = json!({
-                "CacheClusterId": c.id,
-                "CacheNodeId": c.nodes.first().map_or("0001", |n| n.id.as_str()),
-                "PreferredAvailabilityZone": c.preferred_az,
-                "CurrentRole": if c.id == g.primary { "primary" } else { "replica" },
-            });
+            let mut v = NodeGroupMember {
+                cache_cluster_id: Some(c.id.clone()),
+                cache_node_id: Some(c.nodes.first().map_or("0001", |n| n.id.as_str()).to_owned()),
+                preferred_availability_zone: Some(c.preferred_az.clone()),
+                current_role: Some(
+                    if c.id == g.primary {
+                        "primary"
+                    } else {
+                        "replica"
+                    }
+                    .into(),
+                ),
+                ..NodeGroupMember::default()
+            };
             if let Some(n) = c.nodes.first() {
                 if n.status != lifecycle::NODE_CREATING {
-                    v["ReadEndpoint"] = endpoint(&settings.endpoint_host(n.host), n.port);
+                    v.read_endpoint = Some(endpoint(&settings.endpoint_host(n.host), n.port));
                 }
             }
             v
@@ -322,63 +464,51 @@ pub(super) fn flatten(ctx: &Ctx<'_>, g: &ReplicationGroup) -> Value {
         lifecycle::AVAILABLE
     };
     if g.cluster_enabled() {
-        put("NodeGroups", sharded_node_groups(g, &members));
+        m.node_groups = Some(sharded_node_groups(g, &members));
         if let Some((h, p)) = g.config_endpoint() {
-            put(
-                "ConfigurationEndpoint",
-                endpoint(&settings.endpoint_host(h), p),
-            );
+            m.configuration_endpoint = Some(endpoint(&settings.endpoint_host(h), p));
         }
     } else {
-        put(
-            "NodeGroups",
-            json!([{
-                "NodeGroupId": NODE_GROUP_ID,
-                "Status": ng_status,
-                "PrimaryEndpoint": endpoint(&settings.endpoint_host(primary_host), primary_port),
-                "ReaderEndpoint": endpoint(&settings.endpoint_host(reader_host), reader_port),
-                "NodeGroupMembers": node_members,
-            }]),
-        );
+        m.node_groups = Some(vec![dto::NodeGroup {
+            node_group_id: Some(NODE_GROUP_ID.to_owned()),
+            status: Some(ng_status.to_owned()),
+            primary_endpoint: Some(endpoint(
+                &settings.endpoint_host(primary_host),
+                primary_port,
+            )),
+            reader_endpoint: Some(endpoint(&settings.endpoint_host(reader_host), reader_port)),
+            node_group_members: Some(node_members),
+            ..dto::NodeGroup::default()
+        }]);
     }
-    put("SnapshottingClusterId", json!(g.snapshotting_cluster));
-    put(
-        "AutomaticFailover",
-        json!(if g.automatic_failover {
-            "enabled"
-        } else {
-            "disabled"
-        }),
-    );
-    put(
-        "MultiAZ",
-        json!(if g.multi_az { "enabled" } else { "disabled" }),
-    );
-    put("SnapshotRetentionLimit", json!(g.snapshot_retention_limit));
-    put("SnapshotWindow", json!(g.snapshot_window));
-    put("ClusterEnabled", json!(g.cluster_enabled()));
-    put("CacheNodeType", json!(primary.map(|c| c.node_type.clone())));
-    put("AuthTokenEnabled", json!(g.auth_token_enabled));
+    m.snapshotting_cluster_id
+        .clone_from(&g.snapshotting_cluster);
+    m.automatic_failover = Some(enabled(g.automatic_failover).into());
+    m.multi_az = Some(enabled(g.multi_az).into());
+    m.snapshot_retention_limit = Some(g.snapshot_retention_limit);
+    m.snapshot_window = Some(g.snapshot_window.clone());
+    m.cluster_enabled = Some(g.cluster_enabled());
+    m.cache_node_type = primary.map(|c| c.node_type.clone());
+    m.auth_token_enabled = Some(g.auth_token_enabled);
     if let Some(t) = &g.auth_token_last_modified {
-        put("AuthTokenLastModifiedDate", json!(iso(t)));
+        m.auth_token_last_modified_date = Some(*t);
     }
-    put("TransitEncryptionEnabled", json!(false));
-    put("AtRestEncryptionEnabled", json!(false));
-    put("ARN", json!(g.arn(&ctx.scope)));
-    put("UserGroupIds", json!([]));
-    put("LogDeliveryConfigurations", json!([]));
-    put("ReplicationGroupCreateTime", json!(iso(&g.created)));
-    put("DataTiering", json!("disabled"));
-    put(
-        "AutoMinorVersionUpgrade",
-        json!(g.auto_minor_version_upgrade),
+    m.transit_encryption_enabled = Some(false);
+    m.at_rest_encryption_enabled = Some(false);
+    m.arn = Some(g.arn(&ctx.scope));
+    m.user_group_ids = Some(vec![]);
+    m.log_delivery_configurations = Some(vec![]);
+    m.replication_group_create_time = Some(g.created);
+    m.data_tiering = Some(dto::DataTieringStatus::DISABLED);
+    m.auto_minor_version_upgrade = Some(g.auto_minor_version_upgrade);
+    m.network_type = Some(g.network_type.clone().into());
+    m.ip_discovery = Some(g.ip_discovery.clone().into());
+    m.cluster_mode = Some(
+        g.cluster_mode
+            .clone()
+            .unwrap_or_else(|| "disabled".into())
+            .into(),
     );
-    put("NetworkType", json!(g.network_type));
-    put("IpDiscovery", json!(g.ip_discovery));
-    put(
-        "ClusterMode",
-        json!(g.cluster_mode.as_deref().unwrap_or("disabled")),
-    );
-    put("Engine", json!(g.engine.as_str()));
-    Value::Object(m)
+    m.engine = Some(g.engine.as_str().to_owned());
+    m
 }

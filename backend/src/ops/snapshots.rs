@@ -1,137 +1,152 @@
 //! CreateSnapshot, CopySnapshot, DeleteSnapshot, DescribeSnapshots.
 
-use serde_json::{json, Map, Value};
-
-use super::{page, Ctx, Input};
+use super::{enabled, not_blank, page, tags_in, Ctx};
+use crate::dto::{
+    self, CopySnapshotInput, CopySnapshotOutput, CreateSnapshotInput, CreateSnapshotOutput,
+    DeleteSnapshotInput, DeleteSnapshotOutput, DescribeSnapshotsInput, DescribeSnapshotsOutput,
+    NodeGroupConfiguration, NodeSnapshot,
+};
 use crate::model::snapshot::{cache_size, CreateSnapshot, Snapshot, SnapshotQuery};
-use crate::model::{iso, Error};
+use crate::model::Error;
 
-pub(super) fn create(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
+pub(super) fn create(
+    ctx: &Ctx<'_>,
+    input: CreateSnapshotInput,
+) -> Result<CreateSnapshotOutput, Error> {
+    let CreateSnapshotInput {
+        replication_group_id,
+        cache_cluster_id,
+        snapshot_name,
+        kms_key_id,
+        tags,
+    } = input;
     let req = CreateSnapshot {
-        name: i.req("SnapshotName")?,
-        cluster_id: i.str("CacheClusterId"),
-        replication_group_id: i.str("ReplicationGroupId"),
-        kms_key_id: i.str("KmsKeyId"),
-        tags: i.tags(),
+        name: not_blank(snapshot_name, "SnapshotName")?,
+        cluster_id: cache_cluster_id,
+        replication_group_id,
+        kms_key_id,
+        tags: tags_in(tags),
     };
     let s = ctx.cp.create_snapshot(&ctx.scope, req)?;
-    Ok(json!({ "Snapshot": flatten(ctx, &s, false) }))
+    Ok(CreateSnapshotOutput {
+        snapshot: Some(flatten(ctx, &s, false)),
+    })
 }
 
-pub(super) fn copy(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
+pub(super) fn copy(ctx: &Ctx<'_>, input: CopySnapshotInput) -> Result<CopySnapshotOutput, Error> {
+    let CopySnapshotInput {
+        source_snapshot_name,
+        target_snapshot_name,
+        target_bucket,
+        kms_key_id,
+        tags,
+    } = input;
     let s = ctx.cp.copy_snapshot(
         &ctx.scope,
-        &i.req("SourceSnapshotName")?,
-        &i.req("TargetSnapshotName")?,
-        i.str("TargetBucket").filter(|b| !b.is_empty()).as_deref(),
-        i.str("KmsKeyId").as_deref(),
-        i.tags(),
+        &not_blank(source_snapshot_name, "SourceSnapshotName")?,
+        &not_blank(target_snapshot_name, "TargetSnapshotName")?,
+        target_bucket.filter(|b| !b.is_empty()).as_deref(),
+        kms_key_id.as_deref(),
+        tags_in(tags),
     )?;
-    Ok(json!({ "Snapshot": flatten(ctx, &s, false) }))
+    Ok(CopySnapshotOutput {
+        snapshot: Some(flatten(ctx, &s, false)),
+    })
 }
 
-pub(super) fn delete(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
+pub(super) fn delete(
+    ctx: &Ctx<'_>,
+    input: DeleteSnapshotInput,
+) -> Result<DeleteSnapshotOutput, Error> {
+    let DeleteSnapshotInput { snapshot_name } = input;
     let s = ctx
         .cp
-        .delete_snapshot(&ctx.scope, &i.req("SnapshotName")?)?;
-    Ok(json!({ "Snapshot": flatten(ctx, &s, false) }))
+        .delete_snapshot(&ctx.scope, &not_blank(snapshot_name, "SnapshotName")?)?;
+    Ok(DeleteSnapshotOutput {
+        snapshot: Some(flatten(ctx, &s, false)),
+    })
 }
 
-pub(super) fn describe(ctx: &Ctx<'_>, i: Input) -> Result<Value, Error> {
+pub(super) fn describe(
+    ctx: &Ctx<'_>,
+    input: DescribeSnapshotsInput,
+) -> Result<DescribeSnapshotsOutput, Error> {
+    let DescribeSnapshotsInput {
+        replication_group_id,
+        cache_cluster_id,
+        snapshot_name,
+        snapshot_source,
+        marker,
+        max_records,
+        show_node_group_config,
+    } = input;
     let q = SnapshotQuery {
-        name: i.str("SnapshotName"),
-        cluster_id: i.str("CacheClusterId"),
-        replication_group_id: i.str("ReplicationGroupId"),
-        source: i.str("SnapshotSource"),
+        name: snapshot_name,
+        cluster_id: cache_cluster_id,
+        replication_group_id,
+        source: snapshot_source,
     };
-    let show = i.bool("ShowNodeGroupConfig").unwrap_or(false);
+    let show = show_node_group_config.unwrap_or(false);
     let mut snaps = ctx.cp.describe_snapshots(&ctx.scope, &q)?;
     snaps.sort_by(|a, b| a.created.cmp(&b.created).then(a.name.cmp(&b.name)));
     let items = snaps.iter().map(|s| flatten(ctx, s, show)).collect();
-    let (items, marker) = page(&i, items, 20, 50)?;
-    Ok(json!({ "Marker": marker, "Snapshots": items }))
-}
-
-fn enabled(b: bool) -> &'static str {
-    if b {
-        "enabled"
-    } else {
-        "disabled"
-    }
+    let (items, marker) = page(items, max_records, marker.as_deref(), 20, 50)?;
+    Ok(DescribeSnapshotsOutput {
+        marker,
+        snapshots: Some(items),
+    })
 }
 
 /// A snapshot as the API shows it.
-fn flatten(ctx: &Ctx<'_>, s: &Snapshot, show_node_groups: bool) -> Value {
-    let mut m = Map::new();
-    let mut put = |k: &str, v: Value| {
-        if !v.is_null() {
-            m.insert(k.to_owned(), v);
-        }
-    };
-    put("SnapshotName", json!(s.name));
-    put("ReplicationGroupId", json!(s.replication_group_id));
-    put(
-        "ReplicationGroupDescription",
-        json!(s.replication_group_description),
-    );
-    put("CacheClusterId", json!(s.cluster_id));
-    put("SnapshotStatus", json!(s.status));
-    put("SnapshotSource", json!(s.source));
-    put("CacheNodeType", json!(s.node_type));
-    put("Engine", json!(s.engine.as_str()));
-    put("EngineVersion", json!(s.engine_version));
-    put("NumCacheNodes", json!(s.num_cache_nodes));
-    put("PreferredAvailabilityZone", json!(s.preferred_az));
-    put("CacheClusterCreateTime", json!(iso(&s.cluster_created)));
-    put("PreferredMaintenanceWindow", json!(s.maintenance_window));
-    put("TopicArn", json!(s.topic_arn));
-    put("Port", json!(s.port));
-    put("CacheParameterGroupName", json!(s.parameter_group));
-    put("CacheSubnetGroupName", json!(s.subnet_group));
-    put("VpcId", json!(s.vpc_id));
-    put(
-        "AutoMinorVersionUpgrade",
-        json!(s.auto_minor_version_upgrade),
-    );
-    put("SnapshotRetentionLimit", json!(s.retention_limit));
-    put("SnapshotWindow", json!(s.window));
-    put("NumNodeGroups", json!(s.num_node_groups));
-    put(
-        "AutomaticFailover",
-        json!(s.automatic_failover.map(enabled)),
-    );
-    let nodes: Vec<Value> = s
+fn flatten(ctx: &Ctx<'_>, s: &Snapshot, show_node_groups: bool) -> dto::Snapshot {
+    let nodes = s
         .node_snapshots
         .iter()
-        .map(|n| {
-            let mut v = Map::new();
-            v.insert("CacheClusterId".into(), json!(n.cluster_id));
-            v.insert("NodeGroupId".into(), json!(n.node_group_id));
-            v.insert("CacheNodeId".into(), json!(n.cache_node_id));
-            if show_node_groups {
-                let mut ng = json!({
-                    "NodeGroupId": n.node_group_id,
-                    "Slots": n.slots.as_deref().unwrap_or("0-16383"),
-                    "ReplicaCount": n.replica_count,
-                    "PrimaryAvailabilityZone": n.az,
-                });
-                if !n.replica_azs.is_empty() {
-                    ng["ReplicaAvailabilityZones"] = json!(n.replica_azs);
-                }
-                v.insert("NodeGroupConfiguration".into(), ng);
-            }
-            if let Some(b) = n.size_bytes {
-                v.insert("CacheSize".into(), json!(cache_size(b)));
-            }
-            v.insert("CacheNodeCreateTime".into(), json!(iso(&n.node_created)));
-            if let Some(t) = &n.snapshot_created {
-                v.insert("SnapshotCreateTime".into(), json!(iso(t)));
-            }
-            Value::Object(v)
+        .map(|n| NodeSnapshot {
+            cache_cluster_id: Some(n.cluster_id.clone()),
+            node_group_id: Some(n.node_group_id.clone()),
+            cache_node_id: Some(n.cache_node_id.clone()),
+            node_group_configuration: show_node_groups.then(|| NodeGroupConfiguration {
+                node_group_id: Some(n.node_group_id.clone()),
+                slots: Some(n.slots.clone().unwrap_or_else(|| "0-16383".into())),
+                replica_count: Some(n.replica_count),
+                primary_availability_zone: Some(n.az.clone()),
+                replica_availability_zones: (!n.replica_azs.is_empty())
+                    .then(|| n.replica_azs.clone()),
+                ..NodeGroupConfiguration::default()
+            }),
+            cache_size: n.size_bytes.map(cache_size),
+            cache_node_create_time: Some(n.node_created),
+            snapshot_create_time: n.snapshot_created,
         })
         .collect();
-    put("NodeSnapshots", Value::Array(nodes));
-    put("ARN", json!(s.arn(&ctx.scope)));
-    put("DataTiering", json!("disabled"));
-    Value::Object(m)
+    dto::Snapshot {
+        snapshot_name: Some(s.name.clone()),
+        replication_group_id: s.replication_group_id.clone(),
+        replication_group_description: s.replication_group_description.clone(),
+        cache_cluster_id: s.cluster_id.clone(),
+        snapshot_status: Some(s.status.clone()),
+        snapshot_source: Some(s.source.clone()),
+        cache_node_type: Some(s.node_type.clone()),
+        engine: Some(s.engine.as_str().to_owned()),
+        engine_version: Some(s.engine_version.clone()),
+        num_cache_nodes: s.num_cache_nodes,
+        preferred_availability_zone: s.preferred_az.clone(),
+        cache_cluster_create_time: Some(s.cluster_created),
+        preferred_maintenance_window: Some(s.maintenance_window.clone()),
+        topic_arn: s.topic_arn.clone(),
+        port: Some(i64::from(s.port)),
+        cache_parameter_group_name: Some(s.parameter_group.clone()),
+        cache_subnet_group_name: s.subnet_group.clone(),
+        vpc_id: Some(s.vpc_id.clone()),
+        auto_minor_version_upgrade: Some(s.auto_minor_version_upgrade),
+        snapshot_retention_limit: Some(s.retention_limit),
+        snapshot_window: Some(s.window.clone()),
+        num_node_groups: Some(s.num_node_groups),
+        automatic_failover: s.automatic_failover.map(|b| enabled(b).into()),
+        node_snapshots: Some(nodes),
+        arn: Some(s.arn(&ctx.scope)),
+        data_tiering: Some(dto::DataTieringStatus::DISABLED),
+        ..dto::Snapshot::default()
+    }
 }

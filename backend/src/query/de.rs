@@ -1,26 +1,39 @@
-//! Query-protocol decoding: flat form parameters → a JSON value shaped like the
-//! operation's input, keyed by the model's member names.
+//! Query-protocol decoding: flat form parameters → the operation's typed input.
 //!
-//! `SubnetIds.SubnetIdentifier.1=a` becomes `{"SubnetIds": ["a"]}`,
-//! `Tags.Tag.1.Key=k&Tags.Tag.1.Value=v` becomes `{"Tags": [{"Key":"k","Value":"v"}]}`.
-//! Only shapes are checked here (required members, integers, booleans, enums);
-//! every rule about what the values mean lives in the domain model.
+//! The parameters become a tree of dotted keys (`SubnetIds.SubnetIdentifier.1=a`,
+//! `Tags.Tag.1.Key=k`), which the generated `FromQuery` impls
+//! (`query/generated.rs`) read member by member, in model order.
+//! Only shapes are checked here (required members, integers, booleans, enums,
+//! timestamps); every rule about what the values mean lives in the domain model.
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+use chrono::{DateTime, Utc};
 
 use super::error::WireError;
-use super::shapes::{Model, Shape};
 
 /// A node of the parameter tree built from dotted keys.
 #[derive(Default, Debug)]
-struct Node {
+pub struct Node {
     value: Option<String>,
     children: BTreeMap<String, Node>,
 }
 
 impl Node {
+    /// The tree of a request's parameters (everything but `Action`/`Version`).
+    #[must_use]
+    pub fn parse(params: &[(String, String)]) -> Self {
+        let mut root = Self::default();
+        for (k, v) in params {
+            if k == "Action" || k == "Version" {
+                continue;
+            }
+            let parts: Vec<&str> = k.split('.').collect();
+            root.insert(&parts, v.clone());
+        }
+        root
+    }
+
     fn insert(&mut self, path: &[&str], value: String) {
         match path.split_first() {
             None => self.value = Some(value),
@@ -31,273 +44,319 @@ impl Node {
                 .insert(rest, value),
         }
     }
-}
 
-/// Decode the parameters of `operation` (everything but `Action`/`Version`).
-pub fn decode(
-    model: &Model,
-    operation: &str,
-    params: &[(String, String)],
-) -> Result<Value, WireError> {
-    let op = model
-        .operation(operation)
-        .ok_or_else(|| WireError::invalid_action(operation))?;
-    let mut root = Node::default();
-    for (k, v) in params {
-        if k == "Action" || k == "Version" {
-            continue;
-        }
-        let parts: Vec<&str> = k.split('.').collect();
-        root.insert(&parts, v.clone());
+    fn text(&self) -> &str {
+        self.value.as_deref().unwrap_or("")
     }
-    match &op.input {
-        None => Ok(Value::Object(Map::new())),
-        Some(shape) => decode_shape(model, shape, &root, ""),
-    }
-}
 
-fn decode_shape(
-    model: &Model,
-    shape_name: &str,
-    node: &Node,
-    path: &str,
-) -> Result<Value, WireError> {
-    let shape = model
-        .shape(shape_name)
-        .ok_or_else(|| WireError::internal(format!("model has no shape {shape_name}")))?;
-    match shape {
-        Shape::Structure { members, required } => {
-            let mut out = Map::new();
-            for (name, target) in members {
-                let child_path = if path.is_empty() {
-                    name.clone()
-                } else {
-                    format!("{path}.{name}")
-                };
-                if let Some(child) = node.children.get(name) {
-                    out.insert(
-                        name.clone(),
-                        decode_shape(model, target, child, &child_path)?,
-                    );
-                }
-            }
-            for req in required {
-                if !out.contains_key(req) {
-                    let full = if path.is_empty() {
-                        req.clone()
-                    } else {
-                        format!("{path}.{req}")
-                    };
-                    return Err(WireError::missing_parameter(&full));
-                }
-            }
-            Ok(Value::Object(out))
+    /// Member `name` of a structure at `path`, when sent.
+    pub fn member<T: FromQuery>(&self, name: &str, path: &str) -> Result<Option<T>, WireError> {
+        match self.children.get(name) {
+            None => Ok(None),
+            Some(child) => T::from_query(child, &join(path, name)).map(Some),
         }
-        Shape::List { member, item_name } => {
-            // `X=` (empty) is how an empty list is sent.
-            let items = node
-                .children
-                .get(item_name)
-                .or_else(|| node.children.get("member"));
-            let mut out = Vec::new();
-            if let Some(items) = items {
-                let mut indexed: Vec<(usize, &Node)> = Vec::new();
-                for (idx, child) in &items.children {
-                    let n: usize = idx.parse().map_err(|_| {
-                        WireError::invalid_parameter_value(format!(
-                            "Invalid list index '{idx}' in parameter {path}."
-                        ))
-                    })?;
-                    indexed.push((n, child));
-                }
-                indexed.sort_by_key(|(n, _)| *n);
-                for (n, child) in indexed {
-                    out.push(decode_shape(
-                        model,
-                        member,
-                        child,
-                        &format!("{path}.{item_name}.{n}"),
-                    )?);
-                }
+    }
+
+    /// List member `name` (items `name.{item}.N`, or `name.member.N`), when sent.
+    /// `name=` (empty) is how an empty list is sent.
+    pub fn list<T: FromQuery>(
+        &self,
+        name: &str,
+        item: &str,
+        path: &str,
+    ) -> Result<Option<Vec<T>>, WireError> {
+        let Some(node) = self.children.get(name) else {
+            return Ok(None);
+        };
+        let path = join(path, name);
+        let mut out = Vec::new();
+        if let Some(items) = node
+            .children
+            .get(item)
+            .or_else(|| node.children.get("member"))
+        {
+            let mut indexed: Vec<(usize, &Node)> = Vec::with_capacity(items.children.len());
+            for (idx, child) in &items.children {
+                let n: usize = idx.parse().map_err(|_| {
+                    WireError::invalid_parameter_value(format!(
+                        "Invalid list index '{idx}' in parameter {path}."
+                    ))
+                })?;
+                indexed.push((n, child));
             }
-            Ok(Value::Array(out))
+            indexed.sort_by_key(|(n, _)| *n);
+            for (n, child) in indexed {
+                out.push(T::from_query(child, &format!("{path}.{item}.{n}"))?);
+            }
         }
-        scalar => {
-            let text = node.value.as_deref().unwrap_or("");
-            decode_scalar(scalar, text, path)
-        }
+        Ok(Some(out))
     }
 }
 
-fn decode_scalar(shape: &Shape, text: &str, path: &str) -> Result<Value, WireError> {
-    match shape {
-        Shape::String { enumeration } => {
-            if let Some(allowed) = enumeration {
-                if !allowed.iter().any(|a| a == text) {
-                    return Err(WireError::invalid_parameter_value(format!(
-                        "Invalid value '{text}' for {path}. Valid values are: {}.",
-                        allowed.join(", ")
-                    )));
-                }
-            }
-            Ok(Value::String(text.to_owned()))
-        }
-        Shape::Integer => text.trim().parse::<i64>().map(Value::from).map_err(|_| {
+fn join(path: &str, name: &str) -> String {
+    if path.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{path}.{name}")
+    }
+}
+
+/// A value decoded from the parameter tree at `path`.
+pub trait FromQuery: Sized {
+    /// # Errors
+    /// `MissingParameter` / `InvalidParameterValue` as the model's shapes say.
+    fn from_query(n: &Node, path: &str) -> Result<Self, WireError>;
+}
+
+/// Decode a whole input from the request's parameter tree.
+///
+/// # Errors
+/// The first shape error, as [`FromQuery`] says.
+pub fn decode<T: FromQuery>(params: &Node) -> Result<T, WireError> {
+    T::from_query(params, "")
+}
+
+/// The error of a required member that was not sent.
+#[must_use]
+pub fn missing(path: &str, name: &str) -> WireError {
+    WireError::missing_parameter(&join(path, name))
+}
+
+/// The text of an enum member, which must be one of `allowed`.
+///
+/// # Errors
+/// `InvalidParameterValue` naming the valid values.
+pub fn one_of(n: &Node, path: &str, allowed: &[&str]) -> Result<String, WireError> {
+    let text = n.text();
+    if allowed.contains(&text) {
+        Ok(text.to_owned())
+    } else {
+        Err(WireError::invalid_parameter_value(format!(
+            "Invalid value '{text}' for {path}. Valid values are: {}.",
+            allowed.join(", ")
+        )))
+    }
+}
+
+impl FromQuery for String {
+    fn from_query(n: &Node, _path: &str) -> Result<Self, WireError> {
+        Ok(n.text().to_owned())
+    }
+}
+
+impl FromQuery for i64 {
+    fn from_query(n: &Node, path: &str) -> Result<Self, WireError> {
+        let text = n.text();
+        text.trim().parse().map_err(|_| {
             WireError::invalid_parameter_value(format!(
                 "Value '{text}' for {path} is not a valid integer."
             ))
-        }),
-        Shape::Boolean => match text.to_ascii_lowercase().as_str() {
-            "true" => Ok(Value::Bool(true)),
-            "false" => Ok(Value::Bool(false)),
+        })
+    }
+}
+
+impl FromQuery for bool {
+    fn from_query(n: &Node, path: &str) -> Result<Self, WireError> {
+        let text = n.text();
+        match text.to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
             _ => Err(WireError::invalid_parameter_value(format!(
                 "Value '{text}' for {path} is not a valid boolean."
             ))),
-        },
-        Shape::Double => text
-            .trim()
+        }
+    }
+}
+
+impl FromQuery for f64 {
+    fn from_query(n: &Node, path: &str) -> Result<Self, WireError> {
+        let text = n.text();
+        text.trim()
             .parse::<f64>()
             .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map(Value::Number)
+            .filter(|f| f.is_finite())
             .ok_or_else(|| {
                 WireError::invalid_parameter_value(format!(
                     "Value '{text}' for {path} is not a number."
                 ))
-            }),
-        Shape::Timestamp => parse_timestamp(text).map(Value::String).ok_or_else(|| {
-            WireError::invalid_parameter_value(format!(
-                "Value '{text}' for {path} is not a valid timestamp."
-            ))
-        }),
-        Shape::Structure { .. } | Shape::List { .. } => unreachable!("not a scalar"),
+            })
     }
 }
 
-/// ISO 8601 or epoch seconds, normalised to RFC 3339 UTC with milliseconds.
-fn parse_timestamp(text: &str) -> Option<String> {
+impl FromQuery for DateTime<Utc> {
+    fn from_query(n: &Node, path: &str) -> Result<Self, WireError> {
+        let text = n.text();
+        parse_timestamp(text).ok_or_else(|| {
+            WireError::invalid_parameter_value(format!(
+                "Value '{text}' for {path} is not a valid timestamp."
+            ))
+        })
+    }
+}
+
+/// ISO 8601 or epoch seconds, in UTC, to the millisecond (as the API shows them).
+fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
+    use chrono::DurationRound as _;
     let t = text.trim();
-    let dt = if let Ok(d) = chrono::DateTime::parse_from_rfc3339(t) {
-        d.with_timezone(&chrono::Utc)
+    let dt = if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+        d.with_timezone(&Utc)
     } else if let Ok(secs) = t.parse::<f64>() {
         #[allow(clippy::cast_possible_truncation)]
-        chrono::DateTime::from_timestamp_millis((secs * 1000.0) as i64)?
+        DateTime::from_timestamp_millis((secs * 1000.0) as i64)?
     } else if let Ok(n) = chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f") {
         n.and_utc()
     } else {
         return None;
     };
-    Some(dt.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    dt.duration_trunc(chrono::TimeDelta::milliseconds(1)).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query::shapes::MODEL;
-    use serde_json::json;
+    use crate::dto;
+    use crate::query::generated::validate;
 
-    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
+    fn p(pairs: &[(&str, &str)]) -> Node {
+        let v: Vec<(String, String)> = pairs
             .iter()
             .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
-            .collect()
+            .collect();
+        Node::parse(&v)
     }
 
     #[test]
     fn named_list_members_and_tags() {
-        let v = decode(
-            &MODEL,
-            "CreateCacheSubnetGroup",
-            &p(&[
-                ("Action", "CreateCacheSubnetGroup"),
-                ("CacheSubnetGroupName", "sg"),
-                ("CacheSubnetGroupDescription", "d"),
-                ("SubnetIds.SubnetIdentifier.2", "b"),
-                ("SubnetIds.SubnetIdentifier.1", "a"),
-                ("Tags.Tag.1.Key", "k"),
-                ("Tags.Tag.1.Value", "v"),
-            ]),
-        )
+        let v: dto::CreateCacheSubnetGroupInput = decode(&p(&[
+            ("Action", "CreateCacheSubnetGroup"),
+            ("CacheSubnetGroupName", "sg"),
+            ("CacheSubnetGroupDescription", "d"),
+            ("SubnetIds.SubnetIdentifier.2", "b"),
+            ("SubnetIds.SubnetIdentifier.1", "a"),
+            ("Tags.Tag.1.Key", "k"),
+            ("Tags.Tag.1.Value", "v"),
+        ]))
         .unwrap();
         assert_eq!(
             v,
-            json!({"CacheSubnetGroupName":"sg","CacheSubnetGroupDescription":"d","SubnetIds":["a","b"],"Tags":[{"Key":"k","Value":"v"}]})
+            dto::CreateCacheSubnetGroupInput {
+                cache_subnet_group_name: "sg".into(),
+                cache_subnet_group_description: "d".into(),
+                subnet_ids: vec!["a".into(), "b".into()],
+                tags: Some(vec![dto::Tag {
+                    key: Some("k".into()),
+                    value: Some("v".into())
+                }]),
+            }
         );
     }
 
     #[test]
     fn parameter_name_values_and_cache_node_ids() {
-        let v = decode(
-            &MODEL,
-            "ModifyCacheParameterGroup",
-            &p(&[
-                ("CacheParameterGroupName", "pg"),
-                (
-                    "ParameterNameValues.ParameterNameValue.1.ParameterName",
-                    "maxmemory-policy",
-                ),
-                (
-                    "ParameterNameValues.ParameterNameValue.1.ParameterValue",
-                    "allkeys-lru",
-                ),
-            ]),
-        )
+        let v: dto::ModifyCacheParameterGroupInput = decode(&p(&[
+            ("CacheParameterGroupName", "pg"),
+            (
+                "ParameterNameValues.ParameterNameValue.1.ParameterName",
+                "maxmemory-policy",
+            ),
+            (
+                "ParameterNameValues.ParameterNameValue.1.ParameterValue",
+                "allkeys-lru",
+            ),
+        ]))
         .unwrap();
-        assert_eq!(v["ParameterNameValues"][0]["ParameterValue"], "allkeys-lru");
-        let v = decode(
-            &MODEL,
-            "ModifyCacheCluster",
-            &p(&[
-                ("CacheClusterId", "m"),
-                ("NumCacheNodes", "2"),
-                ("ApplyImmediately", "true"),
-                ("CacheNodeIdsToRemove.CacheNodeId.1", "0003"),
-            ]),
-        )
+        assert_eq!(
+            v.parameter_name_values[0].parameter_value.as_deref(),
+            Some("allkeys-lru")
+        );
+        let v: dto::ModifyCacheClusterInput = decode(&p(&[
+            ("CacheClusterId", "m"),
+            ("NumCacheNodes", "2"),
+            ("ApplyImmediately", "true"),
+            ("CacheNodeIdsToRemove.CacheNodeId.1", "0003"),
+        ]))
         .unwrap();
         assert_eq!(
             v,
-            json!({"CacheClusterId":"m","NumCacheNodes":2,"CacheNodeIdsToRemove":["0003"],"ApplyImmediately":true})
+            dto::ModifyCacheClusterInput {
+                cache_cluster_id: "m".into(),
+                num_cache_nodes: Some(2),
+                cache_node_ids_to_remove: Some(vec!["0003".into()]),
+                apply_immediately: Some(true),
+                ..Default::default()
+            }
         );
     }
 
     #[test]
     fn shape_errors() {
-        let e = decode(&MODEL, "CreateCacheCluster", &p(&[("Engine", "redis")])).unwrap_err();
+        let e = validate("CreateCacheCluster", &p(&[("Engine", "redis")])).unwrap_err();
         assert_eq!(e.code, "MissingParameter");
-        let e = decode(
-            &MODEL,
+        assert_eq!(
+            e.message,
+            "The request must contain the parameter CacheClusterId"
+        );
+        let e = validate(
             "CreateCacheCluster",
             &p(&[("CacheClusterId", "x"), ("NumCacheNodes", "two")]),
         )
         .unwrap_err();
         assert_eq!(e.code, "InvalidParameterValue");
-        let e = decode(
-            &MODEL,
+        assert_eq!(
+            e.message,
+            "Value 'two' for NumCacheNodes is not a valid integer."
+        );
+        let e = validate(
             "CreateCacheCluster",
             &p(&[("CacheClusterId", "x"), ("AZMode", "both")]),
         )
         .unwrap_err();
         assert_eq!(e.code, "InvalidParameterValue");
-        let e = decode(&MODEL, "NoSuchThing", &[]).unwrap_err();
+        assert_eq!(
+            e.message,
+            "Invalid value 'both' for AZMode. Valid values are: single-az, cross-az."
+        );
+        let e = validate(
+            "CreateReplicationGroup",
+            &p(&[
+                ("ReplicationGroupId", "g"),
+                ("ReplicationGroupDescription", "d"),
+                (
+                    "NodeGroupConfiguration.NodeGroupConfiguration.2.ReplicaCount",
+                    "x",
+                ),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.message,
+            "Value 'x' for NodeGroupConfiguration.NodeGroupConfiguration.2.ReplicaCount is not a valid integer."
+        );
+        let e = validate("NoSuchThing", &Node::default()).unwrap_err();
         assert_eq!(e.code, "InvalidAction");
     }
 
     #[test]
     fn empty_list_and_timestamps() {
-        let v = decode(
-            &MODEL,
-            "DescribeEvents",
-            &p(&[("StartTime", "2026-01-02T03:04:05Z"), ("Duration", "60")]),
-        )
+        let v: dto::DescribeEventsInput = decode(&p(&[
+            ("StartTime", "2026-01-02T03:04:05.0004Z"),
+            ("Duration", "60"),
+        ]))
         .unwrap();
-        assert_eq!(v["StartTime"], "2026-01-02T03:04:05.000Z");
-        let v = decode(
-            &MODEL,
-            "ModifyCacheCluster",
-            &p(&[("CacheClusterId", "c"), ("SecurityGroupIds", "")]),
-        )
-        .unwrap();
-        assert_eq!(v["SecurityGroupIds"], json!([]));
+        assert_eq!(
+            v.start_time.map(|t| t.to_rfc3339()),
+            Some("2026-01-02T03:04:05+00:00".to_owned())
+        );
+        let v: dto::ModifyCacheClusterInput =
+            decode(&p(&[("CacheClusterId", "c"), ("SecurityGroupIds", "")])).unwrap();
+        assert_eq!(v.security_group_ids, Some(vec![]));
+    }
+
+    #[test]
+    fn unknown_enum_value_round_trips() {
+        let v = dto::AZMode::from("both-ways".to_owned());
+        assert_eq!(v.as_str(), "both-ways");
+        assert_eq!(dto::AZMode::CROSS_AZ.as_str(), "cross-az");
+        assert_eq!(String::from(v), "both-ways");
     }
 }

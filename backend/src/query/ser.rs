@@ -1,140 +1,112 @@
-//! Query-protocol encoding: a JSON value shaped like the operation's output →
+//! Query-protocol encoding: an operation's typed output →
 //! `<{Op}Response xmlns=…><{Op}Result>…</{Op}Result><ResponseMetadata>…`.
 //!
-//! Element order and names come from the model. A key the output shape does not
-//! know is an encoding error (caught by tests), never silently dropped.
+//! The generated `ToXml` impls (`query/generated.rs`) write members in model
+//! order under their model names; absent (`None`) members are left out.
 
 use std::fmt::Write as _;
 
-use serde_json::Value;
+use chrono::{DateTime, Utc};
 
-use super::error::WireError;
-use super::shapes::{Model, Shape};
+use super::shapes::MODEL;
+use super::Operation;
+
+/// A value written as XML content (text, or a structure's member elements).
+pub trait ToXml {
+    fn write_xml(&self, w: &mut String);
+}
 
 /// Encode a successful answer.
-pub fn encode(
-    model: &Model,
-    operation: &str,
-    result: &Value,
-    request_id: &str,
-) -> Result<String, WireError> {
-    let op = model
-        .operation(operation)
-        .ok_or_else(|| WireError::invalid_action(operation))?;
+#[must_use]
+pub fn encode<O: Operation>(output: &O::Output, request_id: &str) -> String {
+    let name = O::NAME;
     let mut out = String::with_capacity(512);
-    let _ = write!(out, "<{operation}Response xmlns=\"{}\">", model.namespace);
-    if let (Some(shape), Some(wrapper)) = (&op.output, &op.result_wrapper) {
+    let _ = write!(out, "<{name}Response xmlns=\"{}\">", MODEL.namespace);
+    if let Some(wrapper) = O::RESULT {
         let _ = write!(out, "<{wrapper}>");
-        write_members(model, shape, result, &mut out, wrapper)?;
+        output.write_xml(&mut out);
         let _ = write!(out, "</{wrapper}>");
     }
     let _ = write!(
         out,
-        "<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{operation}Response>"
+        "<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{name}Response>"
     );
-    Ok(out)
+    out
 }
 
-fn write_members(
-    model: &Model,
-    shape_name: &str,
-    value: &Value,
-    out: &mut String,
-    path: &str,
-) -> Result<(), WireError> {
-    let Some(Shape::Structure { members, .. }) = model.shape(shape_name) else {
-        return Err(WireError::internal(format!(
-            "{path}: {shape_name} is not a structure"
-        )));
-    };
-    let Value::Object(map) = value else {
-        return Err(WireError::internal(format!(
-            "{path}: expected an object for {shape_name}"
-        )));
-    };
-    for key in map.keys() {
-        if !members.iter().any(|(m, _)| m == key) {
-            return Err(WireError::internal(format!(
-                "{path}: {key} is not a member of {shape_name}"
-            )));
-        }
+/// `<name>value</name>`, when there is a value.
+pub fn field<T: ToXml + ?Sized>(w: &mut String, name: &str, value: Option<&T>) {
+    if let Some(v) = value {
+        open(w, name);
+        v.write_xml(w);
+        close(w, name);
     }
-    for (name, target) in members {
-        match map.get(name) {
-            None | Some(Value::Null) => {}
-            Some(v) => {
-                out.push('<');
-                out.push_str(name);
-                out.push('>');
-                write_value(model, target, v, out, &format!("{path}/{name}"))?;
-                out.push_str("</");
-                out.push_str(name);
-                out.push('>');
-            }
-        }
-    }
-    Ok(())
 }
 
-fn write_value(
-    model: &Model,
-    shape_name: &str,
-    value: &Value,
-    out: &mut String,
-    path: &str,
-) -> Result<(), WireError> {
-    let shape = model
-        .shape(shape_name)
-        .ok_or_else(|| WireError::internal(format!("model has no shape {shape_name}")))?;
-    match shape {
-        Shape::Structure { .. } => write_members(model, shape_name, value, out, path),
-        Shape::List { member, item_name } => {
-            let Value::Array(items) = value else {
-                return Err(WireError::internal(format!("{path}: expected a list")));
-            };
-            for item in items {
-                let _ = write!(out, "<{item_name}>");
-                write_value(model, member, item, out, path)?;
-                let _ = write!(out, "</{item_name}>");
-            }
-            Ok(())
+/// `<name><item>…</item>…</name>`, when there is a list (even an empty one).
+pub fn list<T: ToXml>(w: &mut String, name: &str, item: &str, value: Option<&Vec<T>>) {
+    if let Some(items) = value {
+        open(w, name);
+        for v in items {
+            open(w, item);
+            v.write_xml(w);
+            close(w, item);
         }
-        Shape::String { .. } | Shape::Timestamp => match value {
-            Value::String(s) => {
-                escape_into(s, out);
-                Ok(())
-            }
-            other => Err(WireError::internal(format!(
-                "{path}: expected a string, got {other}"
-            ))),
-        },
-        Shape::Integer => match value {
-            Value::Number(n) if n.is_i64() || n.is_u64() => {
-                let _ = write!(out, "{n}");
-                Ok(())
-            }
-            other => Err(WireError::internal(format!(
-                "{path}: expected an integer, got {other}"
-            ))),
-        },
-        Shape::Double => match value {
-            Value::Number(n) => {
-                let _ = write!(out, "{n}");
-                Ok(())
-            }
-            other => Err(WireError::internal(format!(
-                "{path}: expected a number, got {other}"
-            ))),
-        },
-        Shape::Boolean => match value {
-            Value::Bool(b) => {
-                out.push_str(if *b { "true" } else { "false" });
-                Ok(())
-            }
-            other => Err(WireError::internal(format!(
-                "{path}: expected a boolean, got {other}"
-            ))),
-        },
+        close(w, name);
+    }
+}
+
+fn open(w: &mut String, name: &str) {
+    w.push('<');
+    w.push_str(name);
+    w.push('>');
+}
+
+fn close(w: &mut String, name: &str) {
+    w.push_str("</");
+    w.push_str(name);
+    w.push('>');
+}
+
+impl ToXml for () {
+    fn write_xml(&self, _w: &mut String) {}
+}
+
+impl ToXml for str {
+    fn write_xml(&self, w: &mut String) {
+        escape_into(self, w);
+    }
+}
+
+impl ToXml for String {
+    fn write_xml(&self, w: &mut String) {
+        escape_into(self, w);
+    }
+}
+
+impl ToXml for i64 {
+    fn write_xml(&self, w: &mut String) {
+        let _ = write!(w, "{self}");
+    }
+}
+
+impl ToXml for bool {
+    fn write_xml(&self, w: &mut String) {
+        w.push_str(if *self { "true" } else { "false" });
+    }
+}
+
+impl ToXml for f64 {
+    fn write_xml(&self, w: &mut String) {
+        // As JSON numbers print: `1.0`, `0.5`, `1e20`.
+        let _ = write!(w, "{self:?}");
+    }
+}
+
+impl ToXml for DateTime<Utc> {
+    /// ISO 8601, UTC, milliseconds (`2026-01-02T03:04:05.000Z`).
+    fn write_xml(&self, w: &mut String) {
+        w.push_str(&self.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
     }
 }
 
@@ -155,18 +127,31 @@ pub fn escape_into(s: &str, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query::shapes::MODEL;
-    use serde_json::json;
+    use crate::dto;
+    use crate::query::generated::op;
 
     #[test]
     fn cluster_with_nodes_in_model_order() {
-        let v = json!({"CacheCluster": {
-            "CacheNodes": [{"CacheNodeId": "0001", "Endpoint": {"Port": 6379, "Address": "127.0.0.1"}}],
-            "CacheClusterId": "c1",
-            "CacheClusterCreateTime": "2026-01-02T03:04:05.000Z",
-            "AuthTokenEnabled": false,
-        }});
-        let xml = encode(&MODEL, "CreateCacheCluster", &v, "rid").unwrap();
+        let created = DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let v = dto::CreateCacheClusterOutput {
+            cache_cluster: Some(dto::CacheCluster {
+                cache_nodes: Some(vec![dto::CacheNode {
+                    cache_node_id: Some("0001".into()),
+                    endpoint: Some(dto::Endpoint {
+                        port: Some(6379),
+                        address: Some("127.0.0.1".into()),
+                    }),
+                    ..Default::default()
+                }]),
+                cache_cluster_id: Some("c1".into()),
+                cache_cluster_create_time: Some(created),
+                auth_token_enabled: Some(false),
+                ..Default::default()
+            }),
+        };
+        let xml = encode::<op::CreateCacheCluster>(&v, "rid");
         assert_eq!(
             xml,
             "<CreateCacheClusterResponse xmlns=\"http://elasticache.amazonaws.com/doc/2015-02-02/\">\
@@ -179,27 +164,25 @@ mod tests {
     }
 
     #[test]
-    fn unknown_member_is_an_error_and_text_is_escaped() {
-        assert!(encode(
-            &MODEL,
-            "CreateCacheCluster",
-            &json!({"CacheCluster": {"Nope": 1}}),
-            "r"
-        )
-        .is_err());
-        let xml = encode(
-            &MODEL,
-            "ListTagsForResource",
-            &json!({"TagList": [{"Key": "a<b", "Value": "x&y"}]}),
-            "r",
-        )
-        .unwrap();
+    fn text_is_escaped_and_empty_lists_are_written() {
+        let v = dto::ListTagsForResourceOutput {
+            tag_list: Some(vec![dto::Tag {
+                key: Some("a<b".into()),
+                value: Some("x&y".into()),
+            }]),
+        };
+        let xml = encode::<op::ListTagsForResource>(&v, "r");
         assert!(xml.contains("<Tag><Key>a&lt;b</Key><Value>x&amp;y</Value></Tag>"));
+        let v = dto::ListTagsForResourceOutput {
+            tag_list: Some(vec![]),
+        };
+        let xml = encode::<op::ListTagsForResource>(&v, "r");
+        assert!(xml.contains("<TagList></TagList>"), "{xml}");
     }
 
     #[test]
     fn operation_without_output() {
-        let xml = encode(&MODEL, "DeleteCacheSubnetGroup", &json!({}), "r").unwrap();
+        let xml = encode::<op::DeleteCacheSubnetGroup>(&(), "r");
         assert!(xml.starts_with("<DeleteCacheSubnetGroupResponse"));
         assert!(!xml.contains("Result>"));
     }

@@ -198,8 +198,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn model_has_all_75_operations() {
-        assert_eq!(MODEL.operations.len(), 75);
+    fn model_has_all_77_operations() {
+        assert_eq!(MODEL.operations.len(), 77);
         assert_eq!(MODEL.api_version, "2015-02-02");
         assert_eq!(MODEL.errors["CacheClusterNotFound"], (404, true));
         let op = MODEL.operation("CreateCacheCluster").unwrap();

@@ -17,16 +17,14 @@ use std::net::Ipv4Addr;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::reconcile::{apply_params, connect, runtime_config, Reconciler};
+use super::node::{apply_params, bus_port, connect, runtime_config, NODE_TIMEOUT_MS};
+use super::Reconciler;
 use crate::engine::{resp, NodeSpec, NodeStatus};
 use crate::model::cluster::CacheCluster;
 use crate::model::replication_group::ReplicationGroup;
 use crate::model::shards::SLOTS;
 use crate::model::{lifecycle, Scope};
 
-/// `cluster-node-timeout`: how long a node may be unreachable before the
-/// cluster fails it over.
-pub(super) const NODE_TIMEOUT_MS: u64 = 2000;
 /// How long a creating or modifying group's pass keeps converging before it
 /// hands over to the next pass.
 const BUDGET: Duration = Duration::from_secs(30);
@@ -37,38 +35,6 @@ const ROUND: Duration = Duration::from_millis(20);
 const TAKEOVER_AFTER: Duration = Duration::from_millis(NODE_TIMEOUT_MS + 4000);
 /// A requested failover that has not happened after this long is given up.
 const GIVE_UP_FAILOVER: Duration = Duration::from_secs(60);
-
-/// The cluster bus port of a node on `port`.
-#[must_use]
-pub(super) fn bus_port(port: u16) -> u16 {
-    if port <= 55535 {
-        port + 10000
-    } else {
-        port - 20000
-    }
-}
-
-/// Directives every cluster-mode node starts with: a real cluster node that
-/// announces its own address (so that clients on the host reach every node
-/// at the address `CLUSTER SLOTS` gives), a short node timeout, and shard
-/// membership left to the backend (no replica migration).
-#[must_use]
-pub(super) fn node_config(host: Ipv4Addr, port: u16) -> Vec<(String, String)> {
-    let bus = bus_port(port).to_string();
-    [
-        ("cluster-enabled", "yes".to_owned()),
-        ("cluster-config-file", "nodes.conf".to_owned()),
-        ("cluster-node-timeout", NODE_TIMEOUT_MS.to_string()),
-        ("cluster-announce-ip", host.to_string()),
-        ("cluster-announce-port", port.to_string()),
-        ("cluster-announce-bus-port", bus.clone()),
-        ("cluster-port", bus),
-        ("cluster-allow-replica-migration", "no".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
-}
 
 /// One line of `CLUSTER NODES`.
 #[derive(Debug, Clone)]
@@ -1122,11 +1088,5 @@ mod tests {
         assert_eq!(e[1].addr, "127.1.2.4:6379");
         assert!(!e[2].known());
         assert_eq!(e[3].master.as_deref(), Some("a1"));
-    }
-
-    #[test]
-    fn bus_ports() {
-        assert_eq!(bus_port(6379), 16379);
-        assert_eq!(bus_port(60000), 40000);
     }
 }

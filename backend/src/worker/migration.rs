@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::reconcile::{connect, Reconciler};
+use super::node::connect;
+use super::Reconciler;
 use crate::engine::{resp, NodeSpec};
 use crate::model::migration::Source;
 use crate::model::replication_group::ReplicationGroup;

@@ -1,9 +1,144 @@
-//! Background work: the reconciler and the Memcached configuration endpoints.
+//! Background work: the reconciler and what it serves (endpoint proxies, the
+//! Memcached configuration endpoints).
+//!
+//! Layout, top to bottom (no module imports a sibling above it):
+//! - this file: the [`Reconciler`] (its state and its loops), which runs the passes;
+//! - the passes, each an `impl Reconciler` of its own: `reconcile` (clusters:
+//!   start, restart, remove nodes, parameters, statuses, events), `replication`
+//!   (replication groups), `cluster_mode` (Redis Cluster groups), `snapshots`,
+//!   `migration`;
+//! - what the passes share, below them: `node` (a node's configuration and spec,
+//!   connecting to it, pushing parameters, saving), `proxy` and `discovery` (the
+//!   endpoints served).
 
 pub mod cluster_mode;
 pub mod discovery;
 mod migration;
+mod node;
 pub mod proxy;
 pub mod reconcile;
 pub mod replication;
 pub mod snapshots;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use self::discovery::Discovery;
+use self::proxy::Proxies;
+use crate::engine::{EngineRuntime, NodeSpec};
+use crate::model::cluster::{CacheCluster, CacheNode};
+use crate::model::{ControlPlane, Scope};
+
+const HEALTH_EVERY: Duration = Duration::from_secs(5);
+
+/// The reconciler: the one place where the model and the engines meet.
+///
+/// It watches the control plane, makes the engines match the desired state,
+/// and settles statuses and events once the engines answer.
+pub struct Reconciler {
+    cp: Arc<ControlPlane>,
+    discovery: Discovery,
+    proxies: Proxies,
+    inflight: Mutex<HashSet<(Scope, String)>>,
+    /// Replication groups whose pass is running.
+    rg_inflight: Mutex<HashSet<(Scope, String)>>,
+    /// Groups woken while their pass was running.
+    rg_rerun: Mutex<HashSet<(Scope, String)>>,
+    failed_at: Mutex<HashMap<(Scope, String), Instant>>,
+    /// Failed passes of clusters still `creating`.
+    create_failures: Mutex<HashMap<(Scope, String), u32>>,
+    /// Snapshots whose work is running.
+    snap_inflight: Mutex<HashSet<(Scope, String)>>,
+}
+
+impl Reconciler {
+    #[must_use]
+    pub fn new(cp: Arc<ControlPlane>) -> Arc<Self> {
+        Arc::new(Self {
+            cp,
+            discovery: Discovery::default(),
+            proxies: Proxies::default(),
+            inflight: Mutex::new(HashSet::new()),
+            rg_inflight: Mutex::new(HashSet::new()),
+            rg_rerun: Mutex::new(HashSet::new()),
+            failed_at: Mutex::new(HashMap::new()),
+            create_failures: Mutex::new(HashMap::new()),
+            snap_inflight: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// Re-adopt what runs, restart what does not, remove what nobody owns;
+    /// then loop forever.
+    pub async fn run(self: Arc<Self>) {
+        self.adopt().await;
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                me.replication_pass().await;
+                tokio::select! {
+                    () = me.cp.groups_woken() => {}
+                    () = tokio::time::sleep(replication::EVERY) => {}
+                }
+            }
+        });
+        let mut last_health = Instant::now();
+        loop {
+            tokio::select! {
+                () = self.cp.woken() => {}
+                () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+            self.maintenance();
+            self.tick();
+            self.snapshots();
+            if last_health.elapsed() >= HEALTH_EVERY {
+                last_health = Instant::now();
+                let me = self.clone();
+                tokio::spawn(async move { me.health().await });
+            }
+        }
+    }
+
+    fn runtime(&self) -> &dyn EngineRuntime {
+        self.cp.runtime.as_ref()
+    }
+
+    /// Whether a reconcile task owns this cluster right now.
+    fn is_inflight(&self, scope: &Scope, id: &str) -> bool {
+        self.inflight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&(scope.clone(), id.to_owned()))
+    }
+
+    /// How a node of `c` runs.
+    fn spec(&self, scope: &Scope, c: &CacheCluster, n: &CacheNode) -> NodeSpec {
+        node::spec(self.cp.as_ref(), scope, c, n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// No pass imports another pass: what they share lives below them (`node`,
+    /// `proxy`, `discovery`) or in this file.
+    #[test]
+    fn passes_import_no_other_pass() {
+        let passes = [
+            ("reconcile", include_str!("reconcile.rs")),
+            ("replication", include_str!("replication.rs")),
+            ("cluster_mode", include_str!("cluster_mode.rs")),
+            ("snapshots", include_str!("snapshots.rs")),
+            ("migration", include_str!("migration.rs")),
+        ];
+        for (name, text) in passes {
+            for (other, _) in passes.iter().filter(|(o, _)| *o != name) {
+                for needle in [format!("super::{other}::"), format!("worker::{other}::")] {
+                    assert!(
+                        !text.contains(&needle),
+                        "worker/{name}.rs reaches into the pass {other} ({needle})"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -11,7 +11,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::reconcile::{apply_params, connect, runtime_config, Reconciler, READY_TIMEOUT};
+use super::node::{apply_params, connect, runtime_config, READY_TIMEOUT};
+use super::Reconciler;
 use crate::engine::{self, resp, NodeSpec, NodeStatus};
 use crate::model::cluster::{CacheCluster, ModifyCluster};
 use crate::model::replication_group::ReplicationGroup;

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 
-use super::reconcile::{connect, Reconciler};
+use super::node::connect;
+use super::Reconciler;
 use crate::engine::resp;
 use crate::model::snapshot::{
     export_path, rdb_path, snapshot_dir, snapshot_event_source, Snapshot, AVAILABLE, CREATING,

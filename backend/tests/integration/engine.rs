@@ -1,5 +1,6 @@
-//! Engine runtimes against real engines: local processes always, Docker when
-//! `ELASTICACHE_TEST_DOCKER=1` (images from `ELASTICACHE_IMAGES`, e.g. the JSON
+//! Engine runtimes against real engines: local processes always, Docker when it
+//! is among the runtimes under test (`ELASTICACHE_TEST_RUNTIMES`, or
+//! `ELASTICACHE_TEST_DOCKER=1`; images from `ELASTICACHE_IMAGES`, e.g. the JSON
 //! written by `tests/images/build.sh`).
 
 use std::path::Path;
@@ -38,6 +39,7 @@ fn spec(root: &Path, rt: &str, engine: EngineKind, version: &str) -> NodeSpec {
             _ => vec![("maxmemory-policy".into(), "allkeys-lru".into())],
         },
         auth_token: None,
+        tls: false,
     }
 }
 
@@ -209,8 +211,8 @@ async fn process_runtime_suite() {
 
 #[tokio::test]
 async fn docker_runtime_suite() {
-    if std::env::var("ELASTICACHE_TEST_DOCKER").as_deref() != Ok("1") {
-        eprintln!("skipping docker suite (set ELASTICACHE_TEST_DOCKER=1)");
+    if !crate::common::runtimes().iter().any(|r| r == "docker") {
+        eprintln!("skipping docker suite (docker is not among ELASTICACHE_TEST_RUNTIMES)");
         return;
     }
     let images = ImageTable::from_env().unwrap();
@@ -347,6 +349,7 @@ async fn sigkill_helper() {
         memory_bytes: MEMORY,
         config: vec![],
         auth_token: None,
+        tls: false,
     };
     let rt = ProcessRuntime::new(root.clone()).unwrap();
     rt.start(&spec).await.unwrap();

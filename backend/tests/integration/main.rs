@@ -13,3 +13,4 @@ mod sdk_groups;
 mod snapshots;
 mod terraform_aws;
 mod timing;
+mod tls;

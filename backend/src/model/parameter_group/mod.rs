@@ -196,7 +196,7 @@ impl ControlPlane {
                 "Cache parameter group names beginning with 'default' are reserved: {name}."
             )));
         }
-        super::tags::check_tags(&tags)?;
+        super::validate::check_tags(&tags)?;
         let g = {
             let mut st = self.lock();
             let r = st.region(scope);
@@ -332,7 +332,7 @@ impl ControlPlane {
             }
             g
         };
-        let touched: Vec<(String, super::cluster::CacheCluster)> = {
+        let touched: Vec<(String, _)> = {
             let st = self.lock();
             st.regions
                 .get(scope)

@@ -158,7 +158,7 @@ impl ControlPlane {
     ) -> Result<SubnetGroup> {
         let name = validate::group_name("CacheSubnetGroupName", name, false)?;
         check_subnets(&subnet_ids)?;
-        super::tags::check_tags(&tags)?;
+        super::validate::check_tags(&tags)?;
         let g = {
             let mut st = self.lock();
             let r = st.region(scope);

@@ -530,7 +530,7 @@ impl ControlPlane {
                 "KmsKeyId is not available in elasticache-local: snapshots are stored unencrypted.",
             ));
         }
-        super::tags::check_tags(&req.tags)?;
+        super::validate::check_tags(&req.tags)?;
         let snap = match (&req.cluster_id, &req.replication_group_id) {
             (Some(_), Some(_)) => {
                 return Err(Error::combination(
@@ -696,7 +696,7 @@ impl ControlPlane {
                 "KmsKeyId is not available in elasticache-local: snapshots are stored unencrypted.",
             ));
         }
-        super::tags::check_tags(&tags)?;
+        super::validate::check_tags(&tags)?;
         if src.status != AVAILABLE {
             return Err(Error::new(
                 Fault::InvalidSnapshotState,

@@ -8,8 +8,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::replication_group::ReplicationGroup;
-use super::{lifecycle, ControlPlane, Error, Fault, Result, Scope};
+use super::ReplicationGroup;
+use crate::model::{lifecycle, ControlPlane, Error, Fault, Result, Scope};
 
 pub const MIGRATING: &str = "migrating";
 /// The oldest engine version online migration accepts (cluster mode disabled).

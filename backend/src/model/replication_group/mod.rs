@@ -4,16 +4,22 @@
 //! The record holds the desired topology (which member is primary, a requested
 //! promotion, a rolling change); the reconciler makes the engines follow it and
 //! settles the status.
+//!
+//! Beside it: `shards` (cluster mode enabled: node groups, slots, resharding)
+//! and `migration` (online migration into a group).
+
+pub mod migration;
+pub mod shards;
 
 use std::net::Ipv4Addr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use self::shards::{NodeGroup, NodeGroupSpec, ShardReplicas};
 use super::cluster::{
     check_node_type, resolve_version, CacheCluster, CreateCluster, ModifyCluster,
 };
-use super::shards::{NodeGroup, NodeGroupSpec, ShardReplicas};
 use super::{arn, lifecycle, validate, ControlPlane, Error, Fault, Result, Scope, Tag};
 use crate::engine::EngineKind;
 
@@ -70,10 +76,10 @@ pub struct ReplicationGroup {
     pub rolling_engine_version: Option<String>,
     /// An online migration in progress (`StartMigration`).
     #[serde(default)]
-    pub migration: Option<super::migration::Migration>,
+    pub migration: Option<migration::Migration>,
     /// A `TestMigration` the worker has yet to try.
     #[serde(default)]
-    pub migration_test: Option<super::migration::Source>,
+    pub migration_test: Option<migration::Source>,
     pub generation: u64,
     /// Cluster mode enabled: the shards (see `shards.rs`); empty when disabled.
     #[serde(default)]

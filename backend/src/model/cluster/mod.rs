@@ -145,6 +145,7 @@ impl CacheCluster {
                 .map_or(512 << 20, catalog::NodeType::memory_bytes),
             config: extra,
             auth_token: self.auth_token.clone(),
+            tls: self.transit_encryption,
         }
     }
 
@@ -318,7 +319,7 @@ impl ControlPlane {
             .unwrap_or_default()
     }
 
-    fn save_cluster(&self, scope: &Scope, c: &CacheCluster) -> Result<()> {
+    pub(super) fn save_cluster(&self, scope: &Scope, c: &CacheCluster) -> Result<()> {
         self.persist("cluster", scope, &c.id, Some(c))
     }
 
@@ -457,7 +458,7 @@ impl ControlPlane {
                 .cloned()
                 .unwrap_or_else(|| format!("{}a", scope.region))
         });
-        super::tags::check_tags(&req.tags)?;
+        super::validate::check_tags(&req.tags)?;
         let now = Self::now();
         let port = req
             .port
@@ -555,67 +556,6 @@ impl ControlPlane {
             restore_snapshot: restore.and_then(|(_, n)| n),
         };
         Ok(cluster)
-    }
-
-    /// Store new clusters (and the replication group they make up, if any) at
-    /// once, after the existence and quota checks; then wake the reconciler.
-    pub(crate) fn insert_clusters(
-        &self,
-        scope: &Scope,
-        clusters: &[CacheCluster],
-        group: Option<&super::replication_group::ReplicationGroup>,
-    ) -> Result<()> {
-        {
-            let mut st = self.lock();
-            let total_nodes: usize = st
-                .regions
-                .get(scope)
-                .map_or(0, |r| r.clusters.values().map(|c| c.nodes.len()).sum());
-            let r = st.region(scope);
-            if let Some(g) = group {
-                if r.replication_groups.contains_key(&g.id) {
-                    return Err(Error::new(
-                        Fault::ReplicationGroupAlreadyExists,
-                        format!("Replication group {} already exists.", g.id),
-                    ));
-                }
-            }
-            for cluster in clusters {
-                if r.clusters.contains_key(&cluster.id) {
-                    return Err(Error::new(
-                        Fault::CacheClusterAlreadyExists,
-                        format!("Cache cluster {} already exists.", cluster.id),
-                    ));
-                }
-            }
-            if r.clusters.len() + clusters.len() > MAX_CLUSTERS {
-                return Err(Error::new(
-                    Fault::ClusterQuotaForCustomerExceeded,
-                    format!("The request cannot be processed: the quota of {MAX_CLUSTERS} cache clusters has been reached."),
-                ));
-            }
-            let new_nodes: usize = clusters.iter().map(|c| c.nodes.len()).sum();
-            if total_nodes + new_nodes > MAX_NODES_PER_CUSTOMER {
-                return Err(Error::new(
-                    Fault::NodeQuotaForCustomerExceeded,
-                    format!("The request cannot be processed: the quota of {MAX_NODES_PER_CUSTOMER} cache nodes has been reached."),
-                ));
-            }
-            for cluster in clusters {
-                r.clusters.insert(cluster.id.clone(), cluster.clone());
-            }
-            if let Some(g) = group {
-                r.replication_groups.insert(g.id.clone(), g.clone());
-            }
-        }
-        for cluster in clusters {
-            self.save_cluster(scope, cluster)?;
-        }
-        if let Some(g) = group {
-            self.persist("replicationgroup", scope, &g.id, Some(g))?;
-        }
-        self.wake();
-        Ok(())
     }
 
     /// Mutate a cluster under the lock, bump its generation, persist it, wake the reconciler.

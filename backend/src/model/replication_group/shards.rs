@@ -8,10 +8,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::cluster::{parse_engine, resolve_version, CacheCluster, CreateCluster};
-use super::replication_group::{CreateReplicationGroup, ModifyReplicationGroup, ReplicationGroup};
-use super::{lifecycle, ControlPlane, Error, Fault, Result, Scope};
+use super::{CreateReplicationGroup, ModifyReplicationGroup, ReplicationGroup};
 use crate::engine::EngineKind;
+use crate::model::cluster::{parse_engine, resolve_version, CacheCluster, CreateCluster};
+use crate::model::{lifecycle, ControlPlane, Error, Fault, Result, Scope};
 
 /// Hash slots of a Redis Cluster.
 pub const SLOTS: u16 = 16384;
@@ -498,7 +498,7 @@ impl ControlPlane {
         let Some(t) = clusters.first().cloned() else {
             return Err(Error::internal("replication group without members"));
         };
-        let mut taken = super::replication_group::node_hosts(clusters.iter());
+        let mut taken = super::node_hosts(clusters.iter());
         let (config_host, config_port) = self.alloc_addr(t.port, &mut taken)?;
         let group = ReplicationGroup {
             id: id.clone(),

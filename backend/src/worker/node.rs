@@ -1,0 +1,282 @@
+//! What the reconciler's passes share about one node, below them all: its
+//! configuration (start-time directives, `CONFIG SET` parameters, the cluster-mode
+//! directives) and spec, connecting to it, pushing parameters, saving before a
+//! restart.
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use crate::catalog;
+use crate::engine::{resp, EngineKind, NodeSpec};
+use crate::model::cluster::{CacheCluster, CacheNode};
+use crate::model::{ControlPlane, Scope};
+
+/// How long a starting node may take to answer.
+pub(super) const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `cluster-node-timeout`: how long a node may be unreachable before the
+/// cluster fails it over.
+pub(super) const NODE_TIMEOUT_MS: u64 = 2000;
+
+/// The cluster bus port of a node on `port`.
+#[must_use]
+pub(super) fn bus_port(port: u16) -> u16 {
+    if port <= 55535 {
+        port + 10000
+    } else {
+        port - 20000
+    }
+}
+
+/// Directives every cluster-mode node starts with: a real cluster node that
+/// announces its own address (so that clients on the host reach every node
+/// at the address `CLUSTER SLOTS` gives), a short node timeout, and shard
+/// membership left to the backend (no replica migration).
+#[must_use]
+pub(super) fn node_config(host: Ipv4Addr, port: u16) -> Vec<(String, String)> {
+    let bus = bus_port(port).to_string();
+    [
+        ("cluster-enabled", "yes".to_owned()),
+        ("cluster-config-file", "nodes.conf".to_owned()),
+        ("cluster-node-timeout", NODE_TIMEOUT_MS.to_string()),
+        ("cluster-announce-ip", host.to_string()),
+        ("cluster-announce-port", port.to_string()),
+        ("cluster-announce-bus-port", bus.clone()),
+        ("cluster-port", bus),
+        ("cluster-allow-replica-migration", "no".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// How a node of `c` runs: its start-time directives (the backend's cluster
+/// directives in cluster mode, not the group's) and where.
+pub(super) fn spec(cp: &ControlPlane, scope: &Scope, c: &CacheCluster, n: &CacheNode) -> NodeSpec {
+    let mut config = startup_config(cp, scope, c);
+    let sharded = c.replication_group_id.as_deref().is_some_and(|rg| {
+        cp.find_replication_group(scope, rg)
+            .is_ok_and(|g| g.cluster_enabled())
+    });
+    if sharded {
+        config.retain(|(k, _)| !k.starts_with("cluster-"));
+        config.extend(node_config(n.host, n.port));
+    }
+    c.node_spec(scope, n, &cp.settings.nodes_dir, config)
+}
+
+/// The spec of an engine nobody owns (to remove it).
+pub(super) fn orphan_spec(nodes_dir: &std::path::Path, key: &str) -> NodeSpec {
+    NodeSpec {
+        key: key.to_owned(),
+        engine: EngineKind::Redis,
+        version: String::new(),
+        host: Ipv4Addr::LOCALHOST,
+        port: 0,
+        memory_bytes: 0,
+        config: Vec::new(),
+        data_dir: nodes_dir.join(key),
+        auth_token: None,
+        tls: false,
+    }
+}
+
+/// Parameters of the cluster's group that are real engine directives:
+/// (name, value, takes effect only at start).
+fn engine_params(
+    cp: &ControlPlane,
+    scope: &Scope,
+    c: &CacheCluster,
+) -> Vec<(String, String, bool)> {
+    let Ok(pg) = cp.find_parameter_group(scope, &c.parameter_group) else {
+        return Vec::new();
+    };
+    pg.effective()
+        .into_iter()
+        .filter(|(p, _, _)| catalog::is_engine_directive(&p.parameter_name))
+        .filter_map(|(p, v, source)| {
+            let v = v.filter(|v| !v.is_empty())?;
+            let at_start = p.change_type.as_deref() == Some("requires-reboot");
+            // Defaults that need a restart stay as the engine's own: a default the
+            // local binary does not know must not keep a node from starting.
+            if at_start && source != "user" {
+                return None;
+            }
+            Some((p.parameter_name.clone(), v, at_start))
+        })
+        .collect()
+}
+
+/// Directives passed at start: the user's values of reboot-only parameters
+/// (Redis, Valkey), or memcached options for the user's values (Memcached).
+pub(super) fn startup_config(
+    cp: &ControlPlane,
+    scope: &Scope,
+    c: &CacheCluster,
+) -> Vec<(String, String)> {
+    if c.engine == EngineKind::Memcached {
+        let Ok(pg) = cp.find_parameter_group(scope, &c.parameter_group) else {
+            return Vec::new();
+        };
+        return pg
+            .values
+            .iter()
+            .filter_map(|(n, v)| memcached_option(n, v))
+            .collect();
+    }
+    engine_params(cp, scope, c)
+        .into_iter()
+        .filter(|(_, _, s)| *s)
+        .map(|(n, v, _)| (n, v))
+        .collect()
+}
+
+/// An ElastiCache Memcached parameter as a memcached long option, where memcached has one.
+fn memcached_option(name: &str, value: &str) -> Option<(String, String)> {
+    let on = value == "1";
+    let opt = |o: &str, v: &str| Some((o.to_owned(), v.to_owned()));
+    let ext = |e: String| Some(("extended".to_owned(), e));
+    match name {
+        "backlog_queue_limit" => opt("listen-backlog", value),
+        "binding_protocol" => opt("protocol", value),
+        "cas_disabled" if on => opt("disable-cas", ""),
+        "chunk_size" => opt("slab-min-size", value),
+        "chunk_size_growth_factor" => opt("slab-growth-factor", value),
+        "disable_flush_all" if on => opt("disable-flush-all", ""),
+        "error_on_memory_exhausted" if on => opt("disable-evictions", ""),
+        "large_memory_pages" if on => opt("enable-largepages", ""),
+        "max_item_size" => opt("max-item-size", value),
+        "max_simultaneous_connections" => opt("conn-limit", value),
+        "hash_algorithm"
+        | "idle_timeout"
+        | "slab_automove"
+        | "slab_chunk_max"
+        | "watcher_logbuf_size"
+        | "worker_logbuf_size" => ext(format!("{name}={value}")),
+        "lru_crawler" | "lru_maintainer" => ext(if on {
+            name.to_owned()
+        } else {
+            format!("no_{name}")
+        }),
+        "maxconns_fast" | "slab_reassign" | "track_sizes" if on => ext(name.to_owned()),
+        _ => None,
+    }
+}
+
+/// Directives set on running engines with `CONFIG SET`.
+pub(super) fn runtime_config(
+    cp: &ControlPlane,
+    scope: &Scope,
+    c: &CacheCluster,
+) -> Vec<(String, String)> {
+    engine_params(cp, scope, c)
+        .into_iter()
+        .filter(|(_, _, s)| !*s)
+        .map(|(n, v, _)| (n, v))
+        .collect()
+}
+
+pub(super) async fn connect(
+    host: Ipv4Addr,
+    port: u16,
+    auth: Option<&str>,
+) -> anyhow::Result<resp::Conn> {
+    let mut conn = resp::Conn::connect(host, port).await?;
+    if let Some(t) = auth {
+        conn.cmd(&["AUTH", t]).await?;
+    }
+    Ok(conn)
+}
+
+/// `CONFIG SET` each parameter; one the engine refuses is logged and skipped.
+pub(super) async fn apply_params(
+    host: Ipv4Addr,
+    port: u16,
+    auth: Option<&str>,
+    params: &[(String, String)],
+) {
+    let Ok(mut conn) = connect(host, port, auth).await else {
+        tracing::warn!(port, "could not connect to apply parameters");
+        return;
+    };
+    // One round trip for all of them; each `CONFIG SET` still stands alone.
+    let cmds: Vec<Vec<Vec<u8>>> = params
+        .iter()
+        .map(|(name, value)| {
+            vec![
+                b"CONFIG".to_vec(),
+                b"SET".to_vec(),
+                name.as_bytes().to_vec(),
+                value.as_bytes().to_vec(),
+            ]
+        })
+        .collect();
+    match conn.pipeline(&cmds).await {
+        Ok(replies) => {
+            for ((name, value), reply) in params.iter().zip(replies) {
+                if let resp::Reply::Error(e) = reply {
+                    tracing::debug!(port, %name, %value, error = %e, "engine refused parameter");
+                }
+            }
+        }
+        Err(e) => tracing::debug!(port, error = %e, "CONFIG SET failed"),
+    }
+}
+
+/// `SAVE` before a restart that keeps data.
+pub(super) async fn save(host: Ipv4Addr, port: u16, auth: Option<&str>) {
+    let mut conn = match connect(host, port, auth).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(port, error = %e, "could not connect to SAVE before restart");
+            return;
+        }
+    };
+    // A background save (a replica's full sync, a snapshot) must end first:
+    // the engine refuses SAVE meanwhile, and stopping it then loses data.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match conn.cmd(&["SAVE"]).await {
+            Ok(_) => return,
+            Err(e) if e.to_string().contains("in progress") && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => {
+                tracing::warn!(port, error = %e, "SAVE before restart failed");
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memcached_parameters_become_options() {
+        assert_eq!(
+            memcached_option("max_item_size", "2097152"),
+            Some(("max-item-size".into(), "2097152".into()))
+        );
+        assert_eq!(
+            memcached_option("cas_disabled", "1"),
+            Some(("disable-cas".into(), String::new()))
+        );
+        assert_eq!(memcached_option("cas_disabled", "0"), None);
+        assert_eq!(
+            memcached_option("lru_crawler", "0"),
+            Some(("extended".into(), "no_lru_crawler".into()))
+        );
+        assert_eq!(
+            memcached_option("memcached_connections_overhead", "100"),
+            None
+        );
+    }
+
+    #[test]
+    fn bus_ports() {
+        assert_eq!(bus_port(6379), 16379);
+        assert_eq!(bus_port(60000), 40000);
+    }
+}
