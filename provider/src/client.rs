@@ -20,6 +20,25 @@ pub struct Meta {
     pub ignore_tag_prefixes: Vec<String>,
 }
 
+impl Meta {
+    /// The client for a resource's `region` (6.x's per-resource region):
+    /// the provider's own client unless another region is named.
+    pub fn client_in(&self, region: Option<&str>) -> aws_sdk_elasticache::Client {
+        match region {
+            Some(r) if !r.is_empty() && r != self.region => {
+                let conf = self
+                    .client
+                    .config()
+                    .to_builder()
+                    .region(aws_sdk_elasticache::config::Region::new(r.to_owned()))
+                    .build();
+                aws_sdk_elasticache::Client::from_conf(conf)
+            }
+            _ => self.client.clone(),
+        }
+    }
+}
+
 /// Shared between the provider and every resource: set by `configure`.
 #[derive(Default, Debug)]
 pub struct Conn(OnceLock<Meta>);

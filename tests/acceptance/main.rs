@@ -5,5 +5,6 @@ mod cluster;
 mod common;
 mod install;
 mod parameter_group;
+mod replication_group;
 mod schema;
 mod subnet_group;

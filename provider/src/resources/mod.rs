@@ -6,12 +6,14 @@ use crate::client::SharedConn;
 
 pub mod cluster;
 pub mod parameter_group;
+pub mod replication_group;
 pub mod subnet_group;
 
 pub fn all(conn: &SharedConn) -> Vec<Arc<dyn tfplugin::Resource>> {
     vec![
         cluster::Cluster::new(conn),
         parameter_group::ParameterGroup::new(conn),
+        replication_group::ReplicationGroupResource::new(conn),
         subnet_group::SubnetGroup::new(conn),
     ]
 }

@@ -30,8 +30,15 @@ pub(crate) use find::find_cluster as find_cache_cluster;
 pub(crate) use find::FindError as FindClusterError;
 use find::{find_cluster, FindError};
 pub(crate) use flex::{common as flatten_common, flatten_log_delivery};
-use flex::{get_bool, get_i64, get_ok_str, get_str, get_strs, int_or_null, str_or_null};
+pub(crate) use flex::{get_bool, get_i64, get_ok_str, get_str, get_strs, int_or_null, str_or_null};
 pub(crate) use state::cache_node_type;
+// Shared with `aws_elasticache_replication_group` (same rules in HashiCorp's provider).
+pub(crate) use find::cause as sdk_cause;
+pub(crate) use flex::{
+    engine_versions, expand_empty_log_delivery, expand_log_delivery, is_downgrade, parse_version,
+    validate_engine_version,
+};
+pub(crate) use state::{timeout, valid_daily_window, valid_weekly_window};
 
 const WHAT: &str = "Cache Cluster";
 
@@ -514,7 +521,7 @@ async fn finish(meta: &Meta, id: &str, planned: &Value, verb: &str) -> ApplyResp
 }
 
 /// HashiCorp's `nullable.TypeNullableBool`: "" is null.
-fn parse_nullable_bool(v: &str) -> Option<bool> {
+pub(crate) fn parse_nullable_bool(v: &str) -> Option<bool> {
     match v {
         "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
         "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
