@@ -75,7 +75,7 @@ pub(super) fn create(
         transit_encryption_mode: _,
         cluster_mode,
         serverless_cache_snapshot_name: _,
-        durability: _,
+        durability,
     } = input;
     let cluster = CreateCluster {
         id: String::new(),
@@ -132,6 +132,7 @@ pub(super) fn create(
         user_group_ids: user_group_ids.unwrap_or_default(),
         at_rest_encryption: at_rest_encryption_enabled,
         data_tiering: data_tiering_enabled,
+        durability: durability.map(String::from),
         cluster,
     };
     let g = ctx.cp.create_replication_group(&ctx.scope, req)?;
@@ -196,7 +197,7 @@ pub(super) fn modify(
         transit_encryption_enabled,
         transit_encryption_mode: _,
         cluster_mode,
-        durability: _,
+        durability,
     } = input;
     if !cache_security_group_names.unwrap_or_default().is_empty() {
         return Err(Error::invalid(
@@ -237,6 +238,7 @@ pub(super) fn modify(
         cluster_mode: cluster_mode.map(String::from),
         user_groups: !user_group_ids_to_add.unwrap_or_default().is_empty()
             || !user_group_ids_to_remove.unwrap_or_default().is_empty(),
+        durability: durability.map(String::from),
         cluster,
     };
     let g = ctx.cp.modify_replication_group(&ctx.scope, req)?;
@@ -495,6 +497,9 @@ pub(super) fn flatten(ctx: &Ctx<'_>, g: &ReplicationGroup) -> dto::ReplicationGr
     }
     m.transit_encryption_enabled = Some(false);
     m.at_rest_encryption_enabled = Some(false);
+    m.storage_encryption_type = Some(dto::StorageEncryptionType::NONE);
+    m.durability = Some(g.durability().to_owned().into());
+    m.effective_durability = Some(g.effective_durability().to_owned().into());
     m.arn = Some(g.arn(&ctx.scope));
     m.user_group_ids = Some(vec![]);
     m.log_delivery_configurations = Some(vec![]);

@@ -147,6 +147,8 @@ fn flatten(ctx: &Ctx<'_>, s: &Snapshot, show_node_groups: bool) -> dto::Snapshot
         node_snapshots: Some(nodes),
         arn: Some(s.arn(&ctx.scope)),
         data_tiering: Some(dto::DataTieringStatus::DISABLED),
+        // The group's EffectiveDurability, which is always disabled here.
+        durability: Some(dto::Durability::DISABLED),
         ..dto::Snapshot::default()
     }
 }

@@ -105,23 +105,6 @@ const MAY_BE_ABSENT: &[(&str, &str, &str)] = &[
         "TransitEncryptionMode",
         "only with transit encryption",
     ),
-    // New in botocore 1.44.8's model (issue 16 moved the backend to it): not
-    // answered yet, pending a decision on what a local group reports.
-    (
-        "ReplicationGroup",
-        "Durability",
-        "not answered yet (new in botocore 1.44.8)",
-    ),
-    (
-        "ReplicationGroup",
-        "EffectiveDurability",
-        "not answered yet (new in botocore 1.44.8)",
-    ),
-    (
-        "ReplicationGroup",
-        "StorageEncryptionType",
-        "not answered yet (new in botocore 1.44.8)",
-    ),
     ("NodeGroup", "PrimaryEndpoint", "cluster mode disabled only"),
     ("NodeGroup", "ReaderEndpoint", "cluster mode disabled only"),
     ("NodeGroup", "Slots", "cluster mode enabled only"),
@@ -158,11 +141,6 @@ const MAY_BE_ABSENT: &[(&str, &str, &str)] = &[
         "snapshots of a single cluster only",
     ),
     ("Snapshot", "PreferredOutpostArn", "Outposts only"),
-    (
-        "Snapshot",
-        "Durability",
-        "not answered yet (new in botocore 1.44.8)",
-    ),
     ("Snapshot", "TopicArn", "only with a topic"),
     ("Snapshot", "KmsKeyId", "only with a customer KMS key"),
     (

@@ -178,6 +178,16 @@ async fn scenario(runtime: &str) {
         ]
     );
     let g = wait_available(&c, &id, 3).await;
+    // What AWS reports for a group without durability or at-rest encryption.
+    assert_eq!(g.durability().map(|d| d.as_str()), Some("default"));
+    assert_eq!(
+        g.effective_durability().map(|d| d.as_str()),
+        Some("disabled")
+    );
+    assert_eq!(
+        g.storage_encryption_type().map(|d| d.as_str()),
+        Some("none")
+    );
     println!(
         "TIMING runtime={runtime} rg_1p2r_create_to_available_ms={}",
         started.elapsed().as_millis()
@@ -385,6 +395,22 @@ async fn replication_group_rules() {
     let b = Backend::start("process");
     let c = b.client();
     let id = name("rgr");
+    // Durability sync/async needs a transactional log that is not run here.
+    let err = c
+        .create_replication_group()
+        .replication_group_id(&id)
+        .replication_group_description("x")
+        .cache_node_type("cache.t3.micro")
+        .num_cache_clusters(1)
+        .durability(aws_sdk_elasticache::types::Durability::Sync)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_service_error().and_then(|e| e.meta().code()),
+        Some("InvalidParameterValue")
+    );
+    assert!(format!("{err:?}").contains("Durability sync"), "{err:?}");
     let err = c
         .create_replication_group()
         .replication_group_id(&id)

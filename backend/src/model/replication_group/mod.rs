@@ -93,6 +93,10 @@ pub struct ReplicationGroup {
     pub config_port: Option<u16>,
     #[serde(default)]
     pub config_host: Option<Ipv4Addr>,
+    /// `Durability` as asked at creation (`default` or `disabled`; the
+    /// transactional log behind `sync` and `async` is not run here).
+    #[serde(default)]
+    pub durability: Option<String>,
 }
 
 impl ReplicationGroup {
@@ -160,6 +164,7 @@ pub struct CreateReplicationGroup {
     pub user_group_ids: Vec<String>,
     pub at_rest_encryption: Option<bool>,
     pub data_tiering: Option<bool>,
+    pub durability: Option<String>,
     /// The member clusters' settings (id, node count and AZ are set per member).
     pub cluster: CreateCluster,
 }
@@ -176,8 +181,35 @@ pub struct ModifyReplicationGroup {
     pub node_group_id: Option<String>,
     pub cluster_mode: Option<String>,
     pub user_groups: bool,
+    pub durability: Option<String>,
     /// Settings every member takes (`ModifyCacheCluster` of each member).
     pub cluster: ModifyCluster,
+}
+
+/// `Durability`: `sync` and `async` persist writes to ElastiCache's Multi-AZ
+/// transactional log (Valkey 9.0 and later), which is not run here; `default`
+/// resolves to `disabled`, as it does on AWS for every other engine.
+fn check_durability(d: Option<&str>) -> Result<()> {
+    match d {
+        None | Some("default" | "disabled") => Ok(()),
+        Some(d) => Err(Error::invalid(format!(
+            "Durability {d} is not available yet in elasticache-local: it needs ElastiCache's Multi-AZ transactional log (Valkey 9.0 and later). Use default or disabled."
+        ))),
+    }
+}
+
+impl ReplicationGroup {
+    /// `Durability` as the API reports it.
+    #[must_use]
+    pub fn durability(&self) -> &str {
+        self.durability.as_deref().unwrap_or("default")
+    }
+
+    /// `EffectiveDurability`: always `disabled` here (see [`check_durability`]).
+    #[must_use]
+    pub fn effective_durability(&self) -> &'static str {
+        "disabled"
+    }
 }
 
 fn not_found(id: &str) -> Error {
@@ -308,6 +340,7 @@ impl ControlPlane {
                 "DataTieringEnabled is only supported for the r6gd node types, which elasticache-local does not offer.",
             ));
         }
+        check_durability(req.durability.as_deref())?;
         if self.wants_cluster_mode(scope, &req)? {
             return self.create_sharded_group(scope, id, req);
         }
@@ -458,6 +491,7 @@ impl ControlPlane {
             cluster_mode: None,
             config_port: None,
             config_host: None,
+            durability: req.durability.clone(),
         };
         self.insert_clusters(scope, &members, Some(&group))?;
         if let Some(c) = existing {
@@ -480,6 +514,7 @@ impl ControlPlane {
         if g.status != lifecycle::AVAILABLE {
             return Err(bad_state(&g));
         }
+        check_durability(req.durability.as_deref())?;
         if g.cluster_enabled() {
             self.check_sharded_modify(scope, &g, &req)?;
         } else if req

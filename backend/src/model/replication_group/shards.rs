@@ -544,6 +544,7 @@ impl ControlPlane {
             ),
             config_port: Some(config_port),
             config_host: Some(config_host),
+            durability: req.durability.clone(),
         };
         self.insert_clusters(scope, &clusters, Some(&group))?;
         Ok(group)
