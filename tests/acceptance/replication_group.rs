@@ -264,6 +264,18 @@ fn replication_group_cluster_mode() {
         assert_eq!(g["num_node_groups"], 3);
         assert_eq!(g["replicas_per_node_group"], 2);
         assert_eq!(g["num_cache_clusters"], 9);
+        // An import replaces nothing (only `apply_immediately`, never read
+        // back, is planned).
+        tf.state_rm(ADDR);
+        tf.import(ADDR, &id);
+        let plan = tf.plan_has_changes();
+        assert!(
+            plan.contains("0 to add, 1 to change, 0 to destroy")
+                && plan.contains("+ apply_immediately"),
+            "{plan}"
+        );
+        tf.apply();
+        tf.plan_is_clean();
         tf.destroy();
         check_replication_group_destroy(be, &id);
     });
@@ -432,6 +444,7 @@ fn replication_group_import() {
                 &id,
                 r#"  num_cache_clusters         = 2
   automatic_failover_enabled = true
+  port                       = 6379
   maintenance_window         = "wed:01:00-wed:02:00"
   snapshot_window            = "03:00-04:00"
   tags = {

@@ -13,7 +13,7 @@ use aws_sdk_elasticache::types::{
 };
 use tfplugin::Value;
 
-use super::state::{self, DEFAULT_REDIS_PORT};
+use super::state;
 use crate::client::Meta;
 use crate::resources::cluster::{
     engine_versions, flatten_common, flatten_log_delivery, get_i64, get_str, int_or_null,
@@ -353,14 +353,10 @@ pub fn flatten(
     set(&mut st, "primary_endpoint_address", primary);
     set(&mut st, "reader_endpoint_address", reader);
     // `port` is optional and immutable: it stays as configured; an import
-    // reads it, the default port as unset.
+    // reads it (modules set `port = 6379` more often than they leave it
+    // out; either way a difference of the default port is no replacement).
     if import {
-        let p = if port.as_number().and_then(tfplugin::Number::as_i64) == Some(DEFAULT_REDIS_PORT) {
-            Value::Null
-        } else {
-            port
-        };
-        set(&mut st, "port", p);
+        set(&mut st, "port", port);
     }
     set(
         &mut st,
