@@ -93,13 +93,7 @@ impl tfplugin::Resource for SubnetGroup {
     async fn apply(&self, req: ApplyRequest) -> ApplyResponse {
         let meta = match self.conn.get() {
             Ok(m) => m,
-            Err(d) => {
-                return ApplyResponse {
-                    new_state: req.prior_state,
-                    private: Vec::new(),
-                    diagnostics: d,
-                }
-            }
+            Err(d) => return ApplyResponse::error(req.prior_state, d),
         };
         if req.is_delete() {
             let id = str_of(&req.prior_state, "id").unwrap_or_default();
@@ -197,13 +191,7 @@ impl tfplugin::Resource for SubnetGroup {
     async fn read(&self, req: ReadRequest) -> ReadResponse {
         let meta = match self.conn.get() {
             Ok(m) => m,
-            Err(d) => {
-                return ReadResponse {
-                    new_state: req.current_state,
-                    private: req.private,
-                    diagnostics: d,
-                }
-            }
+            Err(d) => return ReadResponse::unchanged(req.current_state, req.private, d),
         };
         let id = str_of(&req.current_state, "id").unwrap_or_default();
         match read(meta, &id, &req.current_state).await {

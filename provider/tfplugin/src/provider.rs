@@ -184,7 +184,8 @@ impl ApplyResponse {
             ..Default::default()
         }
     }
-    pub fn error(prior: Value, d: Diagnostic) -> Self {
+    /// The apply failed: the prior state stays, with the diagnostics.
+    pub fn error(prior: Value, d: impl Into<Diagnostics>) -> Self {
         ApplyResponse {
             new_state: prior,
             private: Vec::new(),
@@ -205,6 +206,18 @@ pub struct ReadResponse {
     pub new_state: Value,
     pub private: Vec<u8>,
     pub diagnostics: Diagnostics,
+}
+
+impl ReadResponse {
+    /// The read could not happen (e.g. no client): the state and private data
+    /// stay as they were, with the diagnostics.
+    pub fn unchanged(state: Value, private: Vec<u8>, d: impl Into<Diagnostics>) -> Self {
+        ReadResponse {
+            new_state: state,
+            private,
+            diagnostics: d.into(),
+        }
+    }
 }
 
 /// One resource produced by import.

@@ -102,13 +102,7 @@ impl tfplugin::Resource for ReplicationGroupResource {
     async fn apply(&self, req: ApplyRequest) -> ApplyResponse {
         let meta = match self.conn.get() {
             Ok(m) => m,
-            Err(d) => {
-                return ApplyResponse {
-                    new_state: req.prior_state,
-                    diagnostics: d,
-                    ..Default::default()
-                }
-            }
+            Err(d) => return ApplyResponse::error(req.prior_state, d),
         };
         if req.is_delete() {
             return match delete(meta, &req.prior_state).await {
@@ -125,13 +119,7 @@ impl tfplugin::Resource for ReplicationGroupResource {
     async fn read(&self, req: ReadRequest) -> ReadResponse {
         let meta = match self.conn.get() {
             Ok(m) => m,
-            Err(d) => {
-                return ReadResponse {
-                    new_state: req.current_state,
-                    private: req.private,
-                    diagnostics: d,
-                }
-            }
+            Err(d) => return ReadResponse::unchanged(req.current_state, req.private, d),
         };
         let id = state_id(&req.current_state);
         let import = req.private == IMPORTED;
