@@ -438,11 +438,16 @@ impl Reconciler {
 
         // Meet: everyone knows the anchor and the anchor knows everyone; after
         // a while, any pair still apart meets directly.
+        // The anchor: the node that knows the most (entries in handshake
+        // do not count: a node met several times at once lists each
+        // handshake), then the one that knows the most slot owners.
         let anchor = *live
             .iter()
             .max_by_key(|i| {
+                let v = nodes[**i].view.as_ref();
                 (
-                    nodes[**i].view.as_ref().map_or(0, |v| v.entries.len()),
+                    v.map_or(0, |v| v.entries.iter().filter(|e| e.known()).count()),
+                    v.map_or(0, |v| v.owners().iter().filter(|o| o.is_some()).count()),
                     std::cmp::Reverse(**i),
                 )
             })
@@ -655,11 +660,22 @@ impl Reconciler {
             .iter()
             .all(|i| nodes[*i].view.as_ref().is_some_and(|v| v.state_ok));
         if let (true, Some(av)) = (all_know && !fresh, anchor_view) {
-            let owners: Vec<Option<String>> = av
+            // The anchor's slot map, with the gaps filled from the other
+            // views: a node that joined a moment ago lists other masters
+            // before it has heard which slots they own, and a slot that
+            // looked unowned would be claimed empty (its keys lost).
+            let mut owners: Vec<Option<String>> = av
                 .owners()
                 .into_iter()
                 .map(|o| o.map(str::to_owned))
                 .collect();
+            for v in live.iter().filter_map(|i| nodes[*i].view.as_ref()) {
+                for (slot, o) in v.owners().into_iter().enumerate() {
+                    if let (None, Some(o)) = (&owners[slot], o) {
+                        owners[slot] = Some(o.to_owned());
+                    }
+                }
+            }
             let mut moves: Vec<(usize, usize, u16)> = Vec::new();
             let mut unowned: HashMap<usize, Vec<u16>> = HashMap::new();
             for ng in &g.node_groups {
@@ -685,6 +701,7 @@ impl Reconciler {
             }
             for (p, slots) in unowned {
                 settled = false;
+                tracing::info!(group = id, node = %nodes[p].spec.key, slots = slots.len(), "claiming slots no node owns");
                 let mut args = vec!["CLUSTER".to_owned(), "ADDSLOTS".to_owned()];
                 args.extend(slots.iter().map(ToString::to_string));
                 let args: Vec<&str> = args.iter().map(String::as_str).collect();
