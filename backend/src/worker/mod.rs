@@ -6,7 +6,7 @@
 //! - the passes, each an `impl Reconciler` of its own: `reconcile` (clusters:
 //!   start, restart, remove nodes, parameters, statuses, events), `replication`
 //!   (replication groups), `cluster_mode` (Redis Cluster groups), `snapshots`,
-//!   `migration`;
+//!   `migration`, `users` (users and user groups pushed to the engines);
 //! - what the passes share, below them: `node` (a node's configuration and spec,
 //!   connecting to it, pushing parameters, saving), `proxy` and `discovery` (the
 //!   endpoints served).
@@ -19,6 +19,7 @@ pub mod proxy;
 pub mod reconcile;
 pub mod replication;
 pub mod snapshots;
+mod users;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -50,6 +51,8 @@ pub struct Reconciler {
     create_failures: Mutex<HashMap<(Scope, String), u32>>,
     /// Snapshots whose work is running.
     snap_inflight: Mutex<HashSet<(Scope, String)>>,
+    /// Scopes whose users' pass is running.
+    users_inflight: Mutex<HashSet<Scope>>,
 }
 
 impl Reconciler {
@@ -65,6 +68,7 @@ impl Reconciler {
             failed_at: Mutex::new(HashMap::new()),
             create_failures: Mutex::new(HashMap::new()),
             snap_inflight: Mutex::new(HashSet::new()),
+            users_inflight: Mutex::new(HashSet::new()),
         })
     }
 
@@ -91,6 +95,7 @@ impl Reconciler {
             self.maintenance();
             self.tick();
             self.snapshots();
+            self.users();
             if last_health.elapsed() >= HEALTH_EVERY {
                 last_health = Instant::now();
                 let me = self.clone();

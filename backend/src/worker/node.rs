@@ -249,6 +249,36 @@ pub(super) async fn save(host: Ipv4Addr, port: u16, auth: Option<&str>) {
     }
 }
 
+/// The users a replication group's nodes have besides the backend's own:
+/// those of its user groups (pending changes included: this is what the
+/// nodes are being brought to), one per name, users being deleted left out.
+/// Empty when no user group is attached.
+pub(super) fn client_users(
+    cp: &ControlPlane,
+    scope: &Scope,
+    g: &crate::model::replication_group::ReplicationGroup,
+) -> Vec<crate::model::user::User> {
+    let mut out: Vec<crate::model::user::User> = Vec::new();
+    for ug in &g.user_group_ids {
+        let Ok(ug) = cp.find_user_group(scope, ug) else {
+            continue;
+        };
+        if ug.status == crate::model::user::DELETING {
+            continue;
+        }
+        for id in ug.target_members() {
+            let Ok(u) = cp.find_user(scope, &id) else {
+                continue;
+            };
+            if u.status == crate::model::user::DELETING || out.iter().any(|o| o.name == u.name) {
+                continue;
+            }
+            out.push(u);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -97,6 +97,9 @@ pub struct ReplicationGroup {
     /// transactional log behind `sync` and `async` is not run here).
     #[serde(default)]
     pub durability: Option<String>,
+    /// User groups attached (RBAC): their users are the engines' users.
+    #[serde(default)]
+    pub user_group_ids: Vec<String>,
 }
 
 impl ReplicationGroup {
@@ -492,6 +495,7 @@ impl ControlPlane {
             config_port: None,
             config_host: None,
             durability: req.durability.clone(),
+            user_group_ids: Vec::new(),
         };
         self.insert_clusters(scope, &members, Some(&group))?;
         if let Some(c) = existing {

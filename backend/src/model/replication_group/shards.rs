@@ -545,6 +545,7 @@ impl ControlPlane {
             config_port: Some(config_port),
             config_host: Some(config_host),
             durability: req.durability.clone(),
+            user_group_ids: Vec::new(),
         };
         self.insert_clusters(scope, &clusters, Some(&group))?;
         Ok(group)
