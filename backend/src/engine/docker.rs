@@ -189,7 +189,7 @@ impl DockerRuntime {
                 } else {
                     (6379, s("0.0.0.0"))
                 };
-                let mut a = vec![s(server)];
+                let mut a = vec![s(server), format!("/data/{}", super::NODE_CONF)];
                 a.extend(super::redis_listen_args(spec, port));
                 a.extend([s("--bind"), bind, s("--dir"), s("/data")]);
                 a.extend(super::redis_args(spec));
@@ -324,6 +324,12 @@ impl EngineRuntime for DockerRuntime {
             )
         });
         let name = container_name(&spec.key);
+        // The node's users and the replicas' credentials, in its mounted data
+        // directory (not in the container's command or environment).
+        tokio::fs::create_dir_all(&spec.data_dir)
+            .await
+            .with_context(|| format!("create data dir {}", spec.data_dir.display()))?;
+        super::write_auth_files(spec, &spec.data_dir, "/data")?;
 
         match self
             .docker

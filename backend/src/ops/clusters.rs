@@ -343,7 +343,7 @@ pub(super) fn flatten(ctx: &Ctx<'_>, c: &CacheCluster, show_nodes: bool) -> dto:
         m.snapshot_retention_limit = Some(c.snapshot_retention_limit);
         m.snapshot_window.clone_from(&c.snapshot_window);
     }
-    m.auth_token_enabled = Some(c.auth_token.is_some());
+    m.auth_token_enabled = Some(c.auth.enabled());
     if let Some(t) = &c.auth_token_last_modified {
         m.auth_token_last_modified_date = Some(*t);
     }

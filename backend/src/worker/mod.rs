@@ -27,9 +27,10 @@ use std::time::{Duration, Instant};
 
 use self::discovery::Discovery;
 use self::proxy::Proxies;
-use crate::engine::{EngineRuntime, NodeSpec};
+use crate::engine::{EngineRuntime, NodeSpec, StartInfo};
 use crate::model::cluster::{CacheCluster, CacheNode};
 use crate::model::{ControlPlane, Scope};
+use crate::tls::Authority;
 
 const HEALTH_EVERY: Duration = Duration::from_secs(5);
 
@@ -39,6 +40,8 @@ const HEALTH_EVERY: Duration = Duration::from_secs(5);
 /// and settles statuses and events once the engines answer.
 pub struct Reconciler {
     cp: Arc<ControlPlane>,
+    /// Issues TLS nodes their certificates.
+    ca: Arc<Authority>,
     discovery: Discovery,
     proxies: Proxies,
     inflight: Mutex<HashSet<(Scope, String)>>,
@@ -57,9 +60,10 @@ pub struct Reconciler {
 
 impl Reconciler {
     #[must_use]
-    pub fn new(cp: Arc<ControlPlane>) -> Arc<Self> {
+    pub fn new(cp: Arc<ControlPlane>, ca: Arc<Authority>) -> Arc<Self> {
         Arc::new(Self {
             cp,
+            ca,
             discovery: Discovery::default(),
             proxies: Proxies::default(),
             inflight: Mutex::new(HashSet::new()),
@@ -114,6 +118,17 @@ impl Reconciler {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .contains(&(scope.clone(), id.to_owned()))
+    }
+
+    /// Start (or re-adopt) a node of `c`, with its TLS files when it serves TLS.
+    async fn start_node(
+        &self,
+        scope: &Scope,
+        c: &CacheCluster,
+        spec: &NodeSpec,
+    ) -> anyhow::Result<StartInfo> {
+        let names = node::tls_names(self.cp.as_ref(), scope, c, spec.host);
+        node::start(self.runtime(), &self.ca, spec, &names).await
     }
 
     /// How a node of `c` runs.

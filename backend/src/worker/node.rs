@@ -7,9 +7,10 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use crate::catalog;
-use crate::engine::{resp, EngineKind, NodeSpec};
-use crate::model::cluster::{CacheCluster, CacheNode};
+use crate::engine::{resp, AclUser, AclUsers, EngineKind, EngineRuntime, NodeSpec, StartInfo};
+use crate::model::cluster::{AuthTokens, CacheCluster, CacheNode};
 use crate::model::{ControlPlane, Scope};
+use crate::tls::Authority;
 
 /// How long a starting node may take to answer.
 pub(super) const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -62,7 +63,116 @@ pub(super) fn spec(cp: &ControlPlane, scope: &Scope, c: &CacheCluster, n: &Cache
         config.retain(|(k, _)| !k.starts_with("cluster-"));
         config.extend(node_config(n.host, n.port));
     }
-    c.node_spec(scope, n, &cp.settings.nodes_dir, config)
+    let mut spec = c.node_spec(scope, n, &cp.settings.nodes_dir, config);
+    if c.engine != EngineKind::Memcached {
+        spec.users = client_users(&c.auth);
+    }
+    spec
+}
+
+/// The ACL users a Redis/Valkey node with AUTH tokens `auth` gives its clients (the backend's
+/// own admin user is added by the engine layer, see `engine::write_auth_files`).
+///
+/// Today the one `default` user with every permission: without AUTH tokens it
+/// needs no password (`on nopass ~* &* +@all`); with tokens it takes each of them
+/// (`on >tok1 >tok2 ~* &* +@all`); while a `ROTATE` onto a token-less group has
+/// not been `SET`, it keeps `nopass` (Redis then accepts the token and
+/// unauthenticated clients alike). User groups (RBAC) extend this list: every
+/// user of the group by its name, the group's `default`-named user in place
+/// of this one.
+#[must_use]
+pub(super) fn client_users(auth: &AuthTokens) -> AclUsers {
+    let mut rules = vec!["on".to_owned()];
+    if auth.tokens.is_empty() || auth.open {
+        rules.push("nopass".to_owned());
+    } else {
+        rules.extend(auth.tokens.iter().map(|t| format!(">{t}")));
+    }
+    rules.extend(["~*", "&*", "+@all"].map(str::to_owned));
+    AclUsers(vec![AclUser {
+        name: "default".to_owned(),
+        rules,
+    }])
+}
+
+/// Make a running node's client users what `users` says, at once (`ACL SETUSER
+/// <name> reset <rules>` for each; users it had beyond them and the admin are
+/// deleted), and save them to its ACL file for its next start.
+#[allow(dead_code)] // The AUTH token pass uses it (next step).
+pub(super) async fn push_users(
+    host: Ipv4Addr,
+    port: u16,
+    tls: bool,
+    users: &AclUsers,
+) -> anyhow::Result<()> {
+    let mut conn = connect(host, port, tls).await?;
+    for u in &users.0 {
+        let mut args: Vec<&str> = vec!["ACL", "SETUSER", &u.name, "reset"];
+        args.extend(u.rules.iter().map(String::as_str));
+        conn.cmd(&args).await?;
+    }
+    if let resp::Reply::Array(Some(names)) = conn.cmd(&["ACL", "USERS"]).await? {
+        for name in names.iter().filter_map(resp::Reply::as_text) {
+            let keep = name == crate::engine::ADMIN_USER
+                || name == "default"
+                || users.0.iter().any(|u| u.name == name);
+            if !keep {
+                conn.cmd(&["ACL", "DELUSER", &name]).await?;
+            }
+        }
+    }
+    conn.cmd(&["ACL", "SAVE"]).await?;
+    Ok(())
+}
+
+/// The names a TLS node of `c` on `host` is reached by, for its certificate:
+/// its own address, its group's primary, reader and configuration endpoint
+/// addresses (their proxies pass TLS through to the node), the advertised host
+/// name and `localhost`.
+pub(super) fn tls_names(
+    cp: &ControlPlane,
+    scope: &Scope,
+    c: &CacheCluster,
+    host: Ipv4Addr,
+) -> Vec<String> {
+    let mut ips = vec![host, Ipv4Addr::LOCALHOST];
+    if let Some(g) = c
+        .replication_group_id
+        .as_deref()
+        .and_then(|rg| cp.find_replication_group(scope, rg).ok())
+    {
+        ips.push(g.primary_endpoint().0);
+        ips.push(g.reader_endpoint().0);
+        ips.extend(g.config_endpoint().map(|e| e.0));
+    }
+    if let Some(h) = c.config_host {
+        ips.push(h);
+    }
+    let mut names: Vec<String> = Vec::new();
+    for n in ips
+        .into_iter()
+        .map(|ip| ip.to_string())
+        .chain([cp.settings.advertise_host.clone(), "localhost".to_owned()])
+    {
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    names
+}
+
+/// Start (or re-adopt) a node: a TLS node first gets a fresh certificate for
+/// `names`, its key and the CA in its data directory.
+pub(super) async fn start(
+    rt: &dyn EngineRuntime,
+    ca: &Authority,
+    spec: &NodeSpec,
+    names: &[String],
+) -> anyhow::Result<StartInfo> {
+    if spec.tls {
+        ca.write_node_files(&spec.data_dir, names)?;
+    }
+    rt.start(spec).await
 }
 
 /// The spec of an engine nobody owns (to remove it).
@@ -76,7 +186,7 @@ pub(super) fn orphan_spec(nodes_dir: &std::path::Path, key: &str) -> NodeSpec {
         memory_bytes: 0,
         config: Vec::new(),
         data_dir: nodes_dir.join(key),
-        auth_token: None,
+        users: AclUsers::default(),
         tls: false,
     }
 }
@@ -176,15 +286,17 @@ pub(super) fn runtime_config(
         .collect()
 }
 
-pub(super) async fn connect(
-    host: Ipv4Addr,
-    port: u16,
-    auth: Option<&str>,
-) -> anyhow::Result<resp::Conn> {
-    let mut conn = resp::Conn::connect(host, port).await?;
-    if let Some(t) = auth {
-        conn.cmd(&["AUTH", t]).await?;
-    }
+/// A connection to one of the backend's Redis/Valkey nodes, over TLS when the
+/// node serves TLS (`tls`), authenticated as the backend's admin user.
+pub(super) async fn connect(host: Ipv4Addr, port: u16, tls: bool) -> anyhow::Result<resp::Conn> {
+    let mut conn = resp::Conn::connect_to(host, port, tls).await?;
+    conn.cmd(&[
+        "AUTH",
+        crate::engine::ADMIN_USER,
+        crate::engine::admin_secret(),
+    ])
+    .await
+    .map_err(|_| anyhow::anyhow!("{host}:{port} refused the backend's admin user"))?;
     Ok(conn)
 }
 
@@ -192,10 +304,10 @@ pub(super) async fn connect(
 pub(super) async fn apply_params(
     host: Ipv4Addr,
     port: u16,
-    auth: Option<&str>,
+    tls: bool,
     params: &[(String, String)],
 ) {
-    let Ok(mut conn) = connect(host, port, auth).await else {
+    let Ok(mut conn) = connect(host, port, tls).await else {
         tracing::warn!(port, "could not connect to apply parameters");
         return;
     };
@@ -224,8 +336,8 @@ pub(super) async fn apply_params(
 }
 
 /// `SAVE` before a restart that keeps data.
-pub(super) async fn save(host: Ipv4Addr, port: u16, auth: Option<&str>) {
-    let mut conn = match connect(host, port, auth).await {
+pub(super) async fn save(host: Ipv4Addr, port: u16, tls: bool) {
+    let mut conn = match connect(host, port, tls).await {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(port, error = %e, "could not connect to SAVE before restart");
@@ -302,6 +414,21 @@ mod tests {
             memcached_option("memcached_connections_overhead", "100"),
             None
         );
+    }
+
+    #[test]
+    fn client_users_follow_the_tokens() {
+        let mut c = AuthTokens::default();
+        let rules = |c: &AuthTokens| client_users(c).0[0].rules.join(" ");
+        assert_eq!(rules(&c), "on nopass ~* &* +@all");
+        c.tokens = vec!["a".repeat(16), "b".repeat(16)];
+        assert_eq!(
+            rules(&c),
+            format!("on >{} >{} ~* &* +@all", "a".repeat(16), "b".repeat(16))
+        );
+        c.open = true;
+        assert_eq!(rules(&c), "on nopass ~* &* +@all");
+        assert!(!format!("{:?}", client_users(&c)).contains("aaaa"));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use super::{
     arn, lifecycle, subnet_group, validate, ControlPlane, Error, Fault, Result, Scope, Tag,
 };
 use crate::catalog;
-use crate::engine::{EngineKind, NodeSpec};
+use crate::engine::{AclUsers, EngineKind, NodeSpec};
 
 pub const MAX_CLUSTERS: usize = 300;
 pub const MAX_NODES_PER_CLUSTER: i64 = 40;
@@ -78,7 +78,10 @@ pub struct CacheCluster {
     pub auto_minor_version_upgrade: bool,
     pub transit_encryption: bool,
     pub at_rest_encryption: bool,
-    pub auth_token: Option<String>,
+    /// The AUTH tokens the nodes accept (never answered, logged or put on a
+    /// command line).
+    #[serde(default)]
+    pub auth: AuthTokens,
     pub auth_token_last_modified: Option<DateTime<Utc>>,
     /// The port the user asked for (AWS's `Port`); engines answer on their node ports.
     pub port: u16,
@@ -110,6 +113,43 @@ pub struct CacheCluster {
     /// The snapshot that file belongs to (`SnapshotName`), if any.
     #[serde(default)]
     pub restore_snapshot: Option<String>,
+}
+
+/// The AUTH tokens of a cluster's nodes (Redis/Valkey, node-based access):
+/// at most the two newest (a `ROTATE` keeps the previous one valid), oldest
+/// first. `open`: unauthenticated clients are still accepted (a `ROTATE` onto
+/// a group that had no token, until a `SET`). `Debug` shows no token.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthTokens {
+    pub tokens: Vec<String>,
+    #[serde(default)]
+    pub open: bool,
+}
+
+impl std::fmt::Debug for AuthTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthTokens")
+            .field("tokens", &self.tokens.len())
+            .field("open", &self.open)
+            .finish()
+    }
+}
+
+impl AuthTokens {
+    /// The tokens of a new cluster: `token`, or none.
+    #[must_use]
+    pub fn new(token: Option<String>) -> Self {
+        Self {
+            tokens: token.into_iter().collect(),
+            open: false,
+        }
+    }
+
+    /// Whether clients must authenticate with a token (AWS's `AuthTokenEnabled`).
+    #[must_use]
+    pub fn enabled(&self) -> bool {
+        !self.tokens.is_empty()
+    }
 }
 
 impl CacheCluster {
@@ -144,7 +184,7 @@ impl CacheCluster {
             memory_bytes: catalog::node_type(&self.node_type)
                 .map_or(512 << 20, catalog::NodeType::memory_bytes),
             config: extra,
-            auth_token: self.auth_token.clone(),
+            users: AclUsers::default(),
             tls: self.transit_encryption,
         }
     }
@@ -531,7 +571,7 @@ impl ControlPlane {
             auto_minor_version_upgrade: req.auto_minor_version_upgrade.unwrap_or(true),
             transit_encryption: false,
             at_rest_encryption: false,
-            auth_token: req.auth_token.clone(),
+            auth: AuthTokens::new(req.auth_token.clone()),
             auth_token_last_modified: req.auth_token.as_ref().map(|_| now),
             port,
             config_port: config.map(|(_, p)| p),

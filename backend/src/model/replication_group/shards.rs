@@ -519,7 +519,7 @@ impl ControlPlane {
                 .clone()
                 .unwrap_or_else(|| "06:30-07:30".to_owned()),
             snapshotting_cluster: None,
-            auth_token_enabled: t.auth_token.is_some(),
+            auth_token_enabled: t.auth.enabled(),
             auth_token_last_modified: t.auth_token_last_modified,
             network_type: t.network_type.clone(),
             ip_discovery: t.ip_discovery.clone(),
@@ -580,7 +580,7 @@ impl ControlPlane {
             };
             let mut c = self.build_cluster(scope, r)?;
             c.replication_group_id = Some(g.id.clone());
-            c.auth_token.clone_from(&t.auth_token);
+            c.auth.clone_from(&t.auth);
             c.auth_token_last_modified = t.auth_token_last_modified;
             out.push(c);
         }
