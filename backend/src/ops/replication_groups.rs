@@ -236,8 +236,8 @@ pub(super) fn modify(
         multi_az: multi_az_enabled,
         node_group_id,
         cluster_mode: cluster_mode.map(String::from),
-        user_groups: !user_group_ids_to_add.unwrap_or_default().is_empty()
-            || !user_group_ids_to_remove.unwrap_or_default().is_empty(),
+        user_groups_to_add: user_group_ids_to_add.unwrap_or_default(),
+        user_groups_to_remove: user_group_ids_to_remove.unwrap_or_default(),
         durability: durability.map(String::from),
         cluster,
     };

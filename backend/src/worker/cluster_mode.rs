@@ -17,7 +17,9 @@ use std::net::Ipv4Addr;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::node::{apply_params, bus_port, connect, runtime_config, NODE_TIMEOUT_MS};
+use super::node::{
+    apply_params, bus_port, connect, push_group_users, runtime_config, NODE_TIMEOUT_MS,
+};
 use super::Reconciler;
 use crate::engine::{admin_secret, resp, NodeSpec, NodeStatus, ADMIN_USER};
 use crate::model::cluster::CacheCluster;
@@ -806,6 +808,17 @@ impl Reconciler {
         };
         if leaving {
             settled = false;
+        }
+        // Users changed (user groups attached or removed): every node gets
+        // them; the group settles on the next pass.
+        if settled && g.users_pending {
+            settled = false;
+            if push_group_users(self.cp.as_ref(), scope, id).await {
+                let _ = self.cp.update_replication_group(scope, id, |g| {
+                    g.users_pending = false;
+                    Ok(())
+                });
+            }
         }
         if settled
             && matches!(

@@ -65,7 +65,13 @@ pub(super) fn spec(cp: &ControlPlane, scope: &Scope, c: &CacheCluster, n: &Cache
     }
     let mut spec = c.node_spec(scope, n, &cp.settings.nodes_dir, config);
     if c.engine != EngineKind::Memcached {
-        spec.users = client_users(&c.auth);
+        let rbac = c
+            .replication_group_id
+            .as_deref()
+            .and_then(|rg| cp.find_replication_group(scope, rg).ok())
+            .map(|g| rbac_users(cp, scope, &g))
+            .unwrap_or_default();
+        spec.users = client_users(&c.auth, &rbac);
     }
     spec
 }
@@ -80,8 +86,29 @@ pub(super) fn spec(cp: &ControlPlane, scope: &Scope, c: &CacheCluster, n: &Cache
 /// unauthenticated clients alike). User groups (RBAC) extend this list: every
 /// user of the group by its name, the group's `default`-named user in place
 /// of this one.
+///
+/// With a user group attached (`rbac`, see [`rbac_users`]), the group's users
+/// are the node's users and the tokens play no part. Every client user is
+/// denied what would let a client undo this (`ACL` writes, `CONFIG SET`), as
+/// ElastiCache denies them; the backend works as its own admin user.
 #[must_use]
-pub(super) fn client_users(auth: &AuthTokens) -> AclUsers {
+pub(super) fn client_users(auth: &AuthTokens, rbac: &[crate::model::user::User]) -> AclUsers {
+    if !rbac.is_empty() {
+        let mut users: Vec<AclUser> = rbac
+            .iter()
+            .map(|u| AclUser {
+                name: u.name.clone(),
+                rules: with_denials(u.acl_rules()),
+            })
+            .collect();
+        if !users.iter().any(|u| u.name == "default") {
+            users.push(AclUser {
+                name: "default".to_owned(),
+                rules: vec!["off".to_owned()],
+            });
+        }
+        return AclUsers(users);
+    }
     let mut rules = vec!["on".to_owned()];
     if auth.tokens.is_empty() || auth.open {
         rules.push("nopass".to_owned());
@@ -91,8 +118,26 @@ pub(super) fn client_users(auth: &AuthTokens) -> AclUsers {
     rules.extend(["~*", "&*", "+@all"].map(str::to_owned));
     AclUsers(vec![AclUser {
         name: "default".to_owned(),
-        rules,
+        rules: with_denials(rules),
     }])
+}
+
+/// Commands no client runs on ElastiCache: they would change users or the
+/// engine's configuration behind the service's back.
+const DENIED: [&str; 8] = [
+    "-acl|setuser",
+    "-acl|deluser",
+    "-acl|load",
+    "-acl|save",
+    "-config|set",
+    "-config|rewrite",
+    "-config|resetstat",
+    "-debug",
+];
+
+fn with_denials(mut rules: Vec<String>) -> Vec<String> {
+    rules.extend(DENIED.iter().map(|d| (*d).to_owned()));
+    rules
 }
 
 /// Make a running node's client users what `users` says, at once (`ACL SETUSER
@@ -365,7 +410,7 @@ pub(super) async fn save(host: Ipv4Addr, port: u16, tls: bool) {
 /// those of its user groups (pending changes included: this is what the
 /// nodes are being brought to), one per name, users being deleted left out.
 /// Empty when no user group is attached.
-pub(super) fn client_users(
+pub(super) fn rbac_users(
     cp: &ControlPlane,
     scope: &Scope,
     g: &crate::model::replication_group::ReplicationGroup,
@@ -389,6 +434,29 @@ pub(super) fn client_users(
         }
     }
     out
+}
+
+/// Every node of replication group `rg` gets its client users as the records
+/// say now ([`spec`] renders them; users a node had beyond them are deleted,
+/// which ends their connections); whether every node took them.
+pub(super) async fn push_group_users(cp: &ControlPlane, scope: &Scope, rg: &str) -> bool {
+    let Ok(g) = cp.find_replication_group(scope, rg) else {
+        return true;
+    };
+    let mut ok = true;
+    for id in &g.members {
+        let Ok(c) = cp.find_cluster(scope, id) else {
+            continue;
+        };
+        for n in &c.nodes {
+            let spec = spec(cp, scope, &c, n);
+            if let Err(e) = push_users(spec.host, spec.port, spec.tls, &spec.users).await {
+                tracing::warn!(group = rg, node = %spec.key, error = %e, "could not push users to a node; retrying");
+                ok = false;
+            }
+        }
+    }
+    ok
 }
 
 #[cfg(test)]
@@ -419,7 +487,13 @@ mod tests {
     #[test]
     fn client_users_follow_the_tokens() {
         let mut c = AuthTokens::default();
-        let rules = |c: &AuthTokens| client_users(c).0[0].rules.join(" ");
+        let rules = |c: &AuthTokens| {
+            let r = client_users(c, &[]).0[0].rules.join(" ");
+            r.split(" -acl|setuser")
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        };
         assert_eq!(rules(&c), "on nopass ~* &* +@all");
         c.tokens = vec!["a".repeat(16), "b".repeat(16)];
         assert_eq!(
@@ -428,7 +502,7 @@ mod tests {
         );
         c.open = true;
         assert_eq!(rules(&c), "on nopass ~* &* +@all");
-        assert!(!format!("{:?}", client_users(&c)).contains("aaaa"));
+        assert!(!format!("{:?}", client_users(&c, &[])).contains("aaaa"));
     }
 
     #[test]

@@ -100,6 +100,10 @@ pub struct ReplicationGroup {
     /// User groups attached (RBAC): their users are the engines' users.
     #[serde(default)]
     pub user_group_ids: Vec<String>,
+    /// The nodes' users changed (user groups attached or removed) and are
+    /// not pushed to the running nodes yet.
+    #[serde(default)]
+    pub users_pending: bool,
 }
 
 impl ReplicationGroup {
@@ -183,7 +187,9 @@ pub struct ModifyReplicationGroup {
     pub multi_az: Option<bool>,
     pub node_group_id: Option<String>,
     pub cluster_mode: Option<String>,
-    pub user_groups: bool,
+    /// `UserGroupIdsToAdd` / `UserGroupIdsToRemove`.
+    pub user_groups_to_add: Vec<String>,
+    pub user_groups_to_remove: Vec<String>,
     pub durability: Option<String>,
     /// Settings every member takes (`ModifyCacheCluster` of each member).
     pub cluster: ModifyCluster,
@@ -327,11 +333,17 @@ impl ControlPlane {
                 format!("Global replication group {g} not found."),
             ));
         }
-        if let Some(u) = req.user_group_ids.first() {
-            return Err(Error::new(
-                Fault::UserGroupNotFound,
-                format!("User group {u} not found."),
-            ));
+        if !req.user_group_ids.is_empty() {
+            if req.cluster.auth_token.is_some() {
+                return Err(Error::combination(
+                    "AuthToken and UserGroupIds cannot both be given: a replication group uses either an AUTH token or role-based access control.",
+                ));
+            }
+            self.check_user_groups(
+                scope,
+                &req.user_group_ids,
+                req.cluster.transit_encryption == Some(true),
+            )?;
         }
         if req.at_rest_encryption == Some(true) {
             return Err(Error::invalid(
@@ -495,7 +507,8 @@ impl ControlPlane {
             config_port: None,
             config_host: None,
             durability: req.durability.clone(),
-            user_group_ids: Vec::new(),
+            user_group_ids: req.user_group_ids.clone(),
+            users_pending: false,
         };
         self.insert_clusters(scope, &members, Some(&group))?;
         if let Some(c) = existing {
@@ -536,11 +549,39 @@ impl ControlPlane {
                 ));
             }
         }
-        if req.user_groups {
-            return Err(Error::invalid(
-                "User groups are not available yet in elasticache-local.",
-            ));
-        }
+        let user_groups_after =
+            if req.user_groups_to_add.is_empty() && req.user_groups_to_remove.is_empty() {
+                None
+            } else {
+                let mut after: Vec<String> = g
+                    .user_group_ids
+                    .iter()
+                    .filter(|u| !req.user_groups_to_remove.contains(u))
+                    .cloned()
+                    .collect();
+                for u in &req.user_groups_to_remove {
+                    if !g.user_group_ids.contains(u) {
+                        return Err(Error::invalid(format!(
+                            "User group {u} is not associated with replication group {}.",
+                            g.id
+                        )));
+                    }
+                }
+                let new: Vec<String> = req
+                    .user_groups_to_add
+                    .iter()
+                    .filter(|u| !after.contains(u))
+                    .cloned()
+                    .collect();
+                if !new.is_empty() {
+                    let tls = self
+                        .find_cluster(scope, &g.primary)
+                        .is_ok_and(|c| c.transit_encryption);
+                    self.check_user_groups(scope, &new, tls)?;
+                }
+                after.extend(new);
+                Some(after)
+            };
         let af = req.automatic_failover.unwrap_or(g.automatic_failover);
         let multi_az = req.multi_az.unwrap_or(g.multi_az && af);
         if af && g.members.len() < 2 {
@@ -667,6 +708,11 @@ impl ControlPlane {
                 g.status = lifecycle::MODIFYING.to_owned();
             }
             if touches_members {
+                g.status = lifecycle::MODIFYING.to_owned();
+            }
+            if let Some(ugs) = user_groups_after {
+                g.user_group_ids = ugs;
+                g.users_pending = true;
                 g.status = lifecycle::MODIFYING.to_owned();
             }
             Ok(())

@@ -545,7 +545,8 @@ impl ControlPlane {
             config_port: Some(config_port),
             config_host: Some(config_host),
             durability: req.durability.clone(),
-            user_group_ids: Vec::new(),
+            user_group_ids: req.user_group_ids.clone(),
+            users_pending: false,
         };
         self.insert_clusters(scope, &clusters, Some(&group))?;
         Ok(group)

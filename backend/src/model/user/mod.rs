@@ -633,6 +633,34 @@ impl ControlPlane {
         Ok(())
     }
 
+    /// User groups a replication group may attach: at most one, existing,
+    /// active, and only with transit encryption (as on AWS).
+    pub fn check_user_groups(&self, scope: &Scope, ids: &[String], tls: bool) -> Result<()> {
+        if ids.len() > 1 {
+            return Err(Error::invalid(
+                "A replication group can be associated with at most one user group.",
+            ));
+        }
+        for id in ids {
+            let g = self.find_user_group(scope, id)?;
+            if g.status != ACTIVE {
+                return Err(Error::new(
+                    Fault::InvalidUserGroupState,
+                    format!(
+                        "User group {id} is not in active state (it is {}).",
+                        g.status
+                    ),
+                ));
+            }
+        }
+        if !ids.is_empty() && !tls {
+            return Err(Error::combination(
+                "User groups require in-transit encryption: set TransitEncryptionEnabled to true.",
+            ));
+        }
+        Ok(())
+    }
+
     pub fn create_user_group(
         &self,
         scope: &Scope,
