@@ -6,6 +6,7 @@ mod cluster_mode;
 mod common;
 mod engine;
 mod migration;
+mod rbac;
 mod replication;
 mod restart;
 mod sdk_clusters;
