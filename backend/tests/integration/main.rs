@@ -14,3 +14,4 @@ mod snapshots;
 mod terraform_aws;
 mod timing;
 mod tls;
+mod transit;
