@@ -69,7 +69,26 @@ pub struct NodeSpec {
     /// certificate, key and CA the worker writes under `data_dir` before the
     /// start ([`TLS_CERT`], [`TLS_KEY`], [`TLS_CA`]).
     pub tls: bool,
+    /// Transit encryption mode `preferred`: the node also answers plaintext,
+    /// on this port of its address ([`plain_port`]); the group's endpoints
+    /// route each connection by its first byte to `port` (TLS) or this one.
+    pub plain_port: Option<u16>,
 }
+
+/// The second port of a node in transit encryption mode `preferred`, where it
+/// answers plaintext beside TLS on its own port (each node has an address of
+/// its own, so the port is free there).
+#[must_use]
+pub fn plain_port(port: u16) -> u16 {
+    if port <= 45535 {
+        port + 20000
+    } else {
+        port - 40000
+    }
+}
+
+/// The port a Redis/Valkey container answers plaintext on in mode `preferred`.
+pub const CONTAINER_PLAIN_PORT: u16 = 6380;
 
 /// The backend's own ACL user on every Redis/Valkey node: the reconciler
 /// connects as it, and replicas authenticate to their primary as it
@@ -79,8 +98,9 @@ pub const ADMIN_USER: &str = "elasticache-local-admin";
 /// A node's start-time configuration file (owner-only, in its data directory):
 /// it names the ACL file and holds the replicas' credentials.
 pub const NODE_CONF: &str = "node.conf";
-/// A node's ACL file (owner-only, in its data directory).
-pub const USERS_ACL: &str = "users.acl";
+/// A node's ACL file, in an owner-only directory of its data directory (the
+/// engine rewrites the file on `ACL SAVE` with its own file mode).
+pub const USERS_ACL: &str = "auth/users.acl";
 
 static ADMIN_SECRET: OnceLock<String> = OnceLock::new();
 
@@ -180,7 +200,12 @@ pub fn write_auth_files(
         admin_secret()
     );
     crate::tls::write_private(&data_dir.join(NODE_CONF), &conf)?;
-    crate::tls::write_private(&data_dir.join(USERS_ACL), &acl_file(&spec.users))
+    let acl = data_dir.join(USERS_ACL);
+    if let Some(dir) = acl.parent() {
+        std::fs::create_dir_all(dir)?;
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+    }
+    crate::tls::write_private(&acl, &acl_file(&spec.users))
 }
 
 /// A TLS node's certificate, key and CA, relative to its data directory (the
@@ -296,17 +321,19 @@ pub async fn probe(spec: &NodeSpec) -> bool {
         .unwrap_or(false)
 }
 
-/// How a Redis/Valkey node listens on `port`: plaintext, or TLS only (`port 0`,
-/// `tls-port`), with TLS for its replication links and, in a Redis Cluster, its bus.
+/// How a Redis/Valkey node listens on `port`: plaintext, or TLS (`tls-port`) and
+/// plaintext only on `plain` (mode `preferred`; else `port 0`), with TLS for its
+/// replication links and, in a Redis Cluster, its bus.
 #[must_use]
-pub fn redis_listen_args(spec: &NodeSpec, port: u16) -> Vec<String> {
+pub fn redis_listen_args(spec: &NodeSpec, port: u16, plain: Option<u16>) -> Vec<String> {
+    let plain = plain.map_or_else(|| "0".to_owned(), |p| p.to_string());
     let port = port.to_string();
     if !spec.tls {
         return vec!["--port".to_owned(), port];
     }
     let mut a: Vec<String> = [
         "--port",
-        "0",
+        &plain,
         "--tls-port",
         &port,
         "--tls-cert-file",

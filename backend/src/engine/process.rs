@@ -323,7 +323,7 @@ impl ProcessRuntime {
                 let dir = data_dir.display().to_string();
                 // The configuration file first, as the engine requires.
                 let mut a = vec![format!("{dir}/{}", super::NODE_CONF)];
-                a.extend(super::redis_listen_args(spec, spec.port));
+                a.extend(super::redis_listen_args(spec, spec.port, spec.plain_port));
                 a.extend([
                     s("--bind"),
                     spec.host.to_string(),

@@ -783,9 +783,16 @@ impl Reconciler {
                 targets = live.iter().map(|i| nodes[*i].addr()).collect();
             }
             targets.sort_unstable();
+            let preferred = nodes.iter().any(|n| n.spec.plain_port.is_some());
             if let Err(e) = self
                 .proxies
-                .serve(&Self::config_proxy_key(scope, g), host, port, targets)
+                .serve(
+                    &Self::config_proxy_key(scope, g),
+                    host,
+                    port,
+                    targets,
+                    preferred,
+                )
                 .await
             {
                 tracing::warn!(group = id, %host, port, error = %e, "configuration endpoint could not listen");

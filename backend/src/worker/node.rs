@@ -65,15 +65,21 @@ pub(super) fn spec(cp: &ControlPlane, scope: &Scope, c: &CacheCluster, n: &Cache
     }
     let mut spec = c.node_spec(scope, n, &cp.settings.nodes_dir, config);
     if c.engine != EngineKind::Memcached {
-        let rbac = c
-            .replication_group_id
-            .as_deref()
-            .and_then(|rg| cp.find_replication_group(scope, rg).ok())
-            .map(|g| rbac_users(cp, scope, &g))
-            .unwrap_or_default();
-        spec.users = client_users(&c.auth, &rbac);
+        spec.users = cluster_users(cp, scope, c);
     }
     spec
+}
+
+/// The client ACL users of a Redis/Valkey cluster's nodes: its group's user
+/// groups' users when it has any, else its AUTH tokens' `default`.
+pub(super) fn cluster_users(cp: &ControlPlane, scope: &Scope, c: &CacheCluster) -> AclUsers {
+    let rbac = c
+        .replication_group_id
+        .as_deref()
+        .and_then(|rg| cp.find_replication_group(scope, rg).ok())
+        .map(|g| rbac_users(cp, scope, &g))
+        .unwrap_or_default();
+    client_users(&c.auth, &rbac)
 }
 
 /// The ACL users a Redis/Valkey node with AUTH tokens `auth` gives its clients (the backend's
@@ -143,7 +149,6 @@ fn with_denials(mut rules: Vec<String>) -> Vec<String> {
 /// Make a running node's client users what `users` says, at once (`ACL SETUSER
 /// <name> reset <rules>` for each; users it had beyond them and the admin are
 /// deleted), and save them to its ACL file for its next start.
-#[allow(dead_code)] // The AUTH token pass uses it (next step).
 pub(super) async fn push_users(
     host: Ipv4Addr,
     port: u16,
@@ -233,6 +238,7 @@ pub(super) fn orphan_spec(nodes_dir: &std::path::Path, key: &str) -> NodeSpec {
         data_dir: nodes_dir.join(key),
         users: AclUsers::default(),
         tls: false,
+        plain_port: None,
     }
 }
 
@@ -332,17 +338,31 @@ pub(super) fn runtime_config(
 }
 
 /// A connection to one of the backend's Redis/Valkey nodes, over TLS when the
-/// node serves TLS (`tls`), authenticated as the backend's admin user.
+/// node serves TLS (`tls`), authenticated as the backend's admin user. A node
+/// that still runs as before a change of transit encryption (its restart into
+/// the new mode is what the connection is for) is reached the other way.
 pub(super) async fn connect(host: Ipv4Addr, port: u16, tls: bool) -> anyhow::Result<resp::Conn> {
-    let mut conn = resp::Conn::connect_to(host, port, tls).await?;
-    conn.cmd(&[
-        "AUTH",
-        crate::engine::ADMIN_USER,
-        crate::engine::admin_secret(),
-    ])
-    .await
-    .map_err(|_| anyhow::anyhow!("{host}:{port} refused the backend's admin user"))?;
-    Ok(conn)
+    match connect_as(host, port, tls).await {
+        Ok(c) => Ok(c),
+        Err(e) => connect_as(host, port, !tls).await.map_err(|_| e),
+    }
+}
+
+async fn connect_as(host: Ipv4Addr, port: u16, tls: bool) -> anyhow::Result<resp::Conn> {
+    let fut = async {
+        let mut conn = resp::Conn::connect_to(host, port, tls).await?;
+        conn.cmd(&[
+            "AUTH",
+            crate::engine::ADMIN_USER,
+            crate::engine::admin_secret(),
+        ])
+        .await
+        .map_err(|_| anyhow::anyhow!("{host}:{port} refused the backend's admin user"))?;
+        anyhow::Ok(conn)
+    };
+    tokio::time::timeout(Duration::from_secs(3), fut)
+        .await
+        .map_err(|_| anyhow::anyhow!("{host}:{port} did not answer"))?
 }
 
 /// `CONFIG SET` each parameter; one the engine refuses is logged and skipped.

@@ -357,14 +357,23 @@ impl Reconciler {
             return false;
         }
         let params = runtime_config(self.cp.as_ref(), scope, &fresh);
+        let users = node::cluster_users(self.cp.as_ref(), scope, &fresh);
+        let mut ok = true;
         for n in fresh
             .nodes
             .iter()
             .filter(|n| n.status != lifecycle::NODE_DELETING)
         {
             apply_params(n.host, n.port, fresh.transit_encryption, &params).await;
+            // The users (AUTH tokens) too, live: the node's file has them for its
+            // next start.
+            if let Err(e) = node::push_users(n.host, n.port, fresh.transit_encryption, &users).await
+            {
+                tracing::warn!(cluster = %fresh.id, node = %n.id, error = %e, "could not push the node's users");
+                ok = false;
+            }
         }
-        true
+        ok
     }
 
     /// A creating cluster's pass failed: after `CREATE_ATTEMPTS` of them it

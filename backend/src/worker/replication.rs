@@ -629,6 +629,7 @@ impl Reconciler {
             return;
         };
         let (host, port) = g.primary_endpoint();
+        let preferred = p.spec.plain_port.is_some();
         if let Err(e) = self
             .proxies
             .serve(
@@ -636,6 +637,7 @@ impl Reconciler {
                 host,
                 port,
                 vec![p.addr()],
+                preferred,
             )
             .await
         {
@@ -658,7 +660,13 @@ impl Reconciler {
         let (host, port) = g.reader_endpoint();
         if let Err(e) = self
             .proxies
-            .serve(&Self::proxy_key(scope, g, "reader"), host, port, readers)
+            .serve(
+                &Self::proxy_key(scope, g, "reader"),
+                host,
+                port,
+                readers,
+                preferred,
+            )
             .await
         {
             tracing::warn!(group = %g.id, %host, port, error = %e, "reader endpoint could not listen");

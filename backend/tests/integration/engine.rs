@@ -40,6 +40,7 @@ fn spec(root: &Path, rt: &str, engine: EngineKind, version: &str) -> NodeSpec {
         },
         users: AclUsers::default(),
         tls: false,
+        plain_port: None,
     }
 }
 
@@ -334,11 +335,15 @@ async fn process_valkey_substitution_and_auth() {
         !cmdline.contains(elasticache_local::engine::admin_secret()),
         "{cmdline}"
     );
-    for f in ["node.conf", "users.acl"] {
+    for (f, mode) in [
+        ("node.conf", 0o600),
+        ("auth", 0o700),
+        ("auth/users.acl", 0o600),
+    ] {
         let m = std::fs::metadata(spec.data_dir.join(f)).unwrap();
         assert_eq!(
             std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777,
-            0o600,
+            mode,
             "{f}"
         );
     }
@@ -381,6 +386,7 @@ async fn sigkill_helper() {
         config: vec![],
         users: AclUsers::default(),
         tls: false,
+        plain_port: None,
     };
     // The backend's admin secret survives its restarts (a file under its data dir).
     elasticache_local::engine::load_admin_secret(&root.join("admin.secret")).unwrap();

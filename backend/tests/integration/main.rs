@@ -15,4 +15,5 @@ mod snapshots;
 mod terraform_aws;
 mod timing;
 mod tls;
+mod transit;
 mod users;

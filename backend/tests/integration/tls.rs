@@ -102,6 +102,7 @@ async fn tls_nodes_serve_only_tls_with_a_certificate_from_the_backends_ca() {
                 config: vec![],
                 users: Default::default(),
                 tls: true,
+                plain_port: None,
             };
             ca.write_node_files(&spec.data_dir, &[host.to_string()])
                 .unwrap();

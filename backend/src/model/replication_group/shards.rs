@@ -583,6 +583,8 @@ impl ControlPlane {
             c.replication_group_id = Some(g.id.clone());
             c.auth.clone_from(&t.auth);
             c.auth_token_last_modified = t.auth_token_last_modified;
+            c.transit_encryption = t.transit_encryption;
+            c.transit_mode.clone_from(&t.transit_mode);
             out.push(c);
         }
         Ok(out)
