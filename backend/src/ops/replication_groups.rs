@@ -498,7 +498,7 @@ pub(super) fn flatten(ctx: &Ctx<'_>, g: &ReplicationGroup) -> dto::ReplicationGr
     m.durability = Some(g.durability().to_owned().into());
     m.effective_durability = Some(g.effective_durability().to_owned().into());
     m.arn = Some(g.arn(&ctx.scope));
-    m.user_group_ids = Some(vec![]);
+    m.user_group_ids = Some(g.user_group_ids.clone());
     m.log_delivery_configurations = Some(vec![]);
     m.replication_group_create_time = Some(g.created);
     m.data_tiering = Some(dto::DataTieringStatus::DISABLED);

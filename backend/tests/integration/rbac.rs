@@ -33,8 +33,10 @@ fn cli(ca: &Path, addr: (&str, i32), input: &[&str]) -> Vec<String> {
     }
     drop(stdin);
     let out = child.wait_with_output().unwrap();
+    // Replies one per line (redis-cli follows an error with a blank line).
     String::from_utf8_lossy(&out.stdout)
         .lines()
+        .filter(|l| !l.is_empty())
         .map(str::to_owned)
         .collect()
 }
@@ -120,6 +122,7 @@ async fn scenario(rt: &str) {
                 .replication_group_id(common::name("plain"))
                 .replication_group_description("no tls")
                 .engine("redis")
+                .cache_node_type("cache.t3.micro")
                 .num_cache_clusters(1)
                 .user_group_ids(&ug)
                 .send()
@@ -131,6 +134,7 @@ async fn scenario(rt: &str) {
         .replication_group_id(&rg)
         .replication_group_description("rbac")
         .engine("redis")
+        .cache_node_type("cache.t3.micro")
         .num_cache_clusters(2)
         .transit_encryption_enabled(true)
         .user_group_ids(&ug)
@@ -156,6 +160,27 @@ async fn scenario(rt: &str) {
 
     for (host, port) in &endpoints(&g) {
         let addr = (host.as_str(), *port);
+        if *host
+            == g.node_groups()[0]
+                .primary_endpoint()
+                .unwrap()
+                .address()
+                .unwrap()
+        {
+            let r = cli(&ca, addr, &[&format!("AUTH {ADMIN_PW}"), "SET app:x 1"]);
+            assert_eq!(
+                r,
+                ["OK", "OK"],
+                "{rt}: the default-named user writes: {r:?}"
+            );
+        } else {
+            // The replica has it (replication is asynchronous).
+            eventually("the write replicated", Duration::from_secs(10), || async {
+                let r = cli(&ca, addr, &[&format!("AUTH {ADMIN_PW}"), "GET app:x"]);
+                (r == ["OK", "1"]).then_some(())
+            })
+            .await;
+        }
         let r = cli(
             &ca,
             addr,
