@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use crate::common::{name, runtimes, Backend};
 
 mod groups;
+mod security;
 
 const TEMPLATE: &str = include_str!("terraform_aws/main.tf");
 const TF_TIMEOUT: Duration = Duration::from_secs(600);
