@@ -1,5 +1,5 @@
-//! HashiCorp's Terraform AWS provider (5.100.0) with a TLS + AUTH token
-//! replication group, as the most used module makes one: apply, the endpoints
+//! HashiCorp's Terraform AWS provider (5.100.0) with a TLS + AUTH token +
+//! at-rest encryption replication group, as the most used module makes one: apply, the endpoints
 //! answer over TLS (verified against the backend's CA) with the token only; a
 //! second plan is clean; the token is rotated (`auth_token_update_strategy =
 //! "ROTATE"`: both tokens work), the plan is clean again; destroy leaves nothing.
@@ -80,6 +80,7 @@ fn secure_on(rt: &str, mirror: &Path) {
     let g = &o["secure"]["value"];
     assert_eq!(g["transit_encryption_enabled"], true, "{g}");
     assert_eq!(g["transit_encryption_mode"], "required", "{g}");
+    assert_eq!(g["at_rest_encryption_enabled"], true, "{g}");
     let port = g["port"].as_u64().unwrap();
     let primary = format!("{}:{port}", g["primary_endpoint_address"].as_str().unwrap());
     let reader = format!("{}:{port}", g["reader_endpoint_address"].as_str().unwrap());

@@ -42,6 +42,7 @@ resource "aws_elasticache_replication_group" "secure" {
   port                       = 6379
   apply_immediately          = true
   transit_encryption_enabled = true
+  at_rest_encryption_enabled = true
   auth_token                 = var.token
   auth_token_update_strategy = "ROTATE"
 }
@@ -53,5 +54,6 @@ output "secure" {
     port                       = aws_elasticache_replication_group.secure.port
     transit_encryption_enabled = aws_elasticache_replication_group.secure.transit_encryption_enabled
     transit_encryption_mode    = aws_elasticache_replication_group.secure.transit_encryption_mode
+    at_rest_encryption_enabled = aws_elasticache_replication_group.secure.at_rest_encryption_enabled
   }
 }
