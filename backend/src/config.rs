@@ -85,6 +85,7 @@ pub async fn serve(args: Args) -> anyhow::Result<()> {
         advertise_host: args.advertise_host.clone(),
         snapshots_dir: args.data_dir.join("snapshots"),
         buckets_dir: args.data_dir.join("s3"),
+        keys_dir: args.data_dir.join("kms"),
     };
     let cp = Arc::new(ControlPlane::load(store, runtime.clone(), settings)?);
     let ca = Arc::new(crate::tls::Authority::load_or_create(

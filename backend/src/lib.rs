@@ -5,6 +5,7 @@
 //! (state and rules, no HTTP, no Docker) → `store` (persistence) and, through
 //! the `worker` reconciler only, `engine` (Docker or processes).
 
+pub mod atrest;
 pub mod catalog;
 pub mod config;
 pub mod dto;

@@ -95,6 +95,22 @@ pub const CONTAINER_PLAIN_PORT: u16 = 6380;
 /// (`masteruser`/`masterauth`). Clients never see it.
 pub const ADMIN_USER: &str = "elasticache-local-admin";
 
+/// The user replicas authenticate to their primary as (`masteruser`): it may
+/// only replicate (`PSYNC`, `REPLCONF`, `PING`), so that its secret, which a
+/// client that may run `CONFIG GET` could read as `masterauth`, gives nothing a
+/// client of the node does not have anyway.
+pub const REPL_USER: &str = "elasticache-local-replication";
+
+/// The secret of [`REPL_USER`], derived from the admin secret.
+#[must_use]
+pub fn repl_secret() -> String {
+    let d = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        format!("replication:{}", admin_secret()).as_bytes(),
+    );
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A node's start-time configuration file (owner-only, in its data directory):
 /// it names the ACL file and holds the replicas' credentials.
 pub const NODE_CONF: &str = "node.conf";
@@ -175,10 +191,31 @@ pub fn admin_user() -> AclUser {
     }
 }
 
-/// The text of a node's ACL file: the admin user, then `users`.
+/// The replication user as an ACL user.
+#[must_use]
+pub fn repl_user() -> AclUser {
+    AclUser {
+        name: REPL_USER.to_owned(),
+        rules: [
+            "on",
+            &format!(">{}", repl_secret()),
+            "-@all",
+            "+psync",
+            "+sync",
+            "+replconf",
+            "+ping",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect(),
+    }
+}
+
+/// The text of a node's ACL file: the admin and replication users, then `users`.
 #[must_use]
 pub fn acl_file(users: &AclUsers) -> String {
-    std::iter::once(admin_user())
+    [admin_user(), repl_user()]
+        .into_iter()
         .chain(users.0.iter().cloned())
         .map(|u| format!("user {} {}\n", u.name, u.rules.join(" ")))
         .collect()
@@ -196,8 +233,8 @@ pub fn write_auth_files(
         return Ok(());
     }
     let conf = format!(
-        "aclfile {dir}/{USERS_ACL}\nmasteruser {ADMIN_USER}\nmasterauth {}\n",
-        admin_secret()
+        "aclfile {dir}/{USERS_ACL}\nmasteruser {REPL_USER}\nmasterauth {}\n",
+        repl_secret()
     );
     crate::tls::write_private(&data_dir.join(NODE_CONF), &conf)?;
     let acl = data_dir.join(USERS_ACL);

@@ -103,6 +103,8 @@ pub struct Settings {
     pub snapshots_dir: PathBuf,
     /// Local S3 buckets (`<data-dir>/s3`): `s3://bucket/key` is `<buckets_dir>/bucket/key`.
     pub buckets_dir: PathBuf,
+    /// The local key store of encryption at rest (`<data-dir>/kms`).
+    pub keys_dir: PathBuf,
 }
 
 impl Settings {

@@ -454,6 +454,7 @@ mod tests {
                 advertise_host: "127.0.0.1".into(),
                 snapshots_dir: dir.join("snapshots"),
                 buckets_dir: dir.join("s3"),
+                keys_dir: dir.join("kms"),
             },
         )
         .unwrap()

@@ -66,7 +66,7 @@ pub(super) fn create(
         auth_token,
         transit_encryption_enabled,
         at_rest_encryption_enabled,
-        kms_key_id: _,
+        kms_key_id,
         user_group_ids,
         log_delivery_configurations: _,
         data_tiering_enabled,
@@ -132,6 +132,7 @@ pub(super) fn create(
         global_replication_group_id,
         user_group_ids: user_group_ids.unwrap_or_default(),
         at_rest_encryption: at_rest_encryption_enabled,
+        kms_key_id,
         data_tiering: data_tiering_enabled,
         durability: durability.map(String::from),
         cluster,
@@ -493,8 +494,14 @@ pub(super) fn flatten(ctx: &Ctx<'_>, g: &ReplicationGroup) -> dto::ReplicationGr
     m.auth_token_last_modified_date = primary.and_then(|c| c.auth_token_last_modified);
     m.transit_encryption_enabled = Some(primary.is_some_and(|c| c.transit_encryption));
     m.transit_encryption_mode = primary.and_then(|c| c.transit_mode.clone().map(Into::into));
-    m.at_rest_encryption_enabled = Some(false);
-    m.storage_encryption_type = Some(dto::StorageEncryptionType::NONE);
+    let at_rest = primary.is_some_and(|c| c.at_rest_encryption);
+    m.at_rest_encryption_enabled = Some(at_rest);
+    m.kms_key_id = primary.and_then(|c| c.kms_key_id.clone());
+    m.storage_encryption_type = Some(match (at_rest, &m.kms_key_id) {
+        (false, _) => dto::StorageEncryptionType::NONE,
+        (true, None) => dto::StorageEncryptionType::SSE_ELASTICACHE,
+        (true, Some(_)) => dto::StorageEncryptionType::SSE_KMS,
+    });
     m.durability = Some(g.durability().to_owned().into());
     m.effective_durability = Some(g.effective_durability().to_owned().into());
     m.arn = Some(g.arn(&ctx.scope));

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::node::connect;
 use super::Reconciler;
-use crate::engine::{admin_secret, resp, NodeSpec, ADMIN_USER};
+use crate::engine::{repl_secret, resp, NodeSpec, REPL_USER};
 use crate::model::migration::Source;
 use crate::model::replication_group::ReplicationGroup;
 use crate::model::{lifecycle, ControlPlane, Scope};
@@ -207,9 +207,9 @@ impl Reconciler {
                     "CONFIG",
                     "SET",
                     "masteruser",
-                    ADMIN_USER,
+                    REPL_USER,
                     "masterauth",
-                    admin_secret(),
+                    &repl_secret(),
                 ],
             )
             .await;

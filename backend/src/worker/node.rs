@@ -164,6 +164,7 @@ pub(super) async fn push_users(
     if let resp::Reply::Array(Some(names)) = conn.cmd(&["ACL", "USERS"]).await? {
         for name in names.iter().filter_map(resp::Reply::as_text) {
             let keep = name == crate::engine::ADMIN_USER
+                || name == crate::engine::REPL_USER
                 || name == "default"
                 || users.0.iter().any(|u| u.name == name);
             if !keep {

@@ -281,6 +281,7 @@ impl Reconciler {
             let spec = self.spec(scope, c, n);
             let rt = self.cp.runtime.clone();
             let ca = self.ca.clone();
+            let keys = crate::atrest::KeyStore::new(&self.cp.settings.keys_dir);
             let names = node::tls_names(self.cp.as_ref(), scope, c, spec.host);
             let restart = n.restart;
             let keep = n.keep_data;
@@ -294,9 +295,12 @@ impl Reconciler {
             jobs.push(tokio::spawn(async move {
                 if let Some(rdb) = restore {
                     tokio::fs::create_dir_all(&spec.data_dir).await?;
-                    tokio::fs::copy(&rdb, spec.data_dir.join("dump.rdb"))
-                        .await
-                        .map_err(|e| anyhow::anyhow!("cannot restore {}: {e}", rdb.display()))?;
+                    // Decrypted when the snapshot is encrypted at rest.
+                    let (from, to, keys) =
+                        (rdb.clone(), spec.data_dir.join("dump.rdb"), keys.clone());
+                    tokio::task::spawn_blocking(move || keys.copy_plain(&from, &to))
+                        .await?
+                        .map_err(|e| anyhow::anyhow!("cannot restore {}: {e:#}", rdb.display()))?;
                 }
                 if restart {
                     if keep && spec.engine != EngineKind::Memcached {

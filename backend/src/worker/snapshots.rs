@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 
 use super::node::connect;
 use super::Reconciler;
+use crate::atrest::{KeyStore, DEFAULT_KEY_ID};
 use crate::engine::resp;
 use crate::model::snapshot::{
     export_path, rdb_path, snapshot_dir, snapshot_event_source, Snapshot, AVAILABLE, CREATING,
@@ -201,7 +202,23 @@ impl Reconciler {
                 &s.name,
                 &ns.node_group_id,
             );
-            let size = copy_atomic(&spec.data_dir.join("dump.rdb"), &to).await?;
+            let rdb = spec.data_dir.join("dump.rdb");
+            let size = if c.at_rest_encryption {
+                // Encrypted at rest: never a plaintext copy under the snapshots.
+                let keys = KeyStore::new(&self.cp.settings.keys_dir);
+                let key_id = c
+                    .kms_key_id
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_KEY_ID.to_owned());
+                tokio::task::spawn_blocking(move || {
+                    let plain =
+                        std::fs::read(&rdb).with_context(|| format!("read {}", rdb.display()))?;
+                    keys.write_encrypted(&plain, &to, &key_id)
+                })
+                .await??
+            } else {
+                copy_atomic(&rdb, &to).await?
+            };
             sizes.push((ns.node_group_id.clone(), size));
         }
         Ok(sizes)

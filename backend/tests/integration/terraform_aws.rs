@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use crate::common::{name, runtimes, Backend};
 
 mod groups;
-mod rbac;
+mod security;
 
 const TEMPLATE: &str = include_str!("terraform_aws/main.tf");
 const TF_TIMEOUT: Duration = Duration::from_secs(600);
@@ -74,11 +74,6 @@ impl Tf {
         .unwrap();
         std::fs::write(dir.path().join("main.tf"), main_tf).unwrap();
         Self { dir, cli_config }
-    }
-
-    /// Replace the configuration (the next plan or apply reads it).
-    fn write_main(&self, main_tf: &str) {
-        std::fs::write(self.dir.path().join("main.tf"), main_tf).unwrap();
     }
 
     /// Run `terraform <args>` in its own process group; kill the group on timeout.

@@ -82,6 +82,9 @@ pub struct CacheCluster {
     #[serde(default)]
     pub transit_mode: Option<String>,
     pub at_rest_encryption: bool,
+    /// The KMS key ID its backups are encrypted under (`None`: AWS's default key).
+    #[serde(default)]
+    pub kms_key_id: Option<String>,
     /// The AUTH tokens the nodes accept (never answered, logged or put on a
     /// command line).
     #[serde(default)]
@@ -722,6 +725,7 @@ impl ControlPlane {
             transit_encryption: transit_mode.is_some(),
             transit_mode,
             at_rest_encryption: false,
+            kms_key_id: None,
             auth: AuthTokens::new(req.auth_token.clone()),
             auth_token_last_modified: req.auth_token.as_ref().map(|_| now),
             port,

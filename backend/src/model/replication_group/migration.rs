@@ -112,6 +112,14 @@ impl ControlPlane {
         }
         let members = self.replication_group_view(scope, g);
         if let Some(p) = members.iter().find(|c| c.id == g.primary) {
+            // As on AWS: the target of an online migration runs without TLS or AUTH
+            // (its primary replicates from a plaintext source).
+            if p.transit_encryption || p.auth.enabled() {
+                return Err(Error::invalid(format!(
+                    "Online migration needs a target without in-transit encryption or AUTH; replication group {} has them.",
+                    g.id
+                )));
+            }
             if version_tuple(&p.engine_version) < MIN_VERSION {
                 return Err(Error::invalid(format!(
                     "Online migration needs engine version 5.0.5 or later; replication group {} runs {}.",

@@ -170,6 +170,7 @@ pub struct CreateReplicationGroup {
     pub global_replication_group_id: Option<String>,
     pub user_group_ids: Vec<String>,
     pub at_rest_encryption: Option<bool>,
+    pub kms_key_id: Option<String>,
     pub data_tiering: Option<bool>,
     pub durability: Option<String>,
     /// The member clusters' settings (id, node count and AZ are set per member).
@@ -397,9 +398,9 @@ impl ControlPlane {
                 req.cluster.transit_encryption == Some(true),
             )?;
         }
-        if req.at_rest_encryption == Some(true) {
-            return Err(Error::invalid(
-                "AtRestEncryptionEnabled is not available yet in elasticache-local: node data is stored unencrypted.",
+        if req.kms_key_id.is_some() && req.at_rest_encryption != Some(true) {
+            return Err(Error::combination(
+                "KmsKeyId can only be specified when AtRestEncryptionEnabled is true.",
             ));
         }
         if req.data_tiering == Some(true) {
@@ -504,6 +505,8 @@ impl ControlPlane {
             }
             let mut c = self.build_cluster(scope, r)?;
             c.replication_group_id = Some(id.clone());
+            c.at_rest_encryption = req.at_rest_encryption == Some(true);
+            c.kms_key_id.clone_from(&req.kms_key_id);
             members.push(c);
         }
         let template = existing.clone().or_else(|| members.first().cloned());
@@ -974,6 +977,8 @@ impl ControlPlane {
             c.auth_token_last_modified = primary.auth_token_last_modified;
             c.transit_encryption = primary.transit_encryption;
             c.transit_mode.clone_from(&primary.transit_mode);
+            c.at_rest_encryption = primary.at_rest_encryption;
+            c.kms_key_id.clone_from(&primary.kms_key_id);
             new.push(c);
         }
         self.insert_clusters(scope, &new, None)?;

@@ -480,6 +480,8 @@ impl ControlPlane {
                 };
                 let mut c = self.build_cluster(scope, r)?;
                 c.replication_group_id = Some(id.clone());
+                c.at_rest_encryption = req.at_rest_encryption == Some(true);
+                c.kms_key_id.clone_from(&req.kms_key_id);
                 if let Some((files, name)) = &restore {
                     c.restore_from = files.get(i).cloned();
                     c.restore_snapshot.clone_from(name);
@@ -585,6 +587,8 @@ impl ControlPlane {
             c.auth_token_last_modified = t.auth_token_last_modified;
             c.transit_encryption = t.transit_encryption;
             c.transit_mode.clone_from(&t.transit_mode);
+            c.at_rest_encryption = t.at_rest_encryption;
+            c.kms_key_id.clone_from(&t.kms_key_id);
             out.push(c);
         }
         Ok(out)
