@@ -50,6 +50,57 @@ pub struct Args {
     /// snapshots, maintenance windows and timestamps follow it. For tests.
     #[arg(long, env = "ELASTICACHE_CLOCK_OFFSET", value_parser = crate::model::parse_clock_offset)]
     pub clock_offset: Option<chrono::Duration>,
+    /// `strict`: every request must carry a valid SigV4 signature made with a
+    /// known access key (see `--credentials-file`, `ELASTICACHE_CREDENTIALS`);
+    /// `permissive`: signatures are not checked.
+    #[arg(
+        long,
+        env = "ELASTICACHE_AUTH",
+        value_enum,
+        default_value = "permissive"
+    )]
+    pub auth: crate::auth::AuthMode,
+    /// Access keys for `--auth strict`: one per line, `ACCESS_KEY_ID
+    /// SECRET_ACCESS_KEY [ACCOUNT_ID]`.
+    #[arg(long, env = "ELASTICACHE_CREDENTIALS_FILE")]
+    pub credentials_file: Option<PathBuf>,
+    /// Access keys for `--auth strict` from the environment:
+    /// `KEY:SECRET[:ACCOUNT]`, comma-separated.
+    #[arg(long, env = "ELASTICACHE_CREDENTIALS", hide_env_values = true)]
+    pub credentials: Option<String>,
+}
+
+/// The access keys `--auth strict` accepts.
+///
+/// # Errors
+/// A credentials file that cannot be read, an entry that is not
+/// `KEY:SECRET[:ACCOUNT]`, or strict mode with no key at all.
+pub fn credentials(args: &Args) -> anyhow::Result<crate::auth::Credentials> {
+    let mut c = match &args.credentials_file {
+        Some(p) => crate::auth::Credentials::from_file(p)?,
+        None => crate::auth::Credentials::default(),
+    };
+    for entry in args
+        .credentials
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .filter(|e| !e.trim().is_empty())
+    {
+        match entry.trim().split(':').collect::<Vec<_>>().as_slice() {
+            [k, s] => c.add(k, s, "000000000000"),
+            [k, s, a] => c.add(k, s, a),
+            _ => anyhow::bail!(
+                "ELASTICACHE_CREDENTIALS: expected KEY:SECRET[:ACCOUNT] entries, comma-separated"
+            ),
+        }
+    }
+    if args.auth == crate::auth::AuthMode::Strict && c.is_empty() {
+        anyhow::bail!(
+            "--auth strict needs access keys: give --credentials-file or ELASTICACHE_CREDENTIALS"
+        );
+    }
+    Ok(c)
 }
 
 /// Pick the runtime the arguments ask for.
@@ -102,10 +153,16 @@ pub async fn serve(args: Args) -> anyhow::Result<()> {
         data_dir = %args.data_dir.display(),
         "elasticache-local ready on http://{addr}"
     );
+    let creds = credentials(&args)?;
+    if args.auth == crate::auth::AuthMode::Strict {
+        tracing::info!("SigV4 signatures are verified (--auth strict)");
+    }
     let state = AppState {
         cp,
         default_region: args.default_region.clone(),
         ca,
+        auth: args.auth,
+        credentials: Arc::new(creds),
     };
     axum::serve(listener, app(state)).await?;
     Ok(())

@@ -6,6 +6,7 @@
 //! the `worker` reconciler only, `engine` (Docker or processes).
 
 pub mod atrest;
+pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod dto;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
@@ -20,6 +20,9 @@ pub struct AppState {
     pub default_region: String,
     /// The CA that node certificates chain to, served for clients to trust.
     pub ca: Arc<crate::tls::Authority>,
+    /// Whether signatures are verified, and the keys they may be made with.
+    pub auth: crate::auth::AuthMode,
+    pub credentials: Arc<crate::auth::Credentials>,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -47,13 +50,34 @@ fn xml(status: u16, body: String) -> Response {
 
 async fn handle(
     State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let span = tracing::info_span!("request", id = %request_id, action = tracing::field::Empty);
-    handle_inner(state, &headers, q, &body, request_id)
+    let verified = if state.auth == crate::auth::AuthMode::Strict {
+        let req = crate::auth::Request {
+            method: method.as_str(),
+            path: uri.path(),
+            query: q.as_deref(),
+            headers: &headers,
+            body: &body,
+        };
+        match crate::auth::verify(&state.credentials, &req, std::time::SystemTime::now()) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                let _g = span.enter();
+                tracing::info!(code = %e.code, "request refused: not authenticated");
+                return xml(e.status(), e.to_xml(&request_id));
+            }
+        }
+    } else {
+        None
+    };
+    handle_inner(state, &headers, q, &body, request_id, verified)
         .instrument(span)
         .await
 }
@@ -64,6 +88,7 @@ async fn handle_inner(
     q: Option<String>,
     body: &Bytes,
     request_id: String,
+    verified: Option<query::Caller>,
 ) -> Response {
     let mut params: Vec<(String, String)> =
         form_urlencoded::parse(q.as_deref().unwrap_or("").as_bytes())
@@ -80,7 +105,8 @@ async fn handle_inner(
                 .find(|(k, _)| k == "X-Amz-Credential")
                 .map(|(_, v)| v.clone())
         });
-    let caller = query::caller_from(auth.as_deref(), &state.default_region);
+    let caller =
+        verified.unwrap_or_else(|| query::caller_from(auth.as_deref(), &state.default_region));
     let Some(action) = params
         .iter()
         .find(|(k, _)| k == "Action")

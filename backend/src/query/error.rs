@@ -23,6 +23,7 @@ const COMMON: &[(&str, u16)] = &[
     ("InvalidClientTokenId", 403),
     ("SignatureDoesNotMatch", 403),
     ("MissingAuthenticationToken", 403),
+    ("RequestExpired", 400),
     ("AccessDenied", 403),
     ("Throttling", 400),
     ("ServiceUnavailable", 503),

@@ -706,3 +706,118 @@ async fn catalogs() {
     wait_cluster(&c, &id, "available").await;
     delete_cluster(&c, &id).await;
 }
+
+/// `--auth strict`: requests are verified with SigV4 against known keys, each
+/// key's account sees only its own resources, and unsigned, badly signed or
+/// unknown-key requests answer AWS's errors with AWS's statuses. The AWS CLI
+/// (botocore's signer) and the Rust SDK both sign.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigv4_strict_mode() {
+    let b = Backend::start_with(
+        "process",
+        &[
+            ("ELASTICACHE_AUTH", "strict"),
+            (
+                "ELASTICACHE_CREDENTIALS",
+                "AKIDALICE:alice-secret:111111111111,AKIDBOB:bob-secret:222222222222",
+            ),
+        ],
+    );
+    let with = |key: &str, secret: &str| {
+        let conf = aws_sdk_elasticache::Config::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-1"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                key, secret, None, None, "test",
+            ))
+            .endpoint_url(b.endpoint())
+            .build();
+        aws_sdk_elasticache::Client::from_conf(conf)
+    };
+    let (alice, bob) = (
+        with("AKIDALICE", "alice-secret"),
+        with("AKIDBOB", "bob-secret"),
+    );
+    let pg = common::name("pg");
+    let g = alice
+        .create_cache_parameter_group()
+        .cache_parameter_group_name(&pg)
+        .cache_parameter_group_family("redis7")
+        .description("alice's")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        g.cache_parameter_group().and_then(|g| g.arn()),
+        Some(format!("arn:aws:elasticache:eu-west-1:111111111111:parametergroup:{pg}").as_str())
+    );
+    assert_eq!(
+        code(
+            bob.describe_cache_parameter_groups()
+                .cache_parameter_group_name(&pg)
+                .send()
+                .await
+        ),
+        "CacheParameterGroupNotFound"
+    );
+    assert_eq!(
+        code(
+            with("AKIDALICE", "not-alices-secret")
+                .describe_cache_clusters()
+                .send()
+                .await
+        ),
+        "SignatureDoesNotMatch"
+    );
+    assert_eq!(
+        code(
+            with("AKIDNOBODY", "x")
+                .describe_cache_clusters()
+                .send()
+                .await
+        ),
+        "InvalidClientTokenId"
+    );
+    let (status, body) = b
+        .raw("Action=DescribeCacheClusters&Version=2015-02-02")
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("<Code>MissingAuthenticationToken</Code>"),
+        "{body}"
+    );
+
+    // The AWS CLI signs with botocore's signer.
+    let cli = |secret: &str| {
+        std::process::Command::new("aws")
+            .args([
+                "elasticache",
+                "describe-cache-parameter-groups",
+                "--cache-parameter-group-name",
+                &pg,
+            ])
+            .args([
+                "--endpoint-url",
+                &b.endpoint(),
+                "--region",
+                "eu-west-1",
+                "--output",
+                "json",
+            ])
+            .env("AWS_ACCESS_KEY_ID", "AKIDALICE")
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .expect("aws cli runs")
+    };
+    let ok = cli("alice-secret");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains(&pg));
+    let bad = cli("wrong");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("SignatureDoesNotMatch"));
+}
