@@ -381,13 +381,18 @@ impl EngineRuntime for ProcessRuntime {
             .with_context(|| format!("create data dir {}", spec.data_dir.display()))?;
         // Absolute: the engine gets it as --dir / --logfile.
         let data_dir = tokio::fs::canonicalize(&spec.data_dir).await?;
+        // A node started before nodes had the backend's users (no `node.conf`)
+        // is restarted rather than re-adopted: the backend could not log in.
+        let legacy =
+            spec.engine != EngineKind::Memcached && !data_dir.join(super::NODE_CONF).exists();
         super::write_auth_files(spec, &data_dir, &data_dir.display().to_string())?;
 
         // Re-adoption: a live engine from an earlier run of this node.
         let dd = data_dir.clone();
         let existing = tokio::task::spawn_blocking(move || live_record(&dd)).await?;
         if let Some(rec) = existing {
-            if rec.key == spec.key && rec.port == spec.port && rec.engine == spec.engine {
+            if !legacy && rec.key == spec.key && rec.port == spec.port && rec.engine == spec.engine
+            {
                 tracing::info!(key = %spec.key, pid = rec.pid, port = spec.port, "re-adopting running node");
                 return Ok(StartInfo { substitution });
             }

@@ -418,6 +418,40 @@ async fn preferred_then_required(runtime: &str) {
         })
         .await;
     }
+    // A ROTATE onto the token-less group: the token (as `AUTH default <token>`,
+    // see docs/compatibility.md) and unauthenticated clients are both accepted
+    // until a SET; then only the token.
+    c.modify_replication_group()
+        .replication_group_id(&id)
+        .auth_token(TOK1)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    let g = wait_available(&c, &id).await;
+    assert_eq!(g.auth_token_enabled(), Some(true));
+    let pe = primary_ep(&g);
+    eventually("token and no token", Duration::from_secs(30), || async {
+        (cli(&ca, pe, Some(TOK1), &["--user", "default", "GET", "k"]) == "v"
+            && cli(&ca, pe, None, &["GET", "k"]) == "v")
+            .then_some(())
+    })
+    .await;
+    c.modify_replication_group()
+        .replication_group_id(&id)
+        .auth_token(TOK1)
+        .auth_token_update_strategy("SET".into())
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    wait_available(&c, &id).await;
+    eventually("the token only", Duration::from_secs(30), || async {
+        (cli(&ca, pe, Some(TOK1), &["GET", "k"]) == "v"
+            && cli(&ca, pe, None, &["GET", "k"]).contains("NOAUTH"))
+        .then_some(())
+    })
+    .await;
     c.delete_replication_group()
         .replication_group_id(&id)
         .send()
