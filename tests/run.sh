@@ -5,7 +5,8 @@
 #   2. starts dockerd when none answers (detached, logging to a file; stopped at the end),
 #   3. builds the test engine images FROM scratch from the Debian binaries
 #      (localtest/redis:7.0, localtest/memcached:1.6: no registry is needed),
-#   4. runs `cargo test --workspace` with both runtimes (process and docker),
+#   4. runs `cargo test --workspace` with both runtimes (process and docker); the
+#      tests of HashiCorp's provider (terraform_aws::*) run beside the rest,
 #   5. runs examples/quickstart.sh and tears it down again (the README's first command),
 #   6. runs the shared conformance check (../shared/conformance/check.py, when present)
 #      against a backend on each runtime, for the families built so far,
@@ -82,7 +83,21 @@ fi
 export ELASTICACHE_TEST_RUNTIMES="$runtimes"
 
 say "cargo test (runtimes: $runtimes)"
-cargo test --workspace 2>&1 | tee "$work/cargo-test.log"
+cargo test --workspace --no-run -q 2>&1 | tail -5
+# HashiCorp's provider sleeps in its waiters (30 s before its first look, 10 s
+# between looks): its tests mostly wait, so they run beside the others in a
+# process of their own instead of holding one of the suite's two test threads.
+hashicorp_log="$work/cargo-test-hashicorp.log"
+cargo test -p elasticache-local --test integration terraform_aws >"$hashicorp_log" 2>&1 &
+hashicorp_pid=$!
+suite=0
+cargo test --workspace -- --skip terraform_aws 2>&1 | tee "$work/cargo-test.log" || suite=1
+hashicorp=0
+wait "$hashicorp_pid" || hashicorp=1
+echo "== HashiCorp provider tests (terraform_aws::*, log: $hashicorp_log)"
+grep -E '^test |^test result' "$hashicorp_log" || true
+if [ "$hashicorp" != 0 ]; then tail -150 "$hashicorp_log"; fi
+if [ "$suite" != 0 ] || [ "$hashicorp" != 0 ]; then echo "cargo test FAILED"; exit 1; fi
 
 say "quickstart (the README's first command, as a newcomer runs it)"
 qport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
