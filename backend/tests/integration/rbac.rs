@@ -1,13 +1,14 @@
 //! Role-based access control enforced by the engines: a user group attached
 //! to a TLS replication group, checked with `redis-cli --tls` on the primary
-//! and reader endpoints, through password changes and membership changes.
+//! and reader endpoints, through password changes and membership changes,
+//! then the migrations RBAC → AUTH token → RBAC as AWS documents them.
 
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use aws_sdk_elasticache::types::ReplicationGroup;
+use aws_sdk_elasticache::types::{AuthTokenUpdateStrategyType, ReplicationGroup};
 use aws_sdk_elasticache::Client;
 
 use crate::common::{self, code, describe_group, eventually, Backend};
@@ -15,6 +16,7 @@ use crate::common::{self, code, describe_group, eventually, Backend};
 const PW1: &str = "first-app-password-1";
 const PW2: &str = "second-app-password-2";
 const ADMIN_PW: &str = "the-default-users-password";
+const TOKEN: &str = "an-auth-token-of-the-group";
 
 /// Each line of `input` sent to `redis-cli --tls` (one connection); its replies.
 fn cli(ca: &Path, addr: (&str, i32), input: &[&str]) -> Vec<String> {
@@ -269,18 +271,82 @@ async fn scenario(rt: &str) {
         assert!(r[0].contains("WRONGPASS"), "{rt}: a removed user: {r:?}");
     }
 
-    // Detaching the group gives the nodes back their open default user.
+    // RBAC → AUTH as AWS documents it: the user group leaves and a token
+    // comes with ROTATE (clients without it still get in until a SET).
     c.modify_replication_group()
         .replication_group_id(&rg)
         .user_group_ids_to_remove(&ug)
+        .auth_token(TOKEN)
+        .auth_token_update_strategy(AuthTokenUpdateStrategyType::Rotate)
         .apply_immediately(true)
         .send()
         .await
         .unwrap();
     let g = wait_available(&c, &rg).await;
     assert!(g.user_group_ids().is_empty());
+    assert_eq!(g.auth_token_enabled(), Some(true));
     let r = cli(&ca, (&primary.0, primary.1), &["PING"]);
-    assert_eq!(r, ["PONG"], "{rt}: after the group is removed");
+    assert_eq!(r, ["PONG"], "{rt}: after ROTATE onto a token-less group");
+    c.modify_replication_group()
+        .replication_group_id(&rg)
+        .auth_token(TOKEN)
+        .auth_token_update_strategy(AuthTokenUpdateStrategyType::Set)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    wait_available(&c, &rg).await;
+    eventually(
+        "only the token is accepted",
+        Duration::from_secs(30),
+        || async {
+            let r = cli(
+                &ca,
+                (&primary.0, primary.1),
+                &["PING", &format!("AUTH {TOKEN}"), "PING"],
+            );
+            (r.len() == 3 && r[0].contains("NOAUTH") && r[1] == "OK" && r[2] == "PONG")
+                .then_some(())
+        },
+    )
+    .await;
+
+    // AUTH → RBAC: a user group joins only with DELETE of the token.
+    assert_eq!(
+        code(
+            c.modify_replication_group()
+                .replication_group_id(&rg)
+                .user_group_ids_to_add(&ug)
+                .apply_immediately(true)
+                .send()
+                .await
+        ),
+        "InvalidParameterCombination"
+    );
+    c.modify_replication_group()
+        .replication_group_id(&rg)
+        .user_group_ids_to_add(&ug)
+        .auth_token_update_strategy(AuthTokenUpdateStrategyType::Delete)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    let g = wait_available(&c, &rg).await;
+    assert_eq!(g.user_group_ids(), std::slice::from_ref(&ug));
+    assert_eq!(g.auth_token_enabled(), Some(false));
+    eventually(
+        "the group's users are back",
+        Duration::from_secs(30),
+        || async {
+            let r = cli(
+                &ca,
+                (&primary.0, primary.1),
+                &[&format!("AUTH {TOKEN}"), &format!("AUTH {ADMIN_PW}")],
+            );
+            (r.len() == 2 && r[0].contains("WRONGPASS") && r[1] == "OK").then_some(())
+        },
+    )
+    .await;
     c.delete_replication_group()
         .replication_group_id(&rg)
         .send()
