@@ -5,6 +5,7 @@ mod cluster;
 mod common;
 mod install;
 mod parameter_group;
+mod region;
 mod replication_group;
 mod schema;
 mod subnet_group;

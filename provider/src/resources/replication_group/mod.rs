@@ -238,16 +238,8 @@ fn plan(meta: Option<&Meta>, req: &PlanRequest, resp: &mut PlanResponse) {
             None => planned.set_attr("tags_all", Value::unknown()),
         }
     }
-    // `region` defaults to the provider's.
-    if config.get("region").is_none_or(Value::is_null) {
-        let prior_region = prior.get("region").filter(|v| !v.is_null()).cloned();
-        let v = match (prior_region, meta) {
-            (Some(r), _) => r,
-            (None, Some(m)) => Value::from(m.region.as_str()),
-            (None, None) => Value::unknown(),
-        };
-        planned.set_attr("region", v);
-    }
+    // `region` defaults to the provider's; a change forces replacement.
+    let region_replaced = crate::region::plan(meta, prior, config, planned);
     resp.diagnostics.extend(state::validate_plan(planned));
     if create {
         return;
@@ -257,8 +249,7 @@ fn plan(meta: Option<&Meta>, req: &PlanRequest, resp: &mut PlanResponse) {
         let b = p.get(n).unwrap_or(&Value::Null);
         !a.same_as(b)
     };
-    // A region that was null (a 5.x state) and is now known is no change.
-    if ch(planned, "region") && prior.get("region").is_some_and(|v| !v.is_null()) {
+    if region_replaced {
         replace(resp, "region");
     }
     let planned = &mut resp.planned_state;

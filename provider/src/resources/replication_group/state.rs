@@ -72,14 +72,9 @@ fn set_s(name: &str) -> Attribute {
     Attribute::new(name, Type::set(Type::String))
 }
 
-const REGION_DESCRIPTION: &str = "Region where this resource will be [managed](https://docs.aws.amazon.com/general/latest/gr/rande.html#regional-endpoints). Defaults to the Region set in the [provider configuration](https://registry.terraform.io/providers/hashicorp/aws/latest/docs#aws-configuration-reference).";
-
 /// `region`: optional + computed, as 6.x gives every type.
 pub fn region_attribute() -> Attribute {
-    s("region")
-        .optional()
-        .computed()
-        .description(REGION_DESCRIPTION)
+    crate::region::attribute()
 }
 
 /// The element type of `node_group_configuration` (data source attribute).
