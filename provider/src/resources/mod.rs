@@ -17,3 +17,19 @@ pub fn all(conn: &SharedConn) -> Vec<Arc<dyn tfplugin::Resource>> {
         subnet_group::SubnetGroup::new(conn),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Write-only attributes follow the protocol's rules (not computed, not
+    /// inside a set) in every resource schema.
+    #[test]
+    fn write_only_attributes_are_well_formed() {
+        let conn = SharedConn::default();
+        for r in all(&conn) {
+            let problems = tfplugin::write_only::check_schema(&r.schema().block);
+            assert!(problems.is_empty(), "{}: {problems:?}", r.type_name());
+        }
+    }
+}

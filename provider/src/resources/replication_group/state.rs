@@ -552,7 +552,9 @@ pub fn validate(cfg: &Value) -> Diagnostics {
         }
     }
     let strategy = known_str(cfg, "auth_token_update_strategy");
-    let token = is_set(cfg, "auth_token") || cfg.get("auth_token").is_some_and(Value::is_unknown);
+    let given = |a: &str| is_set(cfg, a) || cfg.get(a).is_some_and(Value::is_unknown);
+    // The token may be the write-only `auth_token_wo` (6.62+).
+    let token = given("auth_token") || given("auth_token_wo");
     match strategy {
         Some("DELETE") if token => d.push(err_at(
             "auth_token",
