@@ -76,6 +76,8 @@ pub async fn serve(args: Args) -> anyhow::Result<()> {
         crate::model::set_clock_offset(off);
         tracing::info!(seconds = off.num_seconds(), "clock offset in effect");
     }
+    // The backend's own identity on its Redis/Valkey nodes (never logged).
+    crate::engine::load_admin_secret(&args.data_dir.join("admin.secret"))?;
     let runtime = runtime(&args).await?;
     let store = Arc::new(RedbStore::open(&args.data_dir)?);
     let settings = Settings {
@@ -88,10 +90,11 @@ pub async fn serve(args: Args) -> anyhow::Result<()> {
     let ca = Arc::new(crate::tls::Authority::load_or_create(
         &args.data_dir.join("tls"),
     )?);
+    crate::engine::resp::trust(ca.ca_pem())?;
     tracing::info!(path = %ca.ca_path().display(), "certificate authority for TLS in transit (also served at /_elasticache/ca.pem)");
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
-    tokio::spawn(Reconciler::new(cp.clone()).run());
+    tokio::spawn(Reconciler::new(cp.clone(), ca.clone()).run());
     tracing::info!(
         %addr,
         runtime = runtime.name(),

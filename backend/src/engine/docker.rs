@@ -184,13 +184,17 @@ impl DockerRuntime {
                     "redis-server"
                 };
                 // A cluster node shares the host's network (see `create`).
-                let (port, bind) = if super::is_cluster_node(spec) {
-                    (spec.port, spec.host.to_string())
+                let (port, plain, bind) = if super::is_cluster_node(spec) {
+                    (spec.port, spec.plain_port, spec.host.to_string())
                 } else {
-                    (6379, s("0.0.0.0"))
+                    (
+                        6379,
+                        spec.plain_port.map(|_| super::CONTAINER_PLAIN_PORT),
+                        s("0.0.0.0"),
+                    )
                 };
-                let mut a = vec![s(server)];
-                a.extend(super::redis_listen_args(spec, port));
+                let mut a = vec![s(server), format!("/data/{}", super::NODE_CONF)];
+                a.extend(super::redis_listen_args(spec, port, plain));
                 a.extend([s("--bind"), bind, s("--dir"), s("/data")]);
                 a.extend(super::redis_args(spec));
                 a
@@ -221,13 +225,24 @@ impl DockerRuntime {
             memory: Some(memory),
             network_mode: cluster.then(|| "host".to_string()),
             port_bindings: (!cluster).then(|| {
-                HashMap::from([(
+                let mut m = HashMap::from([(
                     cport.clone(),
                     Some(vec![PortBinding {
                         host_ip: Some(spec.host.to_string()),
                         host_port: Some(spec.port.to_string()),
                     }]),
-                )])
+                )]);
+                // Mode `preferred`: plaintext on a second port.
+                if let Some(p) = spec.plain_port {
+                    m.insert(
+                        format!("{}/tcp", super::CONTAINER_PLAIN_PORT),
+                        Some(vec![PortBinding {
+                            host_ip: Some(spec.host.to_string()),
+                            host_port: Some(p.to_string()),
+                        }]),
+                    );
+                }
+                m
             }),
             binds: Some(vec![format!("{}:/data", data_dir.display())]),
             restart_policy: Some(RestartPolicy {
@@ -247,7 +262,16 @@ impl DockerRuntime {
             image: Some(image.to_string()),
             cmd: Some(Self::cmd(spec, image)),
             labels: Some(labels),
-            exposed_ports: (!cluster).then(|| HashMap::from([(cport, HashMap::new())])),
+            exposed_ports: (!cluster).then(|| {
+                let mut m = HashMap::from([(cport, HashMap::new())]);
+                if spec.plain_port.is_some() {
+                    m.insert(
+                        format!("{}/tcp", super::CONTAINER_PLAIN_PORT),
+                        HashMap::new(),
+                    );
+                }
+                m
+            }),
             host_config: Some(host_config),
             user: Some(user),
             working_dir: Some("/data".to_string()),
@@ -324,6 +348,12 @@ impl EngineRuntime for DockerRuntime {
             )
         });
         let name = container_name(&spec.key);
+        // The node's users and the replicas' credentials, in its mounted data
+        // directory (not in the container's command or environment).
+        tokio::fs::create_dir_all(&spec.data_dir)
+            .await
+            .with_context(|| format!("create data dir {}", spec.data_dir.display()))?;
+        super::write_auth_files(spec, &spec.data_dir, "/data")?;
 
         match self
             .docker

@@ -12,6 +12,7 @@ pub mod resp;
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -59,12 +60,152 @@ pub struct NodeSpec {
     pub config: Vec<(String, String)>,
     /// Directory owned by this node for data (RDB/AOF), logs and pid file.
     pub data_dir: PathBuf,
-    /// Optional `user:password`-free AUTH token (`requirepass`).
-    pub auth_token: Option<String>,
+    /// Redis/Valkey: the node's client-facing ACL users (its `default` user and,
+    /// with user groups, the group's users). They go, beside the backend's own
+    /// [`ADMIN_USER`], into the node's ACL file (never onto a command line); see
+    /// [`write_auth_files`].
+    pub users: AclUsers,
     /// Transit encryption: the engine serves TLS only on its port, with the
     /// certificate, key and CA the worker writes under `data_dir` before the
     /// start ([`TLS_CERT`], [`TLS_KEY`], [`TLS_CA`]).
     pub tls: bool,
+    /// Transit encryption mode `preferred`: the node also answers plaintext,
+    /// on this port of its address ([`plain_port`]); the group's endpoints
+    /// route each connection by its first byte to `port` (TLS) or this one.
+    pub plain_port: Option<u16>,
+}
+
+/// The second port of a node in transit encryption mode `preferred`, where it
+/// answers plaintext beside TLS on its own port (each node has an address of
+/// its own, so the port is free there).
+#[must_use]
+pub fn plain_port(port: u16) -> u16 {
+    if port <= 45535 {
+        port + 20000
+    } else {
+        port - 40000
+    }
+}
+
+/// The port a Redis/Valkey container answers plaintext on in mode `preferred`.
+pub const CONTAINER_PLAIN_PORT: u16 = 6380;
+
+/// The backend's own ACL user on every Redis/Valkey node: the reconciler
+/// connects as it, and replicas authenticate to their primary as it
+/// (`masteruser`/`masterauth`). Clients never see it.
+pub const ADMIN_USER: &str = "elasticache-local-admin";
+
+/// A node's start-time configuration file (owner-only, in its data directory):
+/// it names the ACL file and holds the replicas' credentials.
+pub const NODE_CONF: &str = "node.conf";
+/// A node's ACL file, in an owner-only directory of its data directory (the
+/// engine rewrites the file on `ACL SAVE` with its own file mode).
+pub const USERS_ACL: &str = "auth/users.acl";
+
+static ADMIN_SECRET: OnceLock<String> = OnceLock::new();
+
+/// The secret of [`ADMIN_USER`]: the one [`load_admin_secret`] loaded, or (when
+/// nothing was loaded, as in tests) a random one for this process.
+#[must_use]
+pub fn admin_secret() -> &'static str {
+    ADMIN_SECRET.get_or_init(random_secret)
+}
+
+fn random_secret() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// Load the admin secret from `path` (owner-only), or make it there on first
+/// start, so that nodes that survive a backend restart still accept it.
+pub fn load_admin_secret(path: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let secret = match std::fs::read_to_string(path) {
+        Ok(s) if !s.trim().is_empty() => s.trim().to_owned(),
+        _ => {
+            let s = random_secret();
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("create {}", dir.display()))?;
+            }
+            crate::tls::write_private(path, &s)?;
+            s
+        }
+    };
+    if ADMIN_SECRET.set(secret).is_err() {
+        anyhow::bail!("the admin secret was already in use before it was loaded");
+    }
+    Ok(())
+}
+
+/// One ACL user of a node: its name and its rules (`on`, `nopass` or `>password`
+/// items, key, channel and command rules), as `ACL SETUSER <name> <rules...>` takes
+/// them and as a line `user <name> <rules...>` of an ACL file.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AclUser {
+    pub name: String,
+    pub rules: Vec<String>,
+}
+
+/// A node's client-facing ACL users. Their rules hold passwords: `Debug` shows
+/// the names only.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct AclUsers(pub Vec<AclUser>);
+
+impl std::fmt::Debug for AclUsers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|u| &u.name))
+            .finish()
+    }
+}
+
+/// The admin user as an ACL user.
+#[must_use]
+pub fn admin_user() -> AclUser {
+    AclUser {
+        name: ADMIN_USER.to_owned(),
+        rules: ["on", &format!(">{}", admin_secret()), "~*", "&*", "+@all"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+    }
+}
+
+/// The text of a node's ACL file: the admin user, then `users`.
+#[must_use]
+pub fn acl_file(users: &AclUsers) -> String {
+    std::iter::once(admin_user())
+        .chain(users.0.iter().cloned())
+        .map(|u| format!("user {} {}\n", u.name, u.rules.join(" ")))
+        .collect()
+}
+
+/// Write a Redis/Valkey node's [`NODE_CONF`] and [`USERS_ACL`] (both owner-only)
+/// into `data_dir`; the node, which runs there, reads them at start. `dir` is the
+/// data directory as the engine sees it (`/data` in a container).
+pub fn write_auth_files(
+    spec: &NodeSpec,
+    data_dir: &std::path::Path,
+    dir: &str,
+) -> anyhow::Result<()> {
+    if spec.engine == EngineKind::Memcached {
+        return Ok(());
+    }
+    let conf = format!(
+        "aclfile {dir}/{USERS_ACL}\nmasteruser {ADMIN_USER}\nmasterauth {}\n",
+        admin_secret()
+    );
+    crate::tls::write_private(&data_dir.join(NODE_CONF), &conf)?;
+    let acl = data_dir.join(USERS_ACL);
+    if let Some(dir) = acl.parent() {
+        std::fs::create_dir_all(dir)?;
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+    }
+    crate::tls::write_private(&acl, &acl_file(&spec.users))
 }
 
 /// A TLS node's certificate, key and CA, relative to its data directory (the
@@ -159,7 +300,7 @@ pub async fn wait_ready(
 /// `version` for Memcached. A TCP connect alone is not enough: Docker publishes
 /// the port before the engine listens.
 pub async fn probe(spec: &NodeSpec) -> bool {
-    let (host, port, auth) = (spec.host, spec.port, spec.auth_token.as_deref());
+    let (host, port) = (spec.host, spec.port);
     let fut = async {
         match spec.engine {
             EngineKind::Memcached => resp::memcached_version(host, port, spec.tls).await.is_ok(),
@@ -168,10 +309,8 @@ pub async fn probe(spec: &NodeSpec) -> bool {
                     Ok(c) => c,
                     Err(_) => return false,
                 };
-                if let Some(tok) = auth {
-                    if c.cmd(&["AUTH", tok]).await.is_err() {
-                        return false;
-                    }
+                if c.cmd(&["AUTH", ADMIN_USER, admin_secret()]).await.is_err() {
+                    return false;
                 }
                 matches!(c.cmd(&["PING"]).await, Ok(resp::Reply::Status(s)) if s == "PONG")
             }
@@ -182,17 +321,19 @@ pub async fn probe(spec: &NodeSpec) -> bool {
         .unwrap_or(false)
 }
 
-/// How a Redis/Valkey node listens on `port`: plaintext, or TLS only (`port 0`,
-/// `tls-port`), with TLS for its replication links and, in a Redis Cluster, its bus.
+/// How a Redis/Valkey node listens on `port`: plaintext, or TLS (`tls-port`) and
+/// plaintext only on `plain` (mode `preferred`; else `port 0`), with TLS for its
+/// replication links and, in a Redis Cluster, its bus.
 #[must_use]
-pub fn redis_listen_args(spec: &NodeSpec, port: u16) -> Vec<String> {
+pub fn redis_listen_args(spec: &NodeSpec, port: u16, plain: Option<u16>) -> Vec<String> {
+    let plain = plain.map_or_else(|| "0".to_owned(), |p| p.to_string());
     let port = port.to_string();
     if !spec.tls {
         return vec!["--port".to_owned(), port];
     }
     let mut a: Vec<String> = [
         "--port",
-        "0",
+        &plain,
         "--tls-port",
         &port,
         "--tls-cert-file",
@@ -231,7 +372,8 @@ pub fn memcached_tls_args(spec: &NodeSpec) -> Vec<String> {
 /// What every Redis/Valkey node is started with after its listen address and
 /// directory, on either runtime: the memory limit, no automatic persistence
 /// (data is saved explicitly before restarts that keep it), immediate diskless
-/// replication, then `NodeSpec::config` as `--name value` and the AUTH token.
+/// replication, then `NodeSpec::config` as `--name value`. (Users and
+/// passwords are in the node's files, see [`write_auth_files`].)
 #[must_use]
 pub fn redis_args(spec: &NodeSpec) -> Vec<String> {
     let mut a: Vec<String> = [
@@ -254,9 +396,6 @@ pub fn redis_args(spec: &NodeSpec) -> Vec<String> {
     for (k, v) in &spec.config {
         a.push(format!("--{}", k.trim_start_matches('-')));
         a.push(v.clone());
-    }
-    if let Some(tok) = &spec.auth_token {
-        a.extend(["--requirepass".to_owned(), tok.clone()]);
     }
     a
 }

@@ -321,7 +321,9 @@ impl ProcessRuntime {
             }
             EngineKind::Redis | EngineKind::Valkey => {
                 let dir = data_dir.display().to_string();
-                let mut a = super::redis_listen_args(spec, spec.port);
+                // The configuration file first, as the engine requires.
+                let mut a = vec![format!("{dir}/{}", super::NODE_CONF)];
+                a.extend(super::redis_listen_args(spec, spec.port, spec.plain_port));
                 a.extend([
                     s("--bind"),
                     spec.host.to_string(),
@@ -379,6 +381,7 @@ impl EngineRuntime for ProcessRuntime {
             .with_context(|| format!("create data dir {}", spec.data_dir.display()))?;
         // Absolute: the engine gets it as --dir / --logfile.
         let data_dir = tokio::fs::canonicalize(&spec.data_dir).await?;
+        super::write_auth_files(spec, &data_dir, &data_dir.display().to_string())?;
 
         // Re-adoption: a live engine from an earlier run of this node.
         let dd = data_dir.clone();

@@ -8,9 +8,10 @@
 //! this file (the `ControlPlane`, its state per account and region, records of
 //! more than one family stored together), `error`, `arn`, `validate`, `tags`,
 //! `events`, `lifecycle`, `record`. A family imports the shared modules and the
-//! families below it, never one above: `parameter_group`, `subnet_group` ←
-//! `cluster` ← `replication_group` ← `snapshot`. New families (users, serverless
-//! caches, global datastores) are folders of their own.
+//! families below it, never one above: `parameter_group`, `subnet_group`,
+//! `user` (users and user groups) ← `cluster` ← `replication_group` ←
+//! `snapshot`. New families (serverless caches, global datastores) are
+//! folders of their own.
 
 pub mod arn;
 pub mod cluster;
@@ -23,6 +24,7 @@ pub mod replication_group;
 pub mod snapshot;
 pub mod subnet_group;
 pub mod tags;
+pub mod user;
 pub mod validate;
 
 use std::collections::BTreeMap;
@@ -70,6 +72,8 @@ pub struct Region {
     pub parameter_groups: BTreeMap<String, parameter_group::ParameterGroup>,
     pub subnet_groups: BTreeMap<String, subnet_group::SubnetGroup>,
     pub snapshots: BTreeMap<String, snapshot::Snapshot>,
+    pub users: BTreeMap<String, user::User>,
+    pub user_groups: BTreeMap<String, user::UserGroup>,
     pub events: Vec<events::Event>,
     /// Tags of the `default.*` parameter groups and `default` subnet group,
     /// which are not stored as records of their own.
@@ -257,6 +261,24 @@ impl ControlPlane {
     }
 }
 
+/// Users and the replication groups that attach them (families on either side).
+impl ControlPlane {
+    /// The replication groups a user group is attached to.
+    pub fn replication_groups_with_user_group(&self, scope: &Scope, id: &str) -> Vec<String> {
+        let st = self.lock();
+        st.regions
+            .get(scope)
+            .map(|r| {
+                r.replication_groups
+                    .values()
+                    .filter(|g| g.user_group_ids.iter().any(|u| u == id))
+                    .map(|g| g.id.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
 static CLOCK_OFFSET: std::sync::OnceLock<chrono::Duration> = std::sync::OnceLock::new();
 
 /// Move the control plane's clock (`--clock-offset`), once, at start: lets
@@ -299,11 +321,12 @@ pub fn iso(t: &DateTime<Utc>) -> String {
 #[cfg(test)]
 mod layout_tests {
     /// A family imports the shared modules and the families below it, never one
-    /// above: parameter_group, subnet_group ← cluster ← replication_group ← snapshot.
+    /// above: parameter_group, subnet_group, user ← cluster ← replication_group ← snapshot.
     #[test]
     fn families_import_only_families_below() {
-        let families: [(&str, &[&str]); 5] = [
+        let families: [(&str, &[&str]); 6] = [
             ("parameter_group", &[include_str!("parameter_group/mod.rs")]),
+            ("user", &[include_str!("user/mod.rs")]),
             ("subnet_group", &[include_str!("subnet_group/mod.rs")]),
             ("cluster", &[include_str!("cluster/mod.rs")]),
             (
@@ -318,7 +341,7 @@ mod layout_tests {
         ];
         let above = |name: &str| -> Vec<&str> {
             match name {
-                "parameter_group" | "subnet_group" => {
+                "parameter_group" | "subnet_group" | "user" => {
                     vec![
                         "cluster",
                         "replication_group",

@@ -76,6 +76,12 @@ pub fn load_state(store: &dyn Store) -> anyhow::Result<State> {
             "snapshot" => {
                 r.snapshots.insert(id.to_owned(), decode(&bytes)?);
             }
+            "user" => {
+                r.users.insert(id.to_owned(), decode(&bytes)?);
+            }
+            "usergroup" => {
+                r.user_groups.insert(id.to_owned(), decode(&bytes)?);
+            }
             "event" => r.events.push(decode(&bytes)?),
             "defaulttags" => {
                 r.default_tags.insert(id.to_owned(), decode(&bytes)?);

@@ -115,8 +115,34 @@ impl ControlPlane {
                 self.persist("snapshot", scope, &name, Some(&s))?;
                 Ok(s.tags)
             }
-            "user" => Err(not_found(Fault::UserNotFound, "User")),
-            "usergroup" => Err(not_found(Fault::UserGroupNotFound, "User group")),
+            "user" => {
+                let u = {
+                    let mut st = self.lock();
+                    let u = st
+                        .region(scope)
+                        .users
+                        .get_mut(&a.name)
+                        .ok_or_else(|| not_found(Fault::UserNotFound, "User"))?;
+                    f(&mut u.tags)?;
+                    u.clone()
+                };
+                self.persist("user", scope, &a.name, Some(&u))?;
+                Ok(u.tags)
+            }
+            "usergroup" => {
+                let g = {
+                    let mut st = self.lock();
+                    let g = st
+                        .region(scope)
+                        .user_groups
+                        .get_mut(&a.name)
+                        .ok_or_else(|| not_found(Fault::UserGroupNotFound, "User group"))?;
+                    f(&mut g.tags)?;
+                    g.clone()
+                };
+                self.persist("usergroup", scope, &a.name, Some(&g))?;
+                Ok(g.tags)
+            }
             "reserved-instance" => Err(not_found(
                 Fault::ReservedCacheNodeNotFound,
                 "Reserved cache node",

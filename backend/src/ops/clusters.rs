@@ -71,6 +71,7 @@ pub(super) fn create(
         notification_topic_arn,
         auto_minor_version_upgrade,
         transit_encryption: transit_encryption_enabled,
+        transit_mode: None,
         auth_token,
         port,
         network_type: network_type.map(String::from),
@@ -165,6 +166,7 @@ pub(super) fn modify(
         auth_token,
         auth_token_update_strategy: auth_token_update_strategy.map(String::from),
         ip_discovery: ip_discovery.map(String::from),
+        transit: None,
     };
     if !cache_security_group_names.unwrap_or_default().is_empty() {
         return Err(Error::invalid(
@@ -343,11 +345,12 @@ pub(super) fn flatten(ctx: &Ctx<'_>, c: &CacheCluster, show_nodes: bool) -> dto:
         m.snapshot_retention_limit = Some(c.snapshot_retention_limit);
         m.snapshot_window.clone_from(&c.snapshot_window);
     }
-    m.auth_token_enabled = Some(c.auth_token.is_some());
+    m.auth_token_enabled = Some(c.auth.enabled());
     if let Some(t) = &c.auth_token_last_modified {
         m.auth_token_last_modified_date = Some(*t);
     }
     m.transit_encryption_enabled = Some(c.transit_encryption);
+    m.transit_encryption_mode = c.transit_mode.clone().map(Into::into);
     m.at_rest_encryption_enabled = Some(c.at_rest_encryption);
     m.arn = Some(c.arn(scope));
     m.replication_group_log_delivery_enabled = Some(false);

@@ -12,6 +12,7 @@ mod security_groups;
 mod snapshots;
 mod subnet_groups;
 mod tags;
+mod users;
 
 use crate::dto;
 use crate::model::{ControlPlane, Error, Fault, Scope, Tag};
@@ -97,6 +98,14 @@ operations! {
     AuthorizeCacheSecurityGroupIngress => security_groups::authorize_ingress,
     RevokeCacheSecurityGroupIngress => security_groups::revoke_ingress,
     DeleteCacheSecurityGroup => security_groups::delete,
+    CreateUser => users::create_user,
+    ModifyUser => users::modify_user,
+    DeleteUser => users::delete_user,
+    DescribeUsers => users::describe_users,
+    CreateUserGroup => users::create_user_group,
+    ModifyUserGroup => users::modify_user_group,
+    DeleteUserGroup => users::delete_user_group,
+    DescribeUserGroups => users::describe_user_groups,
 }
 
 /// Actions this backend answers for real.
@@ -257,6 +266,7 @@ mod tests {
         ("snapshots", include_str!("snapshots.rs")),
         ("subnet_groups", include_str!("subnet_groups.rs")),
         ("tags", include_str!("tags.rs")),
+        ("users", include_str!("users.rs")),
     ];
 
     /// What a handler does with its input's members.

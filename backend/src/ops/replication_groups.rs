@@ -72,7 +72,7 @@ pub(super) fn create(
         data_tiering_enabled,
         network_type,
         ip_discovery,
-        transit_encryption_mode: _,
+        transit_encryption_mode,
         cluster_mode,
         serverless_cache_snapshot_name: _,
         durability,
@@ -98,6 +98,7 @@ pub(super) fn create(
         notification_topic_arn,
         auto_minor_version_upgrade,
         transit_encryption: transit_encryption_enabled,
+        transit_mode: transit_encryption_mode.map(String::from),
         auth_token,
         port,
         network_type: network_type.map(String::from),
@@ -195,18 +196,13 @@ pub(super) fn modify(
         log_delivery_configurations: _,
         ip_discovery,
         transit_encryption_enabled,
-        transit_encryption_mode: _,
+        transit_encryption_mode,
         cluster_mode,
         durability,
     } = input;
     if !cache_security_group_names.unwrap_or_default().is_empty() {
         return Err(Error::invalid(
             "Use of cache security groups is not permitted in this API version for your account.",
-        ));
-    }
-    if transit_encryption_enabled == Some(true) {
-        return Err(Error::invalid(
-            "TransitEncryptionEnabled is not available yet in this backend: engines serve plain TCP.",
         ));
     }
     let cluster = ModifyCluster {
@@ -236,9 +232,11 @@ pub(super) fn modify(
         multi_az: multi_az_enabled,
         node_group_id,
         cluster_mode: cluster_mode.map(String::from),
-        user_groups: !user_group_ids_to_add.unwrap_or_default().is_empty()
-            || !user_group_ids_to_remove.unwrap_or_default().is_empty(),
+        user_groups_to_add: user_group_ids_to_add.unwrap_or_default(),
+        user_groups_to_remove: user_group_ids_to_remove.unwrap_or_default(),
         durability: durability.map(String::from),
+        transit_enabled: transit_encryption_enabled,
+        transit_mode: transit_encryption_mode.map(String::from),
         cluster,
     };
     let g = ctx.cp.modify_replication_group(&ctx.scope, req)?;
@@ -491,11 +489,10 @@ pub(super) fn flatten(ctx: &Ctx<'_>, g: &ReplicationGroup) -> dto::ReplicationGr
     m.snapshot_window = Some(g.snapshot_window.clone());
     m.cluster_enabled = Some(g.cluster_enabled());
     m.cache_node_type = primary.map(|c| c.node_type.clone());
-    m.auth_token_enabled = Some(g.auth_token_enabled);
-    if let Some(t) = &g.auth_token_last_modified {
-        m.auth_token_last_modified_date = Some(*t);
-    }
-    m.transit_encryption_enabled = Some(false);
+    m.auth_token_enabled = Some(primary.is_some_and(|c| c.auth.enabled()));
+    m.auth_token_last_modified_date = primary.and_then(|c| c.auth_token_last_modified);
+    m.transit_encryption_enabled = Some(primary.is_some_and(|c| c.transit_encryption));
+    m.transit_encryption_mode = primary.and_then(|c| c.transit_mode.clone().map(Into::into));
     m.at_rest_encryption_enabled = Some(false);
     m.storage_encryption_type = Some(dto::StorageEncryptionType::NONE);
     m.durability = Some(g.durability().to_owned().into());

@@ -17,9 +17,11 @@ use std::net::Ipv4Addr;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::node::{apply_params, bus_port, connect, runtime_config, NODE_TIMEOUT_MS};
+use super::node::{
+    apply_params, bus_port, connect, push_group_users, runtime_config, NODE_TIMEOUT_MS,
+};
 use super::Reconciler;
-use crate::engine::{resp, NodeSpec, NodeStatus};
+use crate::engine::{admin_secret, resp, NodeSpec, NodeStatus, ADMIN_USER};
 use crate::model::cluster::CacheCluster;
 use crate::model::replication_group::ReplicationGroup;
 use crate::model::shards::SLOTS;
@@ -152,21 +154,17 @@ impl Node {
     }
 }
 
-async fn cmd(
-    addr: (Ipv4Addr, u16),
-    auth: Option<&str>,
-    args: &[&str],
-) -> anyhow::Result<resp::Reply> {
+async fn cmd(addr: (Ipv4Addr, u16), tls: bool, args: &[&str]) -> anyhow::Result<resp::Reply> {
     let fut = async {
-        let mut c = connect(addr.0, addr.1, auth).await?;
+        let mut c = connect(addr.0, addr.1, tls).await?;
         c.cmd(args).await
     };
     tokio::time::timeout(Duration::from_secs(5), fut).await?
 }
 
-async fn view_of(addr: (Ipv4Addr, u16), auth: Option<&str>) -> Option<View> {
+async fn view_of(addr: (Ipv4Addr, u16), tls: bool) -> Option<View> {
     let fut = async {
-        let mut c = connect(addr.0, addr.1, auth).await.ok()?;
+        let mut c = connect(addr.0, addr.1, tls).await.ok()?;
         let myid = c.cmd(&["CLUSTER", "MYID"]).await.ok()?.as_text()?;
         let nodes = c.cmd(&["CLUSTER", "NODES"]).await.ok()?.as_text()?;
         let info = c.cmd(&["CLUSTER", "INFO"]).await.ok()?.as_text()?;
@@ -229,7 +227,6 @@ async fn migrate_slots(
     (src_id, dst_id): (&str, &str),
     dst_addr: (Ipv4Addr, u16),
     slots: &[u16],
-    auth: Option<&str>,
 ) -> anyhow::Result<()> {
     let host = dst_addr.0.to_string();
     let port = dst_addr.1.to_string();
@@ -265,9 +262,9 @@ async fn migrate_slots(
                 }
                 again.push(*s);
                 let mut m = args(&["MIGRATE", &host, &port, "", "0", "10000", "REPLACE"]);
-                if let Some(a) = auth {
-                    m.extend(args(&["AUTH", a]));
-                }
+                // As the backend's admin user; over TLS when the cluster's bus
+                // is (the engine picks that from `tls-cluster`).
+                m.extend(args(&["AUTH2", ADMIN_USER, admin_secret()]));
                 m.push(b"KEYS".to_vec());
                 m.extend(keys);
                 migrates.push(m);
@@ -375,12 +372,12 @@ impl Reconciler {
                 view: None,
             });
         }
-        let auth = nodes.iter().find_map(|n| n.cluster.auth_token.clone());
+        let tls = nodes.iter().any(|n| n.cluster.transit_encryption);
         let views = futures_util::future::join_all(nodes.iter().map(|n| async {
             if n.busy {
                 None
             } else {
-                view_of(n.addr(), auth.as_deref()).await
+                view_of(n.addr(), tls).await
             }
         }))
         .await;
@@ -401,13 +398,12 @@ impl Reconciler {
     ) -> bool {
         let id = g.id.as_str();
         let mut nodes = self.round_nodes(scope, g, view).await;
-        let auth_owned = nodes.iter().find_map(|n| n.cluster.auth_token.clone());
-        let auth = auth_owned.as_deref();
+        let tls = nodes.iter().any(|n| n.cluster.transit_encryption);
         let mut settled = nodes.len() == g.members.len() && nodes.iter().all(Node::live);
 
         // Dead members: wait for the cluster's own failover (or take over),
         // then bring them back; they rejoin as replicas.
-        self.recover_dead(scope, g, &mut nodes, auth).await;
+        self.recover_dead(scope, g, &mut nodes, tls).await;
 
         let live: Vec<usize> = (0..nodes.len()).filter(|i| nodes[*i].live()).collect();
         if live.is_empty() {
@@ -425,11 +421,11 @@ impl Reconciler {
                     continue;
                 };
                 let epoch = (k + 1).to_string();
-                let _ = cmd(p.addr(), auth, &["CLUSTER", "SET-CONFIG-EPOCH", &epoch]).await;
+                let _ = cmd(p.addr(), tls, &["CLUSTER", "SET-CONFIG-EPOCH", &epoch]).await;
                 let mut args = vec!["CLUSTER".to_owned(), "ADDSLOTSRANGE".to_owned()];
                 args.extend(range_args(&ng.slots));
                 let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                if let Err(e) = cmd(p.addr(), auth, &args).await {
+                if let Err(e) = cmd(p.addr(), tls, &args).await {
                     tracing::warn!(group = id, node = %p.spec.key, error = %e, "ADDSLOTSRANGE failed");
                 }
             }
@@ -438,11 +434,16 @@ impl Reconciler {
 
         // Meet: everyone knows the anchor and the anchor knows everyone; after
         // a while, any pair still apart meets directly.
+        // The anchor: the node that knows the most (entries in handshake
+        // do not count: a node met several times at once lists each
+        // handshake), then the one that knows the most slot owners.
         let anchor = *live
             .iter()
             .max_by_key(|i| {
+                let v = nodes[**i].view.as_ref();
                 (
-                    nodes[**i].view.as_ref().map_or(0, |v| v.entries.len()),
+                    v.map_or(0, |v| v.entries.iter().filter(|e| e.known()).count()),
+                    v.map_or(0, |v| v.owners().iter().filter(|o| o.is_some()).count()),
                     std::cmp::Reverse(**i),
                 )
             })
@@ -480,7 +481,7 @@ impl Reconciler {
                 port.to_string(),
                 bus_port(port).to_string(),
             );
-            if let Err(e) = cmd(nodes[y].addr(), auth, &["CLUSTER", "MEET", &h, &p, &b]).await {
+            if let Err(e) = cmd(nodes[y].addr(), tls, &["CLUSTER", "MEET", &h, &p, &b]).await {
                 tracing::debug!(group = id, error = %e, "CLUSTER MEET failed");
             }
         }
@@ -513,7 +514,7 @@ impl Reconciler {
                 .collect();
             for s in strangers {
                 settled = false;
-                let _ = cmd(nodes[y].addr(), auth, &["CLUSTER", "FORGET", &s]).await;
+                let _ = cmd(nodes[y].addr(), tls, &["CLUSTER", "FORGET", &s]).await;
             }
         }
 
@@ -623,10 +624,7 @@ impl Reconciler {
             if !v.knows(&pid) || v.me().is_some_and(|e| e.is_master() && !e.slots.is_empty()) {
                 continue;
             }
-            if let Some(tok) = auth {
-                let _ = cmd(nodes[y].addr(), auth, &["CONFIG", "SET", "masterauth", tok]).await;
-            }
-            match cmd(nodes[y].addr(), auth, &["CLUSTER", "REPLICATE", &pid]).await {
+            match cmd(nodes[y].addr(), tls, &["CLUSTER", "REPLICATE", &pid]).await {
                 Ok(_) => {
                     tracing::debug!(group = id, node = %nodes[y].spec.key, "replicating its shard's primary")
                 }
@@ -639,7 +637,7 @@ impl Reconciler {
         // A requested failover (TestFailover).
         if let Some(to) = g.failover_to.clone() {
             settled = false;
-            self.requested_failover(scope, g, &nodes, &primaries, &to, auth)
+            self.requested_failover(scope, g, &nodes, &primaries, &to, tls)
                 .await;
         }
 
@@ -655,11 +653,22 @@ impl Reconciler {
             .iter()
             .all(|i| nodes[*i].view.as_ref().is_some_and(|v| v.state_ok));
         if let (true, Some(av)) = (all_know && !fresh, anchor_view) {
-            let owners: Vec<Option<String>> = av
+            // The anchor's slot map, with the gaps filled from the other
+            // views: a node that joined a moment ago lists other masters
+            // before it has heard which slots they own, and a slot that
+            // looked unowned would be claimed empty (its keys lost).
+            let mut owners: Vec<Option<String>> = av
                 .owners()
                 .into_iter()
                 .map(|o| o.map(str::to_owned))
                 .collect();
+            for v in live.iter().filter_map(|i| nodes[*i].view.as_ref()) {
+                for (slot, o) in v.owners().into_iter().enumerate() {
+                    if let (None, Some(o)) = (&owners[slot], o) {
+                        owners[slot] = Some(o.to_owned());
+                    }
+                }
+            }
             let mut moves: Vec<(usize, usize, u16)> = Vec::new();
             let mut unowned: HashMap<usize, Vec<u16>> = HashMap::new();
             for ng in &g.node_groups {
@@ -685,16 +694,17 @@ impl Reconciler {
             }
             for (p, slots) in unowned {
                 settled = false;
+                tracing::info!(group = id, node = %nodes[p].spec.key, slots = slots.len(), "claiming slots no node owns");
                 let mut args = vec!["CLUSTER".to_owned(), "ADDSLOTS".to_owned()];
                 args.extend(slots.iter().map(ToString::to_string));
                 let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                let _ = cmd(nodes[p].addr(), auth, &args).await;
+                let _ = cmd(nodes[p].addr(), tls, &args).await;
             }
             if !moves.is_empty() {
                 settled = false;
                 // A node still in its start-up delay answers CLUSTERDOWN.
                 if all_ok_state {
-                    self.migrate(g, &nodes, &moves, auth).await;
+                    self.migrate(g, &nodes, &moves, tls).await;
                 }
             }
             // Every node agrees on the slot map.
@@ -750,7 +760,7 @@ impl Reconciler {
                 .filter(|y| !removing.contains(nodes[**y].cluster.id.as_str()))
             {
                 for x in &ids {
-                    let _ = cmd(nodes[y].addr(), auth, &["CLUSTER", "FORGET", x]).await;
+                    let _ = cmd(nodes[y].addr(), tls, &["CLUSTER", "FORGET", x]).await;
                 }
             }
             if let Err(e) = self.cp.finish_node_group_removal(scope, id, &ng.id) {
@@ -773,9 +783,16 @@ impl Reconciler {
                 targets = live.iter().map(|i| nodes[*i].addr()).collect();
             }
             targets.sort_unstable();
+            let preferred = nodes.iter().any(|n| n.spec.plain_port.is_some());
             if let Err(e) = self
                 .proxies
-                .serve(&Self::config_proxy_key(scope, g), host, port, targets)
+                .serve(
+                    &Self::config_proxy_key(scope, g),
+                    host,
+                    port,
+                    targets,
+                    preferred,
+                )
                 .await
             {
                 tracing::warn!(group = id, %host, port, error = %e, "configuration endpoint could not listen");
@@ -798,6 +815,17 @@ impl Reconciler {
         };
         if leaving {
             settled = false;
+        }
+        // Users changed (user groups attached or removed): every node gets
+        // them; the group settles on the next pass.
+        if settled && g.users_pending {
+            settled = false;
+            if push_group_users(self.cp.as_ref(), scope, id).await {
+                let _ = self.cp.update_replication_group(scope, id, |g| {
+                    g.users_pending = false;
+                    Ok(())
+                });
+            }
         }
         if settled
             && matches!(
@@ -834,14 +862,14 @@ impl Reconciler {
         g: &ReplicationGroup,
         nodes: &[Node],
         moves: &[(usize, usize, u16)],
-        auth: Option<&str>,
+        tls: bool,
     ) {
         let started = Instant::now();
         let mut conns: HashMap<usize, resp::Conn> = HashMap::new();
         for (src, dst, _) in moves {
             for i in [*src, *dst] {
                 if let std::collections::hash_map::Entry::Vacant(e) = conns.entry(i) {
-                    match connect(nodes[i].spec.host, nodes[i].spec.port, auth).await {
+                    match connect(nodes[i].spec.host, nodes[i].spec.port, tls).await {
                         Ok(c) => {
                             e.insert(c);
                         }
@@ -868,8 +896,7 @@ impl Reconciler {
             let (Some(mut s), Some(mut d)) = (conns.remove(&src), conns.remove(&dst)) else {
                 return;
             };
-            let r =
-                migrate_slots(&mut s, &mut d, (sid, did), nodes[dst].addr(), &slots, auth).await;
+            let r = migrate_slots(&mut s, &mut d, (sid, did), nodes[dst].addr(), &slots).await;
             conns.insert(src, s);
             conns.insert(dst, d);
             if let Err(e) = r {
@@ -889,7 +916,7 @@ impl Reconciler {
         nodes: &[Node],
         primaries: &HashMap<String, usize>,
         to: &str,
-        auth: Option<&str>,
+        tls: bool,
     ) {
         let id = g.id.as_str();
         // A failover that cannot happen (the replica is down or never in
@@ -947,13 +974,13 @@ impl Reconciler {
             return;
         }
         let started = Instant::now();
-        if let Err(e) = cmd(nodes[t].addr(), auth, &["CLUSTER", "FAILOVER"]).await {
+        if let Err(e) = cmd(nodes[t].addr(), tls, &["CLUSTER", "FAILOVER"]).await {
             tracing::warn!(group = id, node = to, error = %e, "CLUSTER FAILOVER failed");
             return;
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            let role = cmd(nodes[t].addr(), auth, &["ROLE"]).await;
+            let role = cmd(nodes[t].addr(), tls, &["ROLE"]).await;
             if let Ok(resp::Reply::Array(Some(r))) = role {
                 if r.first().and_then(resp::Reply::as_text).as_deref() == Some("master") {
                     tracing::info!(
@@ -981,7 +1008,7 @@ impl Reconciler {
         scope: &Scope,
         g: &ReplicationGroup,
         nodes: &mut [Node],
-        auth: Option<&str>,
+        tls: bool,
     ) {
         let mut dead = Vec::new();
         for (i, n) in nodes.iter().enumerate() {
@@ -1024,7 +1051,7 @@ impl Reconciler {
                 if since.elapsed() > TAKEOVER_AFTER {
                     let r = replicas[0];
                     tracing::warn!(group = %g.id, node = %nodes[r].spec.key, "shard primary still down; replica takes over");
-                    let _ = cmd(nodes[r].addr(), auth, &["CLUSTER", "FAILOVER", "TAKEOVER"]).await;
+                    let _ = cmd(nodes[r].addr(), tls, &["CLUSTER", "FAILOVER", "TAKEOVER"]).await;
                 }
                 continue;
             }
@@ -1033,13 +1060,13 @@ impl Reconciler {
                 continue;
             }
             tracing::warn!(node = %n.spec.key, "cluster node is down; recovering it");
-            if self.runtime().start(&n.spec).await.is_ok()
+            if self.start_node(scope, &n.cluster, &n.spec).await.is_ok()
                 && self.wait_member_ready(scope, &n.cluster.id, &n.spec).await
             {
                 apply_params(
                     n.spec.host,
                     n.spec.port,
-                    auth,
+                    tls,
                     &runtime_config(self.cp.as_ref(), scope, &n.cluster),
                 )
                 .await;

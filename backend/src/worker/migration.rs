@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::node::connect;
 use super::Reconciler;
-use crate::engine::{resp, NodeSpec};
+use crate::engine::{admin_secret, resp, NodeSpec, ADMIN_USER};
 use crate::model::migration::Source;
 use crate::model::replication_group::ReplicationGroup;
 use crate::model::{lifecycle, ControlPlane, Scope};
@@ -25,7 +25,8 @@ async fn command(host: &str, port: u16, args: &[&str]) -> anyhow::Result<resp::R
         let std::net::IpAddr::V4(ip) = addr.ip() else {
             anyhow::bail!("{host} is not an IPv4 address");
         };
-        let mut conn = connect(ip, port, None).await?;
+        // The source is the user's server, not ours: no admin user there.
+        let mut conn = resp::Conn::connect(ip, port).await?;
         conn.cmd(args).await
     };
     tokio::time::timeout(Duration::from_secs(3), fut).await?
@@ -98,7 +99,7 @@ impl Reconciler {
         g: &ReplicationGroup,
         primary: &NodeSpec,
         info: &HashMap<String, String>,
-        auth: Option<&str>,
+        tls: bool,
     ) -> bool {
         let Some(m) = g.migration.clone() else {
             return false;
@@ -119,7 +120,7 @@ impl Reconciler {
                     "Migration from {} to replication group {id} completed",
                     m.source
                 );
-                self.end_migration(scope, id, addr, auth, why, lifecycle::MODIFYING)
+                self.end_migration(scope, id, addr, tls, why, lifecycle::MODIFYING)
                     .await;
                 return true;
             }
@@ -135,14 +136,23 @@ impl Reconciler {
                 "Failed to start migration for replication group {id}: the primary could not replicate from {}",
                 m.source
             );
-            self.end_migration(scope, id, addr, auth, why, lifecycle::AVAILABLE)
+            self.end_migration(scope, id, addr, tls, why, lifecycle::AVAILABLE)
                 .await;
             return true;
         }
         if !follows {
             let port = port.to_string();
+            // The source knows nothing of the backend's admin user: the primary
+            // follows it unauthenticated (`end_migration` restores the credentials).
+            let _ = self
+                .command_on(
+                    addr,
+                    tls,
+                    &["CONFIG", "SET", "masteruser", "", "masterauth", ""],
+                )
+                .await;
             match self
-                .command_on(addr, auth, &["REPLICAOF", &host, &port])
+                .command_on(addr, tls, &["REPLICAOF", &host, &port])
                 .await
             {
                 Ok(_) => {
@@ -178,17 +188,31 @@ impl Reconciler {
         scope: &Scope,
         id: &str,
         addr: (std::net::Ipv4Addr, u16),
-        auth: Option<&str>,
+        tls: bool,
         why: String,
         status: &str,
     ) {
         if let Err(e) = self
-            .command_on(addr, auth, &["REPLICAOF", "NO", "ONE"])
+            .command_on(addr, tls, &["REPLICAOF", "NO", "ONE"])
             .await
         {
             tracing::warn!(group = id, error = %e, "promoting the primary back failed");
             return;
         }
+        let _ = self
+            .command_on(
+                addr,
+                tls,
+                &[
+                    "CONFIG",
+                    "SET",
+                    "masteruser",
+                    ADMIN_USER,
+                    "masterauth",
+                    admin_secret(),
+                ],
+            )
+            .await;
         let ended = self.cp.update_replication_group(scope, id, |g| {
             g.migration = None;
             g.status = status.to_owned();
@@ -202,10 +226,10 @@ impl Reconciler {
     async fn command_on(
         &self,
         addr: (std::net::Ipv4Addr, u16),
-        auth: Option<&str>,
+        tls: bool,
         args: &[&str],
     ) -> anyhow::Result<resp::Reply> {
-        let mut conn = connect(addr.0, addr.1, auth).await?;
+        let mut conn = connect(addr.0, addr.1, tls).await?;
         tokio::time::timeout(Duration::from_secs(5), conn.cmd(args)).await?
     }
 }

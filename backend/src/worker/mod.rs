@@ -6,7 +6,7 @@
 //! - the passes, each an `impl Reconciler` of its own: `reconcile` (clusters:
 //!   start, restart, remove nodes, parameters, statuses, events), `replication`
 //!   (replication groups), `cluster_mode` (Redis Cluster groups), `snapshots`,
-//!   `migration`;
+//!   `migration`, `users` (users and user groups pushed to the engines);
 //! - what the passes share, below them: `node` (a node's configuration and spec,
 //!   connecting to it, pushing parameters, saving), `proxy` and `discovery` (the
 //!   endpoints served).
@@ -19,6 +19,7 @@ pub mod proxy;
 pub mod reconcile;
 pub mod replication;
 pub mod snapshots;
+mod users;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -26,9 +27,10 @@ use std::time::{Duration, Instant};
 
 use self::discovery::Discovery;
 use self::proxy::Proxies;
-use crate::engine::{EngineRuntime, NodeSpec};
+use crate::engine::{EngineRuntime, NodeSpec, StartInfo};
 use crate::model::cluster::{CacheCluster, CacheNode};
 use crate::model::{ControlPlane, Scope};
+use crate::tls::Authority;
 
 const HEALTH_EVERY: Duration = Duration::from_secs(5);
 
@@ -38,6 +40,8 @@ const HEALTH_EVERY: Duration = Duration::from_secs(5);
 /// and settles statuses and events once the engines answer.
 pub struct Reconciler {
     cp: Arc<ControlPlane>,
+    /// Issues TLS nodes their certificates.
+    ca: Arc<Authority>,
     discovery: Discovery,
     proxies: Proxies,
     inflight: Mutex<HashSet<(Scope, String)>>,
@@ -50,13 +54,16 @@ pub struct Reconciler {
     create_failures: Mutex<HashMap<(Scope, String), u32>>,
     /// Snapshots whose work is running.
     snap_inflight: Mutex<HashSet<(Scope, String)>>,
+    /// Scopes whose users' pass is running.
+    users_inflight: Mutex<HashSet<Scope>>,
 }
 
 impl Reconciler {
     #[must_use]
-    pub fn new(cp: Arc<ControlPlane>) -> Arc<Self> {
+    pub fn new(cp: Arc<ControlPlane>, ca: Arc<Authority>) -> Arc<Self> {
         Arc::new(Self {
             cp,
+            ca,
             discovery: Discovery::default(),
             proxies: Proxies::default(),
             inflight: Mutex::new(HashSet::new()),
@@ -65,6 +72,7 @@ impl Reconciler {
             failed_at: Mutex::new(HashMap::new()),
             create_failures: Mutex::new(HashMap::new()),
             snap_inflight: Mutex::new(HashSet::new()),
+            users_inflight: Mutex::new(HashSet::new()),
         })
     }
 
@@ -91,6 +99,7 @@ impl Reconciler {
             self.maintenance();
             self.tick();
             self.snapshots();
+            self.users();
             if last_health.elapsed() >= HEALTH_EVERY {
                 last_health = Instant::now();
                 let me = self.clone();
@@ -109,6 +118,17 @@ impl Reconciler {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .contains(&(scope.clone(), id.to_owned()))
+    }
+
+    /// Start (or re-adopt) a node of `c`, with its TLS files when it serves TLS.
+    async fn start_node(
+        &self,
+        scope: &Scope,
+        c: &CacheCluster,
+        spec: &NodeSpec,
+    ) -> anyhow::Result<StartInfo> {
+        let names = node::tls_names(self.cp.as_ref(), scope, c, spec.host);
+        node::start(self.runtime(), &self.ca, spec, &names).await
     }
 
     /// How a node of `c` runs.

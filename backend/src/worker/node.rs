@@ -7,9 +7,10 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use crate::catalog;
-use crate::engine::{resp, EngineKind, NodeSpec};
-use crate::model::cluster::{CacheCluster, CacheNode};
+use crate::engine::{resp, AclUser, AclUsers, EngineKind, EngineRuntime, NodeSpec, StartInfo};
+use crate::model::cluster::{AuthTokens, CacheCluster, CacheNode};
 use crate::model::{ControlPlane, Scope};
+use crate::tls::Authority;
 
 /// How long a starting node may take to answer.
 pub(super) const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -62,7 +63,166 @@ pub(super) fn spec(cp: &ControlPlane, scope: &Scope, c: &CacheCluster, n: &Cache
         config.retain(|(k, _)| !k.starts_with("cluster-"));
         config.extend(node_config(n.host, n.port));
     }
-    c.node_spec(scope, n, &cp.settings.nodes_dir, config)
+    let mut spec = c.node_spec(scope, n, &cp.settings.nodes_dir, config);
+    if c.engine != EngineKind::Memcached {
+        spec.users = cluster_users(cp, scope, c);
+    }
+    spec
+}
+
+/// The client ACL users of a Redis/Valkey cluster's nodes: its group's user
+/// groups' users when it has any, else its AUTH tokens' `default`.
+pub(super) fn cluster_users(cp: &ControlPlane, scope: &Scope, c: &CacheCluster) -> AclUsers {
+    let rbac = c
+        .replication_group_id
+        .as_deref()
+        .and_then(|rg| cp.find_replication_group(scope, rg).ok())
+        .map(|g| rbac_users(cp, scope, &g))
+        .unwrap_or_default();
+    client_users(&c.auth, &rbac)
+}
+
+/// The ACL users a Redis/Valkey node with AUTH tokens `auth` gives its clients (the backend's
+/// own admin user is added by the engine layer, see `engine::write_auth_files`).
+///
+/// Today the one `default` user with every permission: without AUTH tokens it
+/// needs no password (`on nopass ~* &* +@all`); with tokens it takes each of them
+/// (`on >tok1 >tok2 ~* &* +@all`); while a `ROTATE` onto a token-less group has
+/// not been `SET`, it keeps `nopass` (Redis then accepts the token and
+/// unauthenticated clients alike). User groups (RBAC) extend this list: every
+/// user of the group by its name, the group's `default`-named user in place
+/// of this one.
+///
+/// With a user group attached (`rbac`, see [`rbac_users`]), the group's users
+/// are the node's users and the tokens play no part. Every client user is
+/// denied what would let a client undo this (`ACL` writes, `CONFIG SET`), as
+/// ElastiCache denies them; the backend works as its own admin user.
+#[must_use]
+pub(super) fn client_users(auth: &AuthTokens, rbac: &[crate::model::user::User]) -> AclUsers {
+    if !rbac.is_empty() {
+        let mut users: Vec<AclUser> = rbac
+            .iter()
+            .map(|u| AclUser {
+                name: u.name.clone(),
+                rules: with_denials(u.acl_rules()),
+            })
+            .collect();
+        if !users.iter().any(|u| u.name == "default") {
+            users.push(AclUser {
+                name: "default".to_owned(),
+                rules: vec!["off".to_owned()],
+            });
+        }
+        return AclUsers(users);
+    }
+    let mut rules = vec!["on".to_owned()];
+    if auth.tokens.is_empty() || auth.open {
+        rules.push("nopass".to_owned());
+    } else {
+        rules.extend(auth.tokens.iter().map(|t| format!(">{t}")));
+    }
+    rules.extend(["~*", "&*", "+@all"].map(str::to_owned));
+    AclUsers(vec![AclUser {
+        name: "default".to_owned(),
+        rules: with_denials(rules),
+    }])
+}
+
+/// Commands no client runs on ElastiCache: they would change users or the
+/// engine's configuration behind the service's back.
+const DENIED: [&str; 8] = [
+    "-acl|setuser",
+    "-acl|deluser",
+    "-acl|load",
+    "-acl|save",
+    "-config|set",
+    "-config|rewrite",
+    "-config|resetstat",
+    "-debug",
+];
+
+fn with_denials(mut rules: Vec<String>) -> Vec<String> {
+    rules.extend(DENIED.iter().map(|d| (*d).to_owned()));
+    rules
+}
+
+/// Make a running node's client users what `users` says, at once (`ACL SETUSER
+/// <name> reset <rules>` for each; users it had beyond them and the admin are
+/// deleted), and save them to its ACL file for its next start.
+pub(super) async fn push_users(
+    host: Ipv4Addr,
+    port: u16,
+    tls: bool,
+    users: &AclUsers,
+) -> anyhow::Result<()> {
+    let mut conn = connect(host, port, tls).await?;
+    for u in &users.0 {
+        let mut args: Vec<&str> = vec!["ACL", "SETUSER", &u.name, "reset"];
+        args.extend(u.rules.iter().map(String::as_str));
+        conn.cmd(&args).await?;
+    }
+    if let resp::Reply::Array(Some(names)) = conn.cmd(&["ACL", "USERS"]).await? {
+        for name in names.iter().filter_map(resp::Reply::as_text) {
+            let keep = name == crate::engine::ADMIN_USER
+                || name == "default"
+                || users.0.iter().any(|u| u.name == name);
+            if !keep {
+                conn.cmd(&["ACL", "DELUSER", &name]).await?;
+            }
+        }
+    }
+    conn.cmd(&["ACL", "SAVE"]).await?;
+    Ok(())
+}
+
+/// The names a TLS node of `c` on `host` is reached by, for its certificate:
+/// its own address, its group's primary, reader and configuration endpoint
+/// addresses (their proxies pass TLS through to the node), the advertised host
+/// name and `localhost`.
+pub(super) fn tls_names(
+    cp: &ControlPlane,
+    scope: &Scope,
+    c: &CacheCluster,
+    host: Ipv4Addr,
+) -> Vec<String> {
+    let mut ips = vec![host, Ipv4Addr::LOCALHOST];
+    if let Some(g) = c
+        .replication_group_id
+        .as_deref()
+        .and_then(|rg| cp.find_replication_group(scope, rg).ok())
+    {
+        ips.push(g.primary_endpoint().0);
+        ips.push(g.reader_endpoint().0);
+        ips.extend(g.config_endpoint().map(|e| e.0));
+    }
+    if let Some(h) = c.config_host {
+        ips.push(h);
+    }
+    let mut names: Vec<String> = Vec::new();
+    for n in ips
+        .into_iter()
+        .map(|ip| ip.to_string())
+        .chain([cp.settings.advertise_host.clone(), "localhost".to_owned()])
+    {
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    names
+}
+
+/// Start (or re-adopt) a node: a TLS node first gets a fresh certificate for
+/// `names`, its key and the CA in its data directory.
+pub(super) async fn start(
+    rt: &dyn EngineRuntime,
+    ca: &Authority,
+    spec: &NodeSpec,
+    names: &[String],
+) -> anyhow::Result<StartInfo> {
+    if spec.tls {
+        ca.write_node_files(&spec.data_dir, names)?;
+    }
+    rt.start(spec).await
 }
 
 /// The spec of an engine nobody owns (to remove it).
@@ -76,8 +236,9 @@ pub(super) fn orphan_spec(nodes_dir: &std::path::Path, key: &str) -> NodeSpec {
         memory_bytes: 0,
         config: Vec::new(),
         data_dir: nodes_dir.join(key),
-        auth_token: None,
+        users: AclUsers::default(),
         tls: false,
+        plain_port: None,
     }
 }
 
@@ -176,26 +337,42 @@ pub(super) fn runtime_config(
         .collect()
 }
 
-pub(super) async fn connect(
-    host: Ipv4Addr,
-    port: u16,
-    auth: Option<&str>,
-) -> anyhow::Result<resp::Conn> {
-    let mut conn = resp::Conn::connect(host, port).await?;
-    if let Some(t) = auth {
-        conn.cmd(&["AUTH", t]).await?;
+/// A connection to one of the backend's Redis/Valkey nodes, over TLS when the
+/// node serves TLS (`tls`), authenticated as the backend's admin user. A node
+/// that still runs as before a change of transit encryption (its restart into
+/// the new mode is what the connection is for) is reached the other way.
+pub(super) async fn connect(host: Ipv4Addr, port: u16, tls: bool) -> anyhow::Result<resp::Conn> {
+    match connect_as(host, port, tls).await {
+        Ok(c) => Ok(c),
+        Err(e) => connect_as(host, port, !tls).await.map_err(|_| e),
     }
-    Ok(conn)
+}
+
+async fn connect_as(host: Ipv4Addr, port: u16, tls: bool) -> anyhow::Result<resp::Conn> {
+    let fut = async {
+        let mut conn = resp::Conn::connect_to(host, port, tls).await?;
+        conn.cmd(&[
+            "AUTH",
+            crate::engine::ADMIN_USER,
+            crate::engine::admin_secret(),
+        ])
+        .await
+        .map_err(|_| anyhow::anyhow!("{host}:{port} refused the backend's admin user"))?;
+        anyhow::Ok(conn)
+    };
+    tokio::time::timeout(Duration::from_secs(3), fut)
+        .await
+        .map_err(|_| anyhow::anyhow!("{host}:{port} did not answer"))?
 }
 
 /// `CONFIG SET` each parameter; one the engine refuses is logged and skipped.
 pub(super) async fn apply_params(
     host: Ipv4Addr,
     port: u16,
-    auth: Option<&str>,
+    tls: bool,
     params: &[(String, String)],
 ) {
-    let Ok(mut conn) = connect(host, port, auth).await else {
+    let Ok(mut conn) = connect(host, port, tls).await else {
         tracing::warn!(port, "could not connect to apply parameters");
         return;
     };
@@ -224,8 +401,8 @@ pub(super) async fn apply_params(
 }
 
 /// `SAVE` before a restart that keeps data.
-pub(super) async fn save(host: Ipv4Addr, port: u16, auth: Option<&str>) {
-    let mut conn = match connect(host, port, auth).await {
+pub(super) async fn save(host: Ipv4Addr, port: u16, tls: bool) {
+    let mut conn = match connect(host, port, tls).await {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(port, error = %e, "could not connect to SAVE before restart");
@@ -247,6 +424,59 @@ pub(super) async fn save(host: Ipv4Addr, port: u16, auth: Option<&str>) {
             }
         }
     }
+}
+
+/// The users a replication group's nodes have besides the backend's own:
+/// those of its user groups (pending changes included: this is what the
+/// nodes are being brought to), one per name, users being deleted left out.
+/// Empty when no user group is attached.
+pub(super) fn rbac_users(
+    cp: &ControlPlane,
+    scope: &Scope,
+    g: &crate::model::replication_group::ReplicationGroup,
+) -> Vec<crate::model::user::User> {
+    let mut out: Vec<crate::model::user::User> = Vec::new();
+    for ug in &g.user_group_ids {
+        let Ok(ug) = cp.find_user_group(scope, ug) else {
+            continue;
+        };
+        if ug.status == crate::model::user::DELETING {
+            continue;
+        }
+        for id in ug.target_members() {
+            let Ok(u) = cp.find_user(scope, &id) else {
+                continue;
+            };
+            if u.status == crate::model::user::DELETING || out.iter().any(|o| o.name == u.name) {
+                continue;
+            }
+            out.push(u);
+        }
+    }
+    out
+}
+
+/// Every node of replication group `rg` gets its client users as the records
+/// say now ([`spec`] renders them; users a node had beyond them are deleted,
+/// which ends their connections); whether every node took them.
+pub(super) async fn push_group_users(cp: &ControlPlane, scope: &Scope, rg: &str) -> bool {
+    let Ok(g) = cp.find_replication_group(scope, rg) else {
+        return true;
+    };
+    let mut ok = true;
+    for id in &g.members {
+        let Ok(c) = cp.find_cluster(scope, id) else {
+            continue;
+        };
+        for n in &c.nodes {
+            let spec = spec(cp, scope, &c, n);
+            if let Err(e) = push_users(spec.host, spec.port, spec.tls, &spec.users).await {
+                tracing::warn!(group = rg, node = %spec.key, error = %e, "could not push users to a node; retrying");
+                ok = false;
+            }
+        }
+    }
+    ok
 }
 
 #[cfg(test)]
@@ -272,6 +502,27 @@ mod tests {
             memcached_option("memcached_connections_overhead", "100"),
             None
         );
+    }
+
+    #[test]
+    fn client_users_follow_the_tokens() {
+        let mut c = AuthTokens::default();
+        let rules = |c: &AuthTokens| {
+            let r = client_users(c, &[]).0[0].rules.join(" ");
+            r.split(" -acl|setuser")
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(rules(&c), "on nopass ~* &* +@all");
+        c.tokens = vec!["a".repeat(16), "b".repeat(16)];
+        assert_eq!(
+            rules(&c),
+            format!("on >{} >{} ~* &* +@all", "a".repeat(16), "b".repeat(16))
+        );
+        c.open = true;
+        assert_eq!(rules(&c), "on nopass ~* &* +@all");
+        assert!(!format!("{:?}", client_users(&c, &[])).contains("aaaa"));
     }
 
     #[test]

@@ -5,6 +5,12 @@
 //! spreads connections across the replicas. When a connection's target leaves the
 //! list (a failover), the connection is closed, as a client of ElastiCache sees
 //! its connection drop when the primary's DNS name moves.
+//!
+//! Transit encryption passes through: TLS goes end to end to the node (whose
+//! certificate names the endpoint addresses). In mode `preferred` an endpoint
+//! is also the front that lets plaintext and TLS share its port: it routes each
+//! connection by its first byte, a TLS ClientHello (0x16) to the node's port
+//! and anything else to the node's plaintext port (`engine::plain_port`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,9 +20,17 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// Where an endpoint's connections go: its nodes, and whether it routes
+/// plaintext to their plaintext ports (mode `preferred`).
+#[derive(Clone, PartialEq, Eq)]
+struct Targets {
+    addrs: Vec<(std::net::Ipv4Addr, u16)>,
+    preferred: bool,
+}
+
 struct Listener {
     addr: (std::net::Ipv4Addr, u16),
-    targets: watch::Sender<Vec<(std::net::Ipv4Addr, u16)>>,
+    targets: watch::Sender<Targets>,
     task: JoinHandle<()>,
 }
 
@@ -34,7 +48,12 @@ impl Proxies {
         host: std::net::Ipv4Addr,
         port: u16,
         targets: Vec<(std::net::Ipv4Addr, u16)>,
+        preferred: bool,
     ) -> std::io::Result<()> {
+        let targets = Targets {
+            addrs: targets,
+            preferred,
+        };
         {
             let map = self
                 .listeners
@@ -100,17 +119,31 @@ impl Proxies {
 
 async fn forward(
     mut sock: TcpStream,
-    mut rx: watch::Receiver<Vec<(std::net::Ipv4Addr, u16)>>,
+    mut rx: watch::Receiver<Targets>,
     next: &AtomicUsize,
 ) -> std::io::Result<()> {
-    let target = {
+    let (target, preferred) = {
         let t = rx.borrow_and_update();
-        if t.is_empty() {
+        if t.addrs.is_empty() {
             return Ok(());
         }
-        t[next.fetch_add(1, Ordering::Relaxed) % t.len()]
+        (
+            t.addrs[next.fetch_add(1, Ordering::Relaxed) % t.addrs.len()],
+            t.preferred,
+        )
     };
-    let mut upstream = TcpStream::connect(target).await?;
+    let mut to = target;
+    if preferred {
+        // Clients speak first (RESP or a TLS ClientHello).
+        let mut first = [0u8; 1];
+        if sock.peek(&mut first).await? == 0 {
+            return Ok(());
+        }
+        if first[0] != 0x16 {
+            to = (target.0, crate::engine::plain_port(target.1));
+        }
+    }
+    let mut upstream = TcpStream::connect(to).await?;
     let _ = sock.set_nodelay(true);
     let _ = upstream.set_nodelay(true);
     let copy = tokio::io::copy_bidirectional(&mut sock, &mut upstream);
@@ -119,7 +152,7 @@ async fn forward(
         tokio::select! {
             r = &mut copy => return r.map(|_| ()),
             changed = rx.changed() => {
-                if changed.is_err() || !rx.borrow_and_update().contains(&target) {
+                if changed.is_err() || !rx.borrow_and_update().addrs.contains(&target) {
                     return Ok(());
                 }
             }
@@ -164,18 +197,20 @@ mod tests {
         let (a, b) = (echo_server(b'a').await, echo_server(b'b').await);
         let p = Proxies::default();
         let port = crate::engine::free_port().unwrap();
-        p.serve("k", L, port, vec![(L, a), (L, b)]).await.unwrap();
+        p.serve("k", L, port, vec![(L, a), (L, b)], false)
+            .await
+            .unwrap();
         let mut seen = vec![ask(port).await.unwrap(), ask(port).await.unwrap()];
         seen.sort_unstable();
         assert_eq!(seen, vec![b'a', b'b']);
         // A connection to a target that leaves the list is closed.
-        p.serve("k", L, port, vec![(L, a)]).await.unwrap();
+        p.serve("k", L, port, vec![(L, a)], false).await.unwrap();
         let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         s.write_all(b"?").await.unwrap();
         let mut one = [0u8; 1];
         s.read_exact(&mut one).await.unwrap();
         assert_eq!(one[0], b'a');
-        p.serve("k", L, port, vec![(L, b)]).await.unwrap();
+        p.serve("k", L, port, vec![(L, b)], false).await.unwrap();
         let mut rest = Vec::new();
         let n = tokio::time::timeout(std::time::Duration::from_secs(2), s.read_to_end(&mut rest))
             .await

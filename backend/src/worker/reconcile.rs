@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::discovery::ClusterConfig;
-use super::node::{apply_params, orphan_spec, runtime_config, save, READY_TIMEOUT};
+use super::node::{self, apply_params, orphan_spec, runtime_config, save, READY_TIMEOUT};
 use super::Reconciler;
 use crate::engine::{self, EngineKind, NodeStatus};
 use crate::model::cluster::{apply_pending, CacheCluster, CacheNode};
@@ -280,9 +280,11 @@ impl Reconciler {
             }
             let spec = self.spec(scope, c, n);
             let rt = self.cp.runtime.clone();
+            let ca = self.ca.clone();
+            let names = node::tls_names(self.cp.as_ref(), scope, c, spec.host);
             let restart = n.restart;
             let keep = n.keep_data;
-            let auth = c.auth_token.clone();
+            let tls = c.transit_encryption;
             let node_id = n.id.clone();
             // A restore: the snapshot's RDB is the new node's `dump.rdb`.
             let restore = c
@@ -298,7 +300,7 @@ impl Reconciler {
                 }
                 if restart {
                     if keep && spec.engine != EngineKind::Memcached {
-                        save(spec.host, spec.port, auth.as_deref()).await;
+                        save(spec.host, spec.port, tls).await;
                     }
                     rt.stop(&spec).await?;
                     if !keep {
@@ -306,7 +308,7 @@ impl Reconciler {
                         let _ = std::fs::remove_file(spec.data_dir.join("dump.rdb"));
                     }
                 }
-                let info = rt.start(&spec).await?;
+                let info = node::start(rt.as_ref(), &ca, &spec, &names).await?;
                 engine::wait_ready(rt.as_ref(), &spec, READY_TIMEOUT).await?;
                 anyhow::Ok((node_id, restart, info.substitution))
             }));
@@ -355,14 +357,23 @@ impl Reconciler {
             return false;
         }
         let params = runtime_config(self.cp.as_ref(), scope, &fresh);
+        let users = node::cluster_users(self.cp.as_ref(), scope, &fresh);
+        let mut ok = true;
         for n in fresh
             .nodes
             .iter()
             .filter(|n| n.status != lifecycle::NODE_DELETING)
         {
-            apply_params(n.host, n.port, fresh.auth_token.as_deref(), &params).await;
+            apply_params(n.host, n.port, fresh.transit_encryption, &params).await;
+            // The users (AUTH tokens) too, live: the node's file has them for its
+            // next start.
+            if let Err(e) = node::push_users(n.host, n.port, fresh.transit_encryption, &users).await
+            {
+                tracing::warn!(cluster = %fresh.id, node = %n.id, error = %e, "could not push the node's users");
+                ok = false;
+            }
         }
-        true
+        ok
     }
 
     /// A creating cluster's pass failed: after `CREATE_ATTEMPTS` of them it
@@ -596,7 +607,7 @@ impl Reconciler {
                     // restarting it, so that an empty primary never comes back.
                     continue;
                 }
-                if let Err(e) = self.runtime().start(&spec).await {
+                if let Err(e) = self.start_node(&scope, &c, &spec).await {
                     tracing::warn!(node = %spec.key, error = %e, "could not start node after restart");
                     continue;
                 }
@@ -610,7 +621,7 @@ impl Reconciler {
                         apply_params(
                             n.host,
                             n.port,
-                            c.auth_token.as_deref(),
+                            c.transit_encryption,
                             &runtime_config(self.cp.as_ref(), &scope, &c),
                         )
                         .await;
@@ -669,7 +680,7 @@ impl Reconciler {
                 let spec = self.spec(&scope, &c, n);
                 if self.runtime().status(&spec).await == NodeStatus::Stopped {
                     tracing::warn!(node = %spec.key, "cache node is down; recovering it");
-                    if self.runtime().start(&spec).await.is_ok()
+                    if self.start_node(&scope, &c, &spec).await.is_ok()
                         && engine::wait_ready(self.runtime(), &spec, READY_TIMEOUT)
                             .await
                             .is_ok()
@@ -678,7 +689,7 @@ impl Reconciler {
                             apply_params(
                                 n.host,
                                 n.port,
-                                c.auth_token.as_deref(),
+                                c.transit_encryption,
                                 &runtime_config(self.cp.as_ref(), &scope, &c),
                             )
                             .await;

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::node::{apply_params, connect, runtime_config, READY_TIMEOUT};
+use super::node::{apply_params, connect, push_group_users, runtime_config, READY_TIMEOUT};
 use super::Reconciler;
 use crate::engine::{self, resp, NodeSpec, NodeStatus};
 use crate::model::cluster::{CacheCluster, ModifyCluster};
@@ -42,9 +42,9 @@ impl Member {
 }
 
 /// `INFO replication` as a map.
-async fn replication_info(addr: Addr, auth: Option<&str>) -> Option<HashMap<String, String>> {
+async fn replication_info(addr: Addr, tls: bool) -> Option<HashMap<String, String>> {
     let fut = async {
-        let mut conn = connect(addr.0, addr.1, auth).await.ok()?;
+        let mut conn = connect(addr.0, addr.1, tls).await.ok()?;
         let text = conn.cmd(&["INFO", "replication"]).await.ok()?.as_text()?;
         Some(
             text.lines()
@@ -59,14 +59,14 @@ async fn replication_info(addr: Addr, auth: Option<&str>) -> Option<HashMap<Stri
         .flatten()
 }
 
-async fn command(addr: Addr, auth: Option<&str>, args: &[&str]) -> anyhow::Result<resp::Reply> {
-    let mut conn = connect(addr.0, addr.1, auth).await?;
+async fn command(addr: Addr, tls: bool, args: &[&str]) -> anyhow::Result<resp::Reply> {
+    let mut conn = connect(addr.0, addr.1, tls).await?;
     tokio::time::timeout(Duration::from_secs(5), conn.cmd(args)).await?
 }
 
 /// Wait until the replicas at `addrs` report `master_link_status:up`; returns
 /// those that did within `within`.
-async fn links_come_up(addrs: &[Addr], auth: Option<&str>, within: Duration) -> Vec<Addr> {
+async fn links_come_up(addrs: &[Addr], tls: bool, within: Duration) -> Vec<Addr> {
     let deadline = Instant::now() + within;
     let mut up: Vec<Addr> = Vec::new();
     loop {
@@ -74,7 +74,7 @@ async fn links_come_up(addrs: &[Addr], auth: Option<&str>, within: Duration) -> 
             if up.contains(a) {
                 continue;
             }
-            if replication_info(*a, auth)
+            if replication_info(*a, tls)
                 .await
                 .is_some_and(|i| i.get("master_link_status").map(String::as_str) == Some("up"))
             {
@@ -261,8 +261,7 @@ impl Reconciler {
                 status,
             });
         }
-        let auth = members.iter().find_map(|m| m.cluster.auth_token.clone());
-        let auth = auth.as_deref();
+        let tls = members.iter().any(|m| m.cluster.transit_encryption);
         let mut primary = g.primary.clone();
 
         // Automatic failover: the primary's engine died.
@@ -275,7 +274,7 @@ impl Reconciler {
                 .iter()
                 .filter(|m| m.cluster.id != primary && !m.busy && m.status == NodeStatus::Ready)
             {
-                let off = match replication_info(m.addr(), auth).await {
+                let off = match replication_info(m.addr(), tls).await {
                     Some(i) => {
                         offset(&i, "slave_repl_offset").max(offset(&i, "master_repl_offset"))
                     }
@@ -288,7 +287,7 @@ impl Reconciler {
             if let Some((_, m)) = best {
                 let new = m.cluster.id.clone();
                 let started = Instant::now();
-                match command(m.addr(), auth, &["REPLICAOF", "NO", "ONE"]).await {
+                match command(m.addr(), tls, &["REPLICAOF", "NO", "ONE"]).await {
                     Ok(_) => {
                         let old = primary.clone();
                         let to = new.clone();
@@ -322,7 +321,7 @@ impl Reconciler {
                             for r in members.iter().filter(|r| {
                                 r.cluster.id != primary && !r.busy && r.status == NodeStatus::Ready
                             }) {
-                                self.make_replica(&members, r, &primary, auth).await;
+                                self.make_replica(&members, r, &primary, tls).await;
                             }
                         }
                     }
@@ -353,11 +352,11 @@ impl Reconciler {
                 Some(t) if !t.busy && t.status == NodeStatus::Ready => {
                     // Let the replica catch up with a live primary first.
                     if let Some(o) = old.filter(|o| o.status == NodeStatus::Ready) {
-                        if let Some(info) = replication_info(o.addr(), auth).await {
+                        if let Some(info) = replication_info(o.addr(), tls).await {
                             let want = offset(&info, "master_repl_offset");
                             let deadline = Instant::now() + CATCH_UP;
                             while Instant::now() < deadline {
-                                let got = replication_info(t.addr(), auth)
+                                let got = replication_info(t.addr(), tls)
                                     .await
                                     .map_or(-1, |i| offset(&i, "slave_repl_offset"));
                                 if got >= want {
@@ -367,7 +366,7 @@ impl Reconciler {
                             }
                         }
                     }
-                    if command(t.addr(), auth, &["REPLICAOF", "NO", "ONE"])
+                    if command(t.addr(), tls, &["REPLICAOF", "NO", "ONE"])
                         .await
                         .is_ok()
                     {
@@ -398,7 +397,7 @@ impl Reconciler {
         if let Some((old, new, test)) = promoted_by_request {
             if let Some(o) = members.iter().find(|m| m.cluster.id == old) {
                 if o.status == NodeStatus::Ready {
-                    self.make_replica(&members, o, &new, auth).await;
+                    self.make_replica(&members, o, &new, tls).await;
                 }
             }
             self.cp.event(
@@ -432,13 +431,13 @@ impl Reconciler {
                 continue;
             }
             tracing::warn!(node = %m.spec.key, "replication group member is down; recovering it");
-            if self.runtime().start(&m.spec).await.is_ok()
+            if self.start_node(scope, &m.cluster, &m.spec).await.is_ok()
                 && self.wait_member_ready(scope, &m.cluster.id, &m.spec).await
             {
                 apply_params(
                     m.spec.host,
                     m.spec.port,
-                    auth,
+                    tls,
                     &runtime_config(self.cp.as_ref(), scope, &m.cluster),
                 )
                 .await;
@@ -466,17 +465,17 @@ impl Reconciler {
                 links_up = false;
                 continue;
             }
-            let Some(info) = replication_info(m.addr(), auth).await else {
+            let Some(info) = replication_info(m.addr(), tls).await else {
                 links_up = false;
                 continue;
             };
             let role = info.get("role").map_or("", String::as_str);
             if m.cluster.id == primary {
-                if self.migrate_primary(scope, g, &m.spec, &info, auth).await {
+                if self.migrate_primary(scope, g, &m.spec, &info, tls).await {
                     continue;
                 }
                 if role != "master" {
-                    let _ = command(m.addr(), auth, &["REPLICAOF", "NO", "ONE"]).await;
+                    let _ = command(m.addr(), tls, &["REPLICAOF", "NO", "ONE"]).await;
                 }
                 continue;
             }
@@ -492,7 +491,7 @@ impl Reconciler {
                 && info.get("master_host").map(String::as_str) == Some(host.as_str())
                 && info.get("master_port").map(String::as_str) == Some(port.to_string().as_str());
             if !follows {
-                self.make_replica(&members, m, &primary, auth).await;
+                self.make_replica(&members, m, &primary, tls).await;
                 pointed.push(m.addr());
             } else if info.get("master_link_status").map(String::as_str) == Some("up") {
                 replicas_up.push(m.addr());
@@ -510,7 +509,7 @@ impl Reconciler {
             .iter()
             .any(|m| m.cluster.id == primary && !m.busy && m.status == NodeStatus::Ready);
         if settling && primary_ready && !pointed.is_empty() {
-            let up = links_come_up(&pointed, auth, FIRST_SYNC).await;
+            let up = links_come_up(&pointed, tls, FIRST_SYNC).await;
             links_up &= up.len() == pointed.len();
             replicas_up.extend(up);
         } else if !pointed.is_empty() {
@@ -555,10 +554,25 @@ impl Reconciler {
             return;
         }
 
+        // Users changed (user groups attached or removed): every node gets
+        // them; the group settles on the next pass.
+        let users_ok = if fresh.users_pending && settled_members && links_up {
+            if push_group_users(self.cp.as_ref(), scope, id).await {
+                let _ = self.cp.update_replication_group(scope, id, |g| {
+                    g.users_pending = false;
+                    Ok(())
+                });
+                self.cp.wake();
+            }
+            false
+        } else {
+            !fresh.users_pending
+        };
         if matches!(
             fresh.status.as_str(),
             lifecycle::CREATING | lifecycle::MODIFYING
         ) && settled_members
+            && users_ok
             && links_up
             && !leaving
             && fresh.failover_to.is_none()
@@ -584,24 +598,15 @@ impl Reconciler {
     }
 
     /// `REPLICAOF` the primary's address as this runtime's nodes see it.
-    async fn make_replica(
-        &self,
-        members: &[Member],
-        m: &Member,
-        primary: &str,
-        auth: Option<&str>,
-    ) {
+    async fn make_replica(&self, members: &[Member], m: &Member, primary: &str, tls: bool) {
         let Some(p) = members.iter().find(|x| x.cluster.id == primary) else {
             return;
         };
         let Ok((host, port)) = self.runtime().peer_address(&p.spec).await else {
             return;
         };
-        if let Some(tok) = auth {
-            let _ = command(m.addr(), auth, &["CONFIG", "SET", "masterauth", tok]).await;
-        }
         let port = port.to_string();
-        match command(m.addr(), auth, &["REPLICAOF", &host, &port]).await {
+        match command(m.addr(), tls, &["REPLICAOF", &host, &port]).await {
             Ok(_) => {
                 tracing::info!(node = %m.spec.key, %host, %port, "replicating from the primary")
             }
@@ -624,6 +629,7 @@ impl Reconciler {
             return;
         };
         let (host, port) = g.primary_endpoint();
+        let preferred = p.spec.plain_port.is_some();
         if let Err(e) = self
             .proxies
             .serve(
@@ -631,6 +637,7 @@ impl Reconciler {
                 host,
                 port,
                 vec![p.addr()],
+                preferred,
             )
             .await
         {
@@ -653,7 +660,13 @@ impl Reconciler {
         let (host, port) = g.reader_endpoint();
         if let Err(e) = self
             .proxies
-            .serve(&Self::proxy_key(scope, g, "reader"), host, port, readers)
+            .serve(
+                &Self::proxy_key(scope, g, "reader"),
+                host,
+                port,
+                readers,
+                preferred,
+            )
             .await
         {
             tracing::warn!(group = %g.id, %host, port, error = %e, "reader endpoint could not listen");

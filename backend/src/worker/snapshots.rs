@@ -194,7 +194,7 @@ impl Reconciler {
                 .or_else(|| c.nodes.first())
                 .with_context(|| format!("cache cluster {cluster_id} has no node"))?;
             let spec = self.spec(scope, &c, n);
-            bgsave(spec.host, spec.port, c.auth_token.as_deref()).await?;
+            bgsave(spec.host, spec.port, c.transit_encryption).await?;
             let to = rdb_path(
                 &self.cp.settings.snapshots_dir,
                 scope,
@@ -329,8 +329,8 @@ fn in_daily_window(window: &str, now: DateTime<Utc>) -> bool {
 
 /// `BGSAVE` and wait until it finished: `rdb_bgsave_in_progress:0` with
 /// `rdb_last_bgsave_status:ok`, and `LASTSAVE` not before its value at the start.
-async fn bgsave(host: std::net::Ipv4Addr, port: u16, auth: Option<&str>) -> anyhow::Result<()> {
-    let mut conn = connect(host, port, auth).await?;
+async fn bgsave(host: std::net::Ipv4Addr, port: u16, tls: bool) -> anyhow::Result<()> {
+    let mut conn = connect(host, port, tls).await?;
     let deadline = Instant::now() + SAVE_TIMEOUT;
     let before = lastsave(&mut conn).await?;
     // A save already running (a replica sync) is waited out, then ours starts.

@@ -11,7 +11,7 @@ use elasticache_local::engine::docker::DockerRuntime;
 use elasticache_local::engine::images::ImageTable;
 use elasticache_local::engine::process::ProcessRuntime;
 use elasticache_local::engine::{
-    free_port, wait_ready, EngineKind, EngineRuntime, NodeSpec, NodeStatus,
+    free_port, wait_ready, AclUser, AclUsers, EngineKind, EngineRuntime, NodeSpec, NodeStatus,
 };
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -38,8 +38,9 @@ fn spec(root: &Path, rt: &str, engine: EngineKind, version: &str) -> NodeSpec {
             EngineKind::Memcached => vec![("max-item-size".into(), "2097152".into())],
             _ => vec![("maxmemory-policy".into(), "allkeys-lru".into())],
         },
-        auth_token: None,
+        users: AclUsers::default(),
         tls: false,
+        plain_port: None,
     }
 }
 
@@ -299,7 +300,13 @@ async fn process_valkey_substitution_and_auth() {
     let root = tempfile::tempdir().unwrap();
     let rt = ProcessRuntime::new(root.path().to_path_buf()).unwrap();
     let mut spec = spec(root.path(), "process", EngineKind::Valkey, "8.0");
-    spec.auth_token = Some("s3cret-token-0123456789".into());
+    let token = "s3cret-token-0123456789";
+    spec.users = AclUsers(vec![AclUser {
+        name: "default".into(),
+        rules: ["on", &format!(">{token}"), "~*", "&*", "+@all"]
+            .map(String::from)
+            .to_vec(),
+    }]);
     let info = rt.start(&spec).await.unwrap();
     let note = info
         .substitution
@@ -311,6 +318,35 @@ async fn process_valkey_substitution_and_auth() {
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
     let r: redis::RedisResult<String> = redis::cmd("GET").arg("k").query_async(&mut c).await;
     assert!(r.is_err());
+    // With it, it answers; the backend's own user too.
+    let client = redis::Client::open(format!("redis://:{token}@127.0.0.1:{}/", spec.port)).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    // No secret on the command line or in the log; the files holding them are owner-only.
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", pid_of(&spec))).unwrap();
+    let cmdline = String::from_utf8_lossy(&cmdline);
+    assert!(!cmdline.contains(token), "{cmdline}");
+    assert!(
+        !cmdline.contains(elasticache_local::engine::admin_secret()),
+        "{cmdline}"
+    );
+    for (f, mode) in [
+        ("node.conf", 0o600),
+        ("auth", 0o700),
+        ("auth/users.acl", 0o600),
+    ] {
+        let m = std::fs::metadata(spec.data_dir.join(f)).unwrap();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777,
+            mode,
+            "{f}"
+        );
+    }
     rt.remove(&spec).await.unwrap();
 
     // A version the local binary does not have is reported too.
@@ -348,9 +384,12 @@ async fn sigkill_helper() {
         port,
         memory_bytes: MEMORY,
         config: vec![],
-        auth_token: None,
+        users: AclUsers::default(),
         tls: false,
+        plain_port: None,
     };
+    // The backend's admin secret survives its restarts (a file under its data dir).
+    elasticache_local::engine::load_admin_secret(&root.join("admin.secret")).unwrap();
     let rt = ProcessRuntime::new(root.clone()).unwrap();
     rt.start(&spec).await.unwrap();
     wait_ready(&rt, &spec, READY_TIMEOUT).await.unwrap();
@@ -367,6 +406,11 @@ async fn process_node_survives_backend_sigkill() {
     };
     // The "backend": this test binary running only `sigkill_helper`, in its own
     // process group so that we can SIGKILL the whole group like a shell would.
+    std::fs::write(
+        root.path().join("admin.secret"),
+        elasticache_local::engine::admin_secret(),
+    )
+    .unwrap();
     let mut helper = std::process::Command::new(std::env::current_exe().unwrap());
     helper
         .args(["engine::sigkill_helper", "--exact", "--test-threads=1"])

@@ -100,8 +100,9 @@ async fn tls_nodes_serve_only_tls_with_a_certificate_from_the_backends_ca() {
                 port,
                 memory_bytes: 64 << 20,
                 config: vec![],
-                auth_token: None,
+                users: Default::default(),
                 tls: true,
+                plain_port: None,
             };
             ca.write_node_files(&spec.data_dir, &[host.to_string()])
                 .unwrap();

@@ -12,7 +12,7 @@ use super::{
     arn, lifecycle, subnet_group, validate, ControlPlane, Error, Fault, Result, Scope, Tag,
 };
 use crate::catalog;
-use crate::engine::{EngineKind, NodeSpec};
+use crate::engine::{AclUsers, EngineKind, NodeSpec};
 
 pub const MAX_CLUSTERS: usize = 300;
 pub const MAX_NODES_PER_CLUSTER: i64 = 40;
@@ -77,8 +77,15 @@ pub struct CacheCluster {
     pub notification_topic_status: Option<String>,
     pub auto_minor_version_upgrade: bool,
     pub transit_encryption: bool,
+    /// `preferred` (plaintext and TLS) or `required` (TLS only) when
+    /// `transit_encryption`.
+    #[serde(default)]
+    pub transit_mode: Option<String>,
     pub at_rest_encryption: bool,
-    pub auth_token: Option<String>,
+    /// The AUTH tokens the nodes accept (never answered, logged or put on a
+    /// command line).
+    #[serde(default)]
+    pub auth: AuthTokens,
     pub auth_token_last_modified: Option<DateTime<Utc>>,
     /// The port the user asked for (AWS's `Port`); engines answer on their node ports.
     pub port: u16,
@@ -110,6 +117,98 @@ pub struct CacheCluster {
     /// The snapshot that file belongs to (`SnapshotName`), if any.
     #[serde(default)]
     pub restore_snapshot: Option<String>,
+}
+
+/// The AUTH tokens of a cluster's nodes (Redis/Valkey, node-based access):
+/// at most the two newest (a `ROTATE` keeps the previous one valid), oldest
+/// first. `open`: unauthenticated clients are still accepted (a `ROTATE` onto
+/// a group that had no token, until a `SET`). `Debug` shows no token.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthTokens {
+    pub tokens: Vec<String>,
+    #[serde(default)]
+    pub open: bool,
+    /// The last change was a `ROTATE` (a `SET` may follow).
+    #[serde(default)]
+    pub rotating: bool,
+}
+
+impl std::fmt::Debug for AuthTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthTokens")
+            .field("tokens", &self.tokens.len())
+            .field("open", &self.open)
+            .finish()
+    }
+}
+
+impl AuthTokens {
+    /// The tokens of a new cluster: `token`, or none.
+    #[must_use]
+    pub fn new(token: Option<String>) -> Self {
+        Self {
+            tokens: token.into_iter().collect(),
+            open: false,
+            rotating: false,
+        }
+    }
+
+    /// Whether clients must authenticate with a token (AWS's `AuthTokenEnabled`).
+    #[must_use]
+    pub fn enabled(&self) -> bool {
+        !self.tokens.is_empty()
+    }
+
+    /// The tokens after `ModifyReplicationGroup` `AuthToken` +
+    /// `AuthTokenUpdateStrategy` (`None`: no change asked). `ROTATE` (the
+    /// default) keeps the newest previous token beside the new one (onto a
+    /// token-less group: unauthenticated clients stay accepted until a `SET`);
+    /// `SET`, only after a `ROTATE`, keeps the new one alone; `DELETE` removes
+    /// them (the caller checks it moves to RBAC).
+    pub fn next(&self, token: Option<&str>, strategy: Option<&str>) -> Result<Option<Self>> {
+        let strategy = match (token, strategy) {
+            (None, None) => return Ok(None),
+            (_, Some(s)) => s,
+            (Some(_), None) => "ROTATE",
+        };
+        match (strategy, token) {
+            ("DELETE", None) => Ok(Some(Self::default())),
+            ("DELETE", Some(_)) => Err(Error::combination(
+                "AuthToken cannot be specified with AuthTokenUpdateStrategy DELETE.",
+            )),
+            ("ROTATE" | "SET", None) => Err(Error::invalid(format!(
+                "AuthToken must be specified with AuthTokenUpdateStrategy {strategy}."
+            ))),
+            ("ROTATE", Some(t)) => {
+                check_auth_token(t)?;
+                let mut tokens: Vec<String> = self
+                    .tokens
+                    .last()
+                    .filter(|old| old.as_str() != t)
+                    .cloned()
+                    .into_iter()
+                    .collect();
+                tokens.push(t.to_owned());
+                Ok(Some(Self {
+                    tokens,
+                    open: self.open || self.tokens.is_empty(),
+                    rotating: true,
+                }))
+            }
+            ("SET", Some(t)) => {
+                check_auth_token(t)?;
+                if !self.rotating {
+                    return Err(Error::combination(
+                        "AuthTokenUpdateStrategy SET is only allowed after the AUTH token was rotated with AuthTokenUpdateStrategy ROTATE.",
+                    ));
+                }
+                Ok(Some(Self::new(Some(t.to_owned()))))
+            }
+            (other, _) => Err(Error::invalid(format!(
+                "Invalid AuthTokenUpdateStrategy {other}. Valid values are SET, ROTATE and DELETE."
+            ))),
+        }
+    }
 }
 
 impl CacheCluster {
@@ -144,8 +243,10 @@ impl CacheCluster {
             memory_bytes: catalog::node_type(&self.node_type)
                 .map_or(512 << 20, catalog::NodeType::memory_bytes),
             config: extra,
-            auth_token: self.auth_token.clone(),
+            users: AclUsers::default(),
             tls: self.transit_encryption,
+            plain_port: (self.transit_mode.as_deref() == Some("preferred"))
+                .then(|| crate::engine::plain_port(node.port)),
         }
     }
 
@@ -185,6 +286,8 @@ pub struct CreateCluster {
     pub notification_topic_arn: Option<String>,
     pub auto_minor_version_upgrade: Option<bool>,
     pub transit_encryption: Option<bool>,
+    /// `TransitEncryptionMode` (replication groups).
+    pub transit_mode: Option<String>,
     pub auth_token: Option<String>,
     pub port: Option<i64>,
     pub network_type: Option<String>,
@@ -215,6 +318,83 @@ pub struct ModifyCluster {
     pub auth_token: Option<String>,
     pub auth_token_update_strategy: Option<String>,
     pub ip_discovery: Option<String>,
+    /// A new transit encryption setting (enabled, mode), from
+    /// `ModifyReplicationGroup` (checked there): nodes restart into it.
+    pub transit: Option<(bool, Option<String>)>,
+}
+
+/// Whether a dotted version is below `min` (`1.6.6` < `[1, 6, 12]`).
+fn version_lt(v: &str, min: &[u32]) -> bool {
+    let parts: Vec<u32> = v.split('.').map(|p| p.parse().unwrap_or(0)).collect();
+    for (i, m) in min.iter().enumerate() {
+        let p = parts.get(i).copied().unwrap_or(0);
+        if p != *m {
+            return p < *m;
+        }
+    }
+    false
+}
+
+/// An AUTH token as AWS takes it: 16 to 128 characters, letters, digits and
+/// `! & # $ ^ < > -`.
+pub fn check_auth_token(t: &str) -> Result<()> {
+    let ok = (16..=128).contains(&t.len())
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!&#$^<>-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid("Invalid AuthToken provided."))
+    }
+}
+
+/// The transit encryption mode a new cluster or group gets (`None`: off),
+/// from `TransitEncryptionEnabled`, `TransitEncryptionMode` and `AuthToken`.
+pub fn check_transit(
+    engine: EngineKind,
+    enabled: Option<bool>,
+    mode: Option<&str>,
+    token: Option<&str>,
+) -> Result<Option<String>> {
+    if let Some(m) = mode {
+        if !matches!(m, "preferred" | "required") {
+            return Err(Error::invalid(format!(
+                "Invalid TransitEncryptionMode {m}. Valid values are preferred and required."
+            )));
+        }
+        if enabled != Some(true) {
+            return Err(Error::combination(
+                "TransitEncryptionMode can only be specified when TransitEncryptionEnabled is true.",
+            ));
+        }
+    }
+    if let Some(t) = token {
+        if enabled != Some(true) {
+            return Err(Error::combination(
+                "Auth Token can only be specified when TransitEncryptionEnabled is true.",
+            ));
+        }
+        if engine == EngineKind::Memcached {
+            return Err(Error::combination(
+                "AuthToken is not supported for engine memcached.",
+            ));
+        }
+        check_auth_token(t)?;
+        if mode == Some("preferred") {
+            return Err(Error::combination(
+                "Transit encryption preferred is not supported with redis access control.",
+            ));
+        }
+    }
+    if enabled != Some(true) {
+        return Ok(None);
+    }
+    if engine == EngineKind::Memcached && mode == Some("preferred") {
+        return Err(Error::combination(
+            "TransitEncryptionMode preferred is not supported for engine memcached.",
+        ));
+    }
+    Ok(Some(mode.unwrap_or("required").to_owned()))
 }
 
 pub fn parse_engine(s: &str) -> Result<EngineKind> {
@@ -328,6 +508,20 @@ impl ControlPlane {
             return self.add_read_replica(scope, req);
         }
         let cluster = self.build_cluster(scope, req)?;
+        if cluster.transit_encryption {
+            if cluster.engine != EngineKind::Memcached {
+                return Err(Error::combination(format!(
+                    "Encryption feature is not supported for engine {}: transit encryption of {} needs a replication group (CreateReplicationGroup).",
+                    cluster.engine.as_str().to_ascii_uppercase(),
+                    cluster.engine.as_str()
+                )));
+            }
+            if version_lt(&cluster.engine_version, &[1, 6, 12]) {
+                return Err(Error::combination(
+                    "Encryption in transit is supported for Memcached engine version 1.6.12 and later.",
+                ));
+            }
+        }
         self.insert_clusters(scope, std::slice::from_ref(&cluster), None)?;
         Ok(cluster)
     }
@@ -387,16 +581,12 @@ impl ControlPlane {
                 "Use of cache security groups is not permitted along with cache subnet group and/or security group Ids.",
             ));
         }
-        if req.auth_token.is_some() && req.transit_encryption != Some(true) {
-            return Err(Error::combination(
-                "Auth Token can only be specified when TransitEncryptionEnabled is true.",
-            ));
-        }
-        if req.transit_encryption == Some(true) {
-            return Err(Error::invalid(
-                "TransitEncryptionEnabled is not available yet in this backend: engines serve plain TCP.",
-            ));
-        }
+        let transit_mode = check_transit(
+            engine,
+            req.transit_encryption,
+            req.transit_mode.as_deref(),
+            req.auth_token.as_deref(),
+        )?;
         let maintenance_window = req
             .maintenance_window
             .as_deref()
@@ -529,9 +719,10 @@ impl ControlPlane {
                 .as_ref()
                 .map(|_| "active".to_owned()),
             auto_minor_version_upgrade: req.auto_minor_version_upgrade.unwrap_or(true),
-            transit_encryption: false,
+            transit_encryption: transit_mode.is_some(),
+            transit_mode,
             at_rest_encryption: false,
-            auth_token: req.auth_token.clone(),
+            auth: AuthTokens::new(req.auth_token.clone()),
             auth_token_last_modified: req.auth_token.as_ref().map(|_| now),
             port,
             config_port: config.map(|(_, p)| p),
@@ -671,11 +862,24 @@ impl ControlPlane {
                 "Snapshots are not supported for the memcached engine.",
             ));
         }
-        if req.auth_token.is_some() && !current.transit_encryption {
+        let transit_after = req
+            .transit
+            .as_ref()
+            .map_or(current.transit_encryption, |t| t.0);
+        if req.auth_token.is_some() && engine == EngineKind::Memcached {
+            return Err(Error::combination(
+                "AuthToken is not supported for engine memcached.",
+            ));
+        }
+        if req.auth_token.is_some() && !transit_after {
             return Err(Error::combination(
                 "Auth Token can only be specified when TransitEncryptionEnabled is true.",
             ));
         }
+        let new_auth = current.auth.next(
+            req.auth_token.as_deref(),
+            req.auth_token_update_strategy.as_deref(),
+        )?;
         let count = i64::try_from(current.nodes.len()).unwrap_or(0);
         if let Some(n) = req.num_cache_nodes {
             if engine != EngineKind::Memcached && n != 1 {
@@ -730,6 +934,24 @@ impl ControlPlane {
         let scope_c = scope.clone();
         let c = self.update_cluster(scope, &req.id, move |c| {
             let mut engines_change = false;
+            if let Some(a) = new_auth {
+                c.auth = a;
+                c.auth_token_last_modified = Some(Self::now());
+                // The reconciler pushes the users with the parameters.
+                c.params_dirty = true;
+                engines_change = true;
+            }
+            if let Some((on, mode)) = req.transit.clone() {
+                if (c.transit_encryption, &c.transit_mode) != (on, &mode) {
+                    c.transit_encryption = on;
+                    c.transit_mode = mode;
+                    for n in &mut c.nodes {
+                        n.restart = true;
+                        n.keep_data = true;
+                    }
+                    engines_change = true;
+                }
+            }
             if let Some(v) = mw {
                 c.maintenance_window = v;
             }

@@ -97,6 +97,13 @@ pub struct ReplicationGroup {
     /// transactional log behind `sync` and `async` is not run here).
     #[serde(default)]
     pub durability: Option<String>,
+    /// User groups attached (RBAC): their users are the engines' users.
+    #[serde(default)]
+    pub user_group_ids: Vec<String>,
+    /// The nodes' users changed (user groups attached or removed) and are
+    /// not pushed to the running nodes yet.
+    #[serde(default)]
+    pub users_pending: bool,
 }
 
 impl ReplicationGroup {
@@ -180,8 +187,13 @@ pub struct ModifyReplicationGroup {
     pub multi_az: Option<bool>,
     pub node_group_id: Option<String>,
     pub cluster_mode: Option<String>,
-    pub user_groups: bool,
+    /// `UserGroupIdsToAdd` / `UserGroupIdsToRemove`.
+    pub user_groups_to_add: Vec<String>,
+    pub user_groups_to_remove: Vec<String>,
     pub durability: Option<String>,
+    /// `TransitEncryptionEnabled` and `TransitEncryptionMode`.
+    pub transit_enabled: Option<bool>,
+    pub transit_mode: Option<String>,
     /// Settings every member takes (`ModifyCacheCluster` of each member).
     pub cluster: ModifyCluster,
 }
@@ -209,6 +221,55 @@ impl ReplicationGroup {
     #[must_use]
     pub fn effective_durability(&self) -> &'static str {
         "disabled"
+    }
+}
+
+/// The transit encryption a group moves to (`None`: no change), by AWS's
+/// two-step rule: a group without TLS turns it on as `preferred`, then
+/// `required`; it turns it off from `preferred`.
+fn next_transit(
+    current: &CacheCluster,
+    enabled: Option<bool>,
+    mode: Option<&str>,
+) -> Result<Option<(bool, Option<String>)>> {
+    if let Some(m) = mode {
+        if !matches!(m, "preferred" | "required") {
+            return Err(Error::invalid(format!(
+                "Invalid TransitEncryptionMode {m}. Valid values are preferred and required."
+            )));
+        }
+    }
+    let on = current.transit_encryption;
+    match (enabled, mode) {
+        (None, None) => Ok(None),
+        (Some(false), Some(_)) => Err(Error::combination(
+            "TransitEncryptionMode can only be specified when TransitEncryptionEnabled is true.",
+        )),
+        (None | Some(true), Some(_)) | (Some(true), None) if !on => {
+            if mode == Some("preferred") {
+                Ok(Some((true, Some("preferred".to_owned()))))
+            } else if enabled.is_none() {
+                Err(Error::combination(
+                    "TransitEncryptionMode can only be specified when TransitEncryptionEnabled is true.",
+                ))
+            } else {
+                Err(Error::combination(
+                    "TransitEncryptionMode must be set to preferred when enabling transit encryption on an existing replication group; change it to required once every client uses TLS.",
+                ))
+            }
+        }
+        (Some(true), None) => Ok(None),
+        (_, Some(m)) => Ok(Some((true, Some(m.to_owned())))),
+        (Some(false), None) if !on => Ok(None),
+        (Some(false), None) => {
+            if current.transit_mode.as_deref() == Some("required") {
+                Err(Error::combination(
+                    "Transit encryption must be in preferred mode before it can be disabled: modify TransitEncryptionMode to preferred first.",
+                ))
+            } else {
+                Ok(Some((false, None)))
+            }
+        }
     }
 }
 
@@ -324,11 +385,17 @@ impl ControlPlane {
                 format!("Global replication group {g} not found."),
             ));
         }
-        if let Some(u) = req.user_group_ids.first() {
-            return Err(Error::new(
-                Fault::UserGroupNotFound,
-                format!("User group {u} not found."),
-            ));
+        if !req.user_group_ids.is_empty() {
+            if req.cluster.auth_token.is_some() {
+                return Err(Error::combination(
+                    "AuthToken and UserGroupIds cannot both be given: a replication group uses either an AUTH token or role-based access control.",
+                ));
+            }
+            self.check_user_groups(
+                scope,
+                &req.user_group_ids,
+                req.cluster.transit_encryption == Some(true),
+            )?;
         }
         if req.at_rest_encryption == Some(true) {
             return Err(Error::invalid(
@@ -472,7 +539,7 @@ impl ControlPlane {
                 .clone()
                 .unwrap_or_else(|| "06:30-07:30".to_owned()),
             snapshotting_cluster: (t.snapshot_retention_limit > 0).then(|| ids[0].clone()),
-            auth_token_enabled: t.auth_token.is_some(),
+            auth_token_enabled: t.auth.enabled(),
             auth_token_last_modified: t.auth_token_last_modified,
             network_type: t.network_type.clone(),
             ip_discovery: t.ip_discovery.clone(),
@@ -492,6 +559,8 @@ impl ControlPlane {
             config_port: None,
             config_host: None,
             durability: req.durability.clone(),
+            user_group_ids: req.user_group_ids.clone(),
+            users_pending: false,
         };
         self.insert_clusters(scope, &members, Some(&group))?;
         if let Some(c) = existing {
@@ -532,9 +601,77 @@ impl ControlPlane {
                 ));
             }
         }
-        if req.user_groups {
-            return Err(Error::invalid(
-                "User groups are not available yet in elasticache-local.",
+        if req.cluster.auth_token_update_strategy.as_deref() == Some("DELETE")
+            && req.user_groups_to_add.is_empty()
+        {
+            return Err(Error::combination(
+                "AuthTokenUpdateStrategy DELETE is only allowed when moving to role-based access control with UserGroupIdsToAdd.",
+            ));
+        }
+        let current = self.find_cluster(scope, &g.primary)?;
+        let transit = next_transit(&current, req.transit_enabled, req.transit_mode.as_deref())?;
+        let auth_after = if req.cluster.auth_token.is_some()
+            || req.cluster.auth_token_update_strategy.is_some()
+        {
+            current.auth.next(
+                req.cluster.auth_token.as_deref(),
+                req.cluster.auth_token_update_strategy.as_deref(),
+            )?
+        } else {
+            None
+        }
+        .unwrap_or_else(|| current.auth.clone());
+        let mode_after: Option<String> = transit
+            .as_ref()
+            .map_or(current.transit_mode.clone(), |t| t.1.clone());
+        if auth_after.enabled() && mode_after.as_deref() == Some("preferred") {
+            return Err(Error::combination(
+                "Transit encryption preferred is not supported with redis access control.",
+            ));
+        }
+        if auth_after.enabled() && mode_after.is_none() {
+            return Err(Error::combination(
+                "Auth Token can only be specified when TransitEncryptionEnabled is true.",
+            ));
+        }
+        let mut req = req;
+        req.cluster.transit = transit;
+        let user_groups_after =
+            if req.user_groups_to_add.is_empty() && req.user_groups_to_remove.is_empty() {
+                None
+            } else {
+                let mut after: Vec<String> = g
+                    .user_group_ids
+                    .iter()
+                    .filter(|u| !req.user_groups_to_remove.contains(u))
+                    .cloned()
+                    .collect();
+                for u in &req.user_groups_to_remove {
+                    if !g.user_group_ids.contains(u) {
+                        return Err(Error::invalid(format!(
+                            "User group {u} is not associated with replication group {}.",
+                            g.id
+                        )));
+                    }
+                }
+                let new: Vec<String> = req
+                    .user_groups_to_add
+                    .iter()
+                    .filter(|u| !after.contains(u))
+                    .cloned()
+                    .collect();
+                if !new.is_empty() {
+                    self.check_user_groups(scope, &new, mode_after.is_some())?;
+                }
+                after.extend(new);
+                Some(after)
+            };
+        let rbac_after = user_groups_after
+            .as_ref()
+            .map_or(!g.user_group_ids.is_empty(), |u| !u.is_empty());
+        if rbac_after && auth_after.enabled() {
+            return Err(Error::combination(
+                "A replication group uses either an AUTH token or user groups: to move from AUTH to role-based access control, give UserGroupIdsToAdd with AuthTokenUpdateStrategy DELETE.",
             ));
         }
         let af = req.automatic_failover.unwrap_or(g.automatic_failover);
@@ -602,6 +739,8 @@ impl ControlPlane {
             || per_member.auto_minor_version_upgrade.is_some()
             || per_member.ip_discovery.is_some()
             || per_member.auth_token.is_some()
+            || per_member.auth_token_update_strategy.is_some()
+            || per_member.transit.is_some()
             || per_member.node_type.is_some()
             || per_member.engine_version.is_some();
         if touches_members {
@@ -663,6 +802,11 @@ impl ControlPlane {
                 g.status = lifecycle::MODIFYING.to_owned();
             }
             if touches_members {
+                g.status = lifecycle::MODIFYING.to_owned();
+            }
+            if let Some(ugs) = user_groups_after {
+                g.user_group_ids = ugs;
+                g.users_pending = true;
                 g.status = lifecycle::MODIFYING.to_owned();
             }
             Ok(())
@@ -826,8 +970,10 @@ impl ControlPlane {
             }
             let mut c = self.build_cluster(scope, r)?;
             c.replication_group_id = Some(g.id.clone());
-            c.auth_token.clone_from(&primary.auth_token);
+            c.auth.clone_from(&primary.auth);
             c.auth_token_last_modified = primary.auth_token_last_modified;
+            c.transit_encryption = primary.transit_encryption;
+            c.transit_mode.clone_from(&primary.transit_mode);
             new.push(c);
         }
         self.insert_clusters(scope, &new, None)?;

@@ -519,7 +519,7 @@ impl ControlPlane {
                 .clone()
                 .unwrap_or_else(|| "06:30-07:30".to_owned()),
             snapshotting_cluster: None,
-            auth_token_enabled: t.auth_token.is_some(),
+            auth_token_enabled: t.auth.enabled(),
             auth_token_last_modified: t.auth_token_last_modified,
             network_type: t.network_type.clone(),
             ip_discovery: t.ip_discovery.clone(),
@@ -545,6 +545,8 @@ impl ControlPlane {
             config_port: Some(config_port),
             config_host: Some(config_host),
             durability: req.durability.clone(),
+            user_group_ids: req.user_group_ids.clone(),
+            users_pending: false,
         };
         self.insert_clusters(scope, &clusters, Some(&group))?;
         Ok(group)
@@ -579,8 +581,10 @@ impl ControlPlane {
             };
             let mut c = self.build_cluster(scope, r)?;
             c.replication_group_id = Some(g.id.clone());
-            c.auth_token.clone_from(&t.auth_token);
+            c.auth.clone_from(&t.auth);
             c.auth_token_last_modified = t.auth_token_last_modified;
+            c.transit_encryption = t.transit_encryption;
+            c.transit_mode.clone_from(&t.transit_mode);
             out.push(c);
         }
         Ok(out)
