@@ -8,6 +8,9 @@ pub mod cluster;
 pub mod parameter_group;
 pub mod replication_group;
 pub mod subnet_group;
+pub mod user;
+pub mod user_group;
+pub mod user_group_association;
 
 pub fn all(conn: &SharedConn) -> Vec<Arc<dyn tfplugin::Resource>> {
     vec![
@@ -15,6 +18,9 @@ pub fn all(conn: &SharedConn) -> Vec<Arc<dyn tfplugin::Resource>> {
         parameter_group::ParameterGroup::new(conn),
         replication_group::ReplicationGroupResource::new(conn),
         subnet_group::SubnetGroup::new(conn),
+        user::UserResource::new(conn),
+        user_group::UserGroupResource::new(conn),
+        user_group_association::UserGroupAssociation::new(conn),
     ]
 }
 
