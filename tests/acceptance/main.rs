@@ -9,3 +9,4 @@ mod region;
 mod replication_group;
 mod schema;
 mod subnet_group;
+mod user;
