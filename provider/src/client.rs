@@ -37,6 +37,20 @@ impl Meta {
             _ => self.client.clone(),
         }
     }
+
+    /// This provider's configuration for a resource in `region` (6.x's
+    /// per-resource region): the same, with the client and `region` of
+    /// that region when another is named.
+    pub fn in_region(&self, region: Option<&str>) -> Meta {
+        match region {
+            Some(r) if !r.is_empty() && r != self.region => Meta {
+                client: self.client_in(Some(r)),
+                region: r.to_owned(),
+                ..self.clone()
+            },
+            _ => self.clone(),
+        }
+    }
 }
 
 /// Shared between the provider and every resource: set by `configure`.

@@ -6,6 +6,7 @@ mod data_sources;
 mod diag;
 mod endpoints;
 mod provider;
+mod region;
 mod resources;
 mod state;
 mod tags;

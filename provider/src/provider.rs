@@ -1,10 +1,12 @@
-//! The provider: HashiCorp's AWS provider block (hashicorp/aws 5.100.0,
-//! attribute for attribute), and the registries.
+//! The provider: HashiCorp's AWS provider block (hashicorp/aws 6.69.1,
+//! attribute for attribute; the `endpoints` keys 6.x removed are still
+//! accepted), and the registries.
 
 use std::sync::Arc;
 
 use tfplugin::{
-    async_trait, Attribute, Block, ConfigureRequest, Diagnostics, Nesting, Schema, Type,
+    async_trait, Attribute, Block, ConfigureRequest, Diagnostic, Diagnostics, Nesting, Schema,
+    Type, Value,
 };
 
 use crate::client::SharedConn;
@@ -63,9 +65,15 @@ pub fn provider_schema() -> Schema {
             .attribute(b("skip_region_validation"))
             .attribute(b("skip_requesting_account_id"))
             .attribute(s("sts_region"))
+            .attribute(s("tag_policy_compliance").description(
+                "The severity with which to enforce organizational tagging policies on resources managed by this provider instance. At this time this only includes compliance with required tag keys by resource type. Valid values are \"error\", \"warning\", and \"disabled\". When unset or \"disabled\", tag policy compliance will not be enforced by the provider. Can also be configured with the TF_AWS_TAG_POLICY_COMPLIANCE environment variable.",
+            ))
             .attribute(s("token").description("Session token for temporary credentials."))
             .attribute(n("token_bucket_rate_limiter_capacity"))
             .attribute(b("use_dualstack_endpoint"))
+            .attribute(list_s("user_agent").description(
+                "Product details to append to the User-Agent string sent in all AWS API calls.",
+            ))
             .attribute(b("use_fips_endpoint"))
             .block(
                 "assume_role",
@@ -109,6 +117,11 @@ pub fn provider_schema() -> Schema {
     for svc in crate::endpoints::SERVICES {
         endpoints = endpoints.attribute(s(svc));
     }
+    for svc in crate::endpoints::REMOVED_IN_6 {
+        endpoints = endpoints.attribute(s(svc).deprecated_because(format!(
+            "`{svc}` was removed from HashiCorp's AWS provider in 6.x; it is accepted and ignored here"
+        )));
+    }
     root = root.block("endpoints", Nesting::Set, endpoints);
     Schema::new(root)
 }
@@ -125,6 +138,30 @@ impl tfplugin::Provider for Aws {
 
     fn data_sources(&self) -> Vec<Arc<dyn tfplugin::DataSource>> {
         crate::data_sources::all(&self.conn)
+    }
+
+    /// A warning per `endpoints` key that HashiCorp's 6.x removed.
+    async fn validate(&self, config: &Value) -> Diagnostics {
+        let mut d = Diagnostics::default();
+        let blocks = config
+            .get("endpoints")
+            .and_then(Value::elements)
+            .unwrap_or_default();
+        for svc in crate::endpoints::REMOVED_IN_6 {
+            if blocks
+                .iter()
+                .any(|b| b.get(svc).is_some_and(|v| !v.is_null()))
+            {
+                d.push(Diagnostic::warning(
+                    format!("endpoints.{svc}: removed in HashiCorp's AWS provider 6.x"),
+                    format!(
+                        "`{svc}` is no longer an `endpoints` argument of hashicorp/aws 6.x. \
+                         This provider accepts and ignores it so that 5.x provider blocks keep working."
+                    ),
+                ));
+            }
+        }
+        d
     }
 
     async fn configure(&self, req: ConfigureRequest) -> Diagnostics {

@@ -3,7 +3,7 @@
 use tfplugin::{default_plan, AttributePath, PlanRequest, PlanResponse, Schema, Value};
 
 use crate::client::Conn;
-use crate::tags;
+use crate::{region, tags};
 
 /// The state after an apply: the planned value, with every top-level
 /// attribute the plan left unknown taken from what the API now reports.
@@ -73,7 +73,7 @@ pub fn same_description(a: &Value, b: &Value) -> bool {
 }
 
 /// The plan shared by the resources named by `name` (parameter and subnet
-/// groups): the default plan, `tags_all`, `id` = the lower-cased name on
+/// groups): the default plan, `tags_all`, `region`, `id` = the lower-cased name on
 /// create, and a replacement when `name` changes other than in case. Returns
 /// the prior state for an update (`None` on create, destroy, or an error), so
 /// the caller adds only what is its own.
@@ -92,6 +92,13 @@ pub fn plan_named(conn: &Conn, schema: &Schema, req: PlanRequest) -> (PlanRespon
         }
     };
     tags::set_planned_tags_all(meta, &config, &mut resp.planned_state);
+    region::plan_into(
+        Some(meta),
+        &prior,
+        &config,
+        &mut resp.planned_state,
+        &mut resp.requires_replace,
+    );
     if prior.is_null() {
         if let Some(name) = str_of(&config, "name") {
             resp.planned_state

@@ -63,3 +63,14 @@ pub fn import_block(be: &Backend, address: &str, id: &str) {
     // The object stays: forget it rather than destroy it.
     tf.state_rm(address);
 }
+
+/// The official SDK pointed at `be`, in `region` (6.x's per-resource region).
+pub fn client_in(be: &Backend, region: &str) -> aws_sdk_elasticache::Client {
+    let conf = be
+        .client()
+        .config()
+        .to_builder()
+        .region(aws_sdk_elasticache::config::Region::new(region.to_owned()))
+        .build();
+    aws_sdk_elasticache::Client::from_conf(conf)
+}

@@ -5,6 +5,8 @@ mod cluster;
 mod common;
 mod install;
 mod parameter_group;
+mod region;
 mod replication_group;
 mod schema;
 mod subnet_group;
+mod user;

@@ -523,6 +523,50 @@ fn replication_group_unsupported() {
     }
 }
 
+/// `auth_token_wo` (write-only, Terraform ≥ 1.11): the plan shows it as
+/// write-only, the token reaches the endpoint (whose refusal of TLS + AUTH
+/// is the diagnostic until the backend accepts AuthToken), and it is
+/// nowhere in Terraform's state or plan output.
+#[test]
+fn replication_group_auth_token_wo() {
+    require_terraform!();
+    let be = Backend::start(&acceptance::runtimes()[0]);
+    let token = "wo-token-0123456789abcdef";
+    let tf = Tf::new();
+    let id = name("wo");
+    tf.config(&format!(
+        "{}{}",
+        be.provider_hcl(),
+        config_replication_group_basic(
+            &id,
+            &format!(
+                "  num_cache_clusters = 1\n  transit_encryption_enabled = true\n  auth_token_wo = \"{token}\"\n  auth_token_wo_version = 1\n  auth_token_update_strategy = \"ROTATE\""
+            ),
+        )
+    ));
+    let plan = tf.plan_has_changes();
+    assert!(plan.contains("auth_token_wo"), "{plan}");
+    assert!(plan.contains("(write-only attribute)"), "{plan}");
+    assert!(!plan.contains(token), "{plan}");
+    let o = tf.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert!(!o.text.contains(token), "{}", o.text);
+    if o.code != 0 {
+        // The backend does not take AUTH yet: its own error, nothing left.
+        assert!(
+            o.text.contains("TransitEncryptionEnabled") || o.text.contains("AuthToken"),
+            "{}",
+            o.text
+        );
+        check_replication_group_destroy(&be, &id);
+    } else {
+        tf.plan_is_clean();
+        tf.destroy();
+    }
+    let state =
+        std::fs::read_to_string(tf.work.path().join("terraform.tfstate")).unwrap_or_default();
+    assert!(!state.contains(token), "token in state:\n{state}");
+}
+
 /// A state written by HashiCorp's provider 5.100.0 (schema version 2) moves
 /// to ours (`state replace-provider`) with an empty plan: the upgrade from
 /// version 2 to 3. Needs hashicorp/aws 5.100.0 in a plugin mirror

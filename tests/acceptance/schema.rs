@@ -1,14 +1,56 @@
-//! Schema parity with HashiCorp's AWS provider 5.100.0: our
-//! `terraform providers schema -json` against the reference slice, through
-//! `<root>/../shared/terraform/schema_diff.py` when it exists.
+//! Schema parity with HashiCorp's AWS provider: our
+//! `terraform providers schema -json` against the 6.69.1 reference slice and
+//! the 5.100.0 one, through `<root>/../shared/terraform/schema_diff.py` when
+//! it exists.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use acceptance::{require_terraform, Tf};
 
-/// The types this branch provides (the cluster types are added with them).
-const TYPES: &str = "provider,aws_elasticache_cluster,aws_elasticache_parameter_group,aws_elasticache_subnet_group,data.aws_elasticache_cluster,data.aws_elasticache_subnet_group";
+/// The types this branch provides.
+const TYPES: &str = "provider,aws_elasticache_cluster,aws_elasticache_parameter_group,aws_elasticache_replication_group,aws_elasticache_subnet_group,data.aws_elasticache_cluster,data.aws_elasticache_replication_group,data.aws_elasticache_subnet_group,aws_elasticache_user,aws_elasticache_user_group,aws_elasticache_user_group_association,data.aws_elasticache_user";
+
+/// Against 6.69.1 the only difference allowed: the `endpoints` keys 6.x
+/// removed, which we still accept (extra, deprecated).
+const REMOVED_ENDPOINTS: &[&str] = &[
+    "iotanalytics",
+    "iotevents",
+    "lookoutmetrics",
+    "opsworks",
+    "sdb",
+    "simpledb",
+    "worklink",
+];
+
+/// Against 5.100.0 the only line that may differ: a flag 6.x changed.
+const FLAGS_6X_CHANGED: &[&str] =
+    &["aws_elasticache_replication_group.engine: optional,computed, reference optional"];
+
+fn diff(script: &Path, ours: &Path, reference: Option<&Path>) -> (Vec<String>, String) {
+    let mut cmd = Command::new("python3");
+    cmd.arg(script)
+        .arg(ours)
+        .args(["--provider", acceptance::SOURCE, "--types", TYPES]);
+    if let Some(r) = reference {
+        cmd.arg("--reference").arg(r);
+    }
+    let out = cmd.output().expect("run schema_diff.py");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let figure = lines.pop().unwrap_or_default();
+    (lines, figure)
+}
+
+/// "schema parity: M/T …" → (M, T).
+fn counts(figure: &str) -> (u32, u32) {
+    let mt = figure
+        .strip_prefix("schema parity: ")
+        .and_then(|r| r.split_whitespace().next())
+        .expect("figure");
+    let (m, t) = mt.split_once('/').expect("M/T");
+    (m.parse().unwrap(), t.parse().unwrap())
+}
 
 #[test]
 fn schema_parity() {
@@ -35,21 +77,47 @@ provider "aws" {
     std::fs::write(&ours, &json[..=end]).unwrap();
 
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let script = root.join("../shared/terraform/schema_diff.py");
+    let shared: PathBuf = root.join("../shared/terraform");
+    let script = shared.join("schema_diff.py");
     if !script.exists() {
         eprintln!("SKIP: {} not found", script.display());
         return;
     }
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(&ours)
-        .args(["--provider", acceptance::SOURCE, "--types", TYPES])
-        .output()
-        .expect("run schema_diff.py");
-    let text = String::from_utf8_lossy(&out.stdout);
-    println!("{}", text.lines().last().unwrap_or(""));
+
+    // 6.69.1: every line matches; the removed endpoint keys are extra.
+    let (problems, figure) = diff(
+        &script,
+        &ours,
+        Some(&shared.join("hashicorp-aws-6-elasticache.json")),
+    );
+    println!("6.69.1: {figure}");
+    let (m, t) = counts(&figure);
+    let unexpected: Vec<&String> = problems
+        .iter()
+        .filter(|p| {
+            !REMOVED_ENDPOINTS.iter().any(|k| {
+                **p == format!("provider.endpoints.{k}: extra attribute (not in the reference)")
+            })
+        })
+        .collect();
     assert!(
-        out.status.success(),
-        "schema differs from HashiCorp's:\n{text}"
+        m == t && unexpected.is_empty(),
+        "schema differs from HashiCorp's 6.69.1:\n{}",
+        problems.join("\n")
+    );
+
+    // 5.100.0: every line matches but the flags 6.x changed; 6.x's
+    // additions are extra.
+    let (problems, figure) = diff(&script, &ours, None);
+    println!("5.100.0: {figure}");
+    let (m, t) = counts(&figure);
+    let missing: Vec<&String> = problems
+        .iter()
+        .filter(|p| !p.contains(": extra ") && !FLAGS_6X_CHANGED.contains(&p.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty() && t - m == FLAGS_6X_CHANGED.len() as u32,
+        "schema differs from HashiCorp's 5.100.0:\n{}",
+        problems.join("\n")
     );
 }

@@ -50,6 +50,7 @@ fn schema() -> Schema {
             .attribute(s("parameter_group_name"))
             .attribute(n("port"))
             .attribute(s("preferred_outpost_arn"))
+            .attribute(crate::region::attribute())
             .attribute(s("replication_group_id"))
             .attribute(Attribute::new("security_group_ids", Type::set(Type::String)).computed())
             .attribute(n("snapshot_retention_limit"))
@@ -78,7 +79,7 @@ impl tfplugin::DataSource for ClusterDataSource {
     }
 
     async fn read(&self, config: Value) -> Result<Value, Diagnostics> {
-        let meta = self.conn.get()?;
+        let meta = &crate::region::meta_for(self.conn.get()?, &config);
         // ElastiCache keeps ids in lower case (HashiCorp's StateFunc).
         let id = config
             .get("cluster_id")
@@ -125,6 +126,7 @@ impl tfplugin::DataSource for ClusterDataSource {
             ("parameter_group_name", cm.parameter_group_name),
             ("port", cm.port),
             ("preferred_outpost_arn", opt(c.preferred_outpost_arn())),
+            ("region", Value::from(meta.region.as_str())),
             ("replication_group_id", opt(c.replication_group_id())),
             ("security_group_ids", cm.security_group_ids),
             (

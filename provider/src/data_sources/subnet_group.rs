@@ -1,5 +1,5 @@
 //! `data "aws_elasticache_subnet_group"`: a subnet group by name, as
-//! HashiCorp's provider (5.100.0): `arn`, `description`, `subnet_ids`,
+//! HashiCorp's provider 6.x: `region` (6.x), `arn`, `description`, `subnet_ids`,
 //! `vpc_id`, `tags` (remote tags minus `ignore_tags`).
 
 use std::sync::Arc;
@@ -34,6 +34,7 @@ impl tfplugin::DataSource for SubnetGroupData {
                 .attribute(Attribute::new("description", Type::String).computed())
                 .attribute(Attribute::new("id", Type::String).optional().computed())
                 .attribute(Attribute::new("name", Type::String).required())
+                .attribute(crate::region::attribute())
                 .attribute(Attribute::new("subnet_ids", Type::set(Type::String)).computed())
                 .attribute(tags::tags_attribute())
                 .attribute(Attribute::new("vpc_id", Type::String).computed()),
@@ -41,7 +42,7 @@ impl tfplugin::DataSource for SubnetGroupData {
     }
 
     async fn read(&self, config: Value) -> Result<Value, tfplugin::Diagnostics> {
-        let meta = self.conn.get()?;
+        let meta = &crate::region::meta_for(self.conn.get()?, &config);
         let name = str_of(&config, "name").unwrap_or_default();
         let Some(g) = find(meta, &name).await? else {
             return Err(Diagnostic::error(
@@ -69,6 +70,7 @@ impl tfplugin::DataSource for SubnetGroupData {
                 "name",
                 config.get("name").cloned().unwrap_or(Value::string(gname)),
             ),
+            ("region", Value::from(meta.region.as_str())),
             ("subnet_ids", flatten_subnet_ids(&g)),
             ("tags", tags::flatten_tags_plain(meta, &remote)),
             (

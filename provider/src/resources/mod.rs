@@ -8,6 +8,9 @@ pub mod cluster;
 pub mod parameter_group;
 pub mod replication_group;
 pub mod subnet_group;
+pub mod user;
+pub mod user_group;
+pub mod user_group_association;
 
 pub fn all(conn: &SharedConn) -> Vec<Arc<dyn tfplugin::Resource>> {
     vec![
@@ -15,5 +18,24 @@ pub fn all(conn: &SharedConn) -> Vec<Arc<dyn tfplugin::Resource>> {
         parameter_group::ParameterGroup::new(conn),
         replication_group::ReplicationGroupResource::new(conn),
         subnet_group::SubnetGroup::new(conn),
+        user::UserResource::new(conn),
+        user_group::UserGroupResource::new(conn),
+        user_group_association::UserGroupAssociation::new(conn),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Write-only attributes follow the protocol's rules (not computed, not
+    /// inside a set) in every resource schema.
+    #[test]
+    fn write_only_attributes_are_well_formed() {
+        let conn = SharedConn::default();
+        for r in all(&conn) {
+            let problems = tfplugin::write_only::check_schema(&r.schema().block);
+            assert!(problems.is_empty(), "{}: {problems:?}", r.type_name());
+        }
+    }
 }

@@ -1,6 +1,7 @@
-//! `aws_elasticache_subnet_group`, as HashiCorp's provider (5.100.0).
+//! `aws_elasticache_subnet_group`, as HashiCorp's provider 6.x (5.100.0 configurations unchanged).
 //!
-//! * `name` (ForceNew; AWS lower-cases it, so a change of case alone is no
+//! * `region` (6.x: per resource, ForceNew, import `name@region`),
+//!   `name` (ForceNew; AWS lower-cases it, so a change of case alone is no
 //!   change), `description` (default "Managed by Terraform", updatable),
 //!   `subnet_ids` (set, required), `vpc_id` (computed), `arn`, tags.
 //! * create: CreateCacheSubnetGroup (with tags); update:
@@ -20,9 +21,9 @@ use tfplugin::{
 };
 
 use crate::client::{Meta, SharedConn};
-use crate::diag;
 use crate::state::{self, str_of};
 use crate::tags;
+use crate::{diag, region};
 
 const WHAT: &str = "Subnet Group";
 pub(crate) const NOT_FOUND: &str = "CacheSubnetGroupNotFoundFault";
@@ -48,6 +49,7 @@ fn schema() -> Schema {
             .attribute(Attribute::new("id", Type::String).optional().computed())
             // Replacement for a new `name` is decided in `plan` (case-insensitive).
             .attribute(Attribute::new("name", Type::String).required())
+            .attribute(region::attribute())
             .attribute(Attribute::new("subnet_ids", Type::set(Type::String)).required())
             .attribute(tags::tags_attribute())
             .attribute(tags::tags_all_attribute())
@@ -95,6 +97,14 @@ impl tfplugin::Resource for SubnetGroup {
             Ok(m) => m,
             Err(d) => return ApplyResponse::error(req.prior_state, d),
         };
+        let meta = &region::meta_for(
+            meta,
+            if req.is_delete() {
+                &req.prior_state
+            } else {
+                &req.planned_state
+            },
+        );
         if req.is_delete() {
             let id = str_of(&req.prior_state, "id").unwrap_or_default();
             return match delete(meta, &id).await {
@@ -193,6 +203,7 @@ impl tfplugin::Resource for SubnetGroup {
             Ok(m) => m,
             Err(d) => return ReadResponse::unchanged(req.current_state, req.private, d),
         };
+        let meta = &region::meta_for(meta, &req.current_state);
         let id = str_of(&req.current_state, "id").unwrap_or_default();
         match read(meta, &id, &req.current_state).await {
             Ok(st) => ReadResponse {
@@ -209,9 +220,20 @@ impl tfplugin::Resource for SubnetGroup {
     }
 
     async fn import(&self, id: &str) -> Result<Vec<Imported>, tfplugin::Diagnostics> {
+        let (id, region) = region::split_import_id(id);
         let mut st = Value::null_object(&schema().value_type());
         st.set_attr("id", Value::string(id.to_lowercase()));
+        if let Some(r) = region {
+            st.set_attr("region", Value::from(r));
+        }
         Ok(vec![Imported::new(st)])
+    }
+
+    async fn upgrade_state(
+        &self,
+        req: tfplugin::UpgradeRequest,
+    ) -> Result<Value, tfplugin::Diagnostics> {
+        region::upgrade(&self.conn, &schema(), req.version, &req.raw)
     }
 }
 
@@ -279,6 +301,7 @@ async fn read(meta: &Meta, id: &str, prior: &Value) -> Result<Option<Value>, Dia
         ),
         ("id", Value::string(remote_name)),
         ("name", Value::string(name)),
+        ("region", Value::from(meta.region.as_str())),
         ("subnet_ids", subnet_ids),
         ("tags", t),
         ("tags_all", t_all),

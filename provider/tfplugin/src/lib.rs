@@ -6,6 +6,7 @@
 //!   JSON encodings (unknowns and nulls at any depth, arbitrary-precision
 //!   numbers, sets that never merge unknown elements).
 //! * [`schema`]: schema builder.
+//! * [`write_only`]: write-only attributes (6.8+): never in plan or state.
 //! * [`Provider`], [`Resource`], [`DataSource`]: what a provider implements;
 //!   [`ProviderServer`] turns it into the gRPC service.
 //!
@@ -30,6 +31,7 @@ pub mod schema;
 pub mod server;
 pub mod types;
 pub mod value;
+pub mod write_only;
 
 pub mod proto {
     //! Generated protobuf/gRPC types.

@@ -18,11 +18,23 @@ use crate::provider::{
 use crate::schema::Schema;
 use crate::types::Type;
 use crate::value::Value;
+use crate::write_only;
 
 struct Res {
     imp: Arc<dyn Resource>,
     schema: Schema,
     ty: Type,
+    /// The schema declares write-only attributes.
+    write_only: bool,
+}
+
+impl Res {
+    /// Write-only attributes are never in a value Terraform keeps.
+    fn strip(&self, v: &mut Value) {
+        if self.write_only {
+            write_only::nullify(&self.schema.block, v);
+        }
+    }
 }
 
 struct Data {
@@ -130,7 +142,16 @@ impl<P: Provider> ProviderServer<P> {
             .map(|imp| {
                 let schema = imp.schema();
                 let ty = schema.value_type();
-                (imp.type_name(), Res { imp, schema, ty })
+                let write_only = write_only::has_write_only(&schema.block);
+                (
+                    imp.type_name(),
+                    Res {
+                        imp,
+                        schema,
+                        ty,
+                        write_only,
+                    },
+                )
             })
             .collect();
         let data_sources = provider
@@ -287,7 +308,14 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
             decode(req.config.as_ref(), &r.ty).map_err(|d| diags(&d)),
             R {}
         );
-        let d = r.imp.validate(&config).await;
+        let wo_allowed = req
+            .client_capabilities
+            .is_some_and(|c| c.write_only_attributes_allowed);
+        let mut d = Diagnostics::new();
+        if r.write_only && !wo_allowed {
+            d.extend(write_only::not_allowed(&r.schema.block, &config));
+        }
+        d.extend(r.imp.validate(&config).await);
         Ok(Response::new(R {
             diagnostics: diags(&d),
         }))
@@ -321,7 +349,8 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
             version: req.version,
             raw: raw_state(req.raw_state),
         };
-        let v = tri!(r.imp.upgrade_state(up).await.map_err(|d| diags(&d)), R {});
+        let mut v = tri!(r.imp.upgrade_state(up).await.map_err(|d| diags(&d)), R {});
+        r.strip(&mut v);
         let dv = tri!(encode(&v, &r.ty).map_err(|d| diags(&d)), R {});
         Ok(Response::new(R {
             upgraded_state: Some(dv),
@@ -389,11 +418,12 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
             .await;
         let mut d = out.diagnostics;
         // On failure keep what Terraform had, so state is not lost.
-        let (state, private) = if d.has_errors() && out.new_state.is_null() {
+        let (mut state, private) = if d.has_errors() && out.new_state.is_null() {
             (current, req.private)
         } else {
             (out.new_state, out.private)
         };
+        r.strip(&mut state);
         let new_state = match encode(&state, &r.ty) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -444,6 +474,8 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
                 ..Default::default()
             }));
         }
+        let mut out = out;
+        r.strip(&mut out.planned_state);
         let mut rr = out.requires_replace;
         for p in force_new_paths(&r.schema, &prior, &out.planned_state) {
             if !rr.contains(&p) {
@@ -495,6 +527,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
             .await;
         let mut d = out.diagnostics;
         let mut state = out.new_state;
+        r.strip(&mut state);
         if !state.is_wholly_known() {
             d.error(
                 "Provider returned unknown values after apply",
@@ -532,8 +565,12 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
         let mut out = Vec::new();
         for i in imported {
             let type_name = i.type_name.unwrap_or_else(|| req.type_name.clone());
-            let ty = match self.resources.get(&type_name) {
-                Some(t) => &t.ty,
+            let (ty, st) = match self.resources.get(&type_name) {
+                Some(t) => {
+                    let mut st = i.state;
+                    t.strip(&mut st);
+                    (&t.ty, st)
+                }
                 None => {
                     return Ok(Response::new(R {
                         diagnostics: err_diag(
@@ -544,7 +581,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
                     }))
                 }
             };
-            let state = tri!(encode(&i.state, ty).map_err(|d| diags(&d)), R {});
+            let state = tri!(encode(&st, ty).map_err(|d| diags(&d)), R {});
             out.push(ImportedResource {
                 type_name,
                 state: Some(state),

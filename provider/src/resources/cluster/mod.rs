@@ -25,7 +25,7 @@ use tfplugin::{
 };
 
 use crate::client::{Meta, SharedConn};
-use crate::{diag, tags};
+use crate::{diag, region, tags};
 pub(crate) use find::find_cluster as find_cache_cluster;
 pub(crate) use find::FindError as FindClusterError;
 use find::{find_cluster, FindError};
@@ -102,6 +102,14 @@ impl tfplugin::Resource for Cluster {
                 Err(_) => planned.set_attr("tags_all", Value::unknown()),
             }
         }
+        region::plan_into(
+            self.conn.get().ok(),
+            prior,
+            config,
+            planned,
+            &mut resp.requires_replace,
+        );
+        let planned = &mut resp.planned_state;
         resp.diagnostics.extend(state::validate_plan(planned));
         if create {
             return resp;
@@ -141,6 +149,14 @@ impl tfplugin::Resource for Cluster {
             Ok(m) => m,
             Err(d) => return ApplyResponse::error(req.prior_state, d),
         };
+        let meta = &region::meta_for(
+            meta,
+            if req.is_delete() {
+                &req.prior_state
+            } else {
+                &req.planned_state
+            },
+        );
         if req.is_delete() {
             return match delete(meta, &req.prior_state).await {
                 Ok(()) => ApplyResponse::ok(Value::Null),
@@ -158,6 +174,7 @@ impl tfplugin::Resource for Cluster {
             Ok(m) => m,
             Err(d) => return ReadResponse::unchanged(req.current_state, req.private, d),
         };
+        let meta = &region::meta_for(meta, &req.current_state);
         let id = state_id(&req.current_state);
         match read_state(meta, &id, &req.current_state).await {
             Ok(Some(st)) => ReadResponse {
@@ -177,10 +194,19 @@ impl tfplugin::Resource for Cluster {
         }
     }
 
+    /// `terraform import`: the cluster id, or `id@region` (6.x).
     async fn import(&self, id: &str) -> Result<Vec<Imported>, Diagnostics> {
+        let (id, region) = region::split_import_id(id);
         let mut st = Value::null_object(&state::schema().value_type());
         st.set_attr("id", Value::from(id));
+        if let Some(r) = region {
+            st.set_attr("region", Value::from(r));
+        }
         Ok(vec![Imported::new(st)])
+    }
+
+    async fn upgrade_state(&self, req: tfplugin::UpgradeRequest) -> Result<Value, Diagnostics> {
+        region::upgrade(&self.conn, &state::schema(), req.version, &req.raw)
     }
 }
 
@@ -213,6 +239,7 @@ fn flatten(meta: &Meta, c: &CacheCluster, prior: &Value, remote: &tags::Tags) ->
     let set = |st: &mut Value, k: &str, v: Value| st.set_attr(k, v);
     set(&mut st, "id", Value::from(id));
     set(&mut st, "cluster_id", Value::from(id));
+    set(&mut st, "region", Value::from(meta.region.as_str()));
     set(&mut st, "node_type", str_or_null(c.cache_node_type()));
     set(&mut st, "engine", Value::from(engine));
     let prior_ev = get_str(prior, "engine_version");

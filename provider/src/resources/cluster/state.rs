@@ -103,6 +103,7 @@ pub fn schema() -> Schema {
         n("port").optional().computed(),
         Attribute::new("preferred_availability_zones", Type::list(Type::String)).optional(),
         s("preferred_outpost_arn").optional().computed(),
+        crate::region::attribute(),
         s("replication_group_id").optional().computed(),
         Attribute::new("security_group_ids", Type::set(Type::String))
             .optional()
@@ -304,12 +305,9 @@ pub fn validate(cfg: &Value) -> Diagnostics {
         "outpost_mode",
         &["single-outpost", "cross-outpost"],
     );
+    // 6.x: only "", "true" or "false" (5.x also took "1", "t", …).
     if let Some(v) = known_str(cfg, "auto_minor_version_upgrade") {
-        if ![
-            "true", "false", "1", "0", "t", "f", "T", "F", "TRUE", "FALSE", "True", "False", "",
-        ]
-        .contains(&v)
-        {
+        if !["true", "false", ""].contains(&v) {
             d.push(err_at(
                 "auto_minor_version_upgrade",
                 format!("auto_minor_version_upgrade: cannot parse '{v}' as boolean"),

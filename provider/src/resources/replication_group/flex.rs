@@ -406,8 +406,6 @@ pub fn flatten(
             Value::from(g.at_rest_encryption_enabled().unwrap_or(false).to_string()),
         );
     }
-    // Write-only: never stored.
-    set(&mut st, "auth_token_wo", Value::Null);
     let region = keep_known(prior, "region", Value::from(meta.region.as_str()));
     set(&mut st, "region", region);
     let prior_tags = prior.get("tags").cloned().unwrap_or(Value::Null);

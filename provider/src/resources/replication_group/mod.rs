@@ -231,23 +231,14 @@ fn plan(meta: Option<&Meta>, req: &PlanRequest, resp: &mut PlanResponse) {
     if create {
         mark_computed_unknown(&schema.block, planned, config);
     }
-    planned.set_attr("auth_token_wo", Value::Null);
     if config.get("tags_all").is_none_or(Value::is_null) {
         match meta {
             Some(meta) => tags::set_planned_tags_all(meta, config, planned),
             None => planned.set_attr("tags_all", Value::unknown()),
         }
     }
-    // `region` defaults to the provider's.
-    if config.get("region").is_none_or(Value::is_null) {
-        let prior_region = prior.get("region").filter(|v| !v.is_null()).cloned();
-        let v = match (prior_region, meta) {
-            (Some(r), _) => r,
-            (None, Some(m)) => Value::from(m.region.as_str()),
-            (None, None) => Value::unknown(),
-        };
-        planned.set_attr("region", v);
-    }
+    // `region` defaults to the provider's; a change forces replacement.
+    let region_replaced = crate::region::plan(meta, prior, config, planned);
     resp.diagnostics.extend(state::validate_plan(planned));
     if create {
         return;
@@ -257,8 +248,7 @@ fn plan(meta: Option<&Meta>, req: &PlanRequest, resp: &mut PlanResponse) {
         let b = p.get(n).unwrap_or(&Value::Null);
         !a.same_as(b)
     };
-    // A region that was null (a 5.x state) and is now known is no change.
-    if ch(planned, "region") && prior.get("region").is_some_and(|v| !v.is_null()) {
+    if region_replaced {
         replace(resp, "region");
     }
     let planned = &mut resp.planned_state;
@@ -458,9 +448,8 @@ fn known_or_null(mut v: Value) -> Value {
 async fn finish(meta: &Meta, id: &str, planned: &Value, verb: &str) -> ApplyResponse {
     match read_state(meta, id, planned, false).await {
         Ok(Some(st)) => {
-            let mut out = crate::state::fill_unknowns(planned, &st);
-            out.set_attr("auth_token_wo", Value::Null);
-            ApplyResponse::ok(out)
+            // `auth_token_wo` is write-only: tfplugin keeps it out of state.
+            ApplyResponse::ok(crate::state::fill_unknowns(planned, &st))
         }
         Ok(None) => ApplyResponse::error(
             known_or_null(planned.clone()),
@@ -1130,6 +1119,47 @@ mod tests {
         assert_eq!(
             up.get("auth_token_update_strategy"),
             Some(&Value::from("ROTATE"))
+        );
+    }
+
+    /// 6.62's write-only token: with a strategy, alone; not with
+    /// `auth_token` or `user_group_ids`; its version needs it. The token is
+    /// what create and update send.
+    #[test]
+    fn auth_token_wo_rules() {
+        let cfg = |pairs: &[(&str, Value)]| {
+            let mut c = Value::null_object(&state::schema().value_type());
+            c.set_attr("replication_group_id", Value::from("rg"));
+            c.set_attr("description", Value::from("d"));
+            for (k, v) in pairs {
+                c.set_attr(k, v.clone());
+            }
+            c
+        };
+        let tok = || Value::from("0123456789abcdefgh");
+        let ok = cfg(&[
+            ("auth_token_wo", tok()),
+            ("auth_token_wo_version", Value::from(1)),
+            ("auth_token_update_strategy", Value::from("ROTATE")),
+        ]);
+        assert!(
+            !state::validate(&ok).has_errors(),
+            "{:?}",
+            state::validate(&ok)
+        );
+        let both = cfg(&[("auth_token_wo", tok()), ("auth_token", tok())]);
+        assert!(state::validate(&both).has_errors());
+        let version_alone = cfg(&[("auth_token_wo_version", Value::from(1))]);
+        assert!(state::validate(&version_alone).has_errors());
+        let strategy_alone = cfg(&[("auth_token_update_strategy", Value::from("ROTATE"))]);
+        assert!(state::validate(&strategy_alone).has_errors());
+        // Sent from the configuration (the plan never holds it).
+        assert_eq!(auth_token(&ok, &ok).as_deref(), Some("0123456789abcdefgh"));
+        let mut planned = ok.clone();
+        planned.set_attr("auth_token_wo", Value::Null);
+        assert_eq!(
+            auth_token(&planned, &ok).as_deref(),
+            Some("0123456789abcdefgh")
         );
     }
 

@@ -72,14 +72,9 @@ fn set_s(name: &str) -> Attribute {
     Attribute::new(name, Type::set(Type::String))
 }
 
-const REGION_DESCRIPTION: &str = "Region where this resource will be [managed](https://docs.aws.amazon.com/general/latest/gr/rande.html#regional-endpoints). Defaults to the Region set in the [provider configuration](https://registry.terraform.io/providers/hashicorp/aws/latest/docs#aws-configuration-reference).";
-
 /// `region`: optional + computed, as 6.x gives every type.
 pub fn region_attribute() -> Attribute {
-    s("region")
-        .optional()
-        .computed()
-        .description(REGION_DESCRIPTION)
+    crate::region::attribute()
 }
 
 /// The element type of `node_group_configuration` (data source attribute).
@@ -557,7 +552,9 @@ pub fn validate(cfg: &Value) -> Diagnostics {
         }
     }
     let strategy = known_str(cfg, "auth_token_update_strategy");
-    let token = is_set(cfg, "auth_token") || cfg.get("auth_token").is_some_and(Value::is_unknown);
+    let given = |a: &str| is_set(cfg, a) || cfg.get(a).is_some_and(Value::is_unknown);
+    // The token may be the write-only `auth_token_wo` (6.62+).
+    let token = given("auth_token") || given("auth_token_wo");
     match strategy {
         Some("DELETE") if token => d.push(err_at(
             "auth_token",
