@@ -527,25 +527,25 @@ async fn read_state(
     prior: &Value,
     t: Duration,
 ) -> Result<Option<Value>, Diagnostic> {
-    // Wait out an ongoing (out-of-band) modification.
-    match wait_status(
-        &meta.client,
-        id,
-        &["modifying"],
-        &["active", "creating", "deleting"],
-        t,
-    )
-    .await
-    {
-        Ok(None) => return Ok(None),
-        Ok(Some(_)) => {}
-        Err(e) => return Err(diag::error("reading", WHAT, id, e)),
-    }
-    let Some(u) = find_user(&meta.client, id)
-        .await
-        .map_err(|e| diag::error("reading", WHAT, id, e))?
-    else {
-        return Ok(None);
+    // Wait out an ongoing (out-of-band) modification; a user that is gone
+    // is gone at once.
+    let deadline = std::time::Instant::now() + t;
+    let mut delay = wait::FIRST_DELAY;
+    let u = loop {
+        let Some(u) = find_user(&meta.client, id)
+            .await
+            .map_err(|e| diag::error("reading", WHAT, id, e))?
+        else {
+            return Ok(None);
+        };
+        if u.status() != Some("modifying") {
+            break u;
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(diag::error("reading", WHAT, id, "still modifying"));
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 3 / 2).min(wait::MAX_DELAY);
     };
     let arn = u.arn.clone().unwrap_or_default();
     let remote = tags::list_tags(&meta.client, &arn)
