@@ -11,6 +11,15 @@ pub fn each_runtime(f: impl Fn(&Backend)) {
     }
 }
 
+/// Run `f` against a fresh backend on the process runtime only: for types
+/// that never reach an engine (users, user groups and their associations
+/// without a replication group), the Docker runtime would repeat the same
+/// control-plane calls.
+pub fn control_plane(f: impl Fn(&Backend)) {
+    let be = Backend::start("process");
+    f(&be);
+}
+
 /// The backend's provider block with `extra` added inside `provider "aws" {}`.
 pub fn provider_with(be: &Backend, extra: &str) -> String {
     let hcl = be.provider_hcl();

@@ -6,7 +6,7 @@
 
 use acceptance::{require_terraform, Backend, Tf};
 
-use crate::common::{block, each_runtime, import_block, name};
+use crate::common::{block, control_plane, import_block, name};
 
 const PW1: &str = "password-0123456789";
 const PW2: &str = "password-abcdefghij";
@@ -113,7 +113,7 @@ fn wait_group_active(be: &Backend, group: &str) {
 #[test]
 fn user_basic_update_import() {
     require_terraform!();
-    each_runtime(|be| {
+    control_plane(|be| {
         let id = name("usr");
         let tf = Tf::new();
         let p = be.provider_hcl();
@@ -232,7 +232,7 @@ fn user_basic_update_import() {
 #[test]
 fn user_passwords_wo() {
     require_terraform!();
-    let be = Backend::start(&acceptance::runtimes()[0]);
+    let be = Backend::start("process");
     let id = name("uwo");
     let hcl = |pw: &str, v: u32| {
         format!(
@@ -305,7 +305,7 @@ resource "aws_elasticache_user_group" "test" {{
 #[test]
 fn user_group_basic_update_import() {
     require_terraform!();
-    each_runtime(|be| {
+    control_plane(|be| {
         let g = name("ug");
         let u = name("ugu");
         let (a, b) = (format!("{u}-a"), format!("{u}-b"));
@@ -392,7 +392,7 @@ fn user_group_basic_update_import() {
 #[test]
 fn user_group_association_basic_import() {
     require_terraform!();
-    each_runtime(|be| {
+    control_plane(|be| {
         let g = name("uga");
         let u = name("ugau");
         let (a, b) = (format!("{u}-a"), format!("{u}-b"));

@@ -592,9 +592,15 @@ async fn tls_and_auth_rules() {
 /// Encryption at rest: a group's snapshot is written encrypted under the
 /// backend's key store (no plaintext value in the file), and a group restored
 /// from it has the data.
-#[tokio::test]
-async fn at_rest_encryption_of_backups() {
-    let b = Backend::start("process");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_rest_encryption_of_backups_on_every_runtime() {
+    for rt in common::runtimes() {
+        at_rest(&rt).await;
+    }
+}
+
+async fn at_rest(runtime: &str) {
+    let b = Backend::start(runtime);
     let c = b.client();
     let id = name("ar");
     c.create_replication_group()
@@ -660,7 +666,7 @@ async fn at_rest_encryption_of_backups() {
     // KmsKeyId needs at-rest encryption.
     let r = c
         .create_replication_group()
-        .replication_group_id("kms-alone")
+        .replication_group_id(name("kms-alone"))
         .replication_group_description("kms")
         .engine("redis")
         .cache_node_type("cache.t3.micro")
