@@ -485,42 +485,70 @@ fn replication_group_import() {
     });
 }
 
-/// Arguments are sent as given: what the endpoint refuses (a local backend
-/// without TLS, encryption at rest or global datastores) fails the apply
-/// with the endpoint's own error, and nothing is left behind.
+/// TLS in transit, at-rest encryption and an AUTH token, then a token
+/// rotation (`ROTATE`): each apply is followed by an empty plan, and the
+/// token never reaches Terraform's output.
 #[test]
-fn replication_group_unsupported() {
+fn replication_group_tls_auth_rotation() {
     require_terraform!();
     let be = Backend::start(&acceptance::runtimes()[0]);
-    let cases = [
-        (
-            "  num_cache_clusters = 1\n  transit_encryption_enabled = true\n  auth_token = \"0123456789abcdefgh\"\n  auth_token_update_strategy = \"ROTATE\"",
-            "TransitEncryptionEnabled",
-        ),
-        (
-            "  num_cache_clusters = 1\n  at_rest_encryption_enabled = \"true\"",
-            "AtRestEncryptionEnabled",
-        ),
-    ];
-    for (extra, want) in cases {
-        let tf = Tf::new();
-        let id = name("uns");
-        tf.config(&format!(
+    let id = name("sec");
+    let (tok1, tok2) = ("first-token-0123456789", "second-token-0123456789");
+    let hcl = |tok: &str| {
+        format!(
             "{}{}",
             be.provider_hcl(),
-            config_replication_group_basic(&id, extra)
-        ));
-        let o = tf.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
-        assert_ne!(o.code, 0, "{}", o.text);
-        assert!(
-            o.text
-                .contains(&format!("creating ElastiCache Replication Group ({id}): ")),
-            "{}",
-            o.text
-        );
-        assert!(o.text.contains(want), "want {want}:\n{}", o.text);
-        check_replication_group_destroy(&be, &id);
-    }
+            config_replication_group_basic(
+                &id,
+                &format!(
+                    "  num_cache_clusters = 2\n  automatic_failover_enabled = true\n  transit_encryption_enabled = true\n  at_rest_encryption_enabled = true\n  auth_token = \"{tok}\"\n  auth_token_update_strategy = \"ROTATE\""
+                ),
+            )
+        )
+    };
+    let tf = Tf::new();
+    tf.config(&hcl(tok1));
+    let o = tf.apply();
+    assert!(!o.text.contains(tok1), "{}", o.text);
+    tf.plan_is_clean();
+    let g = &tf.outputs()["group"]["value"];
+    assert_eq!(g["transit_encryption_enabled"], true, "{g}");
+    assert_eq!(g["transit_encryption_mode"], "required", "{g}");
+    let remote = block(async {
+        be.client()
+            .describe_replication_groups()
+            .replication_group_id(&id)
+            .send()
+            .await
+            .unwrap()
+            .replication_groups()[0]
+            .clone()
+    });
+    assert_eq!(remote.auth_token_enabled(), Some(true));
+    assert_eq!(remote.at_rest_encryption_enabled(), Some(true));
+    let first_change = remote.auth_token_last_modified_date().cloned();
+
+    tf.config(&hcl(tok2));
+    let o = tf.apply();
+    assert!(
+        o.text.contains("0 to add, 1 to change, 0 to destroy"),
+        "a rotation is one in-place change:\n{}",
+        o.text
+    );
+    tf.plan_is_clean();
+    let remote = block(async {
+        be.client()
+            .describe_replication_groups()
+            .replication_group_id(&id)
+            .send()
+            .await
+            .unwrap()
+            .replication_groups()[0]
+            .clone()
+    });
+    assert!(remote.auth_token_last_modified_date().cloned() >= first_change);
+    tf.destroy();
+    check_replication_group_destroy(&be, &id);
 }
 
 /// `auth_token_wo` (write-only, Terraform ≥ 1.11): the plan shows it as
