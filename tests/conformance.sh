@@ -13,7 +13,10 @@ steps=catalogs,groups,security_groups,redis_cluster,errors,tags,memcached_cluste
 bin=${CARGO_TARGET_DIR:-$root/target}/debug/elasticache-local
 cargo build -q -p elasticache-local
 status=0
-for rt in ${1//,/ }; do
+# One backend per runtime, side by side (each with its own data directory and
+# port); the figures are judged once both are done.
+run_one() {
+  local rt=$1 port data pid rc out
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   data=$(mktemp -d "$work/conf-$rt.XXXX")
   "$bin" --runtime "$rt" --data-dir "$data" --listen "127.0.0.1:$port" >"$data.log" 2>&1 </dev/null &
@@ -30,6 +33,17 @@ for rt in ${1//,/ }; do
     docker rm -f "elasticache-local-$(basename "$d")" >/dev/null 2>&1 || true
   done
   echo "$out" > "$work/conformance-$rt.txt"
+  echo "$rc" > "$work/conformance-$rt.rc"
+}
+pids=()
+for rt in ${1//,/ }; do
+  run_one "$rt" &
+  pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || true; done
+for rt in ${1//,/ }; do
+  out=$(cat "$work/conformance-$rt.txt")
+  rc=$(cat "$work/conformance-$rt.rc")
   # 0: all conformant, 1: some operation or probe is not (judged below); anything
   # else (2: botocore too old) means the checker could not run: a failure, not a skip.
   if [ "$rc" -gt 1 ]; then
