@@ -279,6 +279,15 @@ impl ControlPlane {
             })
             .unwrap_or_default()
     }
+
+    /// `DeleteUserGroup`: refused while a replication group attaches the group.
+    pub fn delete_user_group(&self, scope: &Scope, id: &str) -> Result<user::UserGroup> {
+        let in_use = self
+            .replication_groups_with_user_group(scope, id)
+            .into_iter()
+            .next();
+        self.mark_user_group_deleted(scope, id, in_use.as_deref())
+    }
 }
 
 static CLOCK_OFFSET: std::sync::OnceLock<chrono::Duration> = std::sync::OnceLock::new();

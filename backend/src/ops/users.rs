@@ -222,15 +222,9 @@ pub(super) fn delete_user_group(
     input: DeleteUserGroupInput,
 ) -> Result<DeleteUserGroupOutput, Error> {
     let DeleteUserGroupInput { user_group_id } = input;
-    let id = not_blank(user_group_id, "UserGroupId")?;
-    let in_use = ctx
-        .cp
-        .replication_groups_with_user_group(&ctx.scope, &id)
-        .into_iter()
-        .next();
     let g = ctx
         .cp
-        .delete_user_group(&ctx.scope, &id, in_use.as_deref())?;
+        .delete_user_group(&ctx.scope, &not_blank(user_group_id, "UserGroupId")?)?;
     Ok(flatten_group(ctx, &g))
 }
 

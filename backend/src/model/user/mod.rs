@@ -72,6 +72,21 @@ pub struct User {
 }
 
 impl User {
+    /// Changes wait for the user to be `active` (`InvalidUserState`).
+    pub fn check_active(&self) -> Result<()> {
+        if self.status == ACTIVE {
+            Ok(())
+        } else {
+            Err(Error::new(
+                Fault::InvalidUserState,
+                format!(
+                    "User {} is not in active state (it is {}).",
+                    self.id, self.status
+                ),
+            ))
+        }
+    }
+
     /// The built-in user of every scope.
     #[must_use]
     pub fn builtin_default() -> Self {
@@ -127,6 +142,21 @@ pub struct UserGroup {
 }
 
 impl UserGroup {
+    /// Changes wait for the group to be `active` (`InvalidUserGroupState`).
+    pub fn check_active(&self) -> Result<()> {
+        if self.status == ACTIVE {
+            Ok(())
+        } else {
+            Err(Error::new(
+                Fault::InvalidUserGroupState,
+                format!(
+                    "User group {} is not in active state (it is {}).",
+                    self.id, self.status
+                ),
+            ))
+        }
+    }
+
     #[must_use]
     pub fn arn(&self, scope: &Scope) -> String {
         arn::arn(scope, "usergroup", &self.id)
@@ -494,12 +524,7 @@ impl ControlPlane {
             let mut st = self.lock();
             let r = st.region(scope);
             let u = r.users.get_mut(id).ok_or_else(|| user_not_found(id))?;
-            if u.status != ACTIVE {
-                return Err(Error::new(
-                    Fault::InvalidUserState,
-                    format!("User {id} is not in active state (it is {}).", u.status),
-                ));
-            }
+            u.check_active()?;
             if access.is_none() && append.is_none() && new_auth.is_none() && engine.is_none() {
                 return Err(Error::combination(
                     "No modifications were requested: give AccessString, AppendAccessString, Passwords, NoPasswordRequired, AuthenticationMode or Engine.",
@@ -546,12 +571,7 @@ impl ControlPlane {
             let mut st = self.lock();
             let r = st.region(scope);
             let u = r.users.get(id).ok_or_else(|| user_not_found(id))?.clone();
-            if u.status != ACTIVE {
-                return Err(Error::new(
-                    Fault::InvalidUserState,
-                    format!("User {id} is not in active state (it is {}).", u.status),
-                ));
-            }
+            u.check_active()?;
             if u.name == DEFAULT_USER {
                 if let Some(g) = r.user_groups.values().find(|g| g.user_ids.contains(&u.id)) {
                     return Err(Error::new(
@@ -643,15 +663,7 @@ impl ControlPlane {
         }
         for id in ids {
             let g = self.find_user_group(scope, id)?;
-            if g.status != ACTIVE {
-                return Err(Error::new(
-                    Fault::InvalidUserGroupState,
-                    format!(
-                        "User group {id} is not in active state (it is {}).",
-                        g.status
-                    ),
-                ));
-            }
+            g.check_active()?;
         }
         if !ids.is_empty() && !tls {
             return Err(Error::combination(
@@ -734,15 +746,7 @@ impl ControlPlane {
             )));
         }
         let g = self.find_user_group(scope, id)?;
-        if g.status != ACTIVE {
-            return Err(Error::new(
-                Fault::InvalidUserGroupState,
-                format!(
-                    "User group {id} is not in active state (it is {}).",
-                    g.status
-                ),
-            ));
-        }
+        g.check_active()?;
         for u in &remove {
             if !g.user_ids.contains(u) {
                 // Removing a user that is not there: AWS names it.
@@ -796,8 +800,9 @@ impl ControlPlane {
     }
 
     /// Mark a user group for deletion; `in_use` names a replication group
-    /// that still has it attached (the caller knows the replication groups).
-    pub fn delete_user_group(
+    /// that still has it attached (this family does not know replication
+    /// groups: [`ControlPlane::delete_user_group`] finds it).
+    pub(super) fn mark_user_group_deleted(
         &self,
         scope: &Scope,
         id: &str,
@@ -810,15 +815,7 @@ impl ControlPlane {
                 .user_groups
                 .get_mut(id)
                 .ok_or_else(|| group_not_found(id))?;
-            if g.status != ACTIVE {
-                return Err(Error::new(
-                    Fault::InvalidUserGroupState,
-                    format!(
-                        "User group {id} is not in active state (it is {}).",
-                        g.status
-                    ),
-                ));
-            }
+            g.check_active()?;
             if let Some(rg) = in_use {
                 return Err(Error::new(
                     Fault::InvalidUserGroupState,
