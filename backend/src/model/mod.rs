@@ -280,6 +280,14 @@ impl ControlPlane {
             .unwrap_or_default()
     }
 
+    /// Every node of replication group `id` has its users now.
+    pub fn users_pushed(&self, scope: &Scope, id: &str) {
+        let _ = self.update_replication_group(scope, id, |g| {
+            g.users_pending = false;
+            Ok(())
+        });
+    }
+
     /// `DeleteUserGroup`: refused while a replication group attaches the group.
     pub fn delete_user_group(&self, scope: &Scope, id: &str) -> Result<user::UserGroup> {
         let in_use = self

@@ -18,7 +18,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::node::{
-    apply_params, bus_port, connect, push_group_users, runtime_config, NODE_TIMEOUT_MS,
+    apply_params, bus_port, connect, push_pending_users, runtime_config, NODE_TIMEOUT_MS,
 };
 use super::Reconciler;
 use crate::engine::{admin_secret, resp, NodeSpec, NodeStatus, ADMIN_USER};
@@ -820,12 +820,7 @@ impl Reconciler {
         // them; the group settles on the next pass.
         if settled && g.users_pending {
             settled = false;
-            if push_group_users(self.cp.as_ref(), scope, id).await {
-                let _ = self.cp.update_replication_group(scope, id, |g| {
-                    g.users_pending = false;
-                    Ok(())
-                });
-            }
+            push_pending_users(self.cp.as_ref(), scope, id).await;
         }
         if settled
             && matches!(

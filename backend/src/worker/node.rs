@@ -480,6 +480,16 @@ pub(super) async fn push_group_users(cp: &ControlPlane, scope: &Scope, rg: &str)
     ok
 }
 
+/// A replication group whose user groups changed (`users_pending`): every
+/// node gets its users, then the flag clears and the group settles on its
+/// next pass.
+pub(super) async fn push_pending_users(cp: &ControlPlane, scope: &Scope, rg: &str) {
+    if push_group_users(cp, scope, rg).await {
+        cp.users_pushed(scope, rg);
+        cp.wake();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::node::{apply_params, connect, push_group_users, runtime_config, READY_TIMEOUT};
+use super::node::{apply_params, connect, push_pending_users, runtime_config, READY_TIMEOUT};
 use super::Reconciler;
 use crate::engine::{self, resp, NodeSpec, NodeStatus};
 use crate::model::cluster::{CacheCluster, ModifyCluster};
@@ -556,18 +556,10 @@ impl Reconciler {
 
         // Users changed (user groups attached or removed): every node gets
         // them; the group settles on the next pass.
-        let users_ok = if fresh.users_pending && settled_members && links_up {
-            if push_group_users(self.cp.as_ref(), scope, id).await {
-                let _ = self.cp.update_replication_group(scope, id, |g| {
-                    g.users_pending = false;
-                    Ok(())
-                });
-                self.cp.wake();
-            }
-            false
-        } else {
-            !fresh.users_pending
-        };
+        let users_ok = !fresh.users_pending;
+        if fresh.users_pending && settled_members && links_up {
+            push_pending_users(self.cp.as_ref(), scope, id).await;
+        }
         if matches!(
             fresh.status.as_str(),
             lifecycle::CREATING | lifecycle::MODIFYING
