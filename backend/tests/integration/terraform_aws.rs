@@ -38,6 +38,33 @@ fn plugin_mirror() -> Option<PathBuf> {
         .find(|p| has_aws(p))
 }
 
+/// Run `scenario(runtime, mirror)` on every runtime under test, side by side;
+/// prints SKIP and returns when Terraform or the plugin mirror is missing.
+fn on_every_runtime(test: &str, scenario: fn(&str, &Path)) {
+    if !terraform_available() {
+        println!("SKIP {test}: terraform not found on PATH");
+        return;
+    }
+    let Some(mirror) = plugin_mirror() else {
+        println!("SKIP {test}: no plugin mirror with hashicorp/aws");
+        return;
+    };
+    std::thread::scope(|s| {
+        let runs: Vec<_> = runtimes()
+            .into_iter()
+            .map(|rt| {
+                let mirror = &mirror;
+                s.spawn(move || scenario(&rt, mirror))
+            })
+            .collect();
+        for r in runs {
+            if let Err(e) = r.join() {
+                std::panic::resume_unwind(e);
+            }
+        }
+    });
+}
+
 fn terraform_available() -> bool {
     Command::new("terraform")
         .arg("version")

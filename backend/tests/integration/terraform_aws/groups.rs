@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{plugin_mirror, terraform_available, Tf};
-use crate::common::{name, runtimes, Backend};
+use super::{on_every_runtime, Tf};
+use crate::common::{name, Backend};
 
 const TEMPLATE: &str = include_str!("groups.tf");
 const PLAN: &[&str] = &["plan", "-detailed-exitcode", "-no-color", "-input=false"];
@@ -24,28 +24,7 @@ const NOT_READ_BACK: &[&str] = &["apply_immediately", "auth_token_update_strateg
 
 #[test]
 fn terraform_aws_replication_groups() {
-    if !terraform_available() {
-        println!("SKIP terraform_aws_replication_groups: terraform not found on PATH");
-        return;
-    }
-    let Some(mirror) = plugin_mirror() else {
-        println!("SKIP terraform_aws_replication_groups: no plugin mirror with hashicorp/aws");
-        return;
-    };
-    std::thread::scope(|s| {
-        let runs: Vec<_> = runtimes()
-            .into_iter()
-            .map(|rt| {
-                let mirror = &mirror;
-                s.spawn(move || groups_on(&rt, mirror))
-            })
-            .collect();
-        for r in runs {
-            if let Err(e) = r.join() {
-                std::panic::resume_unwind(e);
-            }
-        }
-    });
+    on_every_runtime("terraform_aws_replication_groups", groups_on);
 }
 
 fn groups_on(rt: &str, mirror: &Path) {

@@ -10,8 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{plugin_mirror, terraform_available, Tf};
-use crate::common::{name, runtimes, Backend};
+use super::{on_every_runtime, Tf};
+use crate::common::{name, Backend};
 
 const TEMPLATE: &str = include_str!("security.tf");
 const PLAN: &[&str] = &["plan", "-detailed-exitcode", "-no-color", "-input=false"];
@@ -38,28 +38,7 @@ fn user_get(ca: &Path, host: &str, user: &str, pw: &str) -> String {
 
 #[test]
 fn terraform_aws_tls_and_auth_token() {
-    if !terraform_available() {
-        println!("SKIP terraform_aws_tls_and_auth_token: terraform not found on PATH");
-        return;
-    }
-    let Some(mirror) = plugin_mirror() else {
-        println!("SKIP terraform_aws_tls_and_auth_token: no plugin mirror with hashicorp/aws");
-        return;
-    };
-    std::thread::scope(|s| {
-        let runs: Vec<_> = runtimes()
-            .into_iter()
-            .map(|rt| {
-                let mirror = &mirror;
-                s.spawn(move || secure_on(&rt, mirror))
-            })
-            .collect();
-        for r in runs {
-            if let Err(e) = r.join() {
-                std::panic::resume_unwind(e);
-            }
-        }
-    });
+    on_every_runtime("terraform_aws_tls_and_auth_token", secure_on);
 }
 
 /// `redis-cli --tls --cacert` on `host:port` with `token`; stdout and stderr.
