@@ -18,6 +18,7 @@ mod node;
 pub mod proxy;
 pub mod reconcile;
 pub mod replication;
+mod serverless;
 pub mod snapshots;
 mod users;
 
@@ -100,6 +101,7 @@ impl Reconciler {
             self.tick();
             self.snapshots();
             self.users();
+            self.serverless().await;
             if last_health.elapsed() >= HEALTH_EVERY {
                 last_health = Instant::now();
                 let me = self.clone();
@@ -149,6 +151,7 @@ mod tests {
             ("cluster_mode", include_str!("cluster_mode.rs")),
             ("snapshots", include_str!("snapshots.rs")),
             ("migration", include_str!("migration.rs")),
+            ("serverless", include_str!("serverless.rs")),
         ];
         for (name, text) in passes {
             for (other, _) in passes.iter().filter(|(o, _)| *o != name) {
