@@ -11,6 +11,7 @@ mod replication;
 mod restart;
 mod sdk_clusters;
 mod sdk_groups;
+mod serverless;
 mod snapshots;
 mod terraform_aws;
 mod timing;
