@@ -147,14 +147,38 @@ impl ControlPlane {
                 Fault::ReservedCacheNodeNotFound,
                 "Reserved cache node",
             )),
-            "serverlesscache" => Err(not_found(
-                Fault::ServerlessCacheNotFoundFault,
-                "Serverless cache",
-            )),
-            "serverlesscachesnapshot" => Err(not_found(
-                Fault::ServerlessCacheSnapshotNotFoundFault,
-                "Serverless cache snapshot",
-            )),
+            "serverlesscache" => {
+                let c = {
+                    let mut st = self.lock();
+                    let c = st
+                        .region(scope)
+                        .serverless_caches
+                        .get_mut(&a.name)
+                        .ok_or_else(|| {
+                            not_found(Fault::ServerlessCacheNotFoundFault, "Serverless cache")
+                        })?;
+                    f(&mut c.tags)?;
+                    c.clone()
+                };
+                self.persist("serverlesscache", scope, &a.name, Some(&c))?;
+                Ok(c.tags)
+            }
+            "serverlesscachesnapshot" => {
+                let name = self.find_serverless_snapshot(scope, &a.name)?.name;
+                let s = {
+                    let mut st = self.lock();
+                    let s = st.region(scope).snapshots.get_mut(&name).ok_or_else(|| {
+                        not_found(
+                            Fault::ServerlessCacheSnapshotNotFoundFault,
+                            "Serverless cache snapshot",
+                        )
+                    })?;
+                    f(&mut s.tags)?;
+                    s.clone()
+                };
+                self.persist("snapshot", scope, &name, Some(&s))?;
+                Ok(s.tags)
+            }
             _ => Err(Error::new(
                 Fault::InvalidARN,
                 format!("The ARN {arn_str} does not name an ElastiCache resource."),

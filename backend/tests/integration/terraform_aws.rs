@@ -16,6 +16,7 @@ use crate::common::{name, runtimes, Backend};
 
 mod groups;
 mod security;
+mod serverless;
 
 const TEMPLATE: &str = include_str!("terraform_aws/main.tf");
 const TF_TIMEOUT: Duration = Duration::from_secs(600);

@@ -1023,7 +1023,12 @@ impl ControlPlane {
                 (lifecycle::CREATING | lifecycle::MODIFYING, Backing::Ready) => {
                     Some(lifecycle::AVAILABLE)
                 }
-                (lifecycle::CREATING, Backing::Failed | Backing::Gone) => {
+                (lifecycle::CREATING, Backing::Failed) => Some(lifecycle::CREATE_FAILED),
+                // The engines are made right after the record; none a minute
+                // later means the backend stopped in between.
+                (lifecycle::CREATING, Backing::Gone)
+                    if Self::now() - c.created > chrono::Duration::seconds(60) =>
+                {
                     Some(lifecycle::CREATE_FAILED)
                 }
                 (lifecycle::DELETING, Backing::Gone) => {

@@ -214,7 +214,7 @@ fn str_of(v: &Value) -> &str {
 
 /// A state value with "" and empty collections read as absent, as HashiCorp's
 /// own import checks (`ImportStateVerify`) read them.
-fn empty_as_null(v: &Value) -> Value {
+pub(super) fn empty_as_null(v: &Value) -> Value {
     match v {
         Value::String(s) if s.is_empty() => Value::Null,
         Value::Array(a) if a.is_empty() => Value::Null,
@@ -249,7 +249,10 @@ fn cluster_write_read(config: &str) {
 }
 
 /// The resources and data sources of a state: address → attribute values.
-fn state_values(tf: &Tf, be: &Backend) -> BTreeMap<String, serde_json::Map<String, Value>> {
+pub(super) fn state_values(
+    tf: &Tf,
+    be: &Backend,
+) -> BTreeMap<String, serde_json::Map<String, Value>> {
     let r = tf.expect(&["show", "-json", "-no-color"], 0, be);
     let v: Value = serde_json::from_str(&r.out).unwrap_or_else(|e| panic!("show -json: {e}"));
     v["values"]["root_module"]["resources"]
