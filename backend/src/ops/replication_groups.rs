@@ -74,7 +74,7 @@ pub(super) fn create(
         ip_discovery,
         transit_encryption_mode,
         cluster_mode,
-        serverless_cache_snapshot_name: _,
+        serverless_cache_snapshot_name,
         durability,
     } = input;
     let cluster = CreateCluster {
@@ -93,7 +93,16 @@ pub(super) fn create(
         maintenance_window: preferred_maintenance_window,
         snapshot_window,
         snapshot_retention_limit,
-        snapshot_name,
+        // A serverless cache's snapshot restores as the hidden snapshot it is.
+        snapshot_name: match (snapshot_name, serverless_cache_snapshot_name) {
+            (Some(_), Some(_)) => {
+                return Err(Error::combination(
+                    "Only one of SnapshotName or ServerlessCacheSnapshotName may be specified.",
+                ))
+            }
+            (n, None) => n,
+            (None, Some(s)) => Some(ctx.cp.find_serverless_snapshot(&ctx.scope, &s)?.name),
+        },
         snapshot_arns: snapshot_arns.unwrap_or_default(),
         notification_topic_arn,
         auto_minor_version_upgrade,

@@ -284,6 +284,34 @@ async fn scenario(runtime: &str) {
     let (vep, _) = eps(&v);
     assert_eq!(cli(&ca, vep, None, &["GET", "k"]), "kept");
 
+    // A node-based group restored from the serverless snapshot.
+    let rg = name("fromsls");
+    c.create_replication_group()
+        .replication_group_id(&rg)
+        .replication_group_description("from a serverless snapshot")
+        .cache_node_type("cache.t3.micro")
+        .serverless_cache_snapshot_name(&snap)
+        .send()
+        .await
+        .unwrap();
+    let g = eventually(
+        "restored group available",
+        Duration::from_secs(120),
+        || async {
+            let g = common::describe_group(&c, &rg).await?;
+            (g.status() == Some("available")).then_some(g)
+        },
+    )
+    .await;
+    let pe = g.node_groups()[0].primary_endpoint().unwrap();
+    let pe = common::ep(pe.address().unwrap(), pe.port().unwrap());
+    assert_eq!(plain(pe, &["GET", "k"]), "kept");
+    c.delete_replication_group()
+        .replication_group_id(&rg)
+        .send()
+        .await
+        .unwrap();
+
     // Deleting with a final snapshot.
     let fin = name("fin");
     c.delete_serverless_cache()
@@ -345,6 +373,13 @@ async fn scenario(runtime: &str) {
         .unwrap();
     wait_gone(&c, &restored).await;
     wait_gone(&c, &m).await;
+    eventually("restored group gone", Duration::from_secs(60), || async {
+        common::describe_group(&c, &rg)
+            .await
+            .is_none()
+            .then_some(())
+    })
+    .await;
     assert!(
         std::fs::read_dir(b.data_dir.join("nodes"))
             .map(|d| d.count())
