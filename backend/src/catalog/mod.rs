@@ -6,6 +6,8 @@
 //! of the ElastiCache API model (2015-02-02), so the structs can be turned into
 //! API response values with `serde_json::to_value` directly.
 
+pub mod reserved;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 

@@ -21,6 +21,7 @@ pub mod lifecycle;
 pub mod parameter_group;
 pub mod record;
 pub mod replication_group;
+pub mod reserved_node;
 pub mod snapshot;
 pub mod subnet_group;
 pub mod tags;
@@ -74,6 +75,7 @@ pub struct Region {
     pub snapshots: BTreeMap<String, snapshot::Snapshot>,
     pub users: BTreeMap<String, user::User>,
     pub user_groups: BTreeMap<String, user::UserGroup>,
+    pub reserved_nodes: BTreeMap<String, reserved_node::ReservedNode>,
     pub events: Vec<events::Event>,
     /// Tags of the `default.*` parameter groups and `default` subnet group,
     /// which are not stored as records of their own.

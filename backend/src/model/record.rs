@@ -82,6 +82,9 @@ pub fn load_state(store: &dyn Store) -> anyhow::Result<State> {
             "usergroup" => {
                 r.user_groups.insert(id.to_owned(), decode(&bytes)?);
             }
+            "reservednode" => {
+                r.reserved_nodes.insert(id.to_owned(), decode(&bytes)?);
+            }
             "event" => r.events.push(decode(&bytes)?),
             "defaulttags" => {
                 r.default_tags.insert(id.to_owned(), decode(&bytes)?);

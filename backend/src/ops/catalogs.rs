@@ -4,7 +4,7 @@
 //! describes answer empty lists, and acting on an offering or update that
 //! does not exist answers the fault AWS answers for an unknown one.
 
-use super::{not_blank, page, Ctx};
+use super::{not_blank, page, tags_in, Ctx};
 use crate::catalog;
 use crate::dto::{
     BatchApplyUpdateActionInput, BatchApplyUpdateActionOutput, BatchStopUpdateActionInput,
@@ -14,8 +14,9 @@ use crate::dto::{
     DescribeReservedCacheNodesOutput, DescribeServiceUpdatesInput, DescribeServiceUpdatesOutput,
     DescribeUpdateActionsInput, DescribeUpdateActionsOutput,
     PurchaseReservedCacheNodesOfferingInput, PurchaseReservedCacheNodesOfferingOutput,
+    RecurringCharge, ReservedCacheNode, ReservedCacheNodesOffering,
 };
-use crate::model::{Error, Fault};
+use crate::model::{reserved_node, Error, Fault};
 
 pub(super) fn engine_versions(
     _ctx: &Ctx<'_>,
@@ -74,47 +75,93 @@ pub(super) fn reserved_offerings(
 ) -> Result<DescribeReservedCacheNodesOfferingsOutput, Error> {
     let DescribeReservedCacheNodesOfferingsInput {
         reserved_cache_nodes_offering_id,
-        cache_node_type: _,
-        duration: _,
-        product_description: _,
-        offering_type: _,
+        cache_node_type,
+        duration,
+        product_description,
+        offering_type,
         max_records,
         marker,
     } = input;
-    if let Some(id) = reserved_cache_nodes_offering_id {
-        return Err(Error::new(
-            Fault::ReservedCacheNodesOfferingNotFound,
-            format!("Reserved cache nodes offering {id} not found."),
-        ));
-    }
-    let (items, marker) = page(Vec::new(), max_records, marker.as_deref(), 20, 100)?;
+    let filter = reserved_node::Filter {
+        offering_id: reserved_cache_nodes_offering_id,
+        cache_node_type,
+        duration: reserved_node::parse_duration(duration)?,
+        product_description,
+        offering_type: reserved_node::check_offering_type(offering_type)?,
+    };
+    let items = reserved_node::offerings(&filter)?
+        .into_iter()
+        .map(|o| ReservedCacheNodesOffering {
+            reserved_cache_nodes_offering_id: Some(o.id.clone()),
+            cache_node_type: Some(o.cache_node_type.clone()),
+            duration: Some(o.duration),
+            fixed_price: Some(o.fixed_price),
+            usage_price: Some(o.usage_price),
+            product_description: Some(o.product_description.clone()),
+            offering_type: Some(o.offering_type.clone()),
+            recurring_charges: Some(recurring(o.hourly_charge)),
+        })
+        .collect();
+    let (items, marker) = page(items, max_records, marker.as_deref(), 20, 100)?;
     Ok(DescribeReservedCacheNodesOfferingsOutput {
         marker,
         reserved_cache_nodes_offerings: Some(items),
     })
 }
 
+fn recurring(hourly: f64) -> Vec<RecurringCharge> {
+    vec![RecurringCharge {
+        recurring_charge_amount: Some(hourly),
+        recurring_charge_frequency: Some("Hourly".to_owned()),
+    }]
+}
+
+fn reserved_node_out(n: &reserved_node::ReservedNode) -> ReservedCacheNode {
+    ReservedCacheNode {
+        reserved_cache_node_id: Some(n.id.clone()),
+        reserved_cache_nodes_offering_id: Some(n.offering_id.clone()),
+        cache_node_type: Some(n.cache_node_type.clone()),
+        start_time: Some(n.start_time),
+        duration: Some(n.duration),
+        fixed_price: Some(n.fixed_price),
+        usage_price: Some(n.usage_price),
+        cache_node_count: Some(n.cache_node_count),
+        product_description: Some(n.product_description.clone()),
+        offering_type: Some(n.offering_type.clone()),
+        state: Some(n.state().to_owned()),
+        recurring_charges: Some(recurring(n.hourly_charge)),
+        reservation_arn: Some(n.arn.clone()),
+    }
+}
+
 pub(super) fn reserved_nodes(
-    _ctx: &Ctx<'_>,
+    ctx: &Ctx<'_>,
     input: DescribeReservedCacheNodesInput,
 ) -> Result<DescribeReservedCacheNodesOutput, Error> {
     let DescribeReservedCacheNodesInput {
         reserved_cache_node_id,
-        reserved_cache_nodes_offering_id: _,
-        cache_node_type: _,
-        duration: _,
-        product_description: _,
-        offering_type: _,
+        reserved_cache_nodes_offering_id,
+        cache_node_type,
+        duration,
+        product_description,
+        offering_type,
         max_records,
         marker,
     } = input;
-    if let Some(id) = reserved_cache_node_id {
-        return Err(Error::new(
-            Fault::ReservedCacheNodeNotFound,
-            format!("Reserved cache node {id} not found."),
-        ));
-    }
-    let (items, marker) = page(Vec::new(), max_records, marker.as_deref(), 20, 100)?;
+    let filter = reserved_node::Filter {
+        offering_id: reserved_cache_nodes_offering_id,
+        cache_node_type,
+        duration: reserved_node::parse_duration(duration)?,
+        product_description,
+        offering_type: reserved_node::check_offering_type(offering_type)?,
+    };
+    let items = ctx
+        .cp
+        .describe_reserved_nodes(&ctx.scope, reserved_cache_node_id.as_deref(), &filter)?
+        .iter()
+        .map(reserved_node_out)
+        .collect();
+    let (items, marker) = page(items, max_records, marker.as_deref(), 20, 100)?;
     Ok(DescribeReservedCacheNodesOutput {
         marker,
         reserved_cache_nodes: Some(items),
@@ -122,23 +169,29 @@ pub(super) fn reserved_nodes(
 }
 
 pub(super) fn purchase_reserved(
-    _ctx: &Ctx<'_>,
+    ctx: &Ctx<'_>,
     input: PurchaseReservedCacheNodesOfferingInput,
 ) -> Result<PurchaseReservedCacheNodesOfferingOutput, Error> {
     let PurchaseReservedCacheNodesOfferingInput {
         reserved_cache_nodes_offering_id,
-        reserved_cache_node_id: _,
-        cache_node_count: _,
-        tags: _,
+        reserved_cache_node_id,
+        cache_node_count,
+        tags,
     } = input;
     let id = not_blank(
         reserved_cache_nodes_offering_id,
         "ReservedCacheNodesOfferingId",
     )?;
-    Err(Error::new(
-        Fault::ReservedCacheNodesOfferingNotFound,
-        format!("Reserved cache nodes offering {id} not found."),
-    ))
+    let n = ctx.cp.purchase_reserved_node(
+        &ctx.scope,
+        &id,
+        reserved_cache_node_id,
+        cache_node_count,
+        tags_in(tags),
+    )?;
+    Ok(PurchaseReservedCacheNodesOfferingOutput {
+        reserved_cache_node: Some(reserved_node_out(&n)),
+    })
 }
 
 pub(super) fn service_updates(

@@ -8,6 +8,7 @@ mod engine;
 mod migration;
 mod rbac;
 mod replication;
+mod reserved;
 mod restart;
 mod sdk_clusters;
 mod sdk_groups;
