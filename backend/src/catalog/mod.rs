@@ -7,6 +7,7 @@
 //! API response values with `serde_json::to_value` directly.
 
 pub mod reserved;
+pub mod service_updates;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;

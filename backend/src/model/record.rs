@@ -85,6 +85,9 @@ pub fn load_state(store: &dyn Store) -> anyhow::Result<State> {
             "reservednode" => {
                 r.reserved_nodes.insert(id.to_owned(), decode(&bytes)?);
             }
+            "updateaction" => {
+                r.update_actions.insert(id.to_owned(), decode(&bytes)?);
+            }
             "event" => r.events.push(decode(&bytes)?),
             "defaulttags" => {
                 r.default_tags.insert(id.to_owned(), decode(&bytes)?);

@@ -19,6 +19,7 @@ pub mod proxy;
 pub mod reconcile;
 pub mod replication;
 pub mod snapshots;
+mod updates;
 mod users;
 
 use std::collections::{HashMap, HashSet};
@@ -100,6 +101,7 @@ impl Reconciler {
             self.tick();
             self.snapshots();
             self.users();
+            self.updates();
             if last_health.elapsed() >= HEALTH_EVERY {
                 last_health = Instant::now();
                 let me = self.clone();
@@ -149,6 +151,7 @@ mod tests {
             ("cluster_mode", include_str!("cluster_mode.rs")),
             ("snapshots", include_str!("snapshots.rs")),
             ("migration", include_str!("migration.rs")),
+            ("updates", include_str!("updates.rs")),
         ];
         for (name, text) in passes {
             for (other, _) in passes.iter().filter(|(o, _)| *o != name) {

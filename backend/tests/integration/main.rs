@@ -17,4 +17,5 @@ mod terraform_aws;
 mod timing;
 mod tls;
 mod transit;
+mod updates;
 mod users;
