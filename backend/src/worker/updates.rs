@@ -97,6 +97,13 @@ impl Reconciler {
             );
             return Ok(());
         };
+        // An action just applied waits a moment before its first node (as AWS
+        // schedules it): a stop right after the apply touches nothing.
+        if rec.status == WAITING
+            && now < rec.modified + chrono::Duration::seconds(service_update::START_AFTER_SECONDS)
+        {
+            return Ok(());
+        }
         // The target must be available (a previous node settled, links up).
         let available = match &group {
             Some(g) => self.cp.find_replication_group(scope, g)?.status == lifecycle::AVAILABLE,

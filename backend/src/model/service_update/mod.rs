@@ -7,7 +7,8 @@
 //! the affected engine version; it is `not-applied` until
 //! `BatchApplyUpdateAction` records it (stored, kind `updateaction`). Applying
 //! is `waiting-to-start` → `in-progress` → `complete`, node by node (replicas
-//! first, primaries last), rolled by the reconciler's update pass
+//! first, primaries last, the first [`START_AFTER_SECONDS`] after the apply),
+//! rolled by the reconciler's update pass
 //! (`worker/updates.rs`); `BatchStopUpdateAction` makes it `stopping` (the node
 //! being updated finishes) → `stopped`, and applying again resumes it.
 
@@ -24,6 +25,9 @@ pub const IN_PROGRESS: &str = "in-progress";
 pub const STOPPING: &str = "stopping";
 pub const STOPPED: &str = "stopped";
 pub const COMPLETE: &str = "complete";
+
+/// Seconds an applied action stays `waiting-to-start` before its first node.
+pub const START_AFTER_SECONDS: i64 = 3;
 
 /// The progress of one node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
