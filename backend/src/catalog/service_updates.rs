@@ -5,7 +5,8 @@
 //! names, dates and descriptions are this backend's own (illustrative). The
 //! local engines have one binary (or image) per version, so applying one
 //! restarts the nodes onto the same binary: the update action's message says
-//! so.
+//! so. Recommended apply-by and end dates lie years ahead, so that the
+//! catalog stays `available` wherever tests run (one update is `expired`).
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -58,8 +59,8 @@ const TABLE: &[(
         "important",
         "Redis OSS 7.1 engine patch: fixes for Lua scripting and CLIENT command handling (CVE fixes).",
         "2026-10-20",
-        "2027-01-20",
-        "2027-10-20",
+        "2029-01-20",
+        "2030-10-20",
         false,
         "10-15 minutes per node",
     ),
@@ -70,8 +71,8 @@ const TABLE: &[(
         "important",
         "Redis OSS 7.0 engine patch: fixes for Lua scripting and CLIENT command handling (CVE fixes).",
         "2026-10-20",
-        "2027-01-20",
-        "2027-10-20",
+        "2029-01-20",
+        "2030-10-20",
         false,
         "10-15 minutes per node",
     ),
@@ -82,8 +83,8 @@ const TABLE: &[(
         "critical",
         "Redis OSS 6.2 engine patch: fix for a heap overflow in the protocol parser.",
         "2026-10-20",
-        "2026-12-20",
-        "2027-10-20",
+        "2028-12-20",
+        "2030-10-20",
         true,
         "10-15 minutes per node",
     ),
@@ -94,8 +95,8 @@ const TABLE: &[(
         "important",
         "Valkey 8.1 engine patch: security and stability fixes.",
         "2026-11-03",
-        "2027-02-03",
-        "2027-11-03",
+        "2029-02-03",
+        "2030-11-03",
         false,
         "10-15 minutes per node",
     ),
@@ -106,8 +107,8 @@ const TABLE: &[(
         "medium",
         "Valkey 8.0 engine patch: security and stability fixes.",
         "2026-11-03",
-        "2027-02-03",
-        "2027-11-03",
+        "2029-02-03",
+        "2030-11-03",
         false,
         "10-15 minutes per node",
     ),
@@ -118,8 +119,8 @@ const TABLE: &[(
         "medium",
         "Valkey 7.2 engine patch: security and stability fixes.",
         "2026-11-03",
-        "2027-02-03",
-        "2027-11-03",
+        "2029-02-03",
+        "2030-11-03",
         false,
         "10-15 minutes per node",
     ),
@@ -130,8 +131,8 @@ const TABLE: &[(
         "low",
         "Memcached 1.6.22 engine patch: stability fixes. Memcached keeps no data across a node restart.",
         "2026-11-10",
-        "2027-02-10",
-        "2027-11-10",
+        "2029-02-10",
+        "2030-11-10",
         false,
         "5-10 minutes per node",
     ),

@@ -236,3 +236,99 @@ async fn update_action_applied_to_a_group_keeps_its_data() {
         .iter()
         .all(|a| a.service_update_name() != Some(UPDATE)));
 }
+
+#[tokio::test]
+async fn update_action_stopped_then_resumed_on_a_cluster() {
+    let b = Backend::start("process");
+    let c = b.client();
+    let id = name("updc");
+    c.create_cache_cluster()
+        .cache_cluster_id(&id)
+        .engine("valkey")
+        .engine_version("8.1")
+        .cache_node_type("cache.t3.micro")
+        .num_cache_nodes(1)
+        .send()
+        .await
+        .unwrap();
+    common::wait_cluster(&c, &id, "available").await;
+    const VALKEY: &str = "elasticache-20261103-001"; // valkey 8.1
+    let status = |s: &aws_sdk_elasticache::types::UpdateAction| {
+        s.update_action_status()
+            .map(|x| x.as_str().to_owned())
+            .unwrap_or_default()
+    };
+    let applied = c
+        .batch_apply_update_action()
+        .service_update_name(VALKEY)
+        .cache_cluster_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(applied.processed_update_actions().len(), 1);
+    // Stopped before its first node: nothing was updated.
+    let stopped = c
+        .batch_stop_update_action()
+        .service_update_name(VALKEY)
+        .cache_cluster_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        stopped.processed_update_actions()[0]
+            .update_action_status()
+            .map(|s| s.as_str()),
+        Some("stopping")
+    );
+    let a = eventually("action stopped", Duration::from_secs(30), || async {
+        let acts = c
+            .describe_update_actions()
+            .service_update_name(VALKEY)
+            .cache_cluster_ids(&id)
+            .show_node_level_update_status(true)
+            .send()
+            .await
+            .ok()?;
+        let a = acts.update_actions().first()?.clone();
+        (status(&a) == "stopped").then_some(a)
+    })
+    .await;
+    assert_eq!(a.nodes_updated(), Some("0/1"));
+    assert_eq!(
+        a.cache_node_update_status()[0]
+            .node_update_status()
+            .map(|s| s.as_str()),
+        Some("stopped")
+    );
+    // Applied again: it resumes and completes.
+    c.batch_apply_update_action()
+        .service_update_name(VALKEY)
+        .cache_cluster_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    let a = eventually("action complete", Duration::from_secs(120), || async {
+        let acts = c
+            .describe_update_actions()
+            .service_update_name(VALKEY)
+            .cache_cluster_ids(&id)
+            .send()
+            .await
+            .ok()?;
+        let a = acts.update_actions().first()?.clone();
+        (status(&a) == "complete").then_some(a)
+    })
+    .await;
+    assert_eq!(a.nodes_updated(), Some("1/1"));
+    assert_eq!(a.sla_met().map(|s| s.as_str()), Some("yes"));
+    // Stopping a complete action is unprocessed.
+    let again = c
+        .batch_stop_update_action()
+        .service_update_name(VALKEY)
+        .cache_cluster_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.unprocessed_update_actions().len(), 1);
+    common::wait_cluster(&c, &id, "available").await;
+}
