@@ -37,6 +37,16 @@ impl Reconciler {
         let now = ControlPlane::now();
         let (kind, source) = service_update::source_of(&rec);
         let group = rec.replication_group_id.clone();
+        // Nodes removed since the apply (a replica count lowered) are dropped.
+        let before = rec.nodes.len();
+        rec.nodes.retain(|n| {
+            self.cp
+                .find_cluster(scope, &n.cluster_id)
+                .is_ok_and(|c| c.nodes.iter().any(|x| x.id == n.node_id))
+        });
+        if rec.nodes.len() != before {
+            self.cp.save_update_action(scope, &rec)?;
+        }
         // The node being updated: done once its cluster is available again.
         if let Some(i) = rec
             .nodes
