@@ -227,11 +227,13 @@ pub fn offering(id: &str) -> Option<&'static Offering> {
     OFFERINGS.iter().find(|o| o.id == id)
 }
 
-/// A `Duration` filter value in years (`1`, `3`) or seconds, as seconds.
+/// A `Duration` filter value in years (`1`, `3`), seconds, or as an ISO 8601
+/// duration (`P1Y`, `P3Y`: what HashiCorp's provider sends, and AWS takes), as
+/// seconds.
 pub fn duration_seconds(value: &str) -> Option<i64> {
-    match value.trim() {
-        "1" | "31536000" => Some(ONE_YEAR),
-        "3" | "94608000" => Some(THREE_YEARS),
+    match value.trim().to_ascii_uppercase().as_str() {
+        "1" | "31536000" | "P1Y" => Some(ONE_YEAR),
+        "3" | "94608000" | "P3Y" => Some(THREE_YEARS),
         _ => None,
     }
 }
@@ -276,5 +278,6 @@ mod tests {
         assert!((o.fixed_price - 92.0).abs() < 1.0, "{}", o.fixed_price);
         assert_eq!(duration_seconds("3"), Some(THREE_YEARS));
         assert_eq!(duration_seconds("2"), None);
+        assert_eq!(duration_seconds("P1Y"), Some(ONE_YEAR));
     }
 }

@@ -82,12 +82,8 @@ impl tfplugin::DataSource for ReservedCacheNodeOfferingData {
 
     async fn read(&self, config: Value) -> Result<Value, Diagnostics> {
         let meta = &crate::region::meta_for(self.conn.get()?, &config);
+        // Sent as configured (`P1Y`, `P3Y`), as HashiCorp's provider does.
         let duration = str_of(&config, "duration").unwrap_or_default();
-        let years = duration
-            .strip_prefix('P')
-            .and_then(|d| d.strip_suffix('Y'))
-            .unwrap_or_default()
-            .to_owned();
         let err = |detail: String| -> Diagnostics {
             Diagnostic::error("reading ElastiCache Reserved Cache Node Offering", detail).into()
         };
@@ -95,7 +91,7 @@ impl tfplugin::DataSource for ReservedCacheNodeOfferingData {
             .client
             .describe_reserved_cache_nodes_offerings()
             .cache_node_type(str_of(&config, "cache_node_type").unwrap_or_default())
-            .duration(years)
+            .duration(duration)
             .offering_type(str_of(&config, "offering_type").unwrap_or_default())
             .product_description(str_of(&config, "product_description").unwrap_or_default())
             .send()

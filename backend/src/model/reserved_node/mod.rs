@@ -72,13 +72,14 @@ pub struct Filter {
     pub offering_type: Option<String>,
 }
 
-/// The `Duration` filter: years (`1`, `3`) or seconds (`31536000`, `94608000`).
+/// The `Duration` filter: years (`1`, `3`), seconds (`31536000`, `94608000`)
+/// or ISO 8601 (`P1Y`, `P3Y`).
 pub fn parse_duration(value: Option<String>) -> Result<Option<i64>> {
     match value {
         None => Ok(None),
         Some(v) => reserved::duration_seconds(&v).map(Some).ok_or_else(|| {
             Error::invalid(format!(
-                "Invalid duration {v}: valid values are 1, 3, 31536000 and 94608000."
+                "Invalid duration {v}: valid values are 1, 3, 31536000, 94608000, P1Y and P3Y."
             ))
         }),
     }
