@@ -9,7 +9,7 @@ checker=${CONFORMANCE_CHECK:-$root/../shared/conformance/check.py}
 if [ ! -f "$checker" ]; then echo "conformance: SKIP ($checker not found)"; exit 0; fi
 work=${TEST_WORK:-$root/target/test-work}
 mkdir -p "$work"
-steps=catalogs,groups,security_groups,redis_cluster,errors,tags,memcached_cluster,snapshots,replication,sharded,users,auth_token,transit_mode,updates_and_reservations,migration,teardown
+steps=catalogs,groups,security_groups,redis_cluster,errors,tags,memcached_cluster,snapshots,replication,sharded,users,auth_token,transit_mode,serverless,updates_and_reservations,migration,teardown
 bin=${CARGO_TARGET_DIR:-$root/target}/debug/elasticache-local
 cargo build -q -p elasticache-local
 status=0
@@ -19,6 +19,9 @@ run_one() {
   local rt=$1 port data pid rc out
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   data=$(mktemp -d "$work/conf-$rt.XXXX")
+  # The local S3 bucket the checker exports a serverless snapshot into (a
+  # bucket must exist before an export, as on S3).
+  mkdir -p "$data/s3/conformance-bucket"
   "$bin" --runtime "$rt" --data-dir "$data" --listen "127.0.0.1:$port" >"$data.log" 2>&1 </dev/null &
   pid=$!
   for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done

@@ -235,6 +235,20 @@ pub async fn memcached_version(host: Ipv4Addr, port: u16, tls: bool) -> anyhow::
         .ok_or_else(|| anyhow!("unexpected memcached reply: {line:?}"))
 }
 
+/// Send one memcached text command line to `host:port`; its one-line reply.
+pub async fn memcached_line(
+    host: Ipv4Addr,
+    port: u16,
+    tls: bool,
+    line: &str,
+) -> anyhow::Result<String> {
+    let mut s = BufReader::new(open(host, port, tls).await?);
+    s.get_mut()
+        .write_all(format!("{line}\r\n").as_bytes())
+        .await?;
+    read_line(&mut s).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

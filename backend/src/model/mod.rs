@@ -22,6 +22,7 @@ pub mod parameter_group;
 pub mod record;
 pub mod replication_group;
 pub mod reserved_node;
+pub mod serverless;
 pub mod service_update;
 pub mod snapshot;
 pub mod subnet_group;
@@ -78,6 +79,7 @@ pub struct Region {
     pub user_groups: BTreeMap<String, user::UserGroup>,
     pub reserved_nodes: BTreeMap<String, reserved_node::ReservedNode>,
     pub update_actions: BTreeMap<String, service_update::UpdateActionRecord>,
+    pub serverless_caches: BTreeMap<String, serverless::ServerlessCache>,
     pub events: Vec<events::Event>,
     /// Tags of the `default.*` parameter groups and `default` subnet group,
     /// which are not stored as records of their own.

@@ -88,6 +88,9 @@ pub fn load_state(store: &dyn Store) -> anyhow::Result<State> {
             "updateaction" => {
                 r.update_actions.insert(id.to_owned(), decode(&bytes)?);
             }
+            "serverlesscache" => {
+                r.serverless_caches.insert(id.to_owned(), decode(&bytes)?);
+            }
             "event" => r.events.push(decode(&bytes)?),
             "defaulttags" => {
                 r.default_tags.insert(id.to_owned(), decode(&bytes)?);

@@ -28,11 +28,19 @@ pub fn check_tags(tags: &[Tag]) -> Result<()> {
     Ok(())
 }
 
+/// The prefix of the resources behind serverless caches, which the API never
+/// shows: no identifier given through the API may have it (`ops` refuses it),
+/// and [`identifier`] lets it through for the model's own records.
+pub const INTERNAL_PREFIX: &str = "sls--";
+
 /// Cluster, replication group and similar identifiers: 1–`max` characters,
 /// letters, digits and hyphens, starting with a letter, no trailing hyphen and
 /// no two consecutive hyphens. AWS stores them lower-cased.
 pub fn identifier(what: &str, param: &str, value: &str, max: usize) -> Result<String> {
     let v = value.to_ascii_lowercase();
+    if let Some(rest) = v.strip_prefix(INTERNAL_PREFIX) {
+        return identifier(what, param, rest, max).map(|_| v);
+    }
     let ok = !v.is_empty()
         && v.len() <= max
         && v.starts_with(|c: char| c.is_ascii_lowercase())

@@ -104,6 +104,7 @@ pub(super) fn describe(
     let not_in_rg = show_cache_clusters_not_in_replication_groups.unwrap_or(false);
     let clusters: Vec<&CacheCluster> = clusters
         .iter()
+        .filter(|c| super::shown(&c.id))
         .filter(|c| !not_in_rg || c.replication_group_id.is_none())
         .collect();
     let (clusters, marker) = page(clusters, max_records, marker.as_deref(), 20, 100)?;

@@ -26,7 +26,11 @@ pub(super) fn describe(
         duration_minutes: duration,
     };
     let (events, marker) = page(
-        ctx.cp.describe_events(&ctx.scope, &q)?,
+        ctx.cp
+            .describe_events(&ctx.scope, &q)?
+            .into_iter()
+            .filter(|e| super::shown(&e.source_id))
+            .collect(),
         max_records,
         marker.as_deref(),
         20,

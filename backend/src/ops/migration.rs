@@ -9,7 +9,7 @@ use crate::dto::{
 use crate::model::migration::{self, Source};
 use crate::model::Error;
 
-fn source(endpoints: Option<Vec<CustomerNodeEndpoint>>) -> Result<Source, Error> {
+pub(super) fn source(endpoints: Option<Vec<CustomerNodeEndpoint>>) -> Result<Source, Error> {
     let endpoints: Vec<(Option<String>, Option<i64>)> = endpoints
         .unwrap_or_default()
         .into_iter()
@@ -18,17 +18,19 @@ fn source(endpoints: Option<Vec<CustomerNodeEndpoint>>) -> Result<Source, Error>
     migration::source(&endpoints)
 }
 
-/// Migrations into serverless caches (`ServerlessCacheName`) are not here yet.
-fn replication_group_id(
+/// The target: a replication group, or a serverless cache (`Err`: its name).
+fn target(
     replication_group_id: Option<String>,
-    serverless_cache_name: Option<&String>,
-) -> Result<String, Error> {
-    if replication_group_id.is_none() && serverless_cache_name.is_some() {
-        return Err(Error::invalid(
-            "Online migration into a serverless cache is not available yet in elasticache-local.",
-        ));
+    serverless_cache_name: Option<String>,
+) -> Result<Result<String, String>, Error> {
+    let sls = serverless_cache_name.filter(|n| !n.is_empty());
+    match (replication_group_id.filter(|n| !n.is_empty()), sls) {
+        (Some(_), Some(_)) => Err(Error::combination(
+            "Only one of ReplicationGroupId or ServerlessCacheName may be specified.",
+        )),
+        (None, Some(n)) => Ok(Err(n)),
+        (id, None) => required(id, "ReplicationGroupId").map(Ok),
     }
-    required(replication_group_id, "ReplicationGroupId")
 }
 
 pub(super) fn test(ctx: &Ctx<'_>, input: TestMigrationInput) -> Result<TestMigrationOutput, Error> {
@@ -53,10 +55,26 @@ pub(super) fn start(
         serverless_cache_name,
         replication_group_id,
         customer_node_endpoint_list,
-        auto_cutover: _,
+        auto_cutover,
         clear_target_cache_data: _,
     } = input;
-    let id = self::replication_group_id(replication_group_id, serverless_cache_name.as_ref())?;
+    // (`ClearTargetCacheData`: the engines' full sync from the source
+    // replaces the target's data whatever it says.)
+    let id = match target(replication_group_id, serverless_cache_name)? {
+        Ok(id) => id,
+        Err(name) => {
+            let c = super::serverless::start_migration(
+                ctx,
+                &name,
+                source(customer_node_endpoint_list)?,
+                auto_cutover.unwrap_or(false),
+            )?;
+            return Ok(StartMigrationOutput {
+                replication_group: None,
+                serverless_cache: Some(c),
+            });
+        }
+    };
     let g = ctx
         .cp
         .start_migration(&ctx.scope, &id, source(customer_node_endpoint_list)?)?;
@@ -75,7 +93,16 @@ pub(super) fn complete(
         serverless_cache_name,
         force,
     } = input;
-    let id = self::replication_group_id(replication_group_id, serverless_cache_name.as_ref())?;
+    let id = match target(replication_group_id, serverless_cache_name)? {
+        Ok(id) => id,
+        Err(name) => {
+            let c = super::serverless::complete_migration(ctx, &name, force.unwrap_or(false))?;
+            return Ok(CompleteMigrationOutput {
+                replication_group: None,
+                serverless_cache: Some(c),
+            });
+        }
+    };
     let g = ctx
         .cp
         .complete_migration(&ctx.scope, &id, force.unwrap_or(false))?;

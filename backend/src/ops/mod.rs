@@ -9,6 +9,7 @@ mod migration;
 mod parameter_groups;
 mod replication_groups;
 mod security_groups;
+mod serverless;
 mod snapshots;
 mod subnet_groups;
 mod tags;
@@ -106,6 +107,17 @@ operations! {
     ModifyUserGroup => users::modify_user_group,
     DeleteUserGroup => users::delete_user_group,
     DescribeUserGroups => users::describe_user_groups,
+    CreateServerlessCache => serverless::create,
+    DescribeServerlessCaches => serverless::describe,
+    ModifyServerlessCache => serverless::modify,
+    DeleteServerlessCache => serverless::delete,
+    CreateServerlessCacheSnapshot => serverless::create_snapshot,
+    CopyServerlessCacheSnapshot => serverless::copy_snapshot,
+    DeleteServerlessCacheSnapshot => serverless::delete_snapshot,
+    DescribeServerlessCacheSnapshots => serverless::describe_snapshots,
+    ExportServerlessCacheSnapshot => serverless::export_snapshot,
+    PrepareMigration => serverless::prepare_migration,
+    StopMigration => serverless::stop_migration,
 }
 
 /// Actions this backend answers for real.
@@ -128,6 +140,11 @@ pub fn dispatch(
     request_id: &str,
 ) -> Result<String, WireError> {
     let ctx = Ctx { cp, scope };
+    if let Some((key, _)) = params.values().into_iter().find(|(k, v)| hidden(k, v)) {
+        return Err(to_wire(&Error::invalid(format!(
+            "The value of {key} is not a valid identifier."
+        ))));
+    }
     if let Some(answer) = route(&ctx, action, params, request_id) {
         return answer;
     }
@@ -137,6 +154,23 @@ pub fn dispatch(
         Fault::InvalidAction,
         format!("The action {action} is not available yet in elasticache-local (see docs/compatibility.md)."),
     )))
+}
+
+/// A parameter naming one of the resources behind serverless caches (see
+/// `model::serverless`), which no request may name; descriptions are free text.
+fn hidden(key: &str, value: &str) -> bool {
+    let prefix = crate::model::validate::INTERNAL_PREFIX;
+    let v = value.to_ascii_lowercase();
+    !key.ends_with("Description")
+        && (v.starts_with(prefix)
+            || v.contains(&format!(":{prefix}"))
+            || v.contains(&format!(".{prefix}")))
+}
+
+/// Whether a record's identifier is one the API never shows.
+fn shown(id: &str) -> bool {
+    !id.starts_with(crate::model::validate::INTERNAL_PREFIX)
+        && !id.contains(&format!(".{}", crate::model::validate::INTERNAL_PREFIX))
 }
 
 fn run<O: Operation>(
@@ -263,6 +297,7 @@ mod tests {
         ("parameter_groups", include_str!("parameter_groups.rs")),
         ("replication_groups", include_str!("replication_groups.rs")),
         ("security_groups", include_str!("security_groups.rs")),
+        ("serverless", include_str!("serverless.rs")),
         ("snapshots", include_str!("snapshots.rs")),
         ("subnet_groups", include_str!("subnet_groups.rs")),
         ("tags", include_str!("tags.rs")),
@@ -421,24 +456,44 @@ mod tests {
         );
     }
 
+    /// The resources behind a serverless cache are never shown, and no
+    /// request may name them.
     #[test]
-    fn serverless_migrations_answer_not_yet() {
+    fn serverless_backing_is_hidden() {
         let tmp = std::env::temp_dir().join(format!("ops-test-{}", std::process::id()));
         let cp = test_control_plane(&tmp);
-        for action in ["PrepareMigration", "StopMigration"] {
-            let params = vec![
-                ("ServerlessCacheName".to_owned(), "s".to_owned()),
-                (
-                    "CustomerNodeEndpointList.member.1.Address".to_owned(),
-                    "10.0.0.1".to_owned(),
-                ),
-            ];
+        let call = |action: &str, params: &[(&str, &str)]| {
+            let params: Vec<(String, String)> = params
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
             let params = crate::query::Node::parse(&params);
             let scope = crate::model::Scope::new("000000000000", "us-east-1");
-            let e = super::dispatch(&cp, scope, action, &params, "r").unwrap_err();
-            assert_eq!(e.code, "InvalidAction");
-            assert!(e.message.contains("not available yet"), "{}", e.message);
+            super::dispatch(&cp, scope, action, &params, "r")
+        };
+        call(
+            "CreateServerlessCache",
+            &[("ServerlessCacheName", "sc"), ("Engine", "redis")],
+        )
+        .unwrap();
+        let groups = call("DescribeReplicationGroups", &[]).unwrap();
+        assert!(!groups.contains("sls--"), "{groups}");
+        let clusters = call("DescribeCacheClusters", &[]).unwrap();
+        assert!(!clusters.contains("sls--"), "{clusters}");
+        for (action, key, value) in [
+            ("DescribeReplicationGroups", "ReplicationGroupId", "sls--sc"),
+            ("DeleteCacheCluster", "CacheClusterId", "SLS--sc-001"),
+            (
+                "ListTagsForResource",
+                "ResourceName",
+                "arn:aws:elasticache:us-east-1:000000000000:replicationgroup:sls--sc",
+            ),
+        ] {
+            let e = call(action, &[(key, value)]).unwrap_err();
+            assert_eq!(e.code, "InvalidParameterValue", "{action}");
         }
+        let caches = call("DescribeServerlessCaches", &[]).unwrap();
+        assert!(caches.contains("<ServerlessCacheName>sc</ServerlessCacheName>"));
         let _ = std::fs::remove_dir_all(&tmp);
     }
 

@@ -156,7 +156,11 @@ pub(super) fn describe(
         Some(id) => vec![ctx.cp.find_replication_group(&ctx.scope, &id)?],
         None => ctx.cp.list_replication_groups(&ctx.scope),
     };
-    let items = groups.iter().map(|g| flatten(ctx, g)).collect();
+    let items = groups
+        .iter()
+        .filter(|g| super::shown(&g.id))
+        .map(|g| flatten(ctx, g))
+        .collect();
     let (items, marker) = page(items, max_records, marker.as_deref(), 20, 100)?;
     Ok(DescribeReplicationGroupsOutput {
         marker,

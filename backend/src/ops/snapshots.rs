@@ -88,6 +88,7 @@ pub(super) fn describe(
     };
     let show = show_node_group_config.unwrap_or(false);
     let mut snaps = ctx.cp.describe_snapshots(&ctx.scope, &q)?;
+    snaps.retain(|s| !crate::model::serverless::is_serverless_snapshot(s));
     snaps.sort_by(|a, b| a.created.cmp(&b.created).then(a.name.cmp(&b.name)));
     let items = snaps.iter().map(|s| flatten(ctx, s, show)).collect();
     let (items, marker) = page(items, max_records, marker.as_deref(), 20, 50)?;

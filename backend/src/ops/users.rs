@@ -43,6 +43,7 @@ fn flatten_group(ctx: &Ctx<'_>, g: &UserGroup) -> crate::dto::UserGroup {
             user_ids_to_add: (!g.pending_add.is_empty()).then(|| g.pending_add.clone()),
         }
     });
+    let groups = ctx.cp.replication_groups_with_user_group(&ctx.scope, &g.id);
     crate::dto::UserGroup {
         user_group_id: Some(g.id.clone()),
         status: Some(g.status.clone()),
@@ -50,8 +51,20 @@ fn flatten_group(ctx: &Ctx<'_>, g: &UserGroup) -> crate::dto::UserGroup {
         user_ids: Some(g.user_ids.clone()),
         minimum_engine_version: Some(MINIMUM_ENGINE_VERSION.to_owned()),
         pending_changes: pending,
-        replication_groups: Some(ctx.cp.replication_groups_with_user_group(&ctx.scope, &g.id)),
-        serverless_caches: Some(Vec::new()),
+        replication_groups: Some(
+            groups
+                .iter()
+                .filter(|id| super::shown(id))
+                .cloned()
+                .collect(),
+        ),
+        serverless_caches: Some(
+            groups
+                .iter()
+                .filter_map(|id| crate::model::serverless::cache_of(id))
+                .map(str::to_owned)
+                .collect(),
+        ),
         arn: Some(g.arn(&ctx.scope)),
     }
 }

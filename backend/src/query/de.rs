@@ -45,6 +45,28 @@ impl Node {
         }
     }
 
+    /// Every value sent, with its dotted key.
+    #[must_use]
+    pub fn values(&self) -> Vec<(String, &str)> {
+        let mut out = Vec::new();
+        if let Some(v) = &self.value {
+            out.push((String::new(), v.as_str()));
+        }
+        for (k, child) in &self.children {
+            for (sub, v) in child.values() {
+                out.push((
+                    if sub.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{k}.{sub}")
+                    },
+                    v,
+                ));
+            }
+        }
+        out
+    }
+
     fn text(&self) -> &str {
         self.value.as_deref().unwrap_or("")
     }

@@ -151,6 +151,12 @@ impl Reconciler {
                     &["CONFIG", "SET", "masteruser", "", "masterauth", ""],
                 )
                 .await;
+            if tls {
+                // A TLS node (a serverless cache's) follows the plaintext source.
+                let _ = self
+                    .command_on(addr, tls, &["CONFIG", "SET", "tls-replication", "no"])
+                    .await;
+            }
             match self
                 .command_on(addr, tls, &["REPLICAOF", &host, &port])
                 .await
@@ -213,6 +219,11 @@ impl Reconciler {
                 ],
             )
             .await;
+        if tls {
+            let _ = self
+                .command_on(addr, tls, &["CONFIG", "SET", "tls-replication", "yes"])
+                .await;
+        }
         let ended = self.cp.update_replication_group(scope, id, |g| {
             g.migration = None;
             g.status = status.to_owned();

@@ -18,6 +18,7 @@ mod node;
 pub mod proxy;
 pub mod reconcile;
 pub mod replication;
+mod serverless;
 pub mod snapshots;
 mod updates;
 mod users;
@@ -102,6 +103,7 @@ impl Reconciler {
             self.snapshots();
             self.users();
             self.updates();
+            self.serverless().await;
             if last_health.elapsed() >= HEALTH_EVERY {
                 last_health = Instant::now();
                 let me = self.clone();
@@ -152,6 +154,7 @@ mod tests {
             ("snapshots", include_str!("snapshots.rs")),
             ("migration", include_str!("migration.rs")),
             ("updates", include_str!("updates.rs")),
+            ("serverless", include_str!("serverless.rs")),
         ];
         for (name, text) in passes {
             for (other, _) in passes.iter().filter(|(o, _)| *o != name) {

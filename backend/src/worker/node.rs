@@ -331,11 +331,15 @@ pub(super) fn runtime_config(
     scope: &Scope,
     c: &CacheCluster,
 ) -> Vec<(String, String)> {
-    engine_params(cp, scope, c)
+    let mut params: Vec<(String, String)> = engine_params(cp, scope, c)
         .into_iter()
         .filter(|(_, _, s)| !*s)
         .map(|(n, v, _)| (n, v))
-        .collect()
+        .collect();
+    if let (Some(bytes), false) = (c.memory_limit, c.engine == EngineKind::Memcached) {
+        params.push(("maxmemory".to_owned(), bytes.to_string()));
+    }
+    params
 }
 
 /// A connection to one of the backend's Redis/Valkey nodes, over TLS when the

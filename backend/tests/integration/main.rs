@@ -12,6 +12,7 @@ mod reserved;
 mod restart;
 mod sdk_clusters;
 mod sdk_groups;
+mod serverless;
 mod snapshots;
 mod terraform_aws;
 mod timing;

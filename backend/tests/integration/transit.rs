@@ -10,63 +10,9 @@ use std::time::{Duration, Instant};
 use aws_sdk_elasticache::types::ReplicationGroup;
 use aws_sdk_elasticache::Client;
 
-use crate::common::{self, code, describe_group, eventually, name, Backend, Ep};
-
-/// `redis-cli` over TLS (verifying the backend's CA) against `addr`, with an
-/// AUTH token when given; stdout and stderr together.
-fn cli(ca: &Path, addr: Ep, token: Option<&str>, args: &[&str]) -> String {
-    cli_with(ca, addr, token, false, args)
-}
-
-fn cli_with(ca: &Path, addr: Ep, token: Option<&str>, cluster: bool, args: &[&str]) -> String {
-    let mut cmd = std::process::Command::new("redis-cli");
-    cmd.args(["--tls", "--cacert"]).arg(ca);
-    cmd.args(["-h", &addr.ip().to_string(), "-p", &addr.port().to_string()]);
-    if cluster {
-        cmd.arg("-c");
-    }
-    if let Some(t) = token {
-        // The token through the environment, not the command line.
-        cmd.env("REDISCLI_AUTH", t);
-    }
-    let out = cmd.args(args).output().unwrap();
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-    .trim()
-    .to_owned()
-}
-
-/// Plaintext `redis-cli` (no TLS).
-fn plain(addr: Ep, args: &[&str]) -> String {
-    let out = std::process::Command::new("redis-cli")
-        .args(["-h", &addr.ip().to_string(), "-p", &addr.port().to_string()])
-        .args(args)
-        .output()
-        .unwrap();
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-    .trim()
-    .to_owned()
-}
-
-/// The backend's CA, as a client fetches it.
-async fn fetch_ca(b: &Backend) -> PathBuf {
-    let url = format!("{}/_elasticache/ca.pem", b.endpoint());
-    let out = std::process::Command::new("curl")
-        .args(["-sf", &url])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "GET {url}");
-    let path = b.data_dir.join("client-ca.pem");
-    std::fs::write(&path, out.stdout).unwrap();
-    path
-}
+use crate::common::{
+    self, cli, cli_with, code, describe_group, eventually, fetch_ca, name, plain, Backend, Ep,
+};
 
 async fn wait_available(c: &Client, id: &str) -> ReplicationGroup {
     eventually(

@@ -120,6 +120,10 @@ pub struct CacheCluster {
     /// The snapshot that file belongs to (`SnapshotName`), if any.
     #[serde(default)]
     pub restore_snapshot: Option<String>,
+    /// The engines' memory limit when not the node type's (a serverless
+    /// cache's `DataStorage` maximum), in bytes.
+    #[serde(default)]
+    pub memory_limit: Option<u64>,
 }
 
 /// The AUTH tokens of a cluster's nodes (Redis/Valkey, node-based access):
@@ -243,8 +247,10 @@ impl CacheCluster {
             version: self.engine_version.clone(),
             host: node.host,
             port: node.port,
-            memory_bytes: catalog::node_type(&self.node_type)
-                .map_or(512 << 20, catalog::NodeType::memory_bytes),
+            memory_bytes: self.memory_limit.unwrap_or_else(|| {
+                catalog::node_type(&self.node_type)
+                    .map_or(512 << 20, catalog::NodeType::memory_bytes)
+            }),
             config: extra,
             users: AclUsers::default(),
             tls: self.transit_encryption,
@@ -749,6 +755,7 @@ impl ControlPlane {
             params_need_reboot: false,
             restore_from: restore.as_ref().map(|(p, _)| p.clone()),
             restore_snapshot: restore.and_then(|(_, n)| n),
+            memory_limit: None,
         };
         Ok(cluster)
     }

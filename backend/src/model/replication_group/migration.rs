@@ -113,8 +113,10 @@ impl ControlPlane {
         let members = self.replication_group_view(scope, g);
         if let Some(p) = members.iter().find(|c| c.id == g.primary) {
             // As on AWS: the target of an online migration runs without TLS or AUTH
-            // (its primary replicates from a plaintext source).
-            if p.transit_encryption || p.auth.enabled() {
+            // (its primary replicates from a plaintext source); a serverless
+            // cache's engines, TLS-only, follow the source in plaintext.
+            let serverless = g.id.starts_with(crate::model::validate::INTERNAL_PREFIX);
+            if !serverless && (p.transit_encryption || p.auth.enabled()) {
                 return Err(Error::invalid(format!(
                     "Online migration needs a target without in-transit encryption or AUTH; replication group {} has them.",
                     g.id

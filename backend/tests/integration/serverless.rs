@@ -1,0 +1,582 @@
+//! Serverless caches on real engines, checked with real clients: TLS-only
+//! endpoints (`redis-cli --tls`, `openssl s_client` for Memcached), plaintext
+//! refused, a user group enforced, the `DataStorage` maximum as the engines'
+//! `maxmemory` (changed live), snapshots holding the data (create, copy,
+//! export, restore into another engine, a final snapshot), online migration
+//! into a cache, and the bad input AWS refuses.
+
+use std::path::Path;
+use std::time::Duration;
+
+use aws_sdk_elasticache::types::{
+    CacheUsageLimits, CustomerNodeEndpoint, DataStorage, DataStorageUnit, EcpuPerSecond,
+    ServerlessCache,
+};
+use aws_sdk_elasticache::Client;
+
+use crate::common::{self, cli, code, eventually, fetch_ca, name, plain, Backend, Ep};
+
+const APP_PW: &str = "serverless-app-password";
+
+async fn describe(c: &Client, name: &str) -> Option<ServerlessCache> {
+    c.describe_serverless_caches()
+        .serverless_cache_name(name)
+        .send()
+        .await
+        .ok()
+        .and_then(|o| o.serverless_caches().first().cloned())
+}
+
+async fn wait_available(c: &Client, name: &str) -> ServerlessCache {
+    eventually(
+        &format!("serverless cache {name} available"),
+        Duration::from_secs(180),
+        || async {
+            let s = describe(c, name).await?;
+            (s.status() == Some("available")).then_some(s)
+        },
+    )
+    .await
+}
+
+async fn wait_gone(c: &Client, name: &str) {
+    eventually(
+        &format!("serverless cache {name} gone"),
+        Duration::from_secs(120),
+        || async { describe(c, name).await.is_none().then_some(()) },
+    )
+    .await;
+}
+
+async fn wait_snapshot(c: &Client, name: &str) -> String {
+    eventually(
+        &format!("serverless snapshot {name} available"),
+        Duration::from_secs(120),
+        || async {
+            let o = c
+                .describe_serverless_cache_snapshots()
+                .serverless_cache_snapshot_name(name)
+                .send()
+                .await
+                .ok()?;
+            let s = o.serverless_cache_snapshots().first()?;
+            (s.status() == Some("available")).then(|| s.arn().unwrap().to_owned())
+        },
+    )
+    .await
+}
+
+fn eps(s: &ServerlessCache) -> (Ep, Option<Ep>) {
+    let e = s.endpoint().unwrap();
+    let ep = common::ep(e.address().unwrap(), e.port().unwrap());
+    let reader = s
+        .reader_endpoint()
+        .map(|r| common::ep(r.address().unwrap(), r.port().unwrap()));
+    (ep, reader)
+}
+
+fn limits(max_gb: i32) -> CacheUsageLimits {
+    CacheUsageLimits::builder()
+        .data_storage(
+            DataStorage::builder()
+                .maximum(max_gb)
+                .unit(DataStorageUnit::Gb)
+                .build(),
+        )
+        .ecpu_per_second(EcpuPerSecond::builder().minimum(1000).maximum(5000).build())
+        .build()
+}
+
+/// Lines sent to a TLS Memcached endpoint through `openssl s_client`.
+fn memcached_tls(ca: &Path, addr: Ep, input: &str) -> String {
+    let out = std::process::Command::new("openssl")
+        .args(["s_client", "-quiet", "-verify_return_error", "-CAfile"])
+        .arg(ca)
+        .args(["-connect", &addr.to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .and_then(|mut ch| {
+            use std::io::Write;
+            ch.stdin
+                .take()
+                .unwrap()
+                .write_all(format!("{input}quit\r\n").as_bytes())?;
+            ch.wait_with_output()
+        })
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `redis-cli --tls` as the user `app`.
+fn as_app(ca: &Path, addr: Ep, args: &[&str]) -> String {
+    let mut all = vec!["--user", "app", "--pass", APP_PW, "--no-auth-warning"];
+    all.extend_from_slice(args);
+    cli(ca, addr, None, &all)
+}
+
+/// A Redis cache with a user group and limits: endpoints TLS-only and RBAC
+/// enforced, data written on `Endpoint` read on `ReaderEndpoint`, `maxmemory`
+/// from the limit and changed live, snapshots with the data (copy, export, a
+/// restore into Valkey), a final snapshot on delete. Then a Memcached cache.
+async fn scenario(runtime: &str) {
+    let b = Backend::start(runtime);
+    let c = b.client();
+    let ca = fetch_ca(&b).await;
+    let sfx = name("x");
+    let (default_id, app_id, ug) = (format!("def{sfx}"), format!("app{sfx}"), format!("ug{sfx}"));
+    c.create_user()
+        .user_id(&default_id)
+        .user_name("default")
+        .engine("redis")
+        .access_string("off ~* +@all")
+        .no_password_required(true)
+        .send()
+        .await
+        .unwrap();
+    c.create_user()
+        .user_id(&app_id)
+        .user_name("app")
+        .engine("redis")
+        .access_string("on ~* +@all")
+        .passwords(APP_PW)
+        .send()
+        .await
+        .unwrap();
+    c.create_user_group()
+        .user_group_id(&ug)
+        .engine("redis")
+        .user_ids(&default_id)
+        .user_ids(&app_id)
+        .send()
+        .await
+        .unwrap();
+    eventually("user group active", Duration::from_secs(60), || async {
+        let o = c
+            .describe_user_groups()
+            .user_group_id(&ug)
+            .send()
+            .await
+            .ok()?;
+        (o.user_groups()[0].status() == Some("active")).then_some(())
+    })
+    .await;
+
+    let sc = name("sc");
+    let made = c
+        .create_serverless_cache()
+        .serverless_cache_name(&sc)
+        .engine("redis")
+        .cache_usage_limits(limits(1))
+        .user_group_id(&ug)
+        .daily_snapshot_time("04:00")
+        .snapshot_retention_limit(1)
+        .tags(
+            aws_sdk_elasticache::types::Tag::builder()
+                .key("team")
+                .value("cache")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.serverless_cache().unwrap().status(), Some("creating"));
+    let s = wait_available(&c, &sc).await;
+    assert_eq!(s.major_engine_version(), Some("7"));
+    assert_eq!(s.full_engine_version(), Some("7.1"));
+    assert_eq!(s.user_group_id(), Some(ug.as_str()));
+    assert_eq!(s.daily_snapshot_time(), Some("04:00"));
+    let (ep, reader) = eps(&s);
+    let reader = reader.expect("a Redis cache has a reader endpoint");
+    assert_eq!(ep.port(), 6379);
+
+    // TLS only, RBAC enforced.
+    assert_eq!(as_app(&ca, ep, &["PING"]), "PONG");
+    assert!(!plain(ep, &["PING"]).contains("PONG"));
+    assert!(cli(&ca, ep, None, &["PING"]).contains("NOAUTH"));
+    assert_eq!(as_app(&ca, ep, &["SET", "k", "kept"]), "OK");
+    eventually(
+        "the replica has the key",
+        Duration::from_secs(20),
+        || async { (as_app(&ca, reader, &["GET", "k"]) == "kept").then_some(()) },
+    )
+    .await;
+    assert!(as_app(&ca, reader, &["SET", "k2", "x"]).contains("READONLY"));
+    // The DataStorage maximum is maxmemory, live.
+    assert!(as_app(&ca, ep, &["CONFIG", "GET", "maxmemory"]).ends_with(&(1u64 << 30).to_string()));
+    c.modify_serverless_cache()
+        .serverless_cache_name(&sc)
+        .cache_usage_limits(limits(2))
+        .description("bigger")
+        .send()
+        .await
+        .unwrap();
+    let s = wait_available(&c, &sc).await;
+    assert_eq!(s.description(), Some("bigger"));
+    for e in [ep, reader] {
+        assert!(
+            as_app(&ca, e, &["CONFIG", "GET", "maxmemory"]).ends_with(&(2u64 << 30).to_string()),
+            "maxmemory on {e}"
+        );
+    }
+
+    // Snapshots hold the data.
+    let snap = name("ss");
+    c.create_serverless_cache_snapshot()
+        .serverless_cache_snapshot_name(&snap)
+        .serverless_cache_name(&sc)
+        .send()
+        .await
+        .unwrap();
+    let arn = wait_snapshot(&c, &snap).await;
+    let copy = name("sscopy");
+    c.copy_serverless_cache_snapshot()
+        .source_serverless_cache_snapshot_name(&snap)
+        .target_serverless_cache_snapshot_name(&copy)
+        .send()
+        .await
+        .unwrap();
+    wait_snapshot(&c, &copy).await;
+    let listed = c
+        .describe_serverless_cache_snapshots()
+        .serverless_cache_name(&sc)
+        .snapshot_type("manual")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.serverless_cache_snapshots().len(), 2);
+    // Node-based describes show none of it.
+    let node_snaps = c.describe_snapshots().send().await.unwrap();
+    assert!(node_snaps.snapshots().is_empty(), "{node_snaps:?}");
+    let groups = c.describe_replication_groups().send().await.unwrap();
+    assert!(groups.replication_groups().is_empty());
+    std::fs::create_dir_all(b.data_dir.join("s3/exports")).unwrap();
+    c.export_serverless_cache_snapshot()
+        .serverless_cache_snapshot_name(&snap)
+        .s3_bucket_name("exports")
+        .send()
+        .await
+        .unwrap();
+    wait_snapshot(&c, &snap).await;
+    let exported = b.data_dir.join(format!("s3/exports/{snap}-0001.rdb"));
+    eventually("the export is written", Duration::from_secs(30), || async {
+        exported.exists().then_some(())
+    })
+    .await;
+    c.delete_serverless_cache_snapshot()
+        .serverless_cache_snapshot_name(&copy)
+        .send()
+        .await
+        .unwrap();
+
+    // Restored into a Valkey cache (no user group: the default user is open).
+    let restored = name("scv");
+    c.create_serverless_cache()
+        .serverless_cache_name(&restored)
+        .engine("valkey")
+        .snapshot_arns_to_restore(&arn)
+        .send()
+        .await
+        .unwrap();
+    let v = wait_available(&c, &restored).await;
+    assert_eq!(v.major_engine_version(), Some("8"));
+    let (vep, _) = eps(&v);
+    assert_eq!(cli(&ca, vep, None, &["GET", "k"]), "kept");
+
+    // Deleting with a final snapshot.
+    let fin = name("fin");
+    c.delete_serverless_cache()
+        .serverless_cache_name(&sc)
+        .final_snapshot_name(&fin)
+        .send()
+        .await
+        .unwrap();
+    wait_gone(&c, &sc).await;
+    wait_snapshot(&c, &fin).await;
+    c.delete_serverless_cache()
+        .serverless_cache_name(&restored)
+        .send()
+        .await
+        .unwrap();
+
+    // Memcached: TLS only; a Redis snapshot does not restore into it.
+    let m = name("scm");
+    assert_eq!(
+        code(
+            c.create_serverless_cache()
+                .serverless_cache_name(&m)
+                .engine("memcached")
+                .snapshot_arns_to_restore(&arn)
+                .send()
+                .await
+        ),
+        "InvalidParameterCombination"
+    );
+    c.create_serverless_cache()
+        .serverless_cache_name(&m)
+        .engine("memcached")
+        .cache_usage_limits(limits(1))
+        .send()
+        .await
+        .unwrap();
+    let mc = wait_available(&c, &m).await;
+    assert_eq!(mc.major_engine_version(), Some("1.6"));
+    let (mep, mreader) = eps(&mc);
+    assert!(mreader.is_none());
+    let out = memcached_tls(
+        &ca,
+        mep,
+        "set k 5 0 4\r\nkept\r\nget k\r\nstats settings\r\n",
+    );
+    assert!(
+        out.contains("STORED") && out.contains("VALUE k 5 4"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("STAT maxbytes {}", 1u64 << 30)),
+        "{out}"
+    );
+    assert!(!plain(mep, &["PING"]).contains("PONG"));
+    c.delete_serverless_cache()
+        .serverless_cache_name(&m)
+        .send()
+        .await
+        .unwrap();
+    wait_gone(&c, &restored).await;
+    wait_gone(&c, &m).await;
+    assert!(
+        std::fs::read_dir(b.data_dir.join("nodes"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+            == 0,
+        "every engine is gone"
+    );
+    let log = b.log_text();
+    assert!(!log.contains(APP_PW), "a password reached the log");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serverless_caches_on_every_runtime() {
+    let mut tasks = Vec::new();
+    for rt in common::runtimes() {
+        tasks.push(tokio::spawn(async move { scenario(&rt).await }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+/// Online migration into a serverless cache: a node-based cluster stands in
+/// for the customer's Redis; its keys arrive in the cache, which keeps them
+/// after `StopMigration`. And the bad input AWS refuses, with its codes.
+#[tokio::test]
+async fn serverless_migration_and_rules() {
+    let b = Backend::start("process");
+    let c = b.client();
+    let ca = fetch_ca(&b).await;
+    let src = name("src");
+    c.create_cache_cluster()
+        .cache_cluster_id(&src)
+        .engine("redis")
+        .cache_node_type("cache.t3.micro")
+        .num_cache_nodes(1)
+        .send()
+        .await
+        .unwrap();
+    let cl = common::wait_cluster(&c, &src, "available").await;
+    let node = common::node_ports(&cl)[0];
+    assert_eq!(plain(node, &["SET", "migrated", "yes"]), "OK");
+    let sc = name("mig");
+    c.create_serverless_cache()
+        .serverless_cache_name(&sc)
+        .engine("valkey")
+        .send()
+        .await
+        .unwrap();
+    let s = wait_available(&c, &sc).await;
+    let (ep, _) = eps(&s);
+    let endpoint = CustomerNodeEndpoint::builder()
+        .address(node.ip().to_string())
+        .port(i32::from(node.port()))
+        .build();
+    assert_eq!(
+        code(
+            c.start_migration()
+                .serverless_cache_name(&sc)
+                .customer_node_endpoint_list(endpoint.clone())
+                .send()
+                .await
+        ),
+        "ServerlessCacheNotUnderMigrationFault"
+    );
+    let prepared = c
+        .prepare_migration()
+        .serverless_cache_name(&sc)
+        .customer_node_endpoint_list(endpoint.clone())
+        .send()
+        .await
+        .unwrap();
+    let m = prepared.serverless_cache().unwrap().migration().unwrap();
+    assert_eq!(m.status(), Some("prepared"));
+    assert_eq!(
+        code(
+            c.prepare_migration()
+                .serverless_cache_name(&sc)
+                .customer_node_endpoint_list(endpoint.clone())
+                .send()
+                .await
+        ),
+        "ServerlessCacheAlreadyUnderMigrationFault"
+    );
+    c.start_migration()
+        .serverless_cache_name(&sc)
+        .customer_node_endpoint_list(endpoint.clone())
+        .auto_cutover(false)
+        .send()
+        .await
+        .unwrap();
+    eventually(
+        "the source's key arrives",
+        Duration::from_secs(60),
+        || async { (cli(&ca, ep, None, &["GET", "migrated"]) == "yes").then_some(()) },
+    )
+    .await;
+    c.stop_migration()
+        .serverless_cache_name(&sc)
+        .send()
+        .await
+        .unwrap();
+    eventually("the migration ends", Duration::from_secs(60), || async {
+        let s = describe(&c, &sc).await?;
+        (s.status() == Some("available") && s.migration().is_none()).then_some(())
+    })
+    .await;
+    assert_eq!(cli(&ca, ep, None, &["GET", "migrated"]), "yes");
+    assert_eq!(cli(&ca, ep, None, &["SET", "own", "write"]), "OK");
+    assert_eq!(
+        code(c.stop_migration().serverless_cache_name(&sc).send().await),
+        "ServerlessCacheNotUnderMigrationFault"
+    );
+
+    // Bad input.
+    let create = |engine: &str| {
+        c.create_serverless_cache()
+            .serverless_cache_name(name("bad"))
+            .engine(engine)
+    };
+    assert_eq!(code(create("mysql").send().await), "InvalidParameterValue");
+    assert_eq!(
+        code(create("redis").major_engine_version("6").send().await),
+        "InvalidParameterValue"
+    );
+    assert_eq!(
+        code(create("redis").cache_usage_limits(limits(0)).send().await),
+        "InvalidParameterValue"
+    );
+    assert_eq!(
+        code(
+            create("redis")
+                .cache_usage_limits(limits(6000))
+                .send()
+                .await
+        ),
+        "InvalidParameterValue"
+    );
+    let min_above_max = CacheUsageLimits::builder()
+        .data_storage(
+            DataStorage::builder()
+                .minimum(5)
+                .maximum(2)
+                .unit(DataStorageUnit::Gb)
+                .build(),
+        )
+        .build();
+    assert_eq!(
+        code(
+            create("redis")
+                .cache_usage_limits(min_above_max)
+                .send()
+                .await
+        ),
+        "InvalidParameterCombination"
+    );
+    let low_ecpu = CacheUsageLimits::builder()
+        .ecpu_per_second(EcpuPerSecond::builder().maximum(10).build())
+        .build();
+    assert_eq!(
+        code(create("redis").cache_usage_limits(low_ecpu).send().await),
+        "InvalidParameterValue"
+    );
+    assert_eq!(
+        code(
+            create("valkey")
+                .connection_type(aws_sdk_elasticache::types::ConnectionType::Public)
+                .send()
+                .await
+        ),
+        "InvalidParameterCombination"
+    );
+    assert_eq!(
+        code(create("memcached").user_group_id("nope").send().await),
+        "InvalidParameterCombination"
+    );
+    assert_eq!(
+        code(create("redis").user_group_id("nope").send().await),
+        "UserGroupNotFound"
+    );
+    assert_eq!(
+        code(
+            c.create_serverless_cache()
+                .serverless_cache_name(&sc)
+                .engine("redis")
+                .send()
+                .await
+        ),
+        "ServerlessCacheAlreadyExistsFault"
+    );
+    assert_eq!(
+        code(
+            c.describe_serverless_caches()
+                .serverless_cache_name("nope")
+                .send()
+                .await
+        ),
+        "ServerlessCacheNotFoundFault"
+    );
+    assert_eq!(
+        code(
+            c.create_serverless_cache_snapshot()
+                .serverless_cache_snapshot_name("s")
+                .serverless_cache_name("nope")
+                .send()
+                .await
+        ),
+        "ServerlessCacheNotFoundFault"
+    );
+    assert_eq!(
+        code(
+            c.delete_serverless_cache_snapshot()
+                .serverless_cache_snapshot_name("nope")
+                .send()
+                .await
+        ),
+        "ServerlessCacheSnapshotNotFoundFault"
+    );
+    c.delete_serverless_cache()
+        .serverless_cache_name(&sc)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        code(
+            c.delete_serverless_cache()
+                .serverless_cache_name(&sc)
+                .send()
+                .await
+        ),
+        "InvalidServerlessCacheStateFault"
+    );
+    wait_gone(&c, &sc).await;
+    common::delete_cluster(&c, &src).await;
+}
