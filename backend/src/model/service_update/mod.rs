@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::replication_group::NODE_GROUP_ID;
-use super::{lifecycle, ControlPlane, Error, Fault, Result, Scope};
+use super::{lifecycle, validate, ControlPlane, Error, Fault, Result, Scope};
 use crate::catalog::service_updates::{self, ServiceUpdate};
 
 pub const NOT_APPLIED: &str = "not-applied";
@@ -204,8 +204,10 @@ impl ControlPlane {
             return Vec::new();
         };
         let mut out = Vec::new();
+        // The hidden resources behind serverless caches are no targets.
+        let hidden = |id: &str| id.starts_with(validate::INTERNAL_PREFIX);
         for g in r.replication_groups.values() {
-            if g.status == lifecycle::DELETING {
+            if g.status == lifecycle::DELETING || hidden(&g.id) {
                 continue;
             }
             let Some(first) = r
@@ -254,7 +256,8 @@ impl ControlPlane {
             });
         }
         for c in r.clusters.values() {
-            if c.replication_group_id.is_some() || c.status == lifecycle::DELETING {
+            if c.replication_group_id.is_some() || c.status == lifecycle::DELETING || hidden(&c.id)
+            {
                 continue;
             }
             out.push(Target {
@@ -674,7 +677,12 @@ impl ControlPlane {
             );
         }
         let c = cc.unwrap_or_default();
-        match self.find_cluster(scope, c) {
+        let found = if c.starts_with(validate::INTERNAL_PREFIX) {
+            Err(Error::invalid(String::new()))
+        } else {
+            self.find_cluster(scope, c)
+        };
+        match found {
             Ok(cl) => match cl.replication_group_id {
                 Some(g) => unprocessed(
                     "InvalidParameterCombination",
