@@ -9,7 +9,7 @@ checker=${CONFORMANCE_CHECK:-$root/../shared/conformance/check.py}
 if [ ! -f "$checker" ]; then echo "conformance: SKIP ($checker not found)"; exit 0; fi
 work=${TEST_WORK:-$root/target/test-work}
 mkdir -p "$work"
-steps=catalogs,groups,security_groups,redis_cluster,errors,tags,memcached_cluster,snapshots,replication,sharded,users,auth_token,transit_mode,serverless,migration,teardown
+steps=catalogs,groups,security_groups,redis_cluster,errors,tags,memcached_cluster,snapshots,replication,sharded,users,auth_token,transit_mode,serverless,updates_and_reservations,migration,teardown
 bin=${CARGO_TARGET_DIR:-$root/target}/debug/elasticache-local
 cargo build -q -p elasticache-local
 status=0

@@ -7,6 +7,7 @@ mod install;
 mod parameter_group;
 mod region;
 mod replication_group;
+mod reserved_cache_node;
 mod schema;
 mod subnet_group;
 mod user;

@@ -6,6 +6,9 @@
 //! of the ElastiCache API model (2015-02-02), so the structs can be turned into
 //! API response values with `serde_json::to_value` directly.
 
+pub mod reserved;
+pub mod service_updates;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 

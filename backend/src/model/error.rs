@@ -60,6 +60,8 @@ faults! {
     InvalidARN,
     ReservedCacheNodeNotFound,
     ReservedCacheNodesOfferingNotFound,
+    ReservedCacheNodeAlreadyExists,
+    ReservedCacheNodeQuotaExceeded,
     ServiceUpdateNotFoundFault,
     UserNotFound,
     UserGroupNotFound,

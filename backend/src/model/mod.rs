@@ -9,9 +9,10 @@
 //! more than one family stored together), `error`, `arn`, `validate`, `tags`,
 //! `events`, `lifecycle`, `record`. A family imports the shared modules and the
 //! families below it, never one above: `parameter_group`, `subnet_group`,
-//! `user` (users and user groups) ← `cluster` ← `replication_group` ←
-//! `snapshot`. New families (serverless caches, global datastores) are
-//! folders of their own.
+//! `user` (users and user groups), `reserved_node` ← `cluster` ←
+//! `replication_group` ← `snapshot`, `service_update` ← `serverless`
+//! (serverless caches, backed by hidden groups, clusters and snapshots).
+//! New families (global datastores) are folders of their own.
 
 pub mod arn;
 pub mod cluster;
@@ -21,7 +22,9 @@ pub mod lifecycle;
 pub mod parameter_group;
 pub mod record;
 pub mod replication_group;
+pub mod reserved_node;
 pub mod serverless;
+pub mod service_update;
 pub mod snapshot;
 pub mod subnet_group;
 pub mod tags;
@@ -75,6 +78,8 @@ pub struct Region {
     pub snapshots: BTreeMap<String, snapshot::Snapshot>,
     pub users: BTreeMap<String, user::User>,
     pub user_groups: BTreeMap<String, user::UserGroup>,
+    pub reserved_nodes: BTreeMap<String, reserved_node::ReservedNode>,
+    pub update_actions: BTreeMap<String, service_update::UpdateActionRecord>,
     pub serverless_caches: BTreeMap<String, serverless::ServerlessCache>,
     pub events: Vec<events::Event>,
     /// Tags of the `default.*` parameter groups and `default` subnet group,
@@ -342,13 +347,15 @@ pub fn iso(t: &DateTime<Utc>) -> String {
 #[cfg(test)]
 mod layout_tests {
     /// A family imports the shared modules and the families below it, never one
-    /// above: parameter_group, subnet_group, user ← cluster ← replication_group ← snapshot.
+    /// above: parameter_group, subnet_group, user, reserved_node ← cluster ←
+    /// replication_group ← snapshot, service_update ← serverless.
     #[test]
     fn families_import_only_families_below() {
-        let families: [(&str, &[&str]); 6] = [
+        let families: [(&str, &[&str]); 9] = [
             ("parameter_group", &[include_str!("parameter_group/mod.rs")]),
             ("user", &[include_str!("user/mod.rs")]),
             ("subnet_group", &[include_str!("subnet_group/mod.rs")]),
+            ("reserved_node", &[include_str!("reserved_node/mod.rs")]),
             ("cluster", &[include_str!("cluster/mod.rs")]),
             (
                 "replication_group",
@@ -359,22 +366,37 @@ mod layout_tests {
                 ],
             ),
             ("snapshot", &[include_str!("snapshot/mod.rs")]),
+            ("service_update", &[include_str!("service_update/mod.rs")]),
+            ("serverless", &[include_str!("serverless/mod.rs")]),
         ];
         let above = |name: &str| -> Vec<&str> {
-            match name {
-                "parameter_group" | "subnet_group" | "user" => {
+            let mut v = match name {
+                "parameter_group" | "subnet_group" | "user" | "reserved_node" => {
                     vec![
                         "cluster",
                         "replication_group",
                         "shards",
                         "migration",
                         "snapshot",
+                        "service_update",
                     ]
                 }
-                "cluster" => vec!["replication_group", "shards", "migration", "snapshot"],
-                "replication_group" => vec!["snapshot"],
+                "cluster" => vec![
+                    "replication_group",
+                    "shards",
+                    "migration",
+                    "snapshot",
+                    "service_update",
+                ],
+                "replication_group" => vec!["snapshot", "service_update"],
+                "snapshot" => vec!["service_update"],
+                "service_update" => vec!["snapshot"],
                 _ => vec![],
+            };
+            if name != "serverless" {
+                v.push("serverless");
             }
+            v
         };
         for (name, texts) in families {
             for text in texts {

@@ -82,6 +82,12 @@ pub fn load_state(store: &dyn Store) -> anyhow::Result<State> {
             "usergroup" => {
                 r.user_groups.insert(id.to_owned(), decode(&bytes)?);
             }
+            "reservednode" => {
+                r.reserved_nodes.insert(id.to_owned(), decode(&bytes)?);
+            }
+            "updateaction" => {
+                r.update_actions.insert(id.to_owned(), decode(&bytes)?);
+            }
             "serverlesscache" => {
                 r.serverless_caches.insert(id.to_owned(), decode(&bytes)?);
             }

@@ -143,10 +143,7 @@ impl ControlPlane {
                 self.persist("usergroup", scope, &a.name, Some(&g))?;
                 Ok(g.tags)
             }
-            "reserved-instance" => Err(not_found(
-                Fault::ReservedCacheNodeNotFound,
-                "Reserved cache node",
-            )),
+            "reserved-instance" => self.with_reserved_node_tags(scope, &a.name, f),
             "serverlesscache" => {
                 let c = {
                     let mut st = self.lock();

@@ -20,6 +20,7 @@ pub mod reconcile;
 pub mod replication;
 mod serverless;
 pub mod snapshots;
+mod updates;
 mod users;
 
 use std::collections::{HashMap, HashSet};
@@ -101,6 +102,7 @@ impl Reconciler {
             self.tick();
             self.snapshots();
             self.users();
+            self.updates();
             self.serverless().await;
             if last_health.elapsed() >= HEALTH_EVERY {
                 last_health = Instant::now();
@@ -151,6 +153,7 @@ mod tests {
             ("cluster_mode", include_str!("cluster_mode.rs")),
             ("snapshots", include_str!("snapshots.rs")),
             ("migration", include_str!("migration.rs")),
+            ("updates", include_str!("updates.rs")),
             ("serverless", include_str!("serverless.rs")),
         ];
         for (name, text) in passes {

@@ -6,6 +6,9 @@ use crate::client::SharedConn;
 
 pub mod cluster;
 pub mod replication_group;
+pub mod reserved_cache_node_offering;
+pub mod service_update_actions;
+pub mod service_updates;
 pub mod subnet_group;
 pub mod user;
 
@@ -13,6 +16,9 @@ pub fn all(conn: &SharedConn) -> Vec<Arc<dyn tfplugin::DataSource>> {
     vec![
         cluster::ClusterDataSource::new(conn),
         replication_group::ReplicationGroupDataSource::new(conn),
+        reserved_cache_node_offering::ReservedCacheNodeOfferingData::new(conn),
+        service_update_actions::ServiceUpdateActionsData::new(conn),
+        service_updates::ServiceUpdatesData::new(conn),
         subnet_group::SubnetGroupData::new(conn),
         user::UserDataSource::new(conn),
     ]

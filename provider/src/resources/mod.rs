@@ -7,6 +7,7 @@ use crate::client::SharedConn;
 pub mod cluster;
 pub mod parameter_group;
 pub mod replication_group;
+pub mod reserved_cache_node;
 pub mod subnet_group;
 pub mod user;
 pub mod user_group;
@@ -17,6 +18,7 @@ pub fn all(conn: &SharedConn) -> Vec<Arc<dyn tfplugin::Resource>> {
         cluster::Cluster::new(conn),
         parameter_group::ParameterGroup::new(conn),
         replication_group::ReplicationGroupResource::new(conn),
+        reserved_cache_node::ReservedCacheNodeResource::new(conn),
         subnet_group::SubnetGroup::new(conn),
         user::UserResource::new(conn),
         user_group::UserGroupResource::new(conn),
