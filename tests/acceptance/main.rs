@@ -4,6 +4,7 @@
 mod cluster;
 mod common;
 mod install;
+mod module;
 mod parameter_group;
 mod region;
 mod replication_group;
