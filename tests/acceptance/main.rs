@@ -8,6 +8,7 @@ mod module;
 mod parameter_group;
 mod region;
 mod replication_group;
+mod replication_group_scenarios;
 mod schema;
 mod subnet_group;
 mod user;
