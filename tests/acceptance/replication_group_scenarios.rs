@@ -408,3 +408,137 @@ fn replication_group_valkey() {
     tf.destroy();
     check_destroyed(&be, &id);
 }
+
+/// `import {}` + `terraform plan -generate-config-out` for a replication
+/// group with cluster mode off, one with cluster mode on, and a cluster.
+/// The generated HCL of a group sets both `num_cache_clusters` and
+/// `num_node_groups` / `replicas_per_node_group`, which conflict (as with
+/// HashiCorp's provider, whose schema has the same rule): Terraform refuses
+/// it naming the conflict, and the documented edit — keep the one that
+/// matches the group's mode — applies the import to an empty plan. The
+/// cluster's generated HCL applies as generated.
+#[test]
+fn import_block_generate_config_out() {
+    require_terraform!();
+    let be = Backend::start("process");
+    let (plain, sharded, cluster) = (name("gp"), name("gs"), name("gc"));
+    let c = be.client();
+    block(
+        c.create_replication_group()
+            .replication_group_id(&plain)
+            .replication_group_description("cluster mode off")
+            .engine("redis")
+            .engine_version("7.1")
+            .cache_node_type("cache.t3.micro")
+            .num_cache_clusters(2)
+            .automatic_failover_enabled(true)
+            .send(),
+    )
+    .unwrap();
+    block(
+        c.create_replication_group()
+            .replication_group_id(&sharded)
+            .replication_group_description("cluster mode on")
+            .engine("redis")
+            .engine_version("7.1")
+            .cache_node_type("cache.t3.micro")
+            .cache_parameter_group_name("default.redis7.cluster.on")
+            .num_node_groups(2)
+            .replicas_per_node_group(0)
+            .automatic_failover_enabled(true)
+            .send(),
+    )
+    .unwrap();
+    block(
+        c.create_cache_cluster()
+            .cache_cluster_id(&cluster)
+            .engine("redis")
+            .engine_version("7.1")
+            .cache_node_type("cache.t3.micro")
+            .num_cache_nodes(1)
+            .send(),
+    )
+    .unwrap();
+    wait_available(&be, &plain);
+    wait_available(&be, &sharded);
+
+    let tf = Tf::new();
+    tf.config(&format!(
+        r#"{}
+import {{
+  to = aws_elasticache_replication_group.plain
+  id = "{plain}"
+}}
+
+import {{
+  to = aws_elasticache_replication_group.sharded
+  id = "{sharded}"
+}}
+
+import {{
+  to = aws_elasticache_cluster.imported
+  id = "{cluster}"
+}}
+"#,
+        be.provider_hcl()
+    ));
+    let o = tf.run(&[
+        "plan",
+        "-input=false",
+        "-no-color",
+        "-generate-config-out=gen.tf",
+    ]);
+    let gen_path = tf.work.path().join("gen.tf");
+    let generated = std::fs::read_to_string(&gen_path).unwrap();
+    eprintln!("generated:\n{generated}");
+    assert_eq!(o.code, 1, "{}", o.text);
+    assert!(
+        o.text
+            .contains("\"num_cache_clusters\": conflicts with num_node_groups"),
+        "{}",
+        o.text
+    );
+    for r in [
+        "aws_elasticache_replication_group\" \"plain\"",
+        "aws_elasticache_replication_group\" \"sharded\"",
+        "aws_elasticache_cluster\" \"imported\"",
+    ] {
+        assert!(generated.contains(r), "{r} not generated");
+    }
+
+    // The edit: per group, keep the arguments of its mode.
+    let mut edited = String::new();
+    let mut current = "";
+    for line in generated.lines() {
+        if line.starts_with("resource ") {
+            current = if line.contains("\"plain\"") {
+                "plain"
+            } else if line.contains("\"sharded\"") {
+                "sharded"
+            } else {
+                "other"
+            };
+        }
+        let arg = line.split_whitespace().next().unwrap_or("");
+        let drop = match current {
+            "plain" => ["num_node_groups", "replicas_per_node_group"].contains(&arg),
+            "sharded" => arg == "num_cache_clusters",
+            _ => false,
+        };
+        if !drop {
+            edited.push_str(line);
+            edited.push('\n');
+        }
+    }
+    std::fs::write(&gen_path, edited).unwrap();
+    let o = tf.apply();
+    assert!(
+        o.text.contains("3 imported, 0 added, 0 changed"),
+        "{}",
+        o.text
+    );
+    tf.plan_is_clean();
+    tf.destroy();
+    check_destroyed(&be, &plain);
+    check_destroyed(&be, &sharded);
+}
