@@ -3,9 +3,10 @@
 //! subnet and parameter groups, plus a security group with rules and
 //! CloudWatch log groups behind switches), run unmodified on ours installed
 //! under `registry.terraform.io/hashicorp/aws` (road 1 of
-//! docs/guides/hashicorp-aws-modules.md): with the companions off it applies,
-//! re-plans clean and destroys; turning one on fails at plan with an error
-//! naming the type. Road 2 (HashiCorp's provider against our backend) is
+//! docs/guides/hashicorp-aws-modules.md), through `dev_overrides`: with the
+//! companions off it applies, re-plans clean and destroys; turning one on
+//! fails at plan with an error naming the type. Through a `filesystem_mirror`:
+//! `init` installs ours as hashicorp/aws and the module plans. Road 2 (HashiCorp's provider against our backend) is
 //! `backend/tests/integration/terraform_aws/`.
 
 use std::path::Path;
@@ -131,4 +132,56 @@ fn hashicorp_module_on_ours_under_the_hashicorp_address() {
             .send(),
     );
     assert!(gone.is_err(), "replication group {id} still exists");
+}
+
+/// Road 1 with a `filesystem_mirror`: ours in the mirror as hashicorp/aws
+/// 6.69.1 (the release whose schema it follows, so that the module's
+/// `version = ">= 5.0"` holds); `terraform init` installs it and the
+/// unmodified module validates and plans.
+#[test]
+fn hashicorp_module_installs_ours_from_a_mirror() {
+    require_terraform!();
+    let be = Backend::start("process");
+    let mirror = tempfile::Builder::new()
+        .prefix("ec-mirror-")
+        .tempdir()
+        .unwrap();
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let dir = mirror
+        .path()
+        .join("registry.terraform.io/hashicorp/aws/6.69.1")
+        .join(format!("{}_{arch}", std::env::consts::OS));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        binaries().join("terraform-provider-aws"),
+        dir.join("terraform-provider-aws_v6.69.1"),
+    )
+    .unwrap();
+    let tf = working_dir();
+    std::fs::write(
+        tf.work.path().join(".terraformrc"),
+        format!(
+            "provider_installation {{\n  filesystem_mirror {{\n    path    = \"{}\"\n    include = [\"{HASHICORP}\"]\n  }}\n  direct {{\n    exclude = [\"{HASHICORP}\"]\n  }}\n}}\n",
+            mirror.path().display()
+        ),
+    )
+    .unwrap();
+    let id = name("mir");
+    tf.config(&root(&be, &id, false));
+    let o = tf.run(&["init", "-input=false", "-no-color"]);
+    assert_eq!(o.code, 0, "terraform init failed:\n{}", o.text);
+    assert!(
+        o.text.contains("Installed hashicorp/aws v6.69.1"),
+        "{}",
+        o.text
+    );
+    let plan = tf.plan_has_changes();
+    assert!(
+        plan.contains("3 to add, 0 to change, 0 to destroy"),
+        "{plan}"
+    );
 }
