@@ -2,6 +2,7 @@
 //! served over tfplugin6. Terraform starts it; run by hand it explains itself.
 
 mod client;
+mod companions;
 mod data_sources;
 mod diag;
 mod endpoints;

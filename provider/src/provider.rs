@@ -132,8 +132,12 @@ impl tfplugin::Provider for Aws {
         provider_schema()
     }
 
+    /// The ElastiCache types, then the module companions (which manage
+    /// nothing; see `crate::companions`).
     fn resources(&self) -> Vec<Arc<dyn tfplugin::Resource>> {
-        crate::resources::all(&self.conn)
+        let mut all = crate::resources::all(&self.conn);
+        all.extend(crate::companions::all());
+        all
     }
 
     fn data_sources(&self) -> Vec<Arc<dyn tfplugin::DataSource>> {

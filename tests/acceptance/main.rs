@@ -4,9 +4,11 @@
 mod cluster;
 mod common;
 mod install;
+mod module;
 mod parameter_group;
 mod region;
 mod replication_group;
+mod replication_group_scenarios;
 mod reserved_cache_node;
 mod schema;
 mod subnet_group;

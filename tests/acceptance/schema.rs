@@ -27,11 +27,23 @@ const REMOVED_ENDPOINTS: &[&str] = &[
 const FLAGS_6X_CHANGED: &[&str] =
     &["aws_elasticache_replication_group.engine: optional,computed, reference optional"];
 
+/// The module companions (HashiCorp 5.100.0's schema plus 6.x's `region`).
+const COMPANIONS: &str = "aws_cloudwatch_log_group,aws_cloudwatch_metric_alarm,aws_kms_key,aws_route53_record,aws_security_group,aws_security_group_rule,aws_vpc_security_group_egress_rule,aws_vpc_security_group_ingress_rule";
+
 fn diff(script: &Path, ours: &Path, reference: Option<&Path>) -> (Vec<String>, String) {
+    diff_types(script, ours, reference, TYPES)
+}
+
+fn diff_types(
+    script: &Path,
+    ours: &Path,
+    reference: Option<&Path>,
+    types: &str,
+) -> (Vec<String>, String) {
     let mut cmd = Command::new("python3");
     cmd.arg(script)
         .arg(ours)
-        .args(["--provider", acceptance::SOURCE, "--types", TYPES]);
+        .args(["--provider", acceptance::SOURCE, "--types", types]);
     if let Some(r) = reference {
         cmd.arg("--reference").arg(r);
     }
@@ -118,6 +130,26 @@ provider "aws" {
     assert!(
         missing.is_empty() && t - m == FLAGS_6X_CHANGED.len() as u32,
         "schema differs from HashiCorp's 5.100.0:\n{}",
+        problems.join("\n")
+    );
+
+    // The module companions: HashiCorp 5.100.0's schema exactly, 6.x's
+    // `region` the only extra.
+    let (problems, figure) = diff_types(
+        &script,
+        &ours,
+        Some(&shared.join("hashicorp-aws-5.100.0-module-companions.json")),
+        COMPANIONS,
+    );
+    println!("companions (5.100.0): {figure}");
+    let (m, t) = counts(&figure);
+    let unexpected: Vec<&String> = problems
+        .iter()
+        .filter(|p| !p.ends_with(".region: extra attribute (not in the reference)"))
+        .collect();
+    assert!(
+        m == t && unexpected.is_empty() && problems.len() == 8,
+        "companions differ from HashiCorp's 5.100.0:\n{}",
         problems.join("\n")
     );
 }
