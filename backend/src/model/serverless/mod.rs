@@ -244,6 +244,25 @@ fn bad_state(c: &ServerlessCache) -> Error {
     )
 }
 
+/// The engines behind an `available` cache may be busy for a moment (a daily
+/// snapshot): the cache's own fault, not the hidden group's.
+fn backing_busy(e: Error, c: &ServerlessCache) -> Error {
+    if matches!(
+        e.fault,
+        Fault::InvalidReplicationGroupState | Fault::InvalidCacheClusterState
+    ) {
+        Error::new(
+            Fault::InvalidServerlessCacheStateFault,
+            format!(
+                "Serverless cache {} is busy (a snapshot is being taken); try again shortly.",
+                c.name
+            ),
+        )
+    } else {
+        e
+    }
+}
+
 fn snapshot_not_found(name: &str) -> Error {
     Error::new(
         Fault::ServerlessCacheSnapshotNotFoundFault,
@@ -755,7 +774,8 @@ impl ControlPlane {
                 m.cluster.snapshot_retention_limit = retention;
                 m.cluster.snapshot_window = daily.as_deref().map(window_of);
                 m.cluster.apply_immediately = true;
-                self.modify_replication_group(scope, m)?;
+                self.modify_replication_group(scope, m)
+                    .map_err(|e| backing_busy(e, &c))?;
             }
             if memory_change {
                 for mid in &g.members {
@@ -892,6 +912,7 @@ impl ControlPlane {
                 tags,
             },
         )
+        .map_err(|e| backing_busy(e, &c))
     }
 
     /// A serverless snapshot by its shown name.
