@@ -11,5 +11,6 @@ mod replication_group;
 mod replication_group_scenarios;
 mod reserved_cache_node;
 mod schema;
+mod serverless_cache;
 mod subnet_group;
 mod user;

@@ -9,7 +9,7 @@ use std::process::Command;
 use acceptance::{require_terraform, Tf};
 
 /// The types this branch provides.
-const TYPES: &str = "provider,aws_elasticache_cluster,aws_elasticache_parameter_group,aws_elasticache_replication_group,aws_elasticache_subnet_group,data.aws_elasticache_cluster,data.aws_elasticache_replication_group,data.aws_elasticache_subnet_group,aws_elasticache_user,aws_elasticache_user_group,aws_elasticache_user_group_association,data.aws_elasticache_user,aws_elasticache_reserved_cache_node,data.aws_elasticache_reserved_cache_node_offering,data.aws_elasticache_service_updates,data.aws_elasticache_service_update_actions";
+const TYPES: &str = "provider,aws_elasticache_cluster,aws_elasticache_parameter_group,aws_elasticache_replication_group,aws_elasticache_subnet_group,data.aws_elasticache_cluster,data.aws_elasticache_replication_group,data.aws_elasticache_subnet_group,aws_elasticache_user,aws_elasticache_user_group,aws_elasticache_user_group_association,data.aws_elasticache_user,aws_elasticache_reserved_cache_node,data.aws_elasticache_reserved_cache_node_offering,data.aws_elasticache_service_updates,data.aws_elasticache_service_update_actions,aws_elasticache_serverless_cache,data.aws_elasticache_serverless_cache";
 
 /// Against 6.69.1 the only difference allowed: the `endpoints` keys 6.x
 /// removed, which we still accept (extra, deprecated).
@@ -23,9 +23,14 @@ const REMOVED_ENDPOINTS: &[&str] = &[
     "worklink",
 ];
 
-/// Against 5.100.0 the only line that may differ: a flag 6.x changed.
-const FLAGS_6X_CHANGED: &[&str] =
-    &["aws_elasticache_replication_group.engine: optional,computed, reference optional"];
+/// Against 5.100.0 the only lines that may differ: flags 6.x changed.
+const FLAGS_6X_CHANGED: &[&str] = &[
+    "aws_elasticache_replication_group.engine: optional,computed, reference optional",
+    "aws_elasticache_serverless_cache.cache_usage_limits.data_storage.maximum: optional,computed, reference optional",
+    "aws_elasticache_serverless_cache.cache_usage_limits.data_storage.minimum: optional,computed, reference optional",
+    "aws_elasticache_serverless_cache.cache_usage_limits.ecpu_per_second.maximum: optional,computed, reference optional",
+    "aws_elasticache_serverless_cache.cache_usage_limits.ecpu_per_second.minimum: optional,computed, reference optional",
+];
 
 /// The module companions (HashiCorp 5.100.0's schema plus 6.x's `region`).
 const COMPANIONS: &str = "aws_cloudwatch_log_group,aws_cloudwatch_metric_alarm,aws_kms_key,aws_route53_record,aws_security_group,aws_security_group_rule,aws_vpc_security_group_egress_rule,aws_vpc_security_group_ingress_rule";

@@ -7,6 +7,7 @@ use crate::client::SharedConn;
 pub mod cluster;
 pub mod replication_group;
 pub mod reserved_cache_node_offering;
+pub mod serverless_cache;
 pub mod service_update_actions;
 pub mod service_updates;
 pub mod subnet_group;
@@ -17,6 +18,7 @@ pub fn all(conn: &SharedConn) -> Vec<Arc<dyn tfplugin::DataSource>> {
         cluster::ClusterDataSource::new(conn),
         replication_group::ReplicationGroupDataSource::new(conn),
         reserved_cache_node_offering::ReservedCacheNodeOfferingData::new(conn),
+        serverless_cache::ServerlessCacheDataSource::new(conn),
         service_update_actions::ServiceUpdateActionsData::new(conn),
         service_updates::ServiceUpdatesData::new(conn),
         subnet_group::SubnetGroupData::new(conn),

@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod parameter_group;
 pub mod replication_group;
 pub mod reserved_cache_node;
+pub mod serverless_cache;
 pub mod subnet_group;
 pub mod user;
 pub mod user_group;
@@ -19,6 +20,7 @@ pub fn all(conn: &SharedConn) -> Vec<Arc<dyn tfplugin::Resource>> {
         parameter_group::ParameterGroup::new(conn),
         replication_group::ReplicationGroupResource::new(conn),
         reserved_cache_node::ReservedCacheNodeResource::new(conn),
+        serverless_cache::ServerlessCacheResource::new(conn),
         subnet_group::SubnetGroup::new(conn),
         user::UserResource::new(conn),
         user_group::UserGroupResource::new(conn),
