@@ -104,12 +104,7 @@ pub(super) fn flatten(ctx: &Ctx<'_>, c: &ServerlessCache) -> dto::ServerlessCach
 /// A serverless snapshot as the API shows it.
 fn flatten_snapshot(ctx: &Ctx<'_>, s: &Snapshot) -> dto::ServerlessCacheSnapshot {
     let name = shown_snapshot(&s.name);
-    let cache = s
-        .replication_group_id
-        .as_deref()
-        .or(s.cluster_id.as_deref())
-        .and_then(serverless::cache_of)
-        .map(str::to_owned);
+    let cache = serverless::snapshot_cache(s).map(str::to_owned);
     let major = s
         .engine_version
         .split('.')
@@ -361,11 +356,7 @@ pub(super) fn describe_snapshots(
         None => ctx.cp.list_serverless_snapshots(&ctx.scope),
     };
     snaps.retain(|s| {
-        let of = s
-            .replication_group_id
-            .as_deref()
-            .or(s.cluster_id.as_deref())
-            .and_then(serverless::cache_of);
+        let of = serverless::snapshot_cache(s);
         cache.as_deref().is_none_or(|c| of == Some(c))
             && kind
                 .as_deref()

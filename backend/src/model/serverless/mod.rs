@@ -179,14 +179,19 @@ pub fn shown_snapshot(hidden: &str) -> String {
     hidden.replacen(INTERNAL_PREFIX, "", 1)
 }
 
-/// Whether a snapshot record is a serverless cache's.
+/// The serverless cache a snapshot record was taken of, if it is one's.
 #[must_use]
-pub fn is_serverless_snapshot(s: &Snapshot) -> bool {
+pub fn snapshot_cache(s: &Snapshot) -> Option<&str> {
     s.replication_group_id
         .as_deref()
         .or(s.cluster_id.as_deref())
-        .is_some_and(|id| id.starts_with(INTERNAL_PREFIX))
-        || s.name.starts_with(INTERNAL_PREFIX)
+        .and_then(cache_of)
+}
+
+/// Whether a snapshot record is a serverless cache's.
+#[must_use]
+pub fn is_serverless_snapshot(s: &Snapshot) -> bool {
+    snapshot_cache(s).is_some() || s.name.starts_with(INTERNAL_PREFIX)
 }
 
 /// An endpoint: address and port.

@@ -189,6 +189,31 @@ pub fn check_values(what: &str, values: &[String], allowed: &[&str]) -> Result<(
     Ok(())
 }
 
+/// What a `BatchApplyUpdateAction` / `BatchStopUpdateAction` names: the
+/// update, and each target asked for as `(group, cluster)`, lower-cased.
+#[allow(clippy::type_complexity)]
+fn batch_request(
+    name: &str,
+    rg_ids: &[String],
+    cc_ids: &[String],
+) -> Result<(
+    &'static ServiceUpdate,
+    Vec<(Option<String>, Option<String>)>,
+)> {
+    let u = service_updates::find(name).ok_or_else(|| update_not_found(name))?;
+    if rg_ids.is_empty() && cc_ids.is_empty() {
+        return Err(Error::invalid(
+            "Either ReplicationGroupIds or CacheClusterIds must be given.",
+        ));
+    }
+    let asked = rg_ids
+        .iter()
+        .map(|g| (Some(g.to_ascii_lowercase()), None))
+        .chain(cc_ids.iter().map(|c| (None, Some(c.to_ascii_lowercase()))))
+        .collect();
+    Ok((u, asked))
+}
+
 fn update_not_found(name: &str) -> Error {
     Error::new(
         Fault::ServiceUpdateNotFoundFault,
@@ -466,19 +491,10 @@ impl ControlPlane {
         rg_ids: &[String],
         cc_ids: &[String],
     ) -> Result<Vec<Outcome>> {
-        let u = service_updates::find(name).ok_or_else(|| update_not_found(name))?;
-        if rg_ids.is_empty() && cc_ids.is_empty() {
-            return Err(Error::invalid(
-                "Either ReplicationGroupIds or CacheClusterIds must be given.",
-            ));
-        }
+        let (u, asked) = batch_request(name, rg_ids, cc_ids)?;
         let now = Self::now();
         let targets = self.update_targets(scope);
         let mut out = Vec::new();
-        let asked = rg_ids
-            .iter()
-            .map(|g| (Some(g.to_ascii_lowercase()), None))
-            .chain(cc_ids.iter().map(|c| (None, Some(c.to_ascii_lowercase()))));
         for (rg, cc) in asked {
             let unprocessed = |error_type: &str, message: String| Outcome::Unprocessed {
                 replication_group_id: rg.clone(),
@@ -583,19 +599,10 @@ impl ControlPlane {
         rg_ids: &[String],
         cc_ids: &[String],
     ) -> Result<Vec<Outcome>> {
-        let u = service_updates::find(name).ok_or_else(|| update_not_found(name))?;
-        if rg_ids.is_empty() && cc_ids.is_empty() {
-            return Err(Error::invalid(
-                "Either ReplicationGroupIds or CacheClusterIds must be given.",
-            ));
-        }
+        let (u, asked) = batch_request(name, rg_ids, cc_ids)?;
         let now = Self::now();
         let targets = self.update_targets(scope);
         let mut out = Vec::new();
-        let asked = rg_ids
-            .iter()
-            .map(|g| (Some(g.to_ascii_lowercase()), None))
-            .chain(cc_ids.iter().map(|c| (None, Some(c.to_ascii_lowercase()))));
         for (rg, cc) in asked {
             let unprocessed = |error_type: &str, message: String| Outcome::Unprocessed {
                 replication_group_id: rg.clone(),
