@@ -35,11 +35,12 @@ pkgs=(redis-server redis-tools memcached protobuf-compiler libprotobuf-dev)
 need_packages "$work/apt.log" "${pkgs[@]}"
 # The shared conformance checker needs botocore's model of all 77 operations
 # (botocore >= 1.44.8); awscli and boto3 pin botocore, so they move with it.
+# redis (redis-py) is the cluster-aware client the serverless tests use.
 has_model() {
   python3 -c 'import botocore.session as s, sys; sys.exit(len(s.get_session().get_service_model("elasticache").operation_names) < 77)' 2>/dev/null
 }
-if ! has_model || ! command -v aws >/dev/null 2>&1; then
-  python3 -m pip install -q --upgrade 'botocore>=1.44.8' awscli boto3 >"$work/pip.log" 2>&1 || {
+if ! has_model || ! command -v aws >/dev/null 2>&1 || ! python3 -c 'import redis' 2>/dev/null; then
+  python3 -m pip install -q --upgrade 'botocore>=1.44.8' awscli boto3 redis >"$work/pip.log" 2>&1 || {
     tail -20 "$work/pip.log"; exit 1; }
   has_model || { echo "botocore >= 1.44.8 did not install (see $work/pip.log)"; exit 1; }
 fi

@@ -13,6 +13,7 @@
 
 pub mod cluster_mode;
 pub mod discovery;
+pub mod front;
 mod migration;
 mod node;
 pub mod proxy;

@@ -20,6 +20,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::front::{self, Front};
+
 /// Where an endpoint's connections go: its nodes, and whether it routes
 /// plaintext to their plaintext ports (mode `preferred`).
 #[derive(Clone, PartialEq, Eq)]
@@ -32,7 +34,12 @@ struct Listener {
     addr: (std::net::Ipv4Addr, u16),
     targets: watch::Sender<Targets>,
     task: JoinHandle<()>,
+    /// A serverless cache's endpoint: ends TLS, answers as a cluster.
+    front: bool,
 }
+
+/// Makes a front for a new listener (only then: it issues a certificate).
+pub type MakeFront<'a> = &'a (dyn Fn() -> anyhow::Result<Arc<Front>> + Sync);
 
 /// Every endpoint proxy this backend serves, by key.
 #[derive(Default)]
@@ -50,6 +57,33 @@ impl Proxies {
         targets: Vec<(std::net::Ipv4Addr, u16)>,
         preferred: bool,
     ) -> std::io::Result<()> {
+        self.serve_with(key, host, port, targets, preferred, None)
+            .await
+    }
+
+    /// Serve (or retarget) a serverless cache's endpoint `key`: a front
+    /// (`worker::front`) before TLS nodes.
+    pub async fn serve_front(
+        &self,
+        key: &str,
+        host: std::net::Ipv4Addr,
+        port: u16,
+        targets: Vec<(std::net::Ipv4Addr, u16)>,
+        make: MakeFront<'_>,
+    ) -> std::io::Result<()> {
+        self.serve_with(key, host, port, targets, false, Some(make))
+            .await
+    }
+
+    async fn serve_with(
+        &self,
+        key: &str,
+        host: std::net::Ipv4Addr,
+        port: u16,
+        targets: Vec<(std::net::Ipv4Addr, u16)>,
+        preferred: bool,
+        make: Option<MakeFront<'_>>,
+    ) -> std::io::Result<()> {
         let targets = Targets {
             addrs: targets,
             preferred,
@@ -60,7 +94,7 @@ impl Proxies {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some(l) = map.get(key) {
-                if l.addr == (host, port) && !l.task.is_finished() {
+                if l.addr == (host, port) && l.front == make.is_some() && !l.task.is_finished() {
                     l.targets.send_if_modified(|t| {
                         if *t == targets {
                             false
@@ -74,6 +108,9 @@ impl Proxies {
             }
         }
         self.stop(key);
+        let front = make
+            .map(|m| m().map_err(|e| std::io::Error::other(e.to_string())))
+            .transpose()?;
         let listener = TcpListener::bind((host, port)).await?;
         let (tx, rx) = watch::channel(targets);
         let next = Arc::new(AtomicUsize::new(0));
@@ -84,8 +121,9 @@ impl Proxies {
                 };
                 let rx = rx.clone();
                 let next = next.clone();
+                let front = front.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = forward(sock, rx, &next).await {
+                    if let Err(e) = forward(sock, rx, &next, front).await {
                         tracing::debug!(error = %e, "endpoint connection ended");
                     }
                 });
@@ -100,6 +138,7 @@ impl Proxies {
                     addr: (host, port),
                     targets: tx,
                     task,
+                    front: make.is_some(),
                 },
             );
         Ok(())
@@ -121,6 +160,7 @@ async fn forward(
     mut sock: TcpStream,
     mut rx: watch::Receiver<Targets>,
     next: &AtomicUsize,
+    front: Option<Arc<Front>>,
 ) -> std::io::Result<()> {
     let (target, preferred) = {
         let t = rx.borrow_and_update();
@@ -132,6 +172,25 @@ async fn forward(
             t.preferred,
         )
     };
+    if let Some(front) = front {
+        let _ = sock.set_nodelay(true);
+        let client = front.acceptor.accept(sock).await?;
+        let node = crate::engine::resp::open(target.0, target.1, true)
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let relay = front::relay(client, node, &front.topology);
+        tokio::pin!(relay);
+        loop {
+            tokio::select! {
+                r = &mut relay => return r,
+                changed = rx.changed() => {
+                    if changed.is_err() || !rx.borrow_and_update().addrs.contains(&target) {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
     let mut to = target;
     if preferred {
         // Clients speak first (RESP or a TLS ClientHello).

@@ -21,6 +21,8 @@ use crate::model::{lifecycle, Scope};
 /// A node's address: loopback IP and port.
 type Addr = (std::net::Ipv4Addr, u16);
 
+use super::front::{node_id, Front, Node, Topology};
+
 pub(super) const EVERY: Duration = Duration::from_millis(500);
 /// How long a promotion waits for the replica to catch up with a live primary.
 const CATCH_UP: Duration = Duration::from_secs(3);
@@ -623,14 +625,7 @@ impl Reconciler {
         let (host, port) = g.primary_endpoint();
         let preferred = p.spec.plain_port.is_some();
         if let Err(e) = self
-            .proxies
-            .serve(
-                &Self::proxy_key(scope, g, "primary"),
-                host,
-                port,
-                vec![p.addr()],
-                preferred,
-            )
+            .serve_endpoint(scope, g, "primary", (host, port), vec![p.addr()], preferred)
             .await
         {
             tracing::warn!(group = %g.id, %host, port, error = %e, "primary endpoint could not listen");
@@ -651,17 +646,63 @@ impl Reconciler {
         };
         let (host, port) = g.reader_endpoint();
         if let Err(e) = self
-            .proxies
-            .serve(
-                &Self::proxy_key(scope, g, "reader"),
-                host,
-                port,
-                readers,
-                preferred,
-            )
+            .serve_endpoint(scope, g, "reader", (host, port), readers, preferred)
             .await
         {
             tracing::warn!(group = %g.id, %host, port, error = %e, "reader endpoint could not listen");
         }
+    }
+
+    /// One endpoint's proxy; a serverless cache's endpoints are fronts that
+    /// present the cache as a one-shard cluster (`worker::front`).
+    async fn serve_endpoint(
+        &self,
+        scope: &Scope,
+        g: &ReplicationGroup,
+        role: &str,
+        (host, port): Addr,
+        targets: Vec<Addr>,
+        preferred: bool,
+    ) -> std::io::Result<()> {
+        let key = Self::proxy_key(scope, g, role);
+        if crate::model::serverless::cache_of(&g.id).is_none() {
+            return self
+                .proxies
+                .serve(&key, host, port, targets, preferred)
+                .await;
+        }
+        let (ph, pp) = g.primary_endpoint();
+        let (rh, rp) = g.reader_endpoint();
+        let name = |ip| self.cp.settings.endpoint_host(ip);
+        let topology = Topology {
+            primary: Node {
+                host: name(ph),
+                port: pp,
+                id: node_id(&format!("{}/primary", g.id)),
+            },
+            replica: Node {
+                host: name(rh),
+                port: rp,
+                id: node_id(&format!("{}/replica", g.id)),
+            },
+            shard_id: node_id(&format!("{}/shard", g.id)),
+            me_primary: role == "primary",
+        };
+        let mut names: Vec<String> = Vec::new();
+        for n in [
+            ph.to_string(),
+            rh.to_string(),
+            name(ph),
+            name(rh),
+            "localhost".to_owned(),
+        ] {
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        let make = || Front::new(&self.ca, &names, topology.clone());
+        self.proxies
+            .serve_front(&key, host, port, targets, &make)
+            .await
     }
 }

@@ -116,6 +116,109 @@ fn as_app(ca: &Path, addr: Ep, args: &[&str]) -> String {
     cli(ca, addr, None, &all)
 }
 
+/// `redis-cli -c --tls` as the user `app`.
+fn as_app_cluster(ca: &Path, addr: Ep, args: &[&str]) -> String {
+    let mut all = vec!["--user", "app", "--pass", APP_PW, "--no-auth-warning"];
+    all.extend_from_slice(args);
+    common::cli_with(ca, addr, None, true, &all)
+}
+
+/// redis-py's `RedisCluster` over TLS as the user `app`: writes keys spread
+/// over the slots through `Endpoint`, reads them back, then reads them from the
+/// replica (`read_from_replicas`: `READONLY` on the reader endpoint). Prints
+/// what it saw.
+const REDIS_PY_CLUSTER: &str = r#"
+import os, sys, time
+from redis.cluster import RedisCluster
+kw = dict(host=os.environ["EP_HOST"], port=int(os.environ["EP_PORT"]), ssl=True,
+          ssl_ca_certs=os.environ["CA"], username="app", password=os.environ["APP_PW"])
+rc = RedisCluster(**kw)
+nodes = sorted((n.host, n.port, n.server_type) for n in rc.get_nodes())
+print("nodes", nodes)
+keys = ["py-%d" % i for i in range(20)]
+for k in keys:
+    rc.set(k, "v-" + k)
+print("slots", len({rc.keyslot(k) for k in keys}))
+print("read", all(rc.get(k) == ("v-" + k).encode() for k in keys))
+ro = RedisCluster(read_from_replicas=True, **kw)
+for _ in range(50):
+    if all(ro.get(k) == ("v-" + k).encode() for k in keys):
+        print("replica-read", True)
+        break
+    time.sleep(0.2)
+else:
+    print("replica-read", False)
+"#;
+
+fn redis_py_cluster(ca: &Path, ep: Ep) -> String {
+    let out = std::process::Command::new("python3")
+        .args(["-c", REDIS_PY_CLUSTER])
+        .env("EP_HOST", ep.ip().to_string())
+        .env("EP_PORT", ep.port().to_string())
+        .env("CA", ca)
+        .env("APP_PW", APP_PW)
+        .output()
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Cluster-aware clients on a Redis/Valkey cache: the endpoint owns all
+/// slots, the reader endpoint is its replica.
+async fn cluster_clients(ca: &Path, ep: Ep, reader: Ep) {
+    let slots = as_app_cluster(ca, ep, &["CLUSTER", "SLOTS"]);
+    let lines: Vec<&str> = slots.lines().collect();
+    assert_eq!(
+        &lines[..2],
+        &["0", "16383"],
+        "one shard owns every slot: {slots}"
+    );
+    assert!(
+        slots.contains(&ep.ip().to_string()) && slots.contains(&reader.ip().to_string()),
+        "{slots}"
+    );
+    let shards = as_app_cluster(ca, reader, &["CLUSTER", "SHARDS"]);
+    assert!(
+        shards.contains("master") && shards.contains("replica"),
+        "{shards}"
+    );
+    let nodes = as_app_cluster(ca, ep, &["CLUSTER", "NODES"]);
+    assert!(
+        nodes.contains("myself,master") && nodes.contains("0-16383"),
+        "{nodes}"
+    );
+    assert_eq!(
+        as_app_cluster(ca, ep, &["CLUSTER", "KEYSLOT", "foo"]),
+        "12182"
+    );
+    // Keys in different slots, through `redis-cli -c`.
+    for k in ["a", "b", "c", "{user}1", "zz"] {
+        assert_eq!(as_app_cluster(ca, ep, &["SET", k, &format!("v{k}")]), "OK");
+    }
+    for k in ["a", "b", "c", "{user}1", "zz"] {
+        assert_eq!(as_app_cluster(ca, ep, &["GET", k]), format!("v{k}"));
+    }
+    // READONLY on the reader endpoint, then reads from the replica.
+    eventually(
+        "reads after READONLY on the reader endpoint",
+        Duration::from_secs(20),
+        || async {
+            let out = as_app_cluster(ca, reader, &["READONLY"]);
+            (out == "OK" && as_app(ca, reader, &["GET", "zz"]) == "vzz").then_some(())
+        },
+    )
+    .await;
+    let py = redis_py_cluster(ca, ep);
+    assert!(
+        py.contains("read True") && py.contains("replica-read True"),
+        "{py}"
+    );
+    assert!(!py.contains("slots 1\n"), "{py}");
+}
+
 /// A Redis cache with a user group and limits: endpoints TLS-only and RBAC
 /// enforced, data written on `Endpoint` read on `ReaderEndpoint`, `maxmemory`
 /// from the limit and changed live, snapshots with the data (copy, export, a
@@ -203,6 +306,7 @@ async fn scenario(runtime: &str) {
     )
     .await;
     assert!(as_app(&ca, reader, &["SET", "k2", "x"]).contains("READONLY"));
+    cluster_clients(&ca, ep, reader).await;
     // The DataStorage maximum is maxmemory, live.
     assert!(as_app(&ca, ep, &["CONFIG", "GET", "maxmemory"]).ends_with(&(1u64 << 30).to_string()));
     c.modify_serverless_cache()
