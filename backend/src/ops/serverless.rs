@@ -105,12 +105,18 @@ pub(super) fn flatten(ctx: &Ctx<'_>, c: &ServerlessCache) -> dto::ServerlessCach
 fn flatten_snapshot(ctx: &Ctx<'_>, s: &Snapshot) -> dto::ServerlessCacheSnapshot {
     let name = shown_snapshot(&s.name);
     let cache = serverless::snapshot_cache(s).map(str::to_owned);
+    // `MajorEngineVersion` as caches show it: `7`, `8`; Memcached `1.6`.
+    let parts = if s.engine == crate::engine::EngineKind::Memcached {
+        2
+    } else {
+        1
+    };
     let major = s
         .engine_version
         .split('.')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+        .take(parts)
+        .collect::<Vec<_>>()
+        .join(".");
     dto::ServerlessCacheSnapshot {
         arn: Some(crate::model::arn::arn(
             &ctx.scope,

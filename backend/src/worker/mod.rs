@@ -14,6 +14,7 @@
 pub mod cluster_mode;
 pub mod discovery;
 pub mod front;
+mod mcdump;
 mod migration;
 mod node;
 pub mod proxy;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::discovery::ClusterConfig;
+use super::mcdump;
 use super::node::{self, apply_params, orphan_spec, runtime_config, save, READY_TIMEOUT};
 use super::Reconciler;
 use crate::engine::{self, EngineKind, NodeStatus};
@@ -292,6 +293,12 @@ impl Reconciler {
                 .restore_from
                 .clone()
                 .filter(|_| n.status == lifecycle::NODE_CREATING && !restart);
+            // A serverless Memcached cache's restore loads its dump once the node runs.
+            let (restore, load) = if spec.engine == EngineKind::Memcached {
+                (None, restore)
+            } else {
+                (restore, None)
+            };
             jobs.push(tokio::spawn(async move {
                 if let Some(rdb) = restore {
                     tokio::fs::create_dir_all(&spec.data_dir).await?;
@@ -314,6 +321,16 @@ impl Reconciler {
                 }
                 let info = node::start(rt.as_ref(), &ca, &spec, &names).await?;
                 engine::wait_ready(rt.as_ref(), &spec, READY_TIMEOUT).await?;
+                if let Some(dump) = load {
+                    let data = tokio::task::spawn_blocking(move || {
+                        let data = std::fs::read(&dump)?;
+                        keys.plaintext(data)
+                    })
+                    .await??;
+                    let items = mcdump::decode(&data)?;
+                    let n = mcdump::load(spec.host, spec.port, tls, &items).await?;
+                    tracing::info!(node = %spec.key, items = n, "memcached dump loaded");
+                }
                 anyhow::Ok((node_id, restart, info.substitution))
             }));
         }

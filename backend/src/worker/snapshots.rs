@@ -15,10 +15,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 
+use super::mcdump;
 use super::node::connect;
 use super::Reconciler;
 use crate::atrest::{KeyStore, DEFAULT_KEY_ID};
-use crate::engine::resp;
+use crate::engine::{resp, EngineKind};
 use crate::model::snapshot::{
     export_path, rdb_path, snapshot_dir, snapshot_event_source, Snapshot, AVAILABLE, CREATING,
     DELETING, EXPORTING, SOURCE_AUTOMATED,
@@ -195,13 +196,35 @@ impl Reconciler {
                 .or_else(|| c.nodes.first())
                 .with_context(|| format!("cache cluster {cluster_id} has no node"))?;
             let spec = self.spec(scope, &c, n);
-            bgsave(spec.host, spec.port, c.transit_encryption).await?;
             let to = rdb_path(
                 &self.cp.settings.snapshots_dir,
                 scope,
                 &s.name,
                 &ns.node_group_id,
             );
+            if c.engine == EngineKind::Memcached {
+                // A serverless Memcached cache: a dump of every item, in the
+                // snapshot's one file.
+                let items = mcdump::dump(spec.host, spec.port, c.transit_encryption).await?;
+                let data = mcdump::encode(&items);
+                let keys = KeyStore::new(&self.cp.settings.keys_dir);
+                let key_id = c
+                    .kms_key_id
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_KEY_ID.to_owned());
+                let encrypt = c.at_rest_encryption;
+                let size = tokio::task::spawn_blocking(move || {
+                    if encrypt {
+                        keys.write_encrypted(&data, &to, &key_id)
+                    } else {
+                        write_atomic(&data, &to)
+                    }
+                })
+                .await??;
+                sizes.push((ns.node_group_id.clone(), size));
+                continue;
+            }
+            bgsave(spec.host, spec.port, c.transit_encryption).await?;
             let rdb = spec.data_dir.join("dump.rdb");
             let size = if c.at_rest_encryption {
                 // Encrypted at rest: never a plaintext copy under the snapshots.
@@ -413,6 +436,19 @@ async fn copy_files(
 }
 
 /// Copy `from` to `to` through a temporary file and a rename; returns the size.
+/// Write `data` to `to` through a temporary file and a rename.
+fn write_atomic(data: &[u8], to: &Path) -> anyhow::Result<u64> {
+    let dir = to.parent().context("target has no directory")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        to.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    std::fs::write(&tmp, data).with_context(|| format!("write {}", tmp.display()))?;
+    std::fs::rename(&tmp, to).with_context(|| format!("rename into {}", to.display()))?;
+    Ok(data.len() as u64)
+}
+
 async fn copy_atomic(from: &Path, to: &Path) -> anyhow::Result<u64> {
     let dir = to.parent().context("target has no directory")?;
     tokio::fs::create_dir_all(dir)

@@ -541,11 +541,6 @@ impl ControlPlane {
             let g = self.find_user_group(scope, ug)?;
             g.check_active()?;
         }
-        if engine == EngineKind::Memcached && retention > 0 {
-            return Err(Error::invalid(
-                "Snapshots of memcached serverless caches are not available yet in elasticache-local.",
-            ));
-        }
         let mut restore = None;
         if let Some(a) = req.snapshot_arns.first() {
             if req.snapshot_arns.len() > 1 {
@@ -554,10 +549,16 @@ impl ControlPlane {
                 ));
             }
             let s = self.restore_snapshot(scope, a)?;
-            if engine == EngineKind::Memcached || s.engine == EngineKind::Memcached {
+            if (engine == EngineKind::Memcached) != (s.engine == EngineKind::Memcached) {
                 return Err(Error::combination(format!(
-                    "The snapshot {a} cannot be restored into a {} serverless cache: snapshots restore into redis or valkey caches.",
+                    "The snapshot {a} is of a {} cache: it cannot be restored into a {} serverless cache.",
+                    s.engine.as_str(),
                     engine.as_str()
+                )));
+            }
+            if s.engine == EngineKind::Valkey && engine == EngineKind::Redis {
+                return Err(Error::combination(format!(
+                    "The snapshot {a} is of a valkey cache: it cannot be restored into a redis serverless cache."
                 )));
             }
             if s.status != lifecycle::AVAILABLE {
@@ -624,6 +625,9 @@ impl ControlPlane {
         if engine == EngineKind::Memcached {
             let mut c = self.build_cluster(scope, cluster)?;
             c.memory_limit = cache.limits.memory_bytes();
+            // Daily dumps of the items (node-based Memcached has no snapshots).
+            c.snapshot_window = Some(window_of(&daily));
+            c.snapshot_retention_limit = retention;
             c.at_rest_encryption = true;
             c.kms_key_id.clone_from(&cache.kms_key_id);
             self.insert_serverless(scope, &cache)?;
@@ -752,16 +756,20 @@ impl ControlPlane {
         let memory_change = memory.is_some_and(|m| m != c.limits.memory_bytes());
         // The backing engines take the changes.
         if c.engine == EngineKind::Memcached {
-            if retention.is_some_and(|r| r > 0) {
-                return Err(Error::invalid(
-                    "Snapshots of memcached serverless caches are not available yet in elasticache-local.",
-                ));
-            }
-            if memory_change {
+            if memory_change || retention.is_some() || daily.is_some() {
                 self.update_cluster(scope, &c.backing_id(), |cl| {
-                    cl.memory_limit = memory.flatten();
+                    if memory_change {
+                        cl.memory_limit = memory.flatten();
+                    }
+                    if let Some(r) = retention {
+                        cl.snapshot_retention_limit = r;
+                    }
+                    if let Some(d) = &daily {
+                        cl.snapshot_window = Some(window_of(d));
+                    }
                     Ok(())
-                })?;
+                })
+                .map_err(|e| backing_busy(e, &c))?;
             }
         } else {
             let g = self
@@ -840,11 +848,6 @@ impl ControlPlane {
             return Err(bad_state(&c));
         }
         if let Some(s) = final_snapshot {
-            if c.engine == EngineKind::Memcached {
-                return Err(Error::invalid(
-                    "Snapshots of memcached serverless caches are not available yet in elasticache-local.",
-                ));
-            }
             self.create_serverless_snapshot(scope, s, &c.name, Vec::new())?;
         }
         let c = self.update_serverless_cache(scope, &c.name, |c| {
@@ -898,21 +901,19 @@ impl ControlPlane {
         if c.status != lifecycle::AVAILABLE {
             return Err(bad_state(&c));
         }
-        if c.engine == EngineKind::Memcached {
-            return Err(Error::invalid(
-                "Snapshots of memcached serverless caches are not available yet in elasticache-local.",
-            ));
-        }
         let hidden = hidden_snapshot(&name.to_ascii_lowercase());
         if self.find_snapshot(scope, &hidden).is_ok() {
             return Err(snapshot_exists(name));
         }
+        // Redis/Valkey: an RDB of the group's primary; Memcached: a dump of
+        // every item of its node.
+        let memcached = c.engine == EngineKind::Memcached;
         self.create_snapshot(
             scope,
             CreateSnapshot {
                 name: hidden,
-                cluster_id: None,
-                replication_group_id: Some(c.backing_id()),
+                cluster_id: memcached.then(|| c.backing_id()),
+                replication_group_id: (!memcached).then(|| c.backing_id()),
                 kms_key_id: None,
                 tags,
             },
@@ -965,6 +966,13 @@ impl ControlPlane {
         bucket: &str,
     ) -> Result<Snapshot> {
         let s = self.find_serverless_snapshot(scope, name)?;
+        if s.engine == EngineKind::Memcached {
+            // As AWS: exports are for Valkey and Redis OSS snapshots only.
+            return Err(Error::invalid(format!(
+                "Serverless cache snapshot {} is of a memcached cache: ExportServerlessCacheSnapshot is available for Valkey and Redis OSS only.",
+                shown_snapshot(&s.name)
+            )));
+        }
         if s.status != lifecycle::AVAILABLE {
             return Err(snapshot_state(&s));
         }

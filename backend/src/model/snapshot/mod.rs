@@ -544,7 +544,10 @@ impl ControlPlane {
             }
             (Some(cid), None) => {
                 let c = self.find_cluster(scope, cid)?;
-                if c.engine == EngineKind::Memcached {
+                // Only a serverless Memcached cache's (hidden) node is dumped.
+                if c.engine == EngineKind::Memcached
+                    && !c.id.starts_with(super::validate::INTERNAL_PREFIX)
+                {
                     return Err(memcached_unsupported());
                 }
                 if c.status != lifecycle::AVAILABLE {
@@ -882,7 +885,10 @@ impl ControlPlane {
         {
             req.parameter_group = Some(s.parameter_group.clone());
         }
-        if req.snapshot_window.is_none() && !s.window.is_empty() {
+        if req.snapshot_window.is_none()
+            && !s.window.is_empty()
+            && s.engine != EngineKind::Memcached
+        {
             req.snapshot_window = Some(s.window.clone());
         }
         req
@@ -965,9 +971,25 @@ impl ControlPlane {
             return Ok(None);
         }
         if engine == EngineKind::Memcached {
-            return Err(Error::combination(
-                "Memcached clusters cannot be restored from a snapshot.",
-            ));
+            // A serverless Memcached cache's dump (its hidden snapshot) restores
+            // into a new serverless Memcached cache's node; nothing else does.
+            let s = snapshot_name
+                .filter(|n| n.starts_with(super::validate::INTERNAL_PREFIX))
+                .and_then(|n| self.find_snapshot(scope, n).ok())
+                .filter(|s| s.engine == EngineKind::Memcached && arns.is_empty());
+            let Some(s) = s else {
+                return Err(Error::combination(
+                    "Memcached clusters cannot be restored from a snapshot.",
+                ));
+            };
+            restorable(&s, engine)?;
+            let path = self
+                .snapshot_files(scope, &s)
+                .into_iter()
+                .next()
+                .map(|(_, _, p)| p)
+                .ok_or_else(|| Error::internal("snapshot without node snapshots"))?;
+            return Ok(Some((path, Some(s.name))));
         }
         if snapshot_name.is_some() && !arns.is_empty() {
             return Err(Error::combination(
@@ -1092,6 +1114,14 @@ fn restorable(s: &Snapshot, engine: EngineKind) -> Result<()> {
         return Err(Error::invalid(format!(
             "Snapshot {} is not in available state (it is {}).",
             s.name, s.status
+        )));
+    }
+    if (s.engine == EngineKind::Memcached) != (engine == EngineKind::Memcached) {
+        return Err(Error::combination(format!(
+            "Snapshot {} is of a {} cache: it cannot be restored into a {} cache.",
+            s.name.replacen(super::validate::INTERNAL_PREFIX, "", 1),
+            s.engine.as_str(),
+            engine.as_str()
         )));
     }
     if s.engine == EngineKind::Valkey && engine == EngineKind::Redis {
