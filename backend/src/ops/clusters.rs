@@ -159,6 +159,7 @@ pub(super) fn modify(
         notification_topic_status,
         parameter_group: cache_parameter_group_name,
         apply_immediately: apply_immediately.unwrap_or(false),
+        engine: None,
         engine_version,
         auto_minor_version_upgrade,
         snapshot_retention_limit,

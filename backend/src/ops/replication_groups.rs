@@ -251,6 +251,7 @@ pub(super) fn modify(
         durability: durability.map(String::from),
         transit_enabled: transit_encryption_enabled,
         transit_mode: transit_encryption_mode.map(String::from),
+        engine: None,
         cluster,
     };
     let g = ctx.cp.modify_replication_group(&ctx.scope, req)?;

@@ -543,6 +543,7 @@ impl Reconciler {
                 id: next.clone(),
                 apply_immediately: true,
                 node_type: fresh.rolling_node_type.clone(),
+                engine: fresh.rolling_engine,
                 engine_version: fresh.rolling_engine_version.clone(),
                 ..ModifyCluster::default()
             };

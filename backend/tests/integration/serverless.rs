@@ -219,6 +219,86 @@ async fn cluster_clients(ca: &Path, ep: Ep, reader: Ep) {
     assert!(!py.contains("slots 1\n"), "{py}");
 }
 
+/// Redis → Valkey on a running cache: `modifying`, then `available` on
+/// Valkey 8 with the data, through the same endpoints; and the changes AWS
+/// refuses.
+async fn engine_change(c: &Client, ca: &Path, sc: &str, ep: Ep, reader: Ep) {
+    assert_eq!(as_app(ca, ep, &["SET", "before-upgrade", "kept"]), "OK");
+    assert_eq!(
+        code(
+            c.modify_serverless_cache()
+                .serverless_cache_name(sc)
+                .engine("memcached")
+                .send()
+                .await
+        ),
+        "InvalidParameterCombination"
+    );
+    assert_eq!(
+        code(
+            c.modify_serverless_cache()
+                .serverless_cache_name(sc)
+                .major_engine_version("6")
+                .send()
+                .await
+        ),
+        "InvalidParameterValue"
+    );
+    let out = c
+        .modify_serverless_cache()
+        .serverless_cache_name(sc)
+        .engine("valkey")
+        .major_engine_version("8")
+        .send()
+        .await
+        .unwrap();
+    let s = out.serverless_cache().unwrap();
+    assert_eq!(s.status(), Some("modifying"));
+    let s = wait_available(c, sc).await;
+    assert_eq!(s.engine(), Some("valkey"));
+    assert_eq!(s.major_engine_version(), Some("8"));
+    assert_eq!(s.full_engine_version(), Some("8.1"));
+    assert_eq!(eps(&s), (ep, Some(reader)), "the endpoints stay");
+    assert_eq!(as_app(ca, ep, &["GET", "before-upgrade"]), "kept");
+    assert_eq!(as_app(ca, ep, &["GET", "k"]), "kept");
+    eventually(
+        "the replica has the data",
+        Duration::from_secs(30),
+        || async { (as_app(ca, reader, &["GET", "before-upgrade"]) == "kept").then_some(()) },
+    )
+    .await;
+    let events = c
+        .describe_events()
+        .source_identifier(sc)
+        .source_type(aws_sdk_elasticache::types::SourceType::ServerlessCache)
+        .send()
+        .await
+        .unwrap();
+    let msgs: Vec<&str> = events.events().iter().filter_map(|e| e.message()).collect();
+    assert!(
+        msgs.iter().any(|m| m.contains("upgraded to valkey 8")),
+        "{msgs:?}"
+    );
+    // No way back, and no downgrade.
+    for (engine, major, want) in [
+        ("redis", "7", "InvalidParameterCombination"),
+        ("valkey", "7", "InvalidParameterValue"),
+    ] {
+        assert_eq!(
+            code(
+                c.modify_serverless_cache()
+                    .serverless_cache_name(sc)
+                    .engine(engine)
+                    .major_engine_version(major)
+                    .send()
+                    .await
+            ),
+            want,
+            "{engine} {major}"
+        );
+    }
+}
+
 /// A Memcached cache's snapshots: every item (flags, time to live, value)
 /// restores into a new cache; copy and delete as for Redis; export and a
 /// restore into Redis refused as AWS refuses them.
@@ -417,6 +497,7 @@ async fn scenario(runtime: &str) {
     .await;
     assert!(as_app(&ca, reader, &["SET", "k2", "x"]).contains("READONLY"));
     cluster_clients(&ca, ep, reader).await;
+    engine_change(&c, &ca, &sc, ep, reader).await;
     // The DataStorage maximum is maxmemory, live.
     assert!(as_app(&ca, ep, &["CONFIG", "GET", "maxmemory"]).ends_with(&(1u64 << 30).to_string()));
     c.modify_serverless_cache()
@@ -581,6 +662,16 @@ async fn scenario(runtime: &str) {
     );
     assert!(!plain(mep, &["PING"]).contains("PONG"));
     memcached_snapshots(&b, &c, &ca, &m, mep).await;
+    assert_eq!(
+        code(
+            c.modify_serverless_cache()
+                .serverless_cache_name(&m)
+                .engine("valkey")
+                .send()
+                .await
+        ),
+        "InvalidParameterCombination"
+    );
     c.delete_serverless_cache()
         .serverless_cache_name(&m)
         .send()

@@ -319,6 +319,9 @@ pub struct ModifyCluster {
     pub notification_topic_status: Option<String>,
     pub parameter_group: Option<String>,
     pub apply_immediately: bool,
+    /// A new engine (Redis → Valkey), with `engine_version` of that engine:
+    /// a serverless cache's engine change (the API's `Engine` is not taken yet).
+    pub engine: Option<EngineKind>,
     pub engine_version: Option<String>,
     pub auto_minor_version_upgrade: Option<bool>,
     pub snapshot_retention_limit: Option<i64>,
@@ -798,7 +801,22 @@ impl ControlPlane {
                 ),
             ));
         }
-        let engine = current.engine;
+        let engine = req.engine.unwrap_or(current.engine);
+        if engine != current.engine
+            && !(current.engine == EngineKind::Redis && engine == EngineKind::Valkey)
+        {
+            return Err(Error::combination(format!(
+                "Cannot change the engine of cache cluster {} from {} to {}: only redis to valkey.",
+                current.id,
+                current.engine.as_str(),
+                engine.as_str()
+            )));
+        }
+        if engine != current.engine && req.engine_version.is_none() {
+            return Err(Error::invalid(
+                "A change of engine needs the new engine's version.",
+            ));
+        }
         // Validate everything before changing anything.
         if let Some(nt) = &req.node_type {
             check_node_type(nt)?;
@@ -806,8 +824,9 @@ impl ControlPlane {
         let new_version = match &req.engine_version {
             Some(v) => {
                 let ev = resolve_version(engine, Some(v))?;
-                if version_cmp(&ev.engine_version, &current.engine_version)
-                    == std::cmp::Ordering::Less
+                if engine == current.engine
+                    && version_cmp(&ev.engine_version, &current.engine_version)
+                        == std::cmp::Ordering::Less
                 {
                     return Err(Error::invalid(format!(
                         "Cannot downgrade {} from {} to {}.",
@@ -820,8 +839,8 @@ impl ControlPlane {
             }
             None => None,
         };
-        let family_now =
-            catalog::family_for(engine.as_str(), &current.engine_version).unwrap_or_default();
+        let family_now = catalog::family_for(current.engine.as_str(), &current.engine_version)
+            .unwrap_or_default();
         let target_family =
             new_version.map_or(family_now, |v| v.cache_parameter_group_family.as_str());
         let new_pg = match &req.parameter_group {
@@ -1003,7 +1022,8 @@ impl ControlPlane {
             let mut pending = c.pending.clone();
             if req.apply_immediately {
                 if let Some(ev) = new_version {
-                    if ev.engine_version != c.engine_version {
+                    if ev.engine_version != c.engine_version || engine != c.engine {
+                        c.engine = engine;
                         c.engine_version.clone_from(&ev.engine_version);
                         for n in &mut c.nodes {
                             n.restart = true;

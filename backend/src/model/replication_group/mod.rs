@@ -72,6 +72,9 @@ pub struct ReplicationGroup {
     pub rolling: Vec<String>,
     #[serde(default)]
     pub rolling_node_type: Option<String>,
+    /// The engine the rolling change moves the members to (Redis → Valkey).
+    #[serde(default)]
+    pub rolling_engine: Option<EngineKind>,
     #[serde(default)]
     pub rolling_engine_version: Option<String>,
     /// An online migration in progress (`StartMigration`).
@@ -195,6 +198,9 @@ pub struct ModifyReplicationGroup {
     /// `TransitEncryptionEnabled` and `TransitEncryptionMode`.
     pub transit_enabled: Option<bool>,
     pub transit_mode: Option<String>,
+    /// A new engine (Redis → Valkey, with `cluster.engine_version`): a
+    /// serverless cache's engine change, rolled through the members.
+    pub engine: Option<EngineKind>,
     /// Settings every member takes (`ModifyCacheCluster` of each member).
     pub cluster: ModifyCluster,
 }
@@ -553,6 +559,7 @@ impl ControlPlane {
             failover_test: false,
             rolling: Vec::new(),
             rolling_node_type: None,
+            rolling_engine: None,
             rolling_engine_version: None,
             migration: None,
             migration_test: None,
@@ -720,10 +727,17 @@ impl ControlPlane {
         if let Some(nt) = &m.node_type {
             check_node_type(nt)?;
         }
+        let engine = req.engine.unwrap_or(g.engine);
+        let engine_change = (engine != g.engine).then_some(engine);
+        if engine_change.is_some() && !(m.apply_immediately && m.engine_version.is_some()) {
+            return Err(Error::invalid(
+                "A change of engine needs the new engine's version, applied immediately.",
+            ));
+        }
         let version = m
             .engine_version
             .as_deref()
-            .map(|v| resolve_version(g.engine, Some(v)))
+            .map(|v| resolve_version(engine, Some(v)))
             .transpose()?;
         // Node type and engine changes applied now roll through the members.
         let rolling = m.apply_immediately && (m.node_type.is_some() || version.is_some());
@@ -802,6 +816,10 @@ impl ControlPlane {
                 g.rolling = rolling_members;
                 g.rolling_node_type = node_type;
                 g.rolling_engine_version = engine_version;
+                g.rolling_engine = engine_change;
+                if let Some(e) = engine_change {
+                    g.engine = e;
+                }
                 g.status = lifecycle::MODIFYING.to_owned();
             }
             if touches_members {

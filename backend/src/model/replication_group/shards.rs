@@ -532,6 +532,7 @@ impl ControlPlane {
             failover_test: false,
             rolling: Vec::new(),
             rolling_node_type: None,
+            rolling_engine: None,
             rolling_engine_version: None,
             generation: 1,
             migration: None,

@@ -19,7 +19,7 @@ use std::net::Ipv4Addr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::cluster::{CacheCluster, CreateCluster};
+use super::cluster::{CacheCluster, CreateCluster, ModifyCluster};
 use super::migration::Source;
 use super::replication_group::{CreateReplicationGroup, ModifyReplicationGroup, ReplicationGroup};
 use super::snapshot::{CreateSnapshot, Snapshot, AUTOMATIC_PREFIX};
@@ -350,6 +350,48 @@ fn daily_time(v: &str) -> Result<String> {
 fn window_of(daily: &str) -> String {
     let h: u32 = daily[..2].parse().unwrap_or(0);
     format!("{daily}-{:02}:{}", (h + 1) % 24, &daily[3..])
+}
+
+/// The engine change `ModifyServerlessCache` asks, as AWS allows it: Redis →
+/// Valkey and major version upgrades; no downgrade, no Valkey → Redis, no
+/// change to or from Memcached. `None` when nothing changes.
+fn engine_change(
+    c: &ServerlessCache,
+    engine: Option<&str>,
+    major: Option<&str>,
+) -> Result<Option<(EngineKind, String, String)>> {
+    if engine.is_none() && major.is_none() {
+        return Ok(None);
+    }
+    let engine = engine.map_or(Ok(c.engine), parse_engine)?;
+    if engine != c.engine && !(c.engine == EngineKind::Redis && engine == EngineKind::Valkey) {
+        return Err(Error::combination(format!(
+            "Serverless cache {} runs {}: its engine cannot change to {} (only redis to valkey).",
+            c.name,
+            c.engine.as_str(),
+            engine.as_str()
+        )));
+    }
+    let major = match (major, engine == c.engine) {
+        (Some(m), _) => Some(m),
+        (None, true) => Some(c.major_version.as_str()),
+        (None, false) => None,
+    };
+    let (major, full) = resolve(engine, major)?;
+    if engine == c.engine
+        && super::cluster::version_cmp(&major, &c.major_version) == std::cmp::Ordering::Less
+    {
+        return Err(Error::invalid(format!(
+            "Serverless cache {} runs {} {}: it cannot be downgraded to {major}.",
+            c.name,
+            c.engine.as_str(),
+            c.major_version
+        )));
+    }
+    if engine == c.engine && major == c.major_version {
+        return Ok(None);
+    }
+    Ok(Some((engine, major, full)))
 }
 
 fn check_retention(n: i64) -> Result<i64> {
@@ -729,23 +771,7 @@ impl ControlPlane {
             }
             self.find_user_group(scope, ug)?.check_active()?;
         }
-        if req.engine.is_some() || req.major_version.is_some() {
-            let engine = req.engine.as_deref().map_or(Ok(c.engine), parse_engine)?;
-            let major = match (&req.major_version, engine == c.engine) {
-                (Some(m), _) => Some(m.as_str()),
-                (None, true) => Some(c.major_version.as_str()),
-                (None, false) => None,
-            };
-            let (major, _) = resolve(engine, major)?;
-            if engine != c.engine || major != c.major_version {
-                return Err(Error::invalid(format!(
-                    "Changing the engine of a serverless cache ({} {} to {} {major}) is not available yet in elasticache-local.",
-                    c.engine.as_str(),
-                    c.major_version,
-                    engine.as_str()
-                )));
-            }
-        }
+        let engine_change = engine_change(&c, req.engine.as_deref(), req.major_version.as_deref())?;
         let memory = req.limits.as_ref().map(UsageLimits::memory_bytes);
         let new_group = if req.remove_user_group {
             Some(None)
@@ -790,6 +816,24 @@ impl ControlPlane {
                 self.modify_replication_group(scope, m)
                     .map_err(|e| backing_busy(e, &c))?;
             }
+            if let Some((engine, _, full)) = &engine_change {
+                // Rolled through the engines, replica first, each restarted
+                // on the new engine with its data.
+                self.modify_replication_group(
+                    scope,
+                    ModifyReplicationGroup {
+                        id: g.id.clone(),
+                        engine: Some(*engine),
+                        cluster: ModifyCluster {
+                            engine_version: Some(full.clone()),
+                            apply_immediately: true,
+                            ..ModifyCluster::default()
+                        },
+                        ..ModifyReplicationGroup::default()
+                    },
+                )
+                .map_err(|e| backing_busy(e, &c))?;
+            }
             if memory_change {
                 for mid in &g.members {
                     let bytes = memory.flatten();
@@ -802,7 +846,7 @@ impl ControlPlane {
                 }
             }
         }
-        let busy = users_change || memory_change;
+        let busy = users_change || memory_change || engine_change.is_some();
         let c = self.update_serverless_cache(scope, &c.name, |c| {
             if let Some(d) = &req.description {
                 c.description.clone_from(d);
@@ -822,11 +866,28 @@ impl ControlPlane {
             if let Some(d) = &daily {
                 c.daily_snapshot_time.clone_from(d);
             }
+            if let Some((engine, major, full)) = &engine_change {
+                c.engine = *engine;
+                c.major_version.clone_from(major);
+                c.full_version.clone_from(full);
+            }
             if busy {
                 c.status = lifecycle::MODIFYING.to_owned();
             }
             Ok(())
         })?;
+        if let Some((engine, major, _)) = &engine_change {
+            self.event(
+                scope,
+                "serverless-cache",
+                &c.name,
+                format!(
+                    "Serverless cache {} is being upgraded to {} {major}",
+                    c.name,
+                    engine.as_str()
+                ),
+            );
+        }
         self.event(
             scope,
             "serverless-cache",
