@@ -672,13 +672,37 @@ async fn scenario(runtime: &str) {
         ),
         "InvalidParameterCombination"
     );
+    // Daily snapshots are settings a Memcached cache takes too; a final
+    // snapshot holds its items.
+    c.modify_serverless_cache()
+        .serverless_cache_name(&m)
+        .snapshot_retention_limit(2)
+        .daily_snapshot_time("05:00")
+        .send()
+        .await
+        .unwrap();
+    let mfin = name("mcfin");
     c.delete_serverless_cache()
         .serverless_cache_name(&m)
+        .final_snapshot_name(&mfin)
         .send()
         .await
         .unwrap();
     wait_gone(&c, &restored).await;
     wait_gone(&c, &m).await;
+    wait_snapshot(&c, &mfin).await;
+    let fin = c
+        .describe_serverless_cache_snapshots()
+        .serverless_cache_snapshot_name(&mfin)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        fin.serverless_cache_snapshots()[0]
+            .bytes_used_for_cache()
+            .is_some(),
+        "{fin:?}"
+    );
     eventually("restored group gone", Duration::from_secs(60), || async {
         common::describe_group(&c, &rg)
             .await

@@ -1408,6 +1408,72 @@ mod tests {
         assert_eq!(l.memory_bytes(), Some(2 << 30));
     }
 
+    fn cache(engine: EngineKind, major: &str) -> ServerlessCache {
+        let (major, full) = resolve(engine, Some(major)).unwrap();
+        ServerlessCache {
+            name: "c".into(),
+            description: String::new(),
+            engine,
+            major_version: major,
+            full_version: full,
+            status: lifecycle::AVAILABLE.into(),
+            created: ControlPlane::now(),
+            limits: UsageLimits::default(),
+            kms_key_id: None,
+            security_group_ids: Vec::new(),
+            subnet_ids: Vec::new(),
+            user_group_id: None,
+            snapshot_retention_limit: 0,
+            daily_snapshot_time: "03:00".into(),
+            network_type: "ipv4".into(),
+            connection_type: "vpc".into(),
+            tags: Vec::new(),
+            final_snapshot: None,
+            migration: None,
+        }
+    }
+
+    #[test]
+    fn engine_changes_as_aws_allows() {
+        let redis = cache(EngineKind::Redis, "7");
+        let (e, m, _) = engine_change(&redis, Some("valkey"), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!((e, m.as_str()), (EngineKind::Valkey, "8"));
+        let (_, m, _) = engine_change(&redis, Some("valkey"), Some("7"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(m, "7");
+        assert_eq!(
+            engine_change(&redis, Some("redis"), Some("7")).unwrap(),
+            None
+        );
+        let v7 = cache(EngineKind::Valkey, "7");
+        assert!(engine_change(&v7, None, Some("8")).unwrap().is_some());
+        let v8 = cache(EngineKind::Valkey, "8");
+        let refused = |c: &ServerlessCache, e: Option<&str>, m: Option<&str>| {
+            engine_change(c, e, m).unwrap_err().fault
+        };
+        assert_eq!(refused(&v8, None, Some("7")), Fault::InvalidParameterValue);
+        assert_eq!(
+            refused(&v8, Some("redis"), None),
+            Fault::InvalidParameterCombination
+        );
+        assert_eq!(
+            refused(&redis, Some("memcached"), None),
+            Fault::InvalidParameterCombination
+        );
+        let mc = cache(EngineKind::Memcached, "1.6");
+        assert_eq!(
+            refused(&mc, Some("valkey"), None),
+            Fault::InvalidParameterCombination
+        );
+        assert_eq!(
+            refused(&mc, None, Some("1.5")),
+            Fault::InvalidParameterValue
+        );
+    }
+
     #[test]
     fn versions_come_from_the_engine_table() {
         assert_eq!(resolve(EngineKind::Redis, None).unwrap().0, "7");
