@@ -6,7 +6,8 @@
 //! - the passes, each an `impl Reconciler` of its own: `reconcile` (clusters:
 //!   start, restart, remove nodes, parameters, statuses, events), `replication`
 //!   (replication groups), `cluster_mode` (Redis Cluster groups), `snapshots`,
-//!   `migration`, `users` (users and user groups pushed to the engines);
+//!   `migration`, `users` (users and user groups pushed to the engines),
+//!   `global` (global datastores: secondary regions follow the primary region);
 //! - what the passes share, below them: `node` (a node's configuration and spec,
 //!   connecting to it, pushing parameters, saving), `proxy` and `discovery` (the
 //!   endpoints served).
@@ -14,6 +15,7 @@
 pub mod cluster_mode;
 pub mod discovery;
 pub mod front;
+mod global;
 mod mcdump;
 mod migration;
 mod node;
@@ -106,6 +108,7 @@ impl Reconciler {
             self.users();
             self.updates();
             self.serverless().await;
+            self.global_datastores();
             if last_health.elapsed() >= HEALTH_EVERY {
                 last_health = Instant::now();
                 let me = self.clone();
@@ -157,6 +160,7 @@ mod tests {
             ("migration", include_str!("migration.rs")),
             ("updates", include_str!("updates.rs")),
             ("serverless", include_str!("serverless.rs")),
+            ("global", include_str!("global.rs")),
         ];
         for (name, text) in passes {
             for (other, _) in passes.iter().filter(|(o, _)| *o != name) {

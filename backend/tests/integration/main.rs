@@ -5,6 +5,7 @@ mod cli;
 mod cluster_mode;
 mod common;
 mod engine;
+mod global;
 mod migration;
 mod rbac;
 mod replication;
