@@ -130,7 +130,8 @@ pub(super) fn modify(
         node_type: cache_node_type,
         engine,
         engine_version,
-        parameter_group: cache_parameter_group_name,
+        // HashiCorp's provider sends an empty name with a version change.
+        parameter_group: cache_parameter_group_name.filter(|p| !p.is_empty()),
         description: global_replication_group_description,
         automatic_failover: automatic_failover_enabled,
     };

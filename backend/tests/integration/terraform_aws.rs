@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{name, runtimes, Backend};
 
+mod global;
 mod groups;
 mod security;
 mod serverless;

@@ -588,18 +588,11 @@ impl ControlPlane {
         let changes_nodes = req.node_type.is_some()
             || req.engine_version.is_some()
             || req.parameter_group.is_some();
-        if [
-            req.node_type.is_some(),
-            req.engine_version.is_some(),
-            req.parameter_group.is_some(),
-        ]
-        .iter()
-        .filter(|b| **b)
-        .count()
-            > 1
+        if req.node_type.is_some()
+            && (req.engine_version.is_some() || req.parameter_group.is_some())
         {
             return Err(Error::combination(
-                "Only one of CacheNodeType, EngineVersion or CacheParameterGroupName can be modified in one request.",
+                "CacheNodeType cannot be modified together with EngineVersion or CacheParameterGroupName.",
             ));
         }
         if let Some(t) = &req.node_type {
