@@ -71,6 +71,25 @@ impl Store for RedbStore {
         tx.commit()?;
         Ok(())
     }
+
+    fn write(&self, batch: &[(String, Option<Vec<u8>>)]) -> anyhow::Result<()> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut table = tx.open_table(RECORDS)?;
+            for (k, v) in batch {
+                match v {
+                    Some(v) => {
+                        table.insert(k.as_str(), v.as_slice())?;
+                    }
+                    None => {
+                        table.remove(k.as_str())?;
+                    }
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -85,6 +104,6 @@ mod tests {
             super::super::store_suite(&s);
         }
         let s = RedbStore::open(dir.path()).unwrap();
-        assert_eq!(s.load_all().unwrap().len(), 1);
+        assert_eq!(s.load_all().unwrap().len(), 2);
     }
 }
