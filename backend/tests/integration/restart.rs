@@ -608,7 +608,13 @@ async fn an_engine_started_but_not_recorded_is_adopted_and_deleted() {
     let b = Backend::start_in("process", &dir, free());
     let c = b.client();
     wait_cluster(&c, &id, "available").await;
-    assert_eq!(engines_on_port("process", port), 1);
+    // Adopted, or stopped and started again: one engine serves the node.
+    common::eventually(
+        "one engine on the node's port",
+        Duration::from_secs(30),
+        || async { (engines_on_port("process", port) == 1 && port_open(port)).then_some(()) },
+    )
+    .await;
     delete_cluster(&c, &id).await;
     common::wait_cluster_gone(&c, &id).await;
     wait_port_closed(port).await;
