@@ -13,6 +13,7 @@
 //! docs/reliability.md). `DRILL_SEED` repeats a run's random choices.
 
 mod crash;
+mod engines;
 mod harness;
 mod secrets;
 
@@ -111,6 +112,41 @@ async fn secrets_stay_secret() {
         );
         let all: Vec<&String> = f.leaks.iter().chain(&f.modes).chain(&f.exposed).collect();
         assert!(all.is_empty(), "{rt}: {all:#?}");
+    }
+}
+
+/// Drill 2, short form: engines of a 1+2 group killed under `WAIT 1` writers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn engines_killed_under_load_short() {
+    let kills: usize = std::env::var("DRILL_KILLS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4);
+    for rt in runtimes() {
+        let seed = harness::Rng::seed_from_env();
+        let f = engines::run(&rt, kills, seed).await;
+        eprintln!(
+            "engines/{rt} (seed {seed}): {} kills, {} writes acknowledged by WAIT, {} lost, worst recovery {:?}, after: {} with {} members, {} engines running ({:?})",
+            f.kills,
+            f.acked,
+            f.lost.len(),
+            f.worst_recovery,
+            f.status_after,
+            f.members_after,
+            f.running_after,
+            f.settle_after
+        );
+        assert!(f.acked > 0, "{rt}: no write was acknowledged");
+        assert!(
+            f.lost.is_empty(),
+            "{rt}: acknowledged writes lost: {:?}",
+            f.lost
+        );
+        assert_eq!(
+            (f.status_after.as_str(), f.members_after, f.running_after),
+            ("available", 3, 3),
+            "{rt}"
+        );
     }
 }
 
