@@ -528,6 +528,14 @@ async fn node_directories_nobody_owns_are_removed_at_start() {
     }
     std::fs::write(nodes.join(files).join("node.conf"), "# nothing\n").unwrap();
     let port = free();
+    /// Kills the test's own engine, even when the test fails.
+    struct Child(std::process::Child);
+    impl Drop for Child {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
     let mut engine = Command::new("redis-server")
         .args([
             "--port",
@@ -541,6 +549,7 @@ async fn node_directories_nobody_owns_are_removed_at_start() {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
+        .map(Child)
         .unwrap();
     common::eventually("engine up", Duration::from_secs(10), || async {
         port_open(crate::common::ep("127.0.0.1", i32::from(port))).then_some(())
@@ -555,7 +564,7 @@ async fn node_directories_nobody_owns_are_removed_at_start() {
     .await;
     // The unrecorded engine was stopped with its directory.
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while engine.try_wait().unwrap().is_none() {
+    while engine.0.try_wait().unwrap().is_none() {
         assert!(
             std::time::Instant::now() < deadline,
             "the unrecorded engine still runs"
