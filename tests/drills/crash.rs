@@ -270,6 +270,11 @@ impl Drill {
             }
         }
         // Book what was acknowledged.
+        let mut tally: BTreeMap<(&str, String), usize> = BTreeMap::new();
+        for (_, _, o, what) in results.lock().unwrap().iter() {
+            *tally.entry((what, format!("{o:?}"))).or_default() += 1;
+        }
+        eprintln!("round {n} ({}): answers {tally:?}", self.workload.name());
         for (id, kind, o, what) in results.lock().unwrap().drain(..) {
             if what == "create" {
                 if o == Outcome::Acked {

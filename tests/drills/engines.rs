@@ -68,6 +68,59 @@ async fn connect(addr: &(String, u16)) -> Option<redis::aio::MultiplexedConnecti
     .ok()
 }
 
+/// SIGKILL the engine of member `cluster` (its process, or its container).
+fn kill_engine(runtime: &str, data: &std::path::Path, cluster: &str) -> bool {
+    let suffix = format!("-{cluster}-0001");
+    if runtime == "docker" {
+        let Some(name) = harness::containers_with(&suffix)
+            .into_iter()
+            .find(|n| n.ends_with(&suffix))
+        else {
+            return false;
+        };
+        return std::process::Command::new("docker")
+            .args(["kill", "--signal", "KILL", &name])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    }
+    let Some(e) = harness::engines_under(data)
+        .into_iter()
+        .find(|e| e.key.ends_with(&suffix))
+    else {
+        return false;
+    };
+    std::process::Command::new("kill")
+        .args(["-9", &e.pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Engines of group `id` running now.
+fn running_engines(runtime: &str, data: &std::path::Path, id: &str) -> usize {
+    if runtime == "docker" {
+        let out = std::process::Command::new("docker")
+            .args([
+                "ps",
+                "--format",
+                "{{.Names}}",
+                "--filter",
+                "label=elasticache-local.node",
+                "--filter",
+                "status=running",
+            ])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        return out
+            .lines()
+            .filter(|l| l.contains(&format!("-{id}-")))
+            .count();
+    }
+    harness::engines_under(data).len()
+}
+
 pub async fn run(runtime: &str, kills: usize, seed: u64) -> Figures {
     let tmp = tempfile::Builder::new()
         .prefix("ec-enginekill-")
@@ -167,16 +220,9 @@ pub async fn run(runtime: &str, kills: usize, seed: u64) -> Figures {
         let Some((victim, _)) = members.iter().find(|(_, role)| role == want) else {
             continue;
         };
-        let suffix = format!("-{victim}-0001");
-        let Some(e) = harness::engines_under(&data)
-            .into_iter()
-            .find(|e| e.key.ends_with(&suffix))
-        else {
+        if !kill_engine(runtime, &data, victim) {
             continue;
-        };
-        let _ = std::process::Command::new("kill")
-            .args(["-9", &e.pid.to_string()])
-            .status();
+        }
         let killed_at = Instant::now();
         done += 1;
         // Recovered when a write is acknowledged after the kill.
@@ -205,7 +251,7 @@ pub async fn run(runtime: &str, kills: usize, seed: u64) -> Figures {
     let deadline = settle_from + Duration::from_secs(90);
     let (running, (endpoint, members, status)) = loop {
         let t = topology(&c, &id).await;
-        let running = harness::engines_under(&data).len();
+        let running = running_engines(runtime, &data, &id);
         if let Some(t) = t {
             if (t.2 == "available" && running == 3) || Instant::now() > deadline {
                 break (running, t);
@@ -233,6 +279,9 @@ pub async fn run(runtime: &str, kills: usize, seed: u64) -> Figures {
         .send()
         .await;
     drop(b);
+    if runtime == "docker" {
+        harness::remove_containers(&format!("-{id}-"));
+    }
     Figures {
         kills: done,
         acked: acked.len(),

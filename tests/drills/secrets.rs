@@ -321,6 +321,9 @@ pub async fn run(runtime: &str) -> Found {
         }
     }
     drop(b);
+    if runtime == "docker" {
+        harness::remove_containers(&g);
+    }
     Found {
         leaks,
         modes,
