@@ -147,10 +147,12 @@ fn unrecorded(data_dir: &Path) -> Option<NodeRecord> {
         if std::fs::read_link(e.path().join("cwd")).ok().as_deref() != Some(dir.as_path()) {
             continue;
         }
-        let Ok(binary) = std::fs::read_link(e.path().join("exe")) else {
+        let Some(binary) = engine_binary(&e.path()) else {
             continue;
         };
-        let name = binary.file_name()?.to_string_lossy().into_owned();
+        let Some(name) = binary.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            continue;
+        };
         let engine = match name.as_str() {
             "memcached" => EngineKind::Memcached,
             "redis-server" => EngineKind::Redis,
@@ -167,6 +169,23 @@ fn unrecorded(data_dir: &Path) -> Option<NodeRecord> {
         });
     }
     None
+}
+
+/// The binary a process runs, by the name it was started as (`argv[0]`, which
+/// `redis-server` rewrites to `redis-server <addr>:<port>`), else by its
+/// executable: Debian's `redis-server` is a link to `redis-check-rdb`, so the
+/// executable alone does not tell a Redis engine.
+fn engine_binary(proc_dir: &Path) -> Option<PathBuf> {
+    let cmdline = std::fs::read(proc_dir.join("cmdline")).ok()?;
+    let argv0 = cmdline
+        .split(|b| *b == 0)
+        .next()
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .and_then(|a| a.split_whitespace().next().map(str::to_owned));
+    match argv0 {
+        Some(a) if !a.is_empty() => Some(PathBuf::from(a)),
+        _ => std::fs::read_link(proc_dir.join("exe")).ok(),
+    }
 }
 
 fn read_record(data_dir: &Path) -> Option<NodeRecord> {

@@ -182,6 +182,26 @@ impl ControlPlane {
         res.map_err(Error::internal)
     }
 
+    /// Persist several records of one change in one transaction: after a
+    /// crash either all of them are stored or none. Each item is
+    /// `(kind, id, value)`, `None` removing the record.
+    pub fn persist_all(
+        &self,
+        scope: &Scope,
+        items: &[(&str, &str, Option<Vec<u8>>)],
+    ) -> Result<()> {
+        let batch: Vec<(String, Option<Vec<u8>>)> = items
+            .iter()
+            .map(|(kind, id, v)| (record::key(kind, scope, id), v.clone()))
+            .collect();
+        self.store.write(&batch).map_err(Error::internal)
+    }
+
+    /// A record as [`persist_all`](Self::persist_all) stores it.
+    pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+        record::encode(value).map_err(Error::internal)
+    }
+
     /// Ask the reconciler to look at the state now.
     pub fn wake(&self) {
         self.wake.notify_one();
@@ -214,6 +234,10 @@ impl ControlPlane {
 impl ControlPlane {
     /// Store new clusters (and the replication group they make up, if any) at
     /// once, after the existence and quota checks; then wake the reconciler.
+    ///
+    /// The records are durable, in one transaction, before anyone sees them:
+    /// the reconciler never starts an engine for a record a crash could lose,
+    /// and a crash never keeps half of a group.
     pub(crate) fn insert_clusters(
         &self,
         scope: &Scope,
@@ -256,18 +280,22 @@ impl ControlPlane {
                     format!("The request cannot be processed: the quota of {} cache nodes has been reached.", cluster::MAX_NODES_PER_CUSTOMER),
                 ));
             }
+            let mut items = Vec::new();
+            for cluster in clusters {
+                items.push(("cluster", cluster.id.as_str(), Some(Self::encode(cluster)?)));
+            }
+            if let Some(g) = group {
+                items.push(("replicationgroup", g.id.as_str(), Some(Self::encode(g)?)));
+            }
+            // Under the lock: durable before it is visible.
+            self.persist_all(scope, &items)?;
+            let r = st.region(scope);
             for cluster in clusters {
                 r.clusters.insert(cluster.id.clone(), cluster.clone());
             }
             if let Some(g) = group {
                 r.replication_groups.insert(g.id.clone(), g.clone());
             }
-        }
-        for cluster in clusters {
-            self.save_cluster(scope, cluster)?;
-        }
-        if let Some(g) = group {
-            self.persist("replicationgroup", scope, &g.id, Some(g))?;
         }
         self.wake();
         Ok(())

@@ -42,17 +42,19 @@ impl ControlPlane {
             |fault: Fault, what: &str| Error::new(fault, format!("{what} {} not found.", a.name));
         match a.kind.as_str() {
             "cluster" => {
-                let c = {
-                    let mut st = self.lock();
-                    let c =
-                        st.region(scope).clusters.get_mut(&a.name).ok_or_else(|| {
-                            not_found(Fault::CacheClusterNotFound, "Cache cluster")
-                        })?;
-                    f(&mut c.tags)?;
-                    c.clone()
-                };
-                self.persist("cluster", scope, &a.name, Some(&c))?;
-                Ok(c.tags)
+                let mut st = self.lock();
+                let c = st
+                    .region(scope)
+                    .clusters
+                    .get_mut(&a.name)
+                    .ok_or_else(|| not_found(Fault::CacheClusterNotFound, "Cache cluster"))?;
+                let mut next = c.clone();
+                f(&mut next.tags)?;
+                // Stored under the lock, before it is visible: the reconciler
+                // writes clusters too (see `update_cluster`).
+                self.persist("cluster", scope, &a.name, Some(&next))?;
+                *c = next;
+                Ok(c.tags.clone())
             }
             "parametergroup" => {
                 let g = self.find_parameter_group(scope, &a.name)?;

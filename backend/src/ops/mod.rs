@@ -508,6 +508,158 @@ mod tests {
         let _ = std::fs::remove_dir_all(&tmp);
     }
 
+    /// A store that fails every write once its budget of writes is spent.
+    struct FlakyStore {
+        inner: crate::store::MemoryStore,
+        writes_left: std::sync::atomic::AtomicI32,
+    }
+
+    impl FlakyStore {
+        fn spend(&self) -> anyhow::Result<()> {
+            let left = self
+                .writes_left
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            anyhow::ensure!(left > 0, "disk full");
+            Ok(())
+        }
+    }
+
+    impl crate::store::Store for FlakyStore {
+        fn load_all(&self) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+            self.inner.load_all()
+        }
+        fn put(&self, key: &str, value: &[u8]) -> anyhow::Result<()> {
+            self.spend()?;
+            self.inner.put(key, value)
+        }
+        fn delete(&self, key: &str) -> anyhow::Result<()> {
+            self.spend()?;
+            self.inner.delete(key)
+        }
+        fn write(&self, batch: &[(String, Option<Vec<u8>>)]) -> anyhow::Result<()> {
+            self.spend()?;
+            self.inner.write(batch)
+        }
+    }
+
+    fn control_plane_on(
+        dir: &std::path::Path,
+        store: std::sync::Arc<FlakyStore>,
+    ) -> crate::model::ControlPlane {
+        let runtime = std::sync::Arc::new(
+            crate::engine::process::ProcessRuntime::new(dir.join("rt")).unwrap(),
+        );
+        crate::model::ControlPlane::load(
+            store,
+            runtime,
+            crate::model::Settings {
+                nodes_dir: dir.join("nodes"),
+                advertise_host: "127.0.0.1".into(),
+                snapshots_dir: dir.join("snapshots"),
+                buckets_dir: dir.join("s3"),
+                keys_dir: dir.join("kms"),
+            },
+        )
+        .unwrap()
+    }
+
+    /// Issue 17: a change is stored before anyone (the reconciler, which
+    /// starts engines) sees it, and a group with its members in one
+    /// transaction. A create or delete whose write fails is not there, in
+    /// memory or in the store; a crash never keeps half of a group.
+    #[test]
+    fn changes_are_durable_before_they_are_visible() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(FlakyStore {
+            inner: crate::store::MemoryStore::default(),
+            writes_left: 0.into(),
+        });
+        let cp = control_plane_on(tmp.path(), store.clone());
+        let call = |cp: &crate::model::ControlPlane, action: &str, params: &[(&str, &str)]| {
+            let params: Vec<(String, String)> = params
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            let params = crate::query::Node::parse(&params);
+            let scope = crate::model::Scope::new("000000000000", "us-east-1");
+            super::dispatch(cp, scope, action, &params, "r")
+        };
+        let scope = crate::model::Scope::new("000000000000", "us-east-1");
+        // The store refuses every write: nothing is created, nothing shows.
+        let create = [
+            ("CacheClusterId", "c1"),
+            ("Engine", "redis"),
+            ("CacheNodeType", "cache.t3.micro"),
+        ];
+        assert!(call(&cp, "CreateCacheCluster", &create).is_err());
+        assert!(
+            cp.find_cluster(&scope, "c1").is_err(),
+            "visible, not stored"
+        );
+        let group = [
+            ("ReplicationGroupId", "g1"),
+            ("ReplicationGroupDescription", "d"),
+            ("Engine", "redis"),
+            ("CacheNodeType", "cache.t3.micro"),
+            ("NumCacheClusters", "2"),
+        ];
+        assert!(call(&cp, "CreateReplicationGroup", &group).is_err());
+        assert!(cp.find_replication_group(&scope, "g1").is_err());
+        assert!(cp.find_cluster(&scope, "g1-001").is_err());
+        // One write for a group and its members: it is all there.
+        store
+            .writes_left
+            .store(1, std::sync::atomic::Ordering::SeqCst);
+        call(&cp, "CreateReplicationGroup", &group).unwrap();
+        let again = control_plane_on(tmp.path(), store.clone());
+        assert!(again.find_replication_group(&scope, "g1").is_ok());
+        assert!(again.find_cluster(&scope, "g1-001").is_ok());
+        assert!(again.find_cluster(&scope, "g1-002").is_ok());
+        // A delete whose write fails leaves the group as it was, in memory too.
+        store
+            .writes_left
+            .store(0, std::sync::atomic::Ordering::SeqCst);
+        assert!(call(
+            &again,
+            "DeleteReplicationGroup",
+            &[("ReplicationGroupId", "g1")]
+        )
+        .is_err());
+        assert_ne!(
+            again.find_replication_group(&scope, "g1").unwrap().status,
+            crate::model::lifecycle::DELETING
+        );
+        for m in ["g1-001", "g1-002"] {
+            assert_ne!(
+                again.find_cluster(&scope, m).unwrap().status,
+                crate::model::lifecycle::DELETING,
+                "{m}"
+            );
+        }
+        // And one write marks the group and its members deleted together.
+        store
+            .writes_left
+            .store(1, std::sync::atomic::Ordering::SeqCst);
+        call(
+            &again,
+            "DeleteReplicationGroup",
+            &[("ReplicationGroupId", "g1")],
+        )
+        .unwrap();
+        let third = control_plane_on(tmp.path(), store);
+        assert_eq!(
+            third.find_replication_group(&scope, "g1").unwrap().status,
+            crate::model::lifecycle::DELETING
+        );
+        for m in ["g1-001", "g1-002"] {
+            assert_eq!(
+                third.find_cluster(&scope, m).unwrap().status,
+                crate::model::lifecycle::DELETING,
+                "{m}"
+            );
+        }
+    }
+
     pub(crate) fn test_control_plane(dir: &std::path::Path) -> crate::model::ControlPlane {
         let runtime = std::sync::Arc::new(
             crate::engine::process::ProcessRuntime::new(dir.join("rt")).unwrap(),

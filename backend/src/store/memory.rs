@@ -36,6 +36,20 @@ impl Store for MemoryStore {
         map.remove(key);
         Ok(())
     }
+
+    fn write(&self, batch: &[(String, Option<Vec<u8>>)]) -> anyhow::Result<()> {
+        let mut map = self
+            .map
+            .lock()
+            .map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
+        for (k, v) in batch {
+            match v {
+                Some(v) => map.insert(k.clone(), v.clone()),
+                None => map.remove(k),
+            };
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

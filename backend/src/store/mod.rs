@@ -22,6 +22,9 @@ pub trait Store: Send + Sync + 'static {
     fn put(&self, key: &str, value: &[u8]) -> anyhow::Result<()>;
     /// Remove one record (no error when absent).
     fn delete(&self, key: &str) -> anyhow::Result<()>;
+    /// Several puts (`Some`) and deletes (`None`) in one durable transaction:
+    /// after a crash either all of them are there or none.
+    fn write(&self, batch: &[(String, Option<Vec<u8>>)]) -> anyhow::Result<()>;
 }
 
 #[cfg(test)]
@@ -35,5 +38,28 @@ pub(crate) fn store_suite(s: &dyn Store) {
     assert_eq!(
         all,
         vec![("cluster/000000000000/us-east-1/a".to_owned(), b"3".to_vec())]
+    );
+    s.write(&[
+        ("cluster/000000000000/us-east-1/a".to_owned(), None),
+        (
+            "cluster/000000000000/us-east-1/c".to_owned(),
+            Some(b"4".to_vec()),
+        ),
+        (
+            "replicationgroup/000000000000/us-east-1/g".to_owned(),
+            Some(b"5".to_vec()),
+        ),
+    ])
+    .unwrap();
+    let all = s.load_all().unwrap();
+    assert_eq!(
+        all,
+        vec![
+            ("cluster/000000000000/us-east-1/c".to_owned(), b"4".to_vec()),
+            (
+                "replicationgroup/000000000000/us-east-1/g".to_owned(),
+                b"5".to_vec()
+            ),
+        ]
     );
 }

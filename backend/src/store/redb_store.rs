@@ -17,7 +17,20 @@ impl RedbStore {
     /// Open (or create) `dir/state.redb`, checking and migrating its schema version.
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        let db = Database::create(dir.join("state.redb"))?;
+        let path = dir.join("state.redb");
+        // Owner-only: records hold AUTH tokens and user passwords' hashes.
+        // Made so before redb writes a byte (an empty file is a new database),
+        // and set again on a file an older release made.
+        {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(&path)?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        let db = Database::create(&path)?;
         let tx = db.begin_write()?;
         {
             let mut meta = tx.open_table(META)?;
@@ -71,6 +84,25 @@ impl Store for RedbStore {
         tx.commit()?;
         Ok(())
     }
+
+    fn write(&self, batch: &[(String, Option<Vec<u8>>)]) -> anyhow::Result<()> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut table = tx.open_table(RECORDS)?;
+            for (k, v) in batch {
+                match v {
+                    Some(v) => {
+                        table.insert(k.as_str(), v.as_slice())?;
+                    }
+                    None => {
+                        table.remove(k.as_str())?;
+                    }
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -85,6 +117,23 @@ mod tests {
             super::super::store_suite(&s);
         }
         let s = RedbStore::open(dir.path()).unwrap();
+        assert_eq!(s.load_all().unwrap().len(), 2);
+    }
+
+    /// Issue 17 (drill 6): the database holds secrets; only its owner reads it.
+    #[test]
+    fn the_database_is_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        drop(RedbStore::open(dir.path()).unwrap());
+        let path = dir.path().join("state.redb");
+        assert_eq!(mode(&path), 0o600);
+        // A database an older release left readable is made owner-only.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let s = RedbStore::open(dir.path()).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        s.put("k", b"v").unwrap();
         assert_eq!(s.load_all().unwrap().len(), 1);
     }
 }

@@ -1055,7 +1055,7 @@ impl Reconciler {
                 continue;
             }
             tracing::warn!(node = %n.spec.key, "cluster node is down; recovering it");
-            if self.start_node(scope, &n.cluster, &n.spec).await.is_ok()
+            if self.recover_node(scope, &n.cluster.id, &n.spec).await
                 && self.wait_member_ready(scope, &n.cluster.id, &n.spec).await
             {
                 apply_params(

@@ -129,6 +129,49 @@ impl Reconciler {
             .contains(&(scope.clone(), id.to_owned()))
     }
 
+    /// Start a dead node of `c` again (the recoveries of the health check and
+    /// of the groups' passes). The start holds the cluster's slot in
+    /// `inflight`, so that it never runs beside the clusters' pass of the same
+    /// cluster: a node started while its cluster is being removed would be an
+    /// engine nobody owns. False when the cluster is busy, going or gone, or
+    /// the start failed.
+    async fn recover_node(&self, scope: &Scope, cluster: &str, spec: &NodeSpec) -> bool {
+        let key = (scope.clone(), cluster.to_owned());
+        if !self
+            .inflight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key.clone())
+        {
+            return false;
+        }
+        // Read again now that the slot is ours: a delete may have come meanwhile.
+        let started = match self.cp.find_cluster(scope, cluster) {
+            Ok(c)
+                if c.status != crate::model::lifecycle::DELETING
+                    && c.nodes.iter().any(|n| {
+                        c.node_key(scope, &n.id) == spec.key
+                            && n.status != crate::model::lifecycle::NODE_DELETING
+                    }) =>
+            {
+                match self.start_node(scope, &c, spec).await {
+                    Ok(_) => true,
+                    Err(e) => {
+                        tracing::warn!(node = %spec.key, error = %e, "could not recover node");
+                        false
+                    }
+                }
+            }
+            _ => false,
+        };
+        self.inflight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&key);
+        self.cp.wake();
+        started
+    }
+
     /// Start (or re-adopt) a node of `c`, with its TLS files when it serves TLS.
     async fn start_node(
         &self,

@@ -234,11 +234,17 @@ impl Reconciler {
         }
         self.discovery.stop(&c.node_key(scope, "config"));
         let gone = {
+            // Removed from the store first, under the lock (the store always
+            // holds the last change).
             let mut st = self.cp.lock();
-            st.region(scope).clusters.remove(id).is_some()
+            st.region(scope).clusters.contains_key(id)
+                && self
+                    .cp
+                    .persist::<CacheCluster>("cluster", scope, id, None)
+                    .is_ok()
+                && st.region(scope).clusters.remove(id).is_some()
         };
         if gone {
-            let _ = self.cp.persist::<CacheCluster>("cluster", scope, id, None);
             self.cp.event(
                 scope,
                 "cache-cluster",
@@ -472,9 +478,11 @@ impl Reconciler {
             if changed {
                 cur.config_version += 1;
             }
+            // Stored under the lock, so that it never overwrites a later change
+            // (a delete marked meanwhile) in the store.
+            let _ = self.cp.persist("cluster", scope, &c.id, Some(&*cur));
             (was, cur.clone())
         };
-        let _ = self.cp.persist("cluster", scope, &c.id, Some(&cur));
         Some((was, cur))
     }
 
@@ -610,6 +618,19 @@ impl Reconciler {
             }
             Err(e) => tracing::warn!(error = %e, "could not list running engines"),
         }
+        // Node directories nobody owns (a node whose cluster's deletion was
+        // cut off after its engine stopped, or whose record never was stored):
+        // removed too, with whatever engine still runs in them.
+        for key in node_dirs(&self.cp.settings.nodes_dir)
+            .into_iter()
+            .filter(|k| !known.contains(k))
+        {
+            tracing::info!(node = %key, "removing orphaned node directory");
+            let spec = orphan_spec(&self.cp.settings.nodes_dir, &key);
+            if let Err(e) = self.runtime().remove(&spec).await {
+                tracing::warn!(node = %key, error = %e, "could not remove orphaned node directory");
+            }
+        }
         for (scope, c) in clusters {
             if c.status == lifecycle::DELETING {
                 continue;
@@ -689,19 +710,15 @@ impl Reconciler {
                 .collect()
         };
         for (scope, c) in clusters {
-            if self
-                .inflight
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .contains(&(scope.clone(), c.id.clone()))
-            {
+            if self.is_inflight(&scope, &c.id) {
                 continue;
             }
             for n in &c.nodes {
                 let spec = self.spec(&scope, &c, n);
                 if self.runtime().status(&spec).await == NodeStatus::Stopped {
                     tracing::warn!(node = %spec.key, "cache node is down; recovering it");
-                    if self.start_node(&scope, &c, &spec).await.is_ok()
+                    // Claims the cluster and reads it again: it may be deleted by now.
+                    if self.recover_node(&scope, &c.id, &spec).await
                         && engine::wait_ready(self.runtime(), &spec, READY_TIMEOUT)
                             .await
                             .is_ok()
@@ -726,6 +743,18 @@ impl Reconciler {
             }
         }
     }
+}
+
+/// The names of the node directories under `nodes_dir` (each a node key).
+fn node_dirs(nodes_dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(nodes_dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Whether `now` falls inside a `ddd:hh24:mi-ddd:hh24:mi` window (UTC).

@@ -433,7 +433,7 @@ impl Reconciler {
                 continue;
             }
             tracing::warn!(node = %m.spec.key, "replication group member is down; recovering it");
-            if self.start_node(scope, &m.cluster, &m.spec).await.is_ok()
+            if self.recover_node(scope, &m.cluster.id, &m.spec).await
                 && self.wait_member_ready(scope, &m.cluster.id, &m.spec).await
             {
                 apply_params(

@@ -498,3 +498,134 @@ async fn crash_mid_operation_and_dead_engine_recover_after_restart() {
         drop(b);
     }
 }
+
+/// Issue 17: a node directory nobody owns (its record was never stored, or its
+/// cluster's deletion was cut off after the engine stopped), with or without
+/// an engine still running in it, is removed when the backend starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_directories_nobody_owns_are_removed_at_start() {
+    let tmp = tempfile::Builder::new()
+        .prefix("ec-restart-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path().to_path_buf();
+    let _guard = Guard(dir.clone());
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    // One empty directory, one with the files a start writes first, one with a
+    // live engine that was never recorded (no node.json, no pid file).
+    let nodes = dir.join("nodes");
+    let empty = "000000000000-us-east-1-neverstored-0001";
+    let files = "000000000000-us-east-1-halfstarted-0001";
+    let running = "000000000000-us-east-1-unrecorded-0001";
+    for d in [empty, files, running] {
+        std::fs::create_dir_all(nodes.join(d)).unwrap();
+    }
+    std::fs::write(nodes.join(files).join("node.conf"), "# nothing\n").unwrap();
+    let port = free();
+    /// Kills the test's own engine, even when the test fails.
+    struct Child(std::process::Child);
+    impl Drop for Child {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut engine = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .current_dir(nodes.join(running))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(Child)
+        .unwrap();
+    common::eventually("engine up", Duration::from_secs(10), || async {
+        port_open(crate::common::ep("127.0.0.1", i32::from(port))).then_some(())
+    })
+    .await;
+    let b = Backend::start_in("process", &dir, free());
+    common::eventually(
+        "orphaned node directories removed",
+        Duration::from_secs(30),
+        || async { node_dirs(&dir).is_empty().then_some(()) },
+    )
+    .await;
+    // The unrecorded engine was stopped with its directory.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while engine.0.try_wait().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the unrecorded engine still runs"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(b);
+}
+
+/// Issue 17: the backend killed between starting an engine and recording it
+/// (no `node.json`, no pid file): the next start still finds that engine in
+/// the node's directory, adopts or replaces it, and a delete stops it.
+/// (Debian's `redis-server` runs as the executable `redis-check-rdb`: the
+/// engine is known by the name it runs as.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_started_but_not_recorded_is_adopted_and_deleted() {
+    let tmp = tempfile::Builder::new()
+        .prefix("ec-restart-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path().to_path_buf();
+    let _guard = Guard(dir.clone());
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let mut b = Backend::start_in("process", &dir, free());
+    let c = b.client();
+    let id = common::name("unrec");
+    c.create_cache_cluster()
+        .cache_cluster_id(&id)
+        .engine("redis")
+        .cache_node_type("cache.t3.micro")
+        .send()
+        .await
+        .unwrap();
+    let cl = wait_cluster(&c, &id, "available").await;
+    let port = node_ports(&cl)[0];
+    b.kill();
+    let node = node_dirs(&dir)
+        .into_iter()
+        .find(|d| d.contains(&id))
+        .unwrap();
+    for f in ["node.json", "node.pid"] {
+        std::fs::remove_file(dir.join("nodes").join(&node).join(f)).unwrap();
+    }
+    let b = Backend::start_in("process", &dir, free());
+    let c = b.client();
+    wait_cluster(&c, &id, "available").await;
+    // Adopted, or stopped and started again: one engine serves the node.
+    common::eventually(
+        "one engine on the node's port",
+        Duration::from_secs(30),
+        || async { (engines_on_port("process", port) == 1 && port_open(port)).then_some(()) },
+    )
+    .await;
+    delete_cluster(&c, &id).await;
+    common::wait_cluster_gone(&c, &id).await;
+    wait_port_closed(port).await;
+    drop(b);
+}

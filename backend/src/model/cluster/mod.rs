@@ -764,6 +764,10 @@ impl ControlPlane {
     }
 
     /// Mutate a cluster under the lock, bump its generation, persist it, wake the reconciler.
+    ///
+    /// The change is stored before it is visible and under the same lock, so
+    /// the stored record is always the last change (two changes never land
+    /// in the store in the other order) and a failed write changes nothing.
     pub fn update_cluster(
         &self,
         scope: &Scope,
@@ -781,10 +785,10 @@ impl ControlPlane {
             let mut next = c.clone();
             f(&mut next)?;
             next.generation += 1;
+            self.save_cluster(scope, &next)?;
             *c = next.clone();
             next
         };
-        self.save_cluster(scope, &c)?;
         self.wake();
         Ok(c)
     }

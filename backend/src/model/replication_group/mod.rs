@@ -434,24 +434,24 @@ impl ControlPlane {
             let mut next = g.clone();
             f(&mut next)?;
             next.generation += 1;
+            // Stored before it is visible, under the lock (see `update_cluster`).
+            self.persist("replicationgroup", scope, &next.id, Some(&next))?;
             *g = next.clone();
             next
         };
-        self.persist("replicationgroup", scope, &g.id, Some(&g))?;
         self.wake();
         Ok(g)
     }
 
     /// Forget a deleted group (the reconciler calls this once its members are gone).
     pub fn remove_replication_group(&self, scope: &Scope, id: &str) {
-        let gone = self
-            .lock()
-            .region(scope)
-            .replication_groups
-            .remove(id)
-            .is_some();
-        if gone {
-            let _ = self.persist::<ReplicationGroup>("replicationgroup", scope, id, None);
+        let mut st = self.lock();
+        if st.region(scope).replication_groups.contains_key(id)
+            && self
+                .persist::<ReplicationGroup>("replicationgroup", scope, id, None)
+                .is_ok()
+        {
+            st.region(scope).replication_groups.remove(id);
         }
     }
 
@@ -965,32 +965,58 @@ impl ControlPlane {
         if let Some(name) = final_snapshot {
             self.final_snapshot_of_group(scope, &g, name)?;
         }
-        for mid in &g.members {
-            if retain_primary && *mid == g.primary {
-                self.update_cluster(scope, mid, |c| {
-                    c.replication_group_id = None;
-                    Ok(())
-                })?;
-                continue;
-            }
-            let _ = self.update_cluster(scope, mid, |c| {
-                c.status = lifecycle::DELETING.to_owned();
-                for n in &mut c.nodes {
-                    n.status = lifecycle::NODE_DELETING.to_owned();
-                }
-                Ok(())
-            });
-        }
-        self.update_replication_group(scope, id, |g| {
-            g.status = lifecycle::DELETING.to_owned();
+        // The group and its members change in one transaction: a crash
+        // never leaves members being deleted under a group that is not.
+        let next = {
+            let mut st = self.lock();
+            let r = st.region(scope);
+            let Some(cur) = r.replication_groups.get(&g.id) else {
+                return Err(not_found(&g.id));
+            };
+            let mut next = cur.clone();
+            next.status = lifecycle::DELETING.to_owned();
             if retain_primary {
-                let p = g.primary.clone();
-                g.members.retain(|m| *m != p);
+                let p = next.primary.clone();
+                next.members.retain(|m| *m != p);
             }
-            g.failover_to = None;
-            g.rolling.clear();
-            Ok(())
-        })
+            next.failover_to = None;
+            next.rolling.clear();
+            next.generation += 1;
+            let mut members = Vec::new();
+            for mid in &cur.members {
+                let Some(c) = r.clusters.get(mid) else {
+                    continue;
+                };
+                let mut c = c.clone();
+                if retain_primary && *mid == cur.primary {
+                    c.replication_group_id = None;
+                } else {
+                    c.status = lifecycle::DELETING.to_owned();
+                    for n in &mut c.nodes {
+                        n.status = lifecycle::NODE_DELETING.to_owned();
+                    }
+                }
+                c.generation += 1;
+                members.push(c);
+            }
+            let mut items = Vec::new();
+            for c in &members {
+                items.push(("cluster", c.id.as_str(), Some(Self::encode(c)?)));
+            }
+            items.push((
+                "replicationgroup",
+                next.id.as_str(),
+                Some(Self::encode(&next)?),
+            ));
+            self.persist_all(scope, &items)?;
+            for c in members {
+                r.clusters.insert(c.id.clone(), c);
+            }
+            r.replication_groups.insert(next.id.clone(), next.clone());
+            next
+        };
+        self.wake();
+        Ok(next)
     }
 
     pub fn test_failover(

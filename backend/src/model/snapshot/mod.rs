@@ -332,18 +332,22 @@ impl ControlPlane {
                 Ok(())
             });
         } else if let Some(c) = &s.cluster_id {
-            let c = {
-                let mut st = self.lock();
-                let Some(c) = st.region(scope).clusters.get_mut(c) else {
-                    return;
-                };
-                if c.status != from {
-                    return;
-                }
-                c.status = to.to_owned();
-                c.clone()
+            let mut st = self.lock();
+            let Some(c) = st.region(scope).clusters.get_mut(c) else {
+                return;
             };
-            let _ = self.persist("cluster", scope, &c.id, Some(&c));
+            if c.status != from {
+                return;
+            }
+            let mut next = c.clone();
+            next.status = to.to_owned();
+            // Stored under the lock, before it is visible (see `update_cluster`).
+            if self
+                .persist("cluster", scope, &next.id, Some(&next))
+                .is_ok()
+            {
+                *c = next;
+            }
         }
     }
 
