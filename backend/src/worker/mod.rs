@@ -9,10 +9,11 @@
 //!   `migration`, `users` (users and user groups pushed to the engines);
 //! - what the passes share, below them: `node` (a node's configuration and spec,
 //!   connecting to it, pushing parameters, saving), `proxy` and `discovery` (the
-//!   endpoints served).
+//!   endpoints served); `figures` (a node's live figures, read for the dashboard).
 
 pub mod cluster_mode;
 pub mod discovery;
+pub mod figures;
 mod migration;
 mod node;
 pub mod proxy;

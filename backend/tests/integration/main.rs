@@ -4,6 +4,7 @@ mod answers;
 mod cli;
 mod cluster_mode;
 mod common;
+mod dashboard;
 mod engine;
 mod migration;
 mod rbac;
