@@ -185,7 +185,11 @@ impl DockerRuntime {
                 };
                 // A cluster node shares the host's network (see `create`).
                 let (port, plain, bind) = if super::is_cluster_node(spec) {
-                    (spec.port, spec.plain_port, spec.host.to_string())
+                    (
+                        spec.port,
+                        spec.plain_port,
+                        super::listen_addr(spec.host).to_string(),
+                    )
                 } else {
                     (
                         6379,
@@ -228,7 +232,7 @@ impl DockerRuntime {
                 let mut m = HashMap::from([(
                     cport.clone(),
                     Some(vec![PortBinding {
-                        host_ip: Some(spec.host.to_string()),
+                        host_ip: Some(super::listen_addr(spec.host).to_string()),
                         host_port: Some(spec.port.to_string()),
                     }]),
                 )]);
@@ -237,7 +241,7 @@ impl DockerRuntime {
                     m.insert(
                         format!("{}/tcp", super::CONTAINER_PLAIN_PORT),
                         Some(vec![PortBinding {
-                            host_ip: Some(spec.host.to_string()),
+                            host_ip: Some(super::listen_addr(spec.host).to_string()),
                             host_port: Some(p.to_string()),
                         }]),
                     );

@@ -74,7 +74,7 @@ impl Proxies {
             }
         }
         self.stop(key);
-        let listener = TcpListener::bind((host, port)).await?;
+        let listener = TcpListener::bind((crate::engine::listen_addr(host), port)).await?;
         let (tx, rx) = watch::channel(targets);
         let next = Arc::new(AtomicUsize::new(0));
         let task = tokio::spawn(async move {
