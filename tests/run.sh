@@ -83,6 +83,11 @@ fi
 export ELASTICACHE_TEST_RUNTIMES="$runtimes"
 
 say "cargo test (runtimes: $runtimes)"
+if [ -d "${CARGO_TARGET_DIR:-$root/target}/debug/deps" ]; then
+  echo "building the tests (up to date: seconds)…"
+else
+  echo "building the tests: the first build takes about 10-20 minutes on 2 cores…"
+fi
 cargo test --workspace --no-run -q 2>&1 | tail -5
 # HashiCorp's provider sleeps in its waiters (30 s before its first look, 10 s
 # between looks): its tests mostly wait, so they run beside the others in a

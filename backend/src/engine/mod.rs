@@ -280,6 +280,12 @@ pub trait EngineRuntime: Send + Sync + 'static {
     /// and port). Returns once the container/process is launched, not when ready.
     async fn start(&self, spec: &NodeSpec) -> anyhow::Result<StartInfo>;
 
+    /// The image `start` will have to pull first, if any (Docker), so that the
+    /// caller can say why this start takes longer.
+    async fn missing_image(&self, _spec: &NodeSpec) -> Option<String> {
+        None
+    }
+
     /// Current status of the node with this key (checks liveness and the port).
     async fn status(&self, spec: &NodeSpec) -> NodeStatus;
 

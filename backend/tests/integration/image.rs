@@ -183,3 +183,57 @@ fn backend_image_runs_with_the_docker_runtime_and_serves_reachable_endpoints() {
     assert!(left.is_empty(), "engine containers left: {left}");
     drop(guard);
 }
+
+/// A node whose image is not on the machine: the cluster's events say that
+/// the image is being pulled before the node starts (and, where it cannot be
+/// pulled, why the node failed).
+#[tokio::test]
+async fn a_missing_image_is_announced_as_pulled_in_the_events() {
+    if !common::runtimes().iter().any(|r| r == "docker") {
+        eprintln!("skipped: the Docker runtime is not under test (ELASTICACHE_TEST_RUNTIMES)");
+        return;
+    }
+    let image = "localhost:1/elasticache-local-missing:0";
+    let b = common::Backend::start_with(
+        "docker",
+        &[(
+            "ELASTICACHE_IMAGES",
+            &format!(r#"{{"memcached":"{image}"}}"#),
+        )],
+    );
+    let c = b.client();
+    let id = common::name("pull");
+    c.create_cache_cluster()
+        .cache_cluster_id(&id)
+        .engine("memcached")
+        .cache_node_type("cache.t3.micro")
+        .num_cache_nodes(1)
+        .send()
+        .await
+        .unwrap();
+    let messages = common::eventually(
+        "the pull in the events",
+        Duration::from_secs(60),
+        || async {
+            let evs = c
+                .describe_events()
+                .source_type(aws_sdk_elasticache::types::SourceType::CacheCluster)
+                .source_identifier(&id)
+                .send()
+                .await
+                .ok()?;
+            let msgs: Vec<String> = evs
+                .events()
+                .iter()
+                .filter_map(|e| e.message().map(str::to_owned))
+                .collect();
+            (msgs
+                .iter()
+                .any(|m| m.contains(&format!("pulling image {image}")))
+                && msgs.iter().any(|m| m.contains("cannot pull image")))
+            .then_some(msgs)
+        },
+    )
+    .await;
+    assert!(!messages.is_empty());
+}
