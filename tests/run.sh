@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project, on a fresh Debian machine with Rust:
 #   1. installs what the tests need (Debian docker.io, redis-server, redis-tools,
-#      memcached, protobuf-compiler, libprotobuf-dev, chromium (the dashboard's browser test); PyPI botocore >= 1.44.8, awscli, boto3),
+#      memcached, protobuf-compiler, libprotobuf-dev, chromium and chromium-driver (the dashboard's browser test); PyPI botocore >= 1.44.8, awscli, boto3),
 #   2. starts dockerd when none answers (detached, logging to a file; stopped at the end),
 #   3. builds the test engine images FROM scratch from the Debian binaries
 #      (localtest/redis:7.0, localtest/memcached:1.6: no registry is needed),
@@ -30,7 +30,7 @@ case ",$runtimes," in *,docker,*) want_docker=1 ;; esac
 say "packages"
 # shellcheck source=tests/deps.sh
 . "$root/tests/deps.sh"
-pkgs=(redis-server redis-tools memcached protobuf-compiler libprotobuf-dev chromium)
+pkgs=(redis-server redis-tools memcached protobuf-compiler libprotobuf-dev chromium chromium-driver)
 [ "$want_docker" = 1 ] && pkgs+=(docker.io)
 need_packages "$work/apt.log" "${pkgs[@]}"
 # The shared conformance checker needs botocore's model of all 77 operations

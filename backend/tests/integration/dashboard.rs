@@ -1,7 +1,9 @@
 //! The dashboard and the introspection API under it (`/_elasticache/...`), as a
 //! person and a script use them: real engines, a real HTTP client (curl), the
-//! page in a real browser (headless Debian `chromium`), failovers made with the
-//! AWS SDK.
+//! page in a real browser (headless Debian `chromium`: `--dump-dom` of the
+//! server-rendered page, then a live session through `chromedriver` in which
+//! the page's own button sends TestFailover). The screenshot is kept at
+//! `$TEST_WORK/dashboard/dashboard.png` (else under `CARGO_TARGET_TMPDIR`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -313,33 +315,51 @@ async fn dashboard_shows_topology_figures_and_failovers_in_a_browser() {
         dom.contains("5462-10922") && dom.contains("512.0 MiB") && dom.contains("test failover")
     );
 
-    // A failover of shard 0002, made with the SDK: the page shows the new primary.
-    c.test_failover()
-        .replication_group_id(&cm)
-        .node_group_id("0002")
-        .send()
-        .await
-        .unwrap();
-    let old = format!("{cm}-0002-001");
-    let dom = eventually(
-        "the new primary in the page",
-        Duration::from_secs(60),
+    // The page live, driven through WebDriver (chromedriver): a person clicks
+    // "test failover" on shard 0002 and confirms; the page's own script sends
+    // TestFailover, then shows the new primary and the failover's events.
+    let driver = Driver::start(profile.path());
+    driver.go(&url);
+    eventually(
+        "the events stream open",
+        Duration::from_secs(20),
         || async {
-            let dom = chromium(&url, profile.path(), None);
-            let promoted = (2..=3).any(|m| {
-                shown_role(&dom, &format!("{cm}-0002-00{m}")).as_deref() == Some("primary")
-            });
-            (promoted && shown_role(&dom, &old).as_deref() == Some("replica")).then_some(dom)
+            (driver.script("return document.getElementById('stream-state').textContent") == "live")
+                .then_some(())
         },
     )
     .await;
+    let events_before =
+        driver.script("return String(document.querySelectorAll('#events li').length)");
+    driver.click(r#"tr[data-node$="-0002-001/0001"] button[data-action="TestFailover"]"#);
+    driver.accept_alert();
+    let old = format!("{cm}-0002-001");
+    let roles = eventually("the new primary in the live page", Duration::from_secs(30), || async {
+        let roles = driver.script(
+            "return [...document.querySelectorAll('tr.node')].map(r => r.dataset.node + '=' + r.dataset.role).join(' ')",
+        );
+        let promoted = (2..=3).any(|m| roles.contains(&format!("{cm}-0002-00{m}/0001=primary")));
+        (promoted && roles.contains(&format!("{old}/0001=replica"))).then_some(roles)
+    })
+    .await;
     assert!(
-        dom.contains("Failover"),
-        "the failover's events in the page"
+        roles.contains(&format!("{cm}-0001-001/0001=primary")),
+        "{roles}"
     );
+    let result = driver.script("return document.getElementById('action-result').textContent");
+    assert!(result.contains("accepted"), "the action's answer: {result}");
+    eventually(
+        "the failover's events in the live feed",
+        Duration::from_secs(30),
+        || async {
+            let feed = driver.script("return document.getElementById('events').textContent");
+            let n = driver.script("return String(document.querySelectorAll('#events li').length)");
+            (feed.contains("Failover") && n != events_before).then_some(())
+        },
+    )
+    .await;
     let shot = out_dir.join("dashboard.png");
-    let _ = std::fs::remove_file(&shot);
-    chromium(&url, profile.path(), Some(&shot));
+    driver.screenshot(&shot);
     let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
     assert!(
         size > 10_000,
@@ -347,4 +367,118 @@ async fn dashboard_shows_topology_figures_and_failovers_in_a_browser() {
         shot.display()
     );
     eprintln!("dashboard screenshot: {}", shot.display());
+}
+
+/// A headless Chromium session through chromedriver's WebDriver HTTP API,
+/// spoken with curl.
+struct Driver {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Driver {
+    fn start(profile: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = std::fs::File::create(profile.join("chromedriver.log")).unwrap();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("chromedriver (Debian package `chromium-driver`)");
+        let base = format!("http://127.0.0.1:{port}");
+        let mut d = Self { child, base };
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while Self::call("GET", &format!("{}/status", d.base), None).is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "chromedriver did not answer"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let caps = serde_json::json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=1600,1300",
+                    format!("--user-data-dir={}", profile.join("webdriver").display())]
+            }
+        }}});
+        let v = Self::call("POST", &format!("{}/session", d.base), Some(&caps)).expect("session");
+        let id = v["value"]["sessionId"]
+            .as_str()
+            .expect("session id")
+            .to_owned();
+        d.base = format!("{}/session/{id}", d.base);
+        d
+    }
+
+    fn call(method: &str, url: &str, body: Option<&Value>) -> Option<Value> {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-s", "-X", method, "-H", "Content-Type: application/json"]);
+        if let Some(b) = body {
+            cmd.args(["-d", &b.to_string()]);
+        }
+        let out = cmd.arg(url).output().ok()?;
+        serde_json::from_slice(&out.stdout).ok()
+    }
+
+    fn post(&self, path: &str, body: &Value) -> Value {
+        let v = Self::call("POST", &format!("{}{path}", self.base), Some(body)).expect(path);
+        assert!(v["value"]["error"].is_null(), "WebDriver {path}: {v}");
+        v["value"].clone()
+    }
+
+    fn go(&self, url: &str) {
+        self.post("/url", &serde_json::json!({ "url": url }));
+    }
+
+    fn script(&self, js: &str) -> String {
+        let v = self.post(
+            "/execute/sync",
+            &serde_json::json!({ "script": js, "args": [] }),
+        );
+        v.as_str().unwrap_or_default().to_owned()
+    }
+
+    fn click(&self, css: &str) {
+        let e = self.post(
+            "/element",
+            &serde_json::json!({ "using": "css selector", "value": css }),
+        );
+        let id = e
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .expect("element");
+        self.post(&format!("/element/{id}/click"), &serde_json::json!({}));
+    }
+
+    fn accept_alert(&self) {
+        self.post("/alert/accept", &serde_json::json!({}));
+    }
+
+    fn screenshot(&self, to: &Path) {
+        let v = Self::call("GET", &format!("{}/screenshot", self.base), None).expect("screenshot");
+        let b64 = v["value"].as_str().expect("screenshot data");
+        let tmp = to.with_extension("b64");
+        std::fs::write(&tmp, b64).unwrap();
+        let out = Command::new("base64").arg("-d").arg(&tmp).output().unwrap();
+        std::fs::write(to, out.stdout).unwrap();
+        let _ = std::fs::remove_file(tmp);
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = Self::call("DELETE", &self.base, None);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
