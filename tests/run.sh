@@ -20,6 +20,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 work=${TEST_WORK:-$root/target/test-work}
 mkdir -p "$work"
+# Tests keep what a person would look at under it (the dashboard's screenshot).
+export TEST_WORK="$work"
 say() { printf '\n== %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
