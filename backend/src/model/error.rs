@@ -86,6 +86,8 @@ faults! {
     ServerlessCacheNotUnderMigrationFault,
     MigrationHealthFault,
     GlobalReplicationGroupNotFoundFault,
+    GlobalReplicationGroupAlreadyExistsFault,
+    InvalidGlobalReplicationGroupState,
     ReplicationGroupAlreadyUnderMigrationFault,
     ReplicationGroupNotUnderMigrationFault,
 }

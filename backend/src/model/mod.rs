@@ -12,12 +12,14 @@
 //! `user` (users and user groups), `reserved_node` ← `cluster` ←
 //! `replication_group` ← `snapshot`, `service_update` ← `serverless`
 //! (serverless caches, backed by hidden groups, clusters and snapshots).
-//! New families (global datastores) are folders of their own.
+//! `global_datastore` (global datastores: member replication groups across
+//! regions) sits above `replication_group`.
 
 pub mod arn;
 pub mod cluster;
 pub mod error;
 pub mod events;
+pub mod global_datastore;
 pub mod lifecycle;
 pub mod parameter_group;
 pub mod record;
@@ -81,6 +83,8 @@ pub struct Region {
     pub reserved_nodes: BTreeMap<String, reserved_node::ReservedNode>,
     pub update_actions: BTreeMap<String, service_update::UpdateActionRecord>,
     pub serverless_caches: BTreeMap<String, serverless::ServerlessCache>,
+    /// Global datastores created in this region (seen from every region of the account).
+    pub global_replication_groups: BTreeMap<String, global_datastore::GlobalReplicationGroup>,
     pub events: Vec<events::Event>,
     /// Tags of the `default.*` parameter groups and `default` subnet group,
     /// which are not stored as records of their own.

@@ -91,6 +91,10 @@ pub fn load_state(store: &dyn Store) -> anyhow::Result<State> {
             "serverlesscache" => {
                 r.serverless_caches.insert(id.to_owned(), decode(&bytes)?);
             }
+            "globalreplicationgroup" => {
+                r.global_replication_groups
+                    .insert(id.to_owned(), decode(&bytes)?);
+            }
             "event" => r.events.push(decode(&bytes)?),
             "defaulttags" => {
                 r.default_tags.insert(id.to_owned(), decode(&bytes)?);

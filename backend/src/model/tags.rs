@@ -21,6 +21,15 @@ impl ControlPlane {
         arn_str: &str,
         f: impl FnOnce(&mut Vec<Tag>) -> Result<()>,
     ) -> Result<Vec<Tag>> {
+        if let Some((account, id)) = super::global_datastore::parse_arn(arn_str) {
+            if account != caller.account {
+                return Err(Error::new(
+                    Fault::InvalidARN,
+                    format!("The ARN {arn_str} does not belong to this account."),
+                ));
+            }
+            return self.with_global_tags(caller, &id, f);
+        }
         let a = arn::parse(arn_str)?;
         if a.scope != *caller {
             return Err(Error::new(

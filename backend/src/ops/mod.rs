@@ -5,6 +5,7 @@
 mod catalogs;
 mod clusters;
 mod events;
+mod global_datastores;
 mod migration;
 mod parameter_groups;
 mod replication_groups;
@@ -118,6 +119,15 @@ operations! {
     ExportServerlessCacheSnapshot => serverless::export_snapshot,
     PrepareMigration => serverless::prepare_migration,
     StopMigration => serverless::stop_migration,
+    CreateGlobalReplicationGroup => global_datastores::create,
+    DescribeGlobalReplicationGroups => global_datastores::describe,
+    ModifyGlobalReplicationGroup => global_datastores::modify,
+    DeleteGlobalReplicationGroup => global_datastores::delete,
+    DisassociateGlobalReplicationGroup => global_datastores::disassociate,
+    FailoverGlobalReplicationGroup => global_datastores::failover,
+    IncreaseNodeGroupsInGlobalReplicationGroup => global_datastores::increase_node_groups,
+    DecreaseNodeGroupsInGlobalReplicationGroup => global_datastores::decrease_node_groups,
+    RebalanceSlotsInGlobalReplicationGroup => global_datastores::rebalance_slots,
 }
 
 /// Actions this backend answers for real.
@@ -292,6 +302,7 @@ mod tests {
         ("catalogs", include_str!("catalogs.rs")),
         ("clusters", include_str!("clusters.rs")),
         ("events", include_str!("events.rs")),
+        ("global_datastores", include_str!("global_datastores.rs")),
         ("migration", include_str!("migration.rs")),
         ("parameter_groups", include_str!("parameter_groups.rs")),
         ("replication_groups", include_str!("replication_groups.rs")),

@@ -532,5 +532,11 @@ pub(super) fn flatten(ctx: &Ctx<'_>, g: &ReplicationGroup) -> dto::ReplicationGr
             .into(),
     );
     m.engine = Some(g.engine.as_str().to_owned());
+    if let Some((gid, role)) = ctx.cp.global_info(&ctx.scope, g) {
+        m.global_replication_group_info = Some(dto::GlobalReplicationGroupInfo {
+            global_replication_group_id: Some(gid),
+            global_replication_group_member_role: Some(role),
+        });
+    }
     m
 }

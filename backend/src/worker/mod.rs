@@ -6,7 +6,8 @@
 //! - the passes, each an `impl Reconciler` of its own: `reconcile` (clusters:
 //!   start, restart, remove nodes, parameters, statuses, events), `replication`
 //!   (replication groups), `cluster_mode` (Redis Cluster groups), `snapshots`,
-//!   `migration`, `users` (users and user groups pushed to the engines);
+//!   `migration`, `users` (users and user groups pushed to the engines),
+//!   `global` (global datastores: secondary regions follow the primary region);
 //! - what the passes share, below them: `node` (a node's configuration and spec,
 //!   connecting to it, pushing parameters, saving), `proxy` and `discovery` (the
 //!   endpoints served); `figures` (a node's live figures, read for the dashboard).
@@ -14,6 +15,7 @@
 pub mod cluster_mode;
 pub mod discovery;
 pub mod figures;
+mod global;
 mod migration;
 mod node;
 pub mod proxy;
@@ -105,6 +107,7 @@ impl Reconciler {
             self.users();
             self.updates();
             self.serverless().await;
+            self.global_datastores();
             if last_health.elapsed() >= HEALTH_EVERY {
                 last_health = Instant::now();
                 let me = self.clone();
@@ -173,6 +176,7 @@ mod tests {
             ("migration", include_str!("migration.rs")),
             ("updates", include_str!("updates.rs")),
             ("serverless", include_str!("serverless.rs")),
+            ("global", include_str!("global.rs")),
         ];
         for (name, text) in passes {
             for (other, _) in passes.iter().filter(|(o, _)| *o != name) {

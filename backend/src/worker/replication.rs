@@ -474,6 +474,12 @@ impl Reconciler {
                 if self.migrate_primary(scope, g, &m.spec, &info, tls).await {
                     continue;
                 }
+                if self
+                    .follow_global_primary(scope, g, &m.spec, &info, tls)
+                    .await
+                {
+                    continue;
+                }
                 if role != "master" {
                     let _ = command(m.addr(), tls, &["REPLICAOF", "NO", "ONE"]).await;
                 }

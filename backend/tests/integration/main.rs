@@ -6,6 +6,7 @@ mod cluster_mode;
 mod common;
 mod dashboard;
 mod engine;
+mod global;
 mod image;
 mod migration;
 mod rbac;

@@ -104,6 +104,9 @@ pub struct ReplicationGroup {
     /// not pushed to the running nodes yet.
     #[serde(default)]
     pub users_pending: bool,
+    /// The global datastore this group is a member of (its role is the datastore's).
+    #[serde(default)]
+    pub global_id: Option<String>,
 }
 
 impl ReplicationGroup {
@@ -274,6 +277,84 @@ fn next_transit(
     }
 }
 
+/// What a secondary of a global datastore inherits from its primary group,
+/// with AWS's error when the request asks for something else.
+fn inherit_from_global(
+    req: &mut CreateReplicationGroup,
+    gid: &str,
+    primary: &ReplicationGroup,
+    pc: &CacheCluster,
+    same_parameter_group_here: bool,
+) -> Result<()> {
+    let differs = |what: &str| {
+        Error::combination(format!(
+            "{what} of a secondary replication group comes from global replication group {gid}: leave it out or give the primary's."
+        ))
+    };
+    let c = &mut req.cluster;
+    if c.engine
+        .as_deref()
+        .is_some_and(|e| !e.eq_ignore_ascii_case(pc.engine.as_str()))
+    {
+        return Err(differs("Engine"));
+    }
+    if c.engine_version.as_deref().is_some_and(|v| {
+        !(pc.engine_version == v || pc.engine_version.starts_with(&format!("{v}.")))
+    }) {
+        return Err(differs("EngineVersion"));
+    }
+    if c.node_type.as_deref().is_some_and(|t| t != pc.node_type) {
+        return Err(differs("CacheNodeType"));
+    }
+    if c.transit_encryption
+        .is_some_and(|t| t != pc.transit_encryption)
+    {
+        return Err(differs("TransitEncryptionEnabled"));
+    }
+    if req
+        .at_rest_encryption
+        .is_some_and(|a| a != pc.at_rest_encryption)
+    {
+        return Err(differs("AtRestEncryptionEnabled"));
+    }
+    if c.auth_token.is_some() {
+        return Err(differs("AuthToken"));
+    }
+    if req.primary_cluster_id.is_some() {
+        return Err(Error::combination(format!(
+            "An existing cluster cannot join global replication group {gid} as a secondary (its data would be replaced): create a new replication group."
+        )));
+    }
+    if req.num_node_groups.is_some()
+        || req.node_group_configuration > 0
+        || req.cluster_mode.is_some()
+    {
+        return Err(differs("The shard layout"));
+    }
+    c.engine = Some(pc.engine.as_str().to_owned());
+    c.engine_version = Some(pc.engine_version.clone());
+    c.node_type = Some(pc.node_type.clone());
+    c.transit_encryption = Some(pc.transit_encryption);
+    c.transit_mode.clone_from(&pc.transit_mode);
+    if c.port.is_none() {
+        c.port = Some(i64::from(pc.port));
+    }
+    if c.parameter_group.is_none() && same_parameter_group_here {
+        c.parameter_group = Some(pc.parameter_group.clone());
+    }
+    req.at_rest_encryption = Some(pc.at_rest_encryption);
+    if req.num_cache_clusters.is_none() && req.replicas_per_node_group.is_none() {
+        req.num_cache_clusters = Some(i64::try_from(primary.members.len()).unwrap_or(1));
+    }
+    if req.automatic_failover.is_none() {
+        req.automatic_failover = Some(primary.automatic_failover);
+    }
+    if req.multi_az.is_none() {
+        req.multi_az = Some(primary.multi_az);
+    }
+    Ok(())
+}
+
 fn not_found(id: &str) -> Error {
     Error::new(
         Fault::ReplicationGroupNotFoundFault,
@@ -372,7 +453,7 @@ impl ControlPlane {
     pub fn create_replication_group(
         &self,
         scope: &Scope,
-        req: CreateReplicationGroup,
+        mut req: CreateReplicationGroup,
     ) -> Result<ReplicationGroup> {
         let id = validate::identifier("Replication group", "ReplicationGroupId", &req.id, 40)?;
         if req.description.is_empty() {
@@ -380,12 +461,23 @@ impl ControlPlane {
                 "The parameter ReplicationGroupDescription must be provided and must not be blank.",
             ));
         }
-        if let Some(g) = &req.global_replication_group_id {
-            return Err(Error::new(
-                Fault::GlobalReplicationGroupNotFoundFault,
-                format!("Global replication group {g} not found."),
-            ));
-        }
+        // A secondary of a global datastore takes the primary group's settings.
+        let joining = match req.global_replication_group_id.clone() {
+            Some(gid) => {
+                let (ps, prg, pc) = self.global_primary_for_join(scope, &gid)?;
+                inherit_from_global(
+                    &mut req,
+                    &gid,
+                    &prg,
+                    &pc,
+                    self.find_parameter_group(scope, &pc.parameter_group)
+                        .is_ok(),
+                )?;
+                let _ = ps;
+                Some((gid, pc.auth.clone(), pc.auth_token_last_modified))
+            }
+            None => None,
+        };
         if !req.user_group_ids.is_empty() {
             if req.cluster.auth_token.is_some() {
                 return Err(Error::combination(
@@ -507,6 +599,11 @@ impl ControlPlane {
             c.replication_group_id = Some(id.clone());
             c.at_rest_encryption = req.at_rest_encryption == Some(true);
             c.kms_key_id.clone_from(&req.kms_key_id);
+            if let Some((_, auth, modified)) = &joining {
+                // The primary region's AUTH token(s), as AWS carries them over.
+                c.auth = auth.clone();
+                c.auth_token_last_modified = *modified;
+            }
             members.push(c);
         }
         let template = existing.clone().or_else(|| members.first().cloned());
@@ -564,8 +661,12 @@ impl ControlPlane {
             durability: req.durability.clone(),
             user_group_ids: req.user_group_ids.clone(),
             users_pending: false,
+            global_id: joining.as_ref().map(|j| j.0.clone()),
         };
         self.insert_clusters(scope, &members, Some(&group))?;
+        if let Some((gid, ..)) = &joining {
+            self.join_global(scope, gid, &id)?;
+        }
         if let Some(c) = existing {
             let gid = id.clone();
             self.update_cluster(scope, &c.id, move |c| {
@@ -837,6 +938,7 @@ impl ControlPlane {
                 format!("Replication group {} is already being deleted.", g.id),
             ));
         }
+        self.leave_global_on_delete(scope, &g)?;
         if retain_primary && g.cluster_enabled() {
             return Err(Error::combination(
                 "RetainPrimaryCluster is not supported for a replication group with cluster mode enabled.",

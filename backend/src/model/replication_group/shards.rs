@@ -549,6 +549,7 @@ impl ControlPlane {
             durability: req.durability.clone(),
             user_group_ids: req.user_group_ids.clone(),
             users_pending: false,
+            global_id: None,
         };
         self.insert_clusters(scope, &clusters, Some(&group))?;
         Ok(group)
@@ -761,6 +762,33 @@ impl ControlPlane {
             Ok(())
         })?;
         self.event(scope, "replication-group", &g.id, message);
+        Ok(g)
+    }
+
+    /// Spread the slots evenly over the shards again (the reconciler
+    /// migrates what moves).
+    pub fn rebalance_slots(&self, scope: &Scope, id: &str) -> Result<ReplicationGroup> {
+        let g = self.find_replication_group(scope, id)?;
+        if !g.cluster_enabled() {
+            return Err(Error::invalid(format!(
+                "Replication group {} does not have cluster mode enabled: it has no slots to rebalance.",
+                g.id
+            )));
+        }
+        if g.status != lifecycle::AVAILABLE {
+            return Err(bad_state(&g));
+        }
+        let g = self.update_replication_group(scope, id, |g| {
+            rebalance(&mut g.node_groups);
+            g.status = lifecycle::MODIFYING.to_owned();
+            Ok(())
+        })?;
+        self.event(
+            scope,
+            "replication-group",
+            &g.id,
+            format!("Rebalancing the slots of replication group {}", g.id),
+        );
         Ok(g)
     }
 

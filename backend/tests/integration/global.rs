@@ -1,0 +1,578 @@
+//! Global datastores on real engines, checked with `redis-cli`: a secondary
+//! region replicates the primary region (TLS and the AUTH token carried over),
+//! refuses writes, survives a backend restart, takes a failover and back, a
+//! node type change rolled through both regions, a disassociation; and the
+//! bad input AWS refuses. Cluster mode: the primary region reshards through
+//! the datastore.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use aws_sdk_elasticache::types::GlobalReplicationGroup;
+use aws_sdk_elasticache::Client;
+
+use crate::common::{
+    self, cleanup_engines, cli, code, describe_group, eventually, fetch_ca, Backend, Ep,
+};
+
+const TOKEN: &str = "global-datastore-token-0123";
+
+struct Guard(PathBuf);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        cleanup_engines(&self.0);
+    }
+}
+
+async fn global(c: &Client, id: &str) -> Option<GlobalReplicationGroup> {
+    c.describe_global_replication_groups()
+        .global_replication_group_id(id)
+        .show_member_info(true)
+        .send()
+        .await
+        .ok()?
+        .global_replication_groups()
+        .first()
+        .cloned()
+}
+
+async fn wait_global(c: &Client, id: &str, status: &str) -> GlobalReplicationGroup {
+    eventually(
+        &format!("global datastore {id} {status}"),
+        Duration::from_secs(180),
+        || async {
+            let g = global(c, id).await?;
+            (g.status() == Some(status)).then_some(g)
+        },
+    )
+    .await
+}
+
+async fn wait_group(c: &Client, id: &str) -> aws_sdk_elasticache::types::ReplicationGroup {
+    eventually(
+        &format!("replication group {id} available"),
+        Duration::from_secs(180),
+        || async {
+            let g = describe_group(c, id).await?;
+            (g.status() == Some("available")).then_some(g)
+        },
+    )
+    .await
+}
+
+/// (primary endpoint, reader endpoint) of a cluster-mode-disabled group.
+fn endpoints(g: &aws_sdk_elasticache::types::ReplicationGroup) -> (Ep, Ep) {
+    let ng = &g.node_groups()[0];
+    let p = ng.primary_endpoint().unwrap();
+    let r = ng.reader_endpoint().unwrap();
+    (
+        common::ep(p.address().unwrap(), p.port().unwrap()),
+        common::ep(r.address().unwrap(), r.port().unwrap()),
+    )
+}
+
+fn roles(g: &GlobalReplicationGroup) -> Vec<(String, String)> {
+    g.members()
+        .iter()
+        .map(|m| {
+            (
+                m.replication_group_id().unwrap_or_default().to_owned(),
+                m.role().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn until_reply(what: &str, f: impl Fn() -> String, want: impl Fn(&str) -> bool) -> String {
+    eventually(what, Duration::from_secs(60), || async {
+        let r = f();
+        want(&r).then_some(r)
+    })
+    .await
+}
+
+async fn create_primary(c: &Client, id: &str, node_type: &str) -> Result<(), String> {
+    c.create_replication_group()
+        .replication_group_id(id)
+        .replication_group_description("primary region")
+        .engine("redis")
+        .cache_node_type(node_type)
+        .num_cache_clusters(2)
+        .automatic_failover_enabled(true)
+        .transit_encryption_enabled(true)
+        .auth_token(TOKEN)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("{e:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secondary_region_replicates_fails_over_and_leaves() {
+    for rt in common::runtimes() {
+        let tmp = tempfile::Builder::new()
+            .prefix("ec-global-")
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path().to_path_buf();
+        let _guard = Guard(dir.clone());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut b = Backend::start_in(&rt, &dir, port);
+        let (east, west) = (b.client_in("us-east-1"), b.client_in("us-west-2"));
+        let ca = fetch_ca(&b).await;
+        let (p, s) = (common::name("gp"), common::name("gs"));
+
+        // A node type AWS does not offer global datastores on.
+        let small = common::name("gsmall");
+        create_primary(&east, &small, "cache.t3.micro")
+            .await
+            .unwrap();
+        wait_group(&east, &small).await;
+        let r = east
+            .create_global_replication_group()
+            .global_replication_group_id_suffix("small")
+            .primary_replication_group_id(&small)
+            .send()
+            .await;
+        assert_eq!(code(r), "InvalidParameterValue", "{rt}: t3 node type");
+        let r = west
+            .create_replication_group()
+            .replication_group_id(&s)
+            .replication_group_description("x")
+            .global_replication_group_id("ldgnf-nothing")
+            .send()
+            .await;
+        assert_eq!(code(r), "GlobalReplicationGroupNotFoundFault", "{rt}");
+
+        create_primary(&east, &p, "cache.m5.large").await.unwrap();
+        wait_group(&east, &p).await;
+        let g = east
+            .create_global_replication_group()
+            .global_replication_group_id_suffix("itest")
+            .global_replication_group_description("integration")
+            .primary_replication_group_id(&p)
+            .send()
+            .await
+            .unwrap();
+        let gid = g
+            .global_replication_group()
+            .unwrap()
+            .global_replication_group_id()
+            .unwrap()
+            .to_owned();
+        assert_eq!(gid, "ldgnf-itest", "{rt}: AWS's us-east-1 prefix");
+        let g = wait_global(&east, &gid, "primary-only").await;
+        assert_eq!(g.transit_encryption_enabled(), Some(true));
+        assert_eq!(g.auth_token_enabled(), Some(true));
+        assert_eq!(g.cache_node_type(), Some("cache.m5.large"));
+        let r = east
+            .create_global_replication_group()
+            .global_replication_group_id_suffix("itest")
+            .primary_replication_group_id(&p)
+            .send()
+            .await;
+        assert_eq!(
+            code(r),
+            "InvalidReplicationGroupState",
+            "{rt}: already a member"
+        );
+
+        // The secondary: settings from the primary; a different version is refused.
+        let r = west
+            .create_replication_group()
+            .replication_group_id(&s)
+            .replication_group_description("secondary")
+            .global_replication_group_id(&gid)
+            .engine_version("6.2")
+            .send()
+            .await;
+        assert_eq!(
+            code(r),
+            "InvalidParameterCombination",
+            "{rt}: engine version"
+        );
+        west.create_replication_group()
+            .replication_group_id(&s)
+            .replication_group_description("secondary")
+            .global_replication_group_id(&gid)
+            .send()
+            .await
+            .unwrap();
+        let sg = wait_group(&west, &s).await;
+        assert_eq!(
+            sg.transit_encryption_enabled(),
+            Some(true),
+            "{rt}: TLS inherited"
+        );
+        assert_eq!(
+            sg.member_clusters().len(),
+            2,
+            "{rt}: as many nodes as the primary"
+        );
+        let info = sg.global_replication_group_info().unwrap();
+        assert_eq!(
+            info.global_replication_group_member_role(),
+            Some("SECONDARY")
+        );
+        let g = wait_global(&east, &gid, "available").await;
+        assert_eq!(
+            roles(&g),
+            vec![
+                (p.clone(), "PRIMARY".into()),
+                (s.clone(), "SECONDARY".into())
+            ]
+        );
+        assert!(
+            global(&west, &gid).await.is_some(),
+            "{rt}: seen from the secondary region"
+        );
+        let r = east
+            .create_replication_group()
+            .replication_group_id(common::name("gs2"))
+            .replication_group_description("same region")
+            .global_replication_group_id(&gid)
+            .send()
+            .await;
+        assert_eq!(
+            code(r),
+            "InvalidParameterValue",
+            "{rt}: one member per region"
+        );
+
+        // Writes in the primary region are read in the secondary (same token, TLS).
+        let pg = describe_group(&east, &p).await.unwrap();
+        let (pe, pr) = endpoints(&pg);
+        let (se, sr) = endpoints(&sg);
+        assert_eq!(cli(&ca, pe, Some(TOKEN), &["SET", "k", "v1"]), "OK");
+        let started = Instant::now();
+        until_reply(
+            "secondary reader reads v1",
+            || cli(&ca, sr, Some(TOKEN), &["GET", "k"]),
+            |r| r == "v1",
+        )
+        .await;
+        eprintln!(
+            "{rt}: cross-region replication lag (poll) {:?}",
+            started.elapsed()
+        );
+        let ro = cli(&ca, se, Some(TOKEN), &["SET", "k", "x"]);
+        assert!(
+            ro.starts_with("READONLY"),
+            "{rt}: secondary write answered {ro}"
+        );
+        assert!(
+            cli(&ca, se, None, &["GET", "k"]).contains("NOAUTH"),
+            "{rt}: token enforced"
+        );
+
+        // A restart of the backend keeps the datastore and the link.
+        b.kill();
+        let mut b = Backend::start_in(&rt, &dir, port);
+        let (east, west) = (b.client_in("us-east-1"), b.client_in("us-west-2"));
+        let g = wait_global(&east, &gid, "available").await;
+        assert_eq!(roles(&g).len(), 2);
+        until_reply(
+            "primary endpoint back after restart",
+            || cli(&ca, pe, Some(TOKEN), &["SET", "k", "v2"]),
+            |r| r == "OK",
+        )
+        .await;
+        until_reply(
+            "v2 after restart",
+            || cli(&ca, sr, Some(TOKEN), &["GET", "k"]),
+            |r| r == "v2",
+        )
+        .await;
+
+        // Failover to the secondary region, and back.
+        west.failover_global_replication_group()
+            .global_replication_group_id(&gid)
+            .primary_region("us-west-2")
+            .primary_replication_group_id(&s)
+            .send()
+            .await
+            .unwrap();
+        let g = wait_global(&west, &gid, "available").await;
+        assert_eq!(roles(&g)[0], (s.clone(), "PRIMARY".into()), "{rt}");
+        until_reply(
+            "secondary writable",
+            || cli(&ca, se, Some(TOKEN), &["SET", "k", "v3"]),
+            |r| r == "OK",
+        )
+        .await;
+        until_reply(
+            "old primary read-only",
+            || cli(&ca, pe, Some(TOKEN), &["SET", "k", "x"]),
+            |r| r.starts_with("READONLY"),
+        )
+        .await;
+        until_reply(
+            "old primary follows",
+            || cli(&ca, pr, Some(TOKEN), &["GET", "k"]),
+            |r| r == "v3",
+        )
+        .await;
+        let info = describe_group(&east, &p).await.unwrap();
+        assert_eq!(
+            info.global_replication_group_info()
+                .unwrap()
+                .global_replication_group_member_role(),
+            Some("SECONDARY")
+        );
+        east.failover_global_replication_group()
+            .global_replication_group_id(&gid)
+            .primary_region("us-east-1")
+            .primary_replication_group_id(&p)
+            .send()
+            .await
+            .unwrap();
+        wait_global(&east, &gid, "available").await;
+        until_reply(
+            "primary writable again",
+            || cli(&ca, pe, Some(TOKEN), &["SET", "k", "v4"]),
+            |r| r == "OK",
+        )
+        .await;
+        until_reply(
+            "secondary follows again",
+            || cli(&ca, sr, Some(TOKEN), &["GET", "k"]),
+            |r| r == "v4",
+        )
+        .await;
+
+        // A node type change rolls through both regions with the data kept.
+        let r = east
+            .modify_global_replication_group()
+            .global_replication_group_id(&gid)
+            .apply_immediately(false)
+            .global_replication_group_description("x")
+            .send()
+            .await;
+        assert_eq!(code(r), "InvalidParameterValue", "{rt}: ApplyImmediately");
+        east.modify_global_replication_group()
+            .global_replication_group_id(&gid)
+            .apply_immediately(true)
+            .cache_node_type("cache.m5.xlarge")
+            .send()
+            .await
+            .unwrap();
+        let g = eventually("node type rolled", Duration::from_secs(240), || async {
+            let g = global(&east, &gid).await?;
+            (g.status() == Some("available") && g.cache_node_type() == Some("cache.m5.xlarge"))
+                .then_some(g)
+        })
+        .await;
+        assert_eq!(g.cache_node_type(), Some("cache.m5.xlarge"));
+        let sg = wait_group(&west, &s).await;
+        assert_eq!(
+            sg.cache_node_type(),
+            Some("cache.m5.xlarge"),
+            "{rt}: secondary too"
+        );
+        until_reply(
+            "data kept",
+            || cli(&ca, sr, Some(TOKEN), &["GET", "k"]),
+            |r| r == "v4",
+        )
+        .await;
+
+        // The secondary leaves: writable on its own; the datastore is primary-only.
+        let r = east
+            .delete_global_replication_group()
+            .global_replication_group_id(&gid)
+            .retain_primary_replication_group(true)
+            .send()
+            .await;
+        assert_eq!(
+            code(r),
+            "InvalidGlobalReplicationGroupState",
+            "{rt}: secondaries first"
+        );
+        let r = east
+            .disassociate_global_replication_group()
+            .global_replication_group_id(&gid)
+            .replication_group_id(&p)
+            .replication_group_region("us-east-1")
+            .send()
+            .await;
+        assert_eq!(
+            code(r),
+            "InvalidParameterValue",
+            "{rt}: the primary cannot leave"
+        );
+        east.disassociate_global_replication_group()
+            .global_replication_group_id(&gid)
+            .replication_group_id(&s)
+            .replication_group_region("us-west-2")
+            .send()
+            .await
+            .unwrap();
+        wait_global(&east, &gid, "primary-only").await;
+        until_reply(
+            "disassociated group writable",
+            || cli(&ca, se, Some(TOKEN), &["SET", "k", "own"]),
+            |r| r == "OK",
+        )
+        .await;
+        assert_eq!(
+            cli(&ca, pe, Some(TOKEN), &["GET", "k"]),
+            "v4",
+            "{rt}: the primary keeps its data"
+        );
+        let r = east
+            .delete_replication_group()
+            .replication_group_id(&p)
+            .send()
+            .await;
+        assert_eq!(
+            code(r),
+            "InvalidReplicationGroupState",
+            "{rt}: primary of a datastore"
+        );
+        east.delete_global_replication_group()
+            .global_replication_group_id(&gid)
+            .retain_primary_replication_group(true)
+            .send()
+            .await
+            .unwrap();
+        eventually("datastore gone", Duration::from_secs(60), || async {
+            global(&east, &gid).await.is_none().then_some(())
+        })
+        .await;
+        assert!(describe_group(&east, &p)
+            .await
+            .unwrap()
+            .global_replication_group_info()
+            .is_none());
+        for (c, id) in [(&east, &p), (&west, &s), (&east, &small)] {
+            c.delete_replication_group()
+                .replication_group_id(id)
+                .send()
+                .await
+                .unwrap();
+        }
+        for (c, id) in [(&east, &p), (&west, &s), (&east, &small)] {
+            eventually("group gone", Duration::from_secs(120), || async {
+                describe_group(c, id).await.is_none().then_some(())
+            })
+            .await;
+        }
+        b.kill();
+    }
+}
+
+/// Cluster mode: the datastore reshards its primary region (secondaries in
+/// cluster mode are refused as not available yet). Process runtime only: the
+/// resharding itself is covered on both runtimes by `cluster_mode`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_mode_datastore_reshards_its_primary() {
+    let b = Backend::start("process");
+    let (east, west) = (b.client_in("us-east-1"), b.client_in("us-west-2"));
+    let p = common::name("gcm");
+    east.create_replication_group()
+        .replication_group_id(&p)
+        .replication_group_description("sharded")
+        .engine("redis")
+        .cache_node_type("cache.r6g.large")
+        .num_node_groups(2)
+        .replicas_per_node_group(1)
+        .cache_parameter_group_name("default.redis7.cluster.on")
+        .automatic_failover_enabled(true)
+        .send()
+        .await
+        .unwrap();
+    wait_group(&east, &p).await;
+    let g = east
+        .create_global_replication_group()
+        .global_replication_group_id_suffix("sharded")
+        .primary_replication_group_id(&p)
+        .send()
+        .await
+        .unwrap();
+    let gid = g
+        .global_replication_group()
+        .unwrap()
+        .global_replication_group_id()
+        .unwrap()
+        .to_owned();
+    let g = wait_global(&east, &gid, "primary-only").await;
+    assert_eq!(g.cluster_enabled(), Some(true));
+    assert_eq!(g.global_node_groups().len(), 2);
+    let r = west
+        .create_replication_group()
+        .replication_group_id(common::name("gcs"))
+        .replication_group_description("secondary")
+        .global_replication_group_id(&gid)
+        .send()
+        .await;
+    assert_eq!(
+        code(r),
+        "InvalidParameterValue",
+        "cluster-mode secondaries: not yet"
+    );
+    let r = east
+        .increase_node_groups_in_global_replication_group()
+        .global_replication_group_id(&gid)
+        .node_group_count(2)
+        .apply_immediately(true)
+        .send()
+        .await;
+    assert_eq!(code(r), "InvalidParameterValue", "must grow");
+    east.increase_node_groups_in_global_replication_group()
+        .global_replication_group_id(&gid)
+        .node_group_count(3)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    let g = eventually("3 global node groups", Duration::from_secs(180), || async {
+        let g = global(&east, &gid).await?;
+        (g.status() == Some("primary-only") && g.global_node_groups().len() == 3).then_some(g)
+    })
+    .await;
+    assert_eq!(
+        g.global_node_groups()[0].global_node_group_id(),
+        Some(format!("{gid}-0001").as_str())
+    );
+    let rg = wait_group(&east, &p).await;
+    assert_eq!(rg.node_groups().len(), 3, "the primary group resharded");
+    east.rebalance_slots_in_global_replication_group()
+        .global_replication_group_id(&gid)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    wait_global(&east, &gid, "primary-only").await;
+    east.decrease_node_groups_in_global_replication_group()
+        .global_replication_group_id(&gid)
+        .node_group_count(2)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    eventually("2 global node groups", Duration::from_secs(180), || async {
+        let g = global(&east, &gid).await?;
+        (g.status() == Some("primary-only") && g.global_node_groups().len() == 2).then_some(())
+    })
+    .await;
+    east.delete_global_replication_group()
+        .global_replication_group_id(&gid)
+        .retain_primary_replication_group(false)
+        .send()
+        .await
+        .unwrap();
+    eventually(
+        "datastore and its primary gone",
+        Duration::from_secs(120),
+        || async {
+            (global(&east, &gid).await.is_none() && describe_group(&east, &p).await.is_none())
+                .then_some(())
+        },
+    )
+    .await;
+}
