@@ -89,6 +89,26 @@ pub fn topology(regions: &[RegionView]) -> String {
         for s in &r.serverless_caches {
             serverless(&mut out, s);
         }
+        for g in &r.global_datastores {
+            let _ = write!(
+                out,
+                r#"<div class="card global" data-global="{id}"><h3>global datastore <b>{id}</b> {st}</h3><p class="muted">{d}</p><ul>"#,
+                id = esc(&g.id),
+                st = badge(&g.status),
+                d = esc(&g.description)
+            );
+            for m in &g.members {
+                let _ = write!(
+                    out,
+                    "<li>{} <b>{}</b> in {} {}</li>",
+                    esc(&m.role.to_ascii_lowercase()),
+                    esc(&m.replication_group_id),
+                    esc(&m.region),
+                    badge(&m.status)
+                );
+            }
+            out.push_str("</ul></div>");
+        }
         if !r.user_groups.is_empty() || !r.users.is_empty() {
             out.push_str(r#"<div class="card"><h3>Users and user groups</h3><ul>"#);
             for u in &r.users {
@@ -138,7 +158,7 @@ pub fn topology(regions: &[RegionView]) -> String {
 
 fn badge(status: &str) -> String {
     let class = match status {
-        "available" | "active" | "up" => "ok",
+        "available" | "active" | "up" | "associated" => "ok",
         "create-failed" | "incompatible-network" | "failed" | "down" => "bad",
         _ => "busy",
     };

@@ -49,6 +49,8 @@ pub struct RegionView {
     pub cache_clusters: Vec<ClusterView>,
     pub replication_groups: Vec<GroupView>,
     pub serverless_caches: Vec<ServerlessView>,
+    /// Global datastores with a member in this region.
+    pub global_datastores: Vec<GlobalView>,
     pub users: Vec<UserView>,
     pub user_groups: Vec<UserGroupView>,
     pub snapshots: Vec<SnapshotView>,
@@ -130,6 +132,24 @@ pub struct ServerlessView {
     pub user_group_id: Option<String>,
     /// The engines behind it.
     pub nodes: Vec<NodeView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GlobalView {
+    pub id: String,
+    pub description: String,
+    pub status: String,
+    /// The primary first.
+    pub members: Vec<GlobalMemberView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GlobalMemberView {
+    pub region: String,
+    pub replication_group_id: String,
+    /// `PRIMARY` or `SECONDARY`.
+    pub role: String,
+    pub status: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -437,6 +457,26 @@ pub async fn region(cp: &ControlPlane, scope: &Scope) -> Option<RegionView> {
             name: s.name,
         });
     }
+    let global_datastores = cp
+        .list_globals(scope)
+        .into_iter()
+        .filter(|g| g.members.iter().any(|m| m.region == scope.region))
+        .map(|g| GlobalView {
+            members: g
+                .members
+                .into_iter()
+                .map(|m| GlobalMemberView {
+                    region: m.region,
+                    replication_group_id: m.replication_group_id,
+                    role: m.role,
+                    status: m.status,
+                })
+                .collect(),
+            id: g.id,
+            description: g.description,
+            status: g.status,
+        })
+        .collect();
     let groups = cp.list_replication_groups(scope);
     let user_groups = cp
         .list_user_groups(scope)
@@ -503,6 +543,7 @@ pub async fn region(cp: &ControlPlane, scope: &Scope) -> Option<RegionView> {
         cache_clusters,
         replication_groups,
         serverless_caches,
+        global_datastores,
         users,
         user_groups,
         snapshots,
