@@ -134,8 +134,9 @@ async fn dashboard_shows_topology_figures_and_failovers_in_a_browser() {
         .replication_group_id(&tls)
         .replication_group_description("secret")
         .engine("redis")
-        .cache_node_type("cache.t3.micro")
+        .cache_node_type("cache.m5.large")
         .num_cache_clusters(2)
+        .automatic_failover_enabled(true)
         .transit_encryption_enabled(true)
         .auth_token(AUTH_TOKEN)
         .send()
@@ -153,6 +154,13 @@ async fn dashboard_shows_topology_figures_and_failovers_in_a_browser() {
     wait_group(&c, &cm).await;
     wait_group(&c, &tls).await;
     wait_cluster(&c, &mc, "available").await;
+    // The TLS group as a global datastore's primary.
+    c.create_global_replication_group()
+        .global_replication_group_id_suffix("dash")
+        .primary_replication_group_id(&tls)
+        .send()
+        .await
+        .unwrap();
 
     // The JSON API: every account and region, then one in full.
     let overview = json(&b, "/_elasticache/regions");
@@ -258,6 +266,13 @@ async fn dashboard_shows_topology_figures_and_failovers_in_a_browser() {
         .unwrap()
         .iter()
         .any(|e| e["source_id"] == cm.as_str()));
+    let global = &region["global_datastores"][0];
+    assert!(
+        global["id"].as_str().unwrap().ends_with("-dash"),
+        "{global}"
+    );
+    assert_eq!(global["members"][0]["role"], "PRIMARY");
+    assert_eq!(global["members"][0]["replication_group_id"], tls.as_str());
 
     // Events: after a sequence number, and live as server-sent events.
     let events = json(&b, "/_elasticache/events?after=0");
@@ -314,6 +329,7 @@ async fn dashboard_shows_topology_figures_and_failovers_in_a_browser() {
     assert!(
         dom.contains("5462-10922") && dom.contains("512.0 MiB") && dom.contains("test failover")
     );
+    assert!(dom.contains("global datastore") && dom.contains(&format!("primary <b>{tls}</b>")));
 
     // The page live, driven through WebDriver (chromedriver): a person clicks
     // "test failover" on shard 0002 and confirms; the page's own script sends
