@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project, on a fresh Debian machine with Rust:
 #   1. installs what the tests need (Debian docker.io, redis-server, redis-tools,
-#      memcached, protobuf-compiler, libprotobuf-dev; PyPI botocore >= 1.44.8, awscli, boto3),
+#      memcached, protobuf-compiler, libprotobuf-dev, chromium and chromium-driver (the dashboard's browser test); PyPI botocore >= 1.44.8, awscli, boto3),
 #   2. starts dockerd when none answers (detached, logging to a file; stopped at the end),
 #   3. builds the test engine images FROM scratch from the Debian binaries
 #      (localtest/redis:7.0, localtest/memcached:1.6: no registry is needed),
@@ -20,6 +20,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 work=${TEST_WORK:-$root/target/test-work}
 mkdir -p "$work"
+# Tests keep what a person would look at under it (the dashboard's screenshot).
+export TEST_WORK="$work"
 say() { printf '\n== %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -30,7 +32,7 @@ case ",$runtimes," in *,docker,*) want_docker=1 ;; esac
 say "packages"
 # shellcheck source=tests/deps.sh
 . "$root/tests/deps.sh"
-pkgs=(redis-server redis-tools memcached protobuf-compiler libprotobuf-dev)
+pkgs=(redis-server redis-tools memcached protobuf-compiler libprotobuf-dev chromium chromium-driver)
 [ "$want_docker" = 1 ] && pkgs+=(docker.io)
 need_packages "$work/apt.log" "${pkgs[@]}"
 # The shared conformance checker needs botocore's model of all 77 operations
@@ -84,6 +86,11 @@ fi
 export ELASTICACHE_TEST_RUNTIMES="$runtimes"
 
 say "cargo test (runtimes: $runtimes)"
+if [ -d "${CARGO_TARGET_DIR:-$root/target}/debug/deps" ]; then
+  echo "building the tests (up to date: seconds)…"
+else
+  echo "building the tests: the first build takes about 10-20 minutes on 2 cores…"
+fi
 cargo test --workspace --no-run -q 2>&1 | tail -5
 # HashiCorp's provider sleeps in its waiters (30 s before its first look, 10 s
 # between looks): its tests mostly wait, so they run beside the others in a

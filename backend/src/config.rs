@@ -129,6 +129,17 @@ pub async fn serve(args: Args) -> anyhow::Result<()> {
     }
     // The backend's own identity on its Redis/Valkey nodes (never logged).
     crate::engine::load_admin_secret(&args.data_dir.join("admin.secret"))?;
+    // Endpoints advertised at another host than loopback (the backend in a
+    // container): engines and endpoints listen on every interface.
+    let loopback = matches!(args.advertise_host.as_str(), "localhost")
+        || args
+            .advertise_host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    crate::engine::set_listen_all(!loopback);
+    if !loopback {
+        tracing::info!(host = %args.advertise_host, "endpoints advertised at another host: engines and endpoints listen on every interface");
+    }
     let runtime = runtime(&args).await?;
     let store = Arc::new(RedbStore::open(&args.data_dir)?);
     let settings = Settings {

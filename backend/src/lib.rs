@@ -9,6 +9,7 @@ pub mod atrest;
 pub mod auth;
 pub mod catalog;
 pub mod config;
+pub mod dashboard;
 pub mod dto;
 pub mod engine;
 pub mod model;

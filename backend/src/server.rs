@@ -1,4 +1,6 @@
-//! HTTP: one route that takes Query requests (POST form or GET query string).
+//! HTTP: one route that takes Query requests (POST form or GET query string),
+//! which also serves the dashboard to a browser; the dashboard's and the
+//! introspection API's routes under `/_elasticache/` ([`crate::dashboard`]).
 
 use std::sync::Arc;
 
@@ -30,6 +32,7 @@ pub fn app(state: AppState) -> Router {
         .route("/", any(handle))
         .route("/_health", get(|| async { "ok" }))
         .route("/_elasticache/ca.pem", get(ca_pem))
+        .merge(crate::dashboard::routes(state.cp.clone()))
         .with_state(state)
 }
 
@@ -56,6 +59,9 @@ async fn handle(
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Response {
+    if method == Method::GET && crate::dashboard::wants_page(&headers, q.as_deref()) {
+        return crate::dashboard::page_response(&state.cp).await;
+    }
     let request_id = uuid::Uuid::new_v4().to_string();
     let span = tracing::info_span!("request", id = %request_id, action = tracing::field::Empty);
     let verified = if state.auth == crate::auth::AuthMode::Strict {

@@ -3,6 +3,7 @@
 
 mod cluster;
 mod common;
+mod docs;
 mod install;
 mod module;
 mod parameter_group;

@@ -79,6 +79,12 @@ fn container_port(engine: EngineKind) -> u16 {
     }
 }
 
+/// Bytes as megabytes, for the pull's log lines.
+#[allow(clippy::cast_precision_loss)]
+fn mib(bytes: i64) -> f64 {
+    bytes as f64 / 1_000_000.0
+}
+
 fn running_as_root() -> bool {
     rustix::process::geteuid().is_root()
 }
@@ -126,8 +132,10 @@ impl DockerRuntime {
             ..Default::default()
         };
         let mut stream = self.docker.create_image(Some(opts), None, None);
-        // Last status per layer: log changes at info, progress ticks at debug.
-        let mut layers: HashMap<String, String> = HashMap::new();
+        // Per layer: its status and bytes (downloaded, total). One line per
+        // layer when it is done, and a summary of them all every 2 seconds.
+        let mut layers: HashMap<String, (String, i64, i64)> = HashMap::new();
+        let mut last_summary = std::time::Instant::now();
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| {
                 anyhow!(
@@ -138,16 +146,44 @@ impl DockerRuntime {
             if let Some(err) = info.error {
                 bail!("cannot pull image {image}: {err}");
             }
-            let layer = info.id.unwrap_or_default();
+            let Some(layer) = info.id.filter(|_| info.progress_detail.is_some()) else {
+                if let Some(status) = info.status {
+                    tracing::info!(%image, %status, "pull");
+                }
+                continue;
+            };
             let status = info.status.unwrap_or_default();
-            let progress = info.progress.unwrap_or_default();
-            if layers.get(&layer) == Some(&status) {
-                tracing::debug!(%image, %layer, %status, %progress, "pull");
-            } else {
-                tracing::info!(%image, %layer, %status, "pull");
-                layers.insert(layer, status);
+            let detail = info.progress_detail.unwrap_or_default();
+            let entry = layers.entry(layer.clone()).or_default();
+            if status == "Downloading" {
+                entry.1 = detail.current.unwrap_or(entry.1);
+                entry.2 = detail.total.unwrap_or(entry.2);
+            }
+            if entry.0 != status {
+                tracing::debug!(%image, %layer, %status, "pull");
+                if matches!(status.as_str(), "Pull complete" | "Already exists") {
+                    entry.1 = entry.2;
+                    tracing::info!(%image, %layer, mb = format!("{:.1}", mib(entry.2)), "pull: layer {status}");
+                }
+                entry.0 = status;
+            }
+            if last_summary.elapsed() >= Duration::from_secs(2) {
+                last_summary = std::time::Instant::now();
+                let done = layers
+                    .values()
+                    .filter(|l| matches!(l.0.as_str(), "Pull complete" | "Already exists"))
+                    .count();
+                let (have, total) = layers.values().fold((0, 0), |a, l| (a.0 + l.1, a.1 + l.2));
+                tracing::info!(
+                    %image,
+                    "pull: {done}/{} layers, {:.1}/{:.1} MB",
+                    layers.len(),
+                    mib(have),
+                    mib(total)
+                );
             }
         }
+        tracing::info!(%image, layers = layers.len(), "pull: done");
         self.docker
             .inspect_image(image)
             .await
@@ -185,7 +221,11 @@ impl DockerRuntime {
                 };
                 // A cluster node shares the host's network (see `create`).
                 let (port, plain, bind) = if super::is_cluster_node(spec) {
-                    (spec.port, spec.plain_port, spec.host.to_string())
+                    (
+                        spec.port,
+                        spec.plain_port,
+                        super::listen_addr(spec.host).to_string(),
+                    )
                 } else {
                     (
                         6379,
@@ -228,7 +268,7 @@ impl DockerRuntime {
                 let mut m = HashMap::from([(
                     cport.clone(),
                     Some(vec![PortBinding {
-                        host_ip: Some(spec.host.to_string()),
+                        host_ip: Some(super::listen_addr(spec.host).to_string()),
                         host_port: Some(spec.port.to_string()),
                     }]),
                 )]);
@@ -237,7 +277,7 @@ impl DockerRuntime {
                     m.insert(
                         format!("{}/tcp", super::CONTAINER_PLAIN_PORT),
                         Some(vec![PortBinding {
-                            host_ip: Some(spec.host.to_string()),
+                            host_ip: Some(super::listen_addr(spec.host).to_string()),
                             host_port: Some(p.to_string()),
                         }]),
                     );
@@ -335,6 +375,14 @@ impl DockerRuntime {
 impl EngineRuntime for DockerRuntime {
     fn name(&self) -> &'static str {
         "docker"
+    }
+
+    async fn missing_image(&self, spec: &NodeSpec) -> Option<String> {
+        let image = self.images.image_for(spec.engine, &spec.version);
+        match self.docker.inspect_image(&image).await {
+            Err(e) if is_status(&e, 404) => Some(image),
+            _ => None,
+        }
     }
 
     async fn start(&self, spec: &NodeSpec) -> anyhow::Result<StartInfo> {

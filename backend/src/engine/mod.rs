@@ -280,6 +280,12 @@ pub trait EngineRuntime: Send + Sync + 'static {
     /// and port). Returns once the container/process is launched, not when ready.
     async fn start(&self, spec: &NodeSpec) -> anyhow::Result<StartInfo>;
 
+    /// The image `start` will have to pull first, if any (Docker), so that the
+    /// caller can say why this start takes longer.
+    async fn missing_image(&self, _spec: &NodeSpec) -> Option<String> {
+        None
+    }
+
     /// Current status of the node with this key (checks liveness and the port).
     async fn status(&self, spec: &NodeSpec) -> NodeStatus;
 
@@ -462,6 +468,28 @@ pub fn memcached_options(config: &[(String, String)]) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// Whether engines and endpoints listen on every interface: set once at start
+/// when `--advertise-host` names an address other than loopback (the backend
+/// in a container, its endpoints reached from the host and other containers).
+static LISTEN_ALL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Listen on every interface instead of 127.0.0.1 (see [`listen_addr`]).
+pub fn set_listen_all(on: bool) {
+    LISTEN_ALL.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The address something meant to answer on `host` listens on: `host`
+/// itself, or every interface (`0.0.0.0`) for 127.0.0.1 when endpoints are
+/// advertised at another host.
+#[must_use]
+pub fn listen_addr(host: Ipv4Addr) -> Ipv4Addr {
+    if host == Ipv4Addr::LOCALHOST && LISTEN_ALL.load(std::sync::atomic::Ordering::Relaxed) {
+        Ipv4Addr::UNSPECIFIED
+    } else {
+        host
+    }
 }
 
 /// Pick a free TCP port on 127.0.0.1.

@@ -324,7 +324,7 @@ impl ProcessRuntime {
                     s("-p"),
                     spec.port.to_string(),
                     s("-l"),
-                    spec.host.to_string(),
+                    super::listen_addr(spec.host).to_string(),
                     s("-m"),
                     memcached_mib(spec.memory_bytes).to_string(),
                     s("-U"),
@@ -345,7 +345,7 @@ impl ProcessRuntime {
                 a.extend(super::redis_listen_args(spec, spec.port, spec.plain_port));
                 a.extend([
                     s("--bind"),
-                    spec.host.to_string(),
+                    super::listen_addr(spec.host).to_string(),
                     s("--dir"),
                     dir.clone(),
                     s("--daemonize"),

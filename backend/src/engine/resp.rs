@@ -249,6 +249,27 @@ pub async fn memcached_line(
     read_line(&mut s).await
 }
 
+/// Memcached `stats`: its `STAT name value` lines, up to `END`.
+pub async fn memcached_stats(
+    host: Ipv4Addr,
+    port: u16,
+    tls: bool,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let mut s = BufReader::new(open(host, port, tls).await?);
+    s.get_mut().write_all(b"stats\r\n").await?;
+    let mut out = Vec::new();
+    loop {
+        let line = read_line(&mut s).await?;
+        if line == "END" {
+            return Ok(out);
+        }
+        let Some((name, value)) = line.strip_prefix("STAT ").and_then(|l| l.split_once(' ')) else {
+            bail!("unexpected memcached stats line: {line:?}");
+        };
+        out.push((name.to_owned(), value.to_owned()));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

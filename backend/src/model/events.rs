@@ -112,6 +112,27 @@ impl ControlPlane {
     }
 }
 
+impl ControlPlane {
+    /// Every scope's events numbered after `seq`, oldest first, at most
+    /// `limit` of them (the newest when there are more): the dashboard's feed.
+    pub fn events_after(&self, seq: u64, limit: usize) -> Vec<(Scope, Event)> {
+        let st = self.lock();
+        let mut out: Vec<(Scope, Event)> = st
+            .regions
+            .iter()
+            .flat_map(|(scope, r)| {
+                r.events
+                    .iter()
+                    .filter(|e| e.seq > seq)
+                    .map(|e| (scope.clone(), e.clone()))
+            })
+            .collect();
+        out.sort_by_key(|(_, e)| e.seq);
+        let skip = out.len().saturating_sub(limit);
+        out.split_off(skip)
+    }
+}
+
 fn event_id(e: &Event) -> String {
     format!("{:020}-{:012}", e.date.timestamp_millis(), e.seq)
 }

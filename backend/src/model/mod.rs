@@ -202,6 +202,11 @@ impl ControlPlane {
         record::encode(value).map_err(Error::internal)
     }
 
+    /// Every (account, region) that holds anything, in order.
+    pub fn scopes(&self) -> Vec<Scope> {
+        self.lock().regions.keys().cloned().collect()
+    }
+
     /// Ask the reconciler to look at the state now.
     pub fn wake(&self) {
         self.wake.notify_one();

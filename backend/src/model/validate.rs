@@ -33,6 +33,14 @@ pub fn check_tags(tags: &[Tag]) -> Result<()> {
 /// and [`identifier`] lets it through for the model's own records.
 pub const INTERNAL_PREFIX: &str = "sls--";
 
+/// Whether a record's identifier is an internal one (a serverless cache's
+/// hidden group, cluster or snapshot, `automatic.sls--…` included), which
+/// nothing a client sees shows.
+#[must_use]
+pub fn is_internal(id: &str) -> bool {
+    id.starts_with(INTERNAL_PREFIX) || id.contains(&format!(".{INTERNAL_PREFIX}"))
+}
+
 /// Cluster, replication group and similar identifiers: 1–`max` characters,
 /// letters, digits and hyphens, starting with a letter, no trailing hyphen and
 /// no two consecutive hyphens. AWS stores them lower-cased.

@@ -179,8 +179,7 @@ fn hidden(key: &str, value: &str) -> bool {
 
 /// Whether a record's identifier is one the API never shows.
 fn shown(id: &str) -> bool {
-    !id.starts_with(crate::model::validate::INTERNAL_PREFIX)
-        && !id.contains(&format!(".{}", crate::model::validate::INTERNAL_PREFIX))
+    !crate::model::validate::is_internal(id)
 }
 
 fn run<O: Operation>(

@@ -77,7 +77,7 @@ impl Discovery {
             }
         }
         self.stop(key);
-        let listener = TcpListener::bind((host, port)).await?;
+        let listener = TcpListener::bind((crate::engine::listen_addr(host), port)).await?;
         let shared = Arc::new(RwLock::new(config));
         let cfg = shared.clone();
         let task = tokio::spawn(async move {

@@ -10,11 +10,12 @@
 //!   `global` (global datastores: secondary regions follow the primary region);
 //! - what the passes share, below them: `node` (a node's configuration and spec,
 //!   connecting to it, pushing parameters, saving), `proxy` and `discovery` (the
-//!   endpoints served).
+//!   endpoints served); `figures` (a node's live figures, read for the dashboard).
 
 pub mod cluster_mode;
 pub mod discovery;
 pub mod front;
+pub mod figures;
 mod global;
 mod mcdump;
 mod migration;
@@ -180,7 +181,24 @@ impl Reconciler {
         spec: &NodeSpec,
     ) -> anyhow::Result<StartInfo> {
         let names = node::tls_names(self.cp.as_ref(), scope, c, spec.host);
+        self.announce_pull(scope, c, spec).await;
         node::start(self.runtime(), &self.ca, spec, &names).await
+    }
+
+    /// Say in `c`'s events when starting `spec` must pull its image first
+    /// (the pull's progress per layer is in the log).
+    async fn announce_pull(&self, scope: &Scope, c: &CacheCluster, spec: &NodeSpec) {
+        if let Some(image) = self.runtime().missing_image(spec).await {
+            self.cp.event(
+                scope,
+                "cache-cluster",
+                &c.id,
+                format!(
+                    "Cache cluster {}: pulling image {image} before its nodes start (the first start of this engine version takes longer)",
+                    c.id
+                ),
+            );
+        }
     }
 
     /// How a node of `c` runs.

@@ -51,6 +51,16 @@ pub(super) fn node_config(host: Ipv4Addr, port: u16) -> Vec<(String, String)> {
     .collect()
 }
 
+/// The address a cluster-mode node on `host` announces to clients and peers:
+/// the advertised host when it is an IPv4 address and the node is on 127.0.0.1
+/// (it then listens on every interface), else its own address.
+fn announce_ip(cp: &ControlPlane, host: Ipv4Addr) -> Ipv4Addr {
+    match cp.settings.advertise_host.parse::<Ipv4Addr>() {
+        Ok(ip) if host == Ipv4Addr::LOCALHOST && !ip.is_loopback() => ip,
+        _ => host,
+    }
+}
+
 /// How a node of `c` runs: its start-time directives (the backend's cluster
 /// directives in cluster mode, not the group's) and where.
 pub(super) fn spec(cp: &ControlPlane, scope: &Scope, c: &CacheCluster, n: &CacheNode) -> NodeSpec {
@@ -61,7 +71,7 @@ pub(super) fn spec(cp: &ControlPlane, scope: &Scope, c: &CacheCluster, n: &Cache
     });
     if sharded {
         config.retain(|(k, _)| !k.starts_with("cluster-"));
-        config.extend(node_config(n.host, n.port));
+        config.extend(node_config(announce_ip(cp, n.host), n.port));
     }
     let mut spec = c.node_spec(scope, n, &cp.settings.nodes_dir, config);
     if c.engine != EngineKind::Memcached {

@@ -111,7 +111,7 @@ impl Proxies {
         let front = make
             .map(|m| m().map_err(|e| std::io::Error::other(e.to_string())))
             .transpose()?;
-        let listener = TcpListener::bind((host, port)).await?;
+        let listener = TcpListener::bind((crate::engine::listen_addr(host), port)).await?;
         let (tx, rx) = watch::channel(targets);
         let next = Arc::new(AtomicUsize::new(0));
         let task = tokio::spawn(async move {

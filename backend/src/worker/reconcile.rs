@@ -276,6 +276,12 @@ impl Reconciler {
     async fn start_nodes(&self, scope: &Scope, c: &CacheCluster, pass: &mut Pass) {
         let id = c.id.as_str();
         let mut jobs = Vec::new();
+        if let Some(n) = c.nodes.iter().find(|n| {
+            n.status != lifecycle::NODE_DELETING
+                && (n.status == lifecycle::NODE_CREATING || n.restart)
+        }) {
+            self.announce_pull(scope, c, &self.spec(scope, c, n)).await;
+        }
         for n in c
             .nodes
             .iter()

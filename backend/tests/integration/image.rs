@@ -1,0 +1,239 @@
+//! The backend as a container image (backend/image/): built FROM scratch here,
+//! run on the host's network with the Docker socket mounted and endpoints
+//! advertised at the Docker bridge's gateway (where the host and other
+//! containers reach it), driven with the AWS CLI; the node answers PING at the
+//! endpoint the API gives. Runs with the Docker runtime under test only.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use crate::common;
+
+const TAG: &str = "elasticache-local:itest";
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("spawn");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn text(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn aws(port: u16, args: &[&str]) -> String {
+    text(&run(Command::new("aws")
+        .args([
+            "--endpoint-url",
+            &format!("http://127.0.0.1:{port}"),
+            "--output",
+            "text",
+        ])
+        .arg("elasticache")
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "x")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_PAGER", "")))
+}
+
+/// Removes the backend's container and any engine container left behind.
+struct Cleanup {
+    name: String,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", &self.name])
+            .output();
+        common::cleanup_engines(self.dir.path());
+    }
+}
+
+fn images_json() -> String {
+    let v = std::env::var("ELASTICACHE_IMAGES").unwrap_or_default();
+    if Path::new(&v).is_file() {
+        std::fs::read_to_string(&v).unwrap()
+    } else {
+        v
+    }
+}
+
+#[test]
+fn backend_image_runs_with_the_docker_runtime_and_serves_reachable_endpoints() {
+    if !common::runtimes().iter().any(|r| r == "docker") {
+        eprintln!("skipped: the Docker runtime is not under test (ELASTICACHE_TEST_RUNTIMES)");
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    run(Command::new(root.join("image/build.sh"))
+        .arg(env!("CARGO_BIN_EXE_elasticache-local"))
+        .arg(TAG));
+    let gateway = text(&run(Command::new("docker").args([
+        "network",
+        "inspect",
+        "bridge",
+        "-f",
+        "{{(index .IPAM.Config 0).Gateway}}",
+    ])));
+    assert!(gateway.parse::<std::net::Ipv4Addr>().is_ok(), "{gateway}");
+
+    // The data directory at the same path inside and outside: engines are
+    // sibling containers that bind-mount their node directories from the host.
+    let dir = tempfile::Builder::new()
+        .prefix("ec-image-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let data = dir.path().display().to_string();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let name = format!("ec-image-{port}");
+    let guard = Cleanup {
+        name: name.clone(),
+        dir,
+    };
+    run(Command::new("docker")
+        .args(["run", "-d", "--name", &name, "--network", "host"])
+        .args(["-v", "/var/run/docker.sock:/var/run/docker.sock"])
+        .args(["-v", &format!("{data}:{data}")])
+        .args(["-e", &format!("ELASTICACHE_DATA_DIR={data}")])
+        .args(["-e", &format!("ELASTICACHE_LISTEN=127.0.0.1:{port}")])
+        .args(["-e", &format!("ELASTICACHE_IMAGES={}", images_json())])
+        .arg(TAG)
+        .args(["--advertise-host", &gateway]));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        let logs = Command::new("docker")
+            .args(["logs", &name])
+            .output()
+            .unwrap();
+        assert!(
+            Instant::now() < deadline,
+            "the container did not serve: {}",
+            String::from_utf8_lossy(&logs.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let id = common::name("img");
+    aws(
+        port,
+        &[
+            "create-cache-cluster",
+            "--cache-cluster-id",
+            &id,
+            "--engine",
+            "redis",
+            "--cache-node-type",
+            "cache.t3.micro",
+            "--num-cache-nodes",
+            "1",
+        ],
+    );
+    aws(
+        port,
+        &["wait", "cache-cluster-available", "--cache-cluster-id", &id],
+    );
+    let ep = aws(
+        port,
+        &[
+            "describe-cache-clusters",
+            "--cache-cluster-id",
+            &id,
+            "--show-cache-node-info",
+            "--query",
+            "CacheClusters[0].CacheNodes[0].Endpoint.[Address,Port]",
+        ],
+    );
+    let (addr, node_port) = ep.split_once(char::is_whitespace).unwrap();
+    assert_eq!(addr, gateway, "the endpoint is at the advertised host");
+    let pong = text(&run(Command::new("redis-cli").args([
+        "-h",
+        addr,
+        "-p",
+        node_port.trim(),
+        "PING",
+    ])));
+    assert_eq!(pong, "PONG");
+
+    aws(port, &["delete-cache-cluster", "--cache-cluster-id", &id]);
+    aws(
+        port,
+        &["wait", "cache-cluster-deleted", "--cache-cluster-id", &id],
+    );
+    let left = text(&run(Command::new("docker").args([
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("name=elasticache-local-000000000000-us-east-1-{id}"),
+    ])));
+    assert!(left.is_empty(), "engine containers left: {left}");
+    drop(guard);
+}
+
+/// A node whose image is not on the machine: the cluster's events say that
+/// the image is being pulled before the node starts (and, where it cannot be
+/// pulled, why the node failed).
+#[tokio::test]
+async fn a_missing_image_is_announced_as_pulled_in_the_events() {
+    if !common::runtimes().iter().any(|r| r == "docker") {
+        eprintln!("skipped: the Docker runtime is not under test (ELASTICACHE_TEST_RUNTIMES)");
+        return;
+    }
+    let image = "localhost:1/elasticache-local-missing:0";
+    let b = common::Backend::start_with(
+        "docker",
+        &[(
+            "ELASTICACHE_IMAGES",
+            &format!(r#"{{"memcached":"{image}"}}"#),
+        )],
+    );
+    let c = b.client();
+    let id = common::name("pull");
+    c.create_cache_cluster()
+        .cache_cluster_id(&id)
+        .engine("memcached")
+        .cache_node_type("cache.t3.micro")
+        .num_cache_nodes(1)
+        .send()
+        .await
+        .unwrap();
+    let messages = common::eventually(
+        "the pull in the events",
+        Duration::from_secs(60),
+        || async {
+            let evs = c
+                .describe_events()
+                .source_type(aws_sdk_elasticache::types::SourceType::CacheCluster)
+                .source_identifier(&id)
+                .send()
+                .await
+                .ok()?;
+            let msgs: Vec<String> = evs
+                .events()
+                .iter()
+                .filter_map(|e| e.message().map(str::to_owned))
+                .collect();
+            (msgs
+                .iter()
+                .any(|m| m.contains(&format!("pulling image {image}")))
+                && msgs.iter().any(|m| m.contains("cannot pull image")))
+            .then_some(msgs)
+        },
+    )
+    .await;
+    assert!(!messages.is_empty());
+}

@@ -1,0 +1,3 @@
+data "aws_elasticache_serverless_cache" "example" {
+  name = "example"
+}

@@ -1,0 +1,3 @@
+data "aws_elasticache_service_updates" "available" {
+  status = ["available"]
+}

@@ -1,0 +1,3 @@
+data "aws_elasticache_user" "default" {
+  user_id = "default"
+}
