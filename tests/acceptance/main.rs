@@ -3,6 +3,7 @@
 
 mod cluster;
 mod common;
+mod global_replication_group;
 mod install;
 mod module;
 mod parameter_group;

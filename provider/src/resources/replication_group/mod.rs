@@ -35,7 +35,8 @@ use crate::resources::cluster::{
 use crate::{diag, tags};
 pub(crate) use find::{find_member_cluster, find_replication_group_by_id, FindError};
 pub(crate) use flex::{
-    automatic_failover, endpoints, flatten_node_groups, multi_az, replicas_per_node_group,
+    automatic_failover, endpoints, flatten_node_groups, full_version, multi_az,
+    replicas_per_node_group,
 };
 pub(crate) use state::{node_group_configuration_type, region_attribute};
 

@@ -1,0 +1,788 @@
+//! `aws_elasticache_global_replication_group`, as HashiCorp's provider 6.69.1
+//! has it.
+//!
+//! * Schema: HashiCorp's (SDKv2) attributes, `timeouts` (create 60m, update
+//!   60m, delete 20m), `region` (6.x). `id` is the datastore's ID (the
+//!   region prefix AWS puts before the suffix).
+//! * Replacement: `global_replication_group_id_suffix`,
+//!   `primary_replication_group_id`, `region`.
+//! * Create: CreateGlobalReplicationGroup, wait for `available` /
+//!   `primary-only`; then, as HashiCorp does, what the configuration asks
+//!   for that differs from what the datastore took over from its primary:
+//!   `automatic_failover_enabled`, `cache_node_type`, `engine_version` (an
+//!   upgrade only; a major one needs `parameter_group_name`, a minor one
+//!   refuses it), `num_node_groups` — one ModifyGlobalReplicationGroup (or
+//!   Increase/DecreaseNodeGroups…) each, waiting for the datastore after each.
+//! * Update: the same calls for what changed, plus the description and the
+//!   engine (sent with the version and parameter group).
+//! * A downgrade of `engine_version`, or a `parameter_group_name` change
+//!   without a major upgrade, is refused while planning.
+//! * Delete: DeleteGlobalReplicationGroup with
+//!   RetainPrimaryReplicationGroup=true, retried while the datastore is busy
+//!   (a secondary still leaving), then wait until it is gone. Secondaries are
+//!   the user's to remove first (their `aws_elasticache_replication_group`).
+//! * Import by ID (or `id@region`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_elasticache::error::ProvideErrorMetadata;
+use aws_sdk_elasticache::operation::modify_global_replication_group::builders::ModifyGlobalReplicationGroupFluentBuilder;
+use aws_sdk_elasticache::types::GlobalReplicationGroup;
+use aws_sdk_elasticache::Client;
+use tfplugin::{
+    async_trait, default_plan, ApplyRequest, ApplyResponse, Attribute, AttributePath, Block,
+    Diagnostic, Diagnostics, Imported, Nesting, PlanRequest, PlanResponse, ReadRequest,
+    ReadResponse, Schema, Type, UpgradeRequest, Value,
+};
+
+use crate::client::{Meta, SharedConn};
+use crate::resources::cluster::{
+    engine_versions, get_bool, get_i64, is_downgrade, parse_version, timeout,
+};
+use crate::resources::replication_group::full_version;
+use crate::state::str_of;
+use crate::{diag, region, wait};
+
+const WHAT: &str = "Global Replication Group";
+const NOT_FOUND: &str = "GlobalReplicationGroupNotFoundFault";
+const BUSY: &str = "InvalidGlobalReplicationGroupState";
+
+/// HashiCorp's default timeouts (create 60m, update 60m, delete 20m).
+pub const TIMEOUT_CREATE: Duration = Duration::from_secs(60 * 60);
+pub const TIMEOUT_UPDATE: Duration = Duration::from_secs(60 * 60);
+pub const TIMEOUT_DELETE: Duration = Duration::from_secs(20 * 60);
+
+/// HashiCorp's waiters: pending and target statuses.
+const AVAILABLE_PENDING: &[&str] = &["creating", "modifying"];
+const AVAILABLE: &[&str] = &["available", "primary-only"];
+const DELETE_PENDING: &[&str] = &["available", "primary-only", "modifying", "deleting"];
+
+pub struct GlobalReplicationGroupResource {
+    conn: SharedConn,
+}
+
+impl GlobalReplicationGroupResource {
+    pub fn new(conn: &SharedConn) -> Arc<Self> {
+        Arc::new(Self { conn: conn.clone() })
+    }
+}
+
+fn s(name: &str) -> Attribute {
+    Attribute::new(name, Type::String)
+}
+fn b(name: &str) -> Attribute {
+    Attribute::new(name, Type::Bool)
+}
+
+fn global_node_group_type() -> Type {
+    Type::object([
+        ("global_node_group_id", Type::String),
+        ("slots", Type::String),
+    ])
+}
+
+fn schema() -> Schema {
+    let block = Block::new()
+        .attribute(s("arn").computed())
+        .attribute(b("at_rest_encryption_enabled").computed())
+        .attribute(b("auth_token_enabled").computed())
+        .attribute(b("automatic_failover_enabled").optional().computed())
+        .attribute(s("cache_node_type").optional().computed())
+        .attribute(b("cluster_enabled").computed())
+        .attribute(s("engine").optional().computed())
+        .attribute(s("engine_version").optional().computed())
+        .attribute(s("engine_version_actual").computed())
+        .attribute(
+            Attribute::new("global_node_groups", Type::set(global_node_group_type())).computed(),
+        )
+        .attribute(s("global_replication_group_description").optional())
+        .attribute(s("global_replication_group_id").computed())
+        .attribute(
+            s("global_replication_group_id_suffix")
+                .required()
+                .force_new(),
+        )
+        .attribute(s("id").optional().computed())
+        .attribute(
+            Attribute::new("num_node_groups", Type::Number)
+                .optional()
+                .computed(),
+        )
+        .attribute(s("parameter_group_name").optional())
+        .attribute(s("primary_replication_group_id").required().force_new())
+        .attribute(region::attribute())
+        .attribute(b("transit_encryption_enabled").computed())
+        .block(
+            "timeouts",
+            Nesting::Single,
+            Block::new()
+                .attribute(s("create").optional())
+                .attribute(s("delete").optional())
+                .attribute(s("update").optional()),
+        );
+    Schema::new(block)
+}
+
+fn err_at(attr: &str, summary: impl Into<String>) -> Diagnostic {
+    Diagnostic::error(summary, String::new()).at(AttributePath::attr(attr))
+}
+
+fn same(a: &Value, b: &Value, name: &str) -> bool {
+    a.get(name)
+        .unwrap_or(&Value::Null)
+        .same_as(b.get(name).unwrap_or(&Value::Null))
+}
+
+/// A change the plan asks for: the planned value is known, set, and differs.
+fn changed(prior: &Value, planned: &Value, name: &str) -> bool {
+    let n = planned.get(name).unwrap_or(&Value::Null);
+    n.is_wholly_known() && !n.is_null() && !same(prior, planned, name)
+}
+
+#[async_trait]
+impl tfplugin::Resource for GlobalReplicationGroupResource {
+    fn type_name(&self) -> String {
+        "aws_elasticache_global_replication_group".into()
+    }
+
+    fn schema(&self) -> Schema {
+        schema()
+    }
+
+    async fn validate(&self, cfg: &Value) -> Diagnostics {
+        let mut d = Diagnostics::new();
+        if let Some(e) = str_of(cfg, "engine") {
+            if !["redis", "valkey"].contains(&e.as_str()) {
+                d.push(err_at(
+                    "engine",
+                    format!("expected engine to be one of [\"redis\" \"valkey\"], got {e}"),
+                ));
+            }
+        }
+        if let Some(v) = str_of(cfg, "engine_version") {
+            if parse_version(&v).is_none() {
+                d.push(err_at(
+                    "engine_version",
+                    format!("engine_version: {v} is invalid. Use <major>.<minor>."),
+                ));
+            }
+        }
+        if let Some(n) = get_i64(cfg, "num_node_groups") {
+            if n < 1 {
+                d.push(err_at(
+                    "num_node_groups",
+                    format!("expected num_node_groups to be at least (1), got {n}"),
+                ));
+            }
+        }
+        d
+    }
+
+    async fn plan(&self, req: PlanRequest) -> PlanResponse {
+        let prior = req.prior_state.clone();
+        let config = req.config.clone();
+        let mut resp = default_plan(&schema(), req);
+        if resp.planned_state.is_null() {
+            return resp;
+        }
+        let meta = self.conn.get().ok();
+        region::plan_into(
+            meta,
+            &prior,
+            &config,
+            &mut resp.planned_state,
+            &mut resp.requires_replace,
+        );
+        if prior.is_null() {
+            return resp;
+        }
+        for a in [
+            "global_replication_group_id_suffix",
+            "primary_replication_group_id",
+        ] {
+            if !same(&prior, &resp.planned_state, a) {
+                resp.requires_replace.push(AttributePath::attr(a));
+            }
+        }
+        let planned = &mut resp.planned_state;
+        // HashiCorp's CustomizeDiff: no downgrade, and a parameter group
+        // only with a major upgrade.
+        let mut major_upgrade = false;
+        if changed(&prior, planned, "engine_version") {
+            let old = str_of(&prior, "engine_version").unwrap_or_default();
+            let new = str_of(planned, "engine_version").unwrap_or_default();
+            let actual = str_of(&prior, "engine_version_actual").unwrap_or_default();
+            match is_downgrade(&old, &new, &actual) {
+                Ok(true) => resp.diagnostics.push(err_at(
+                    "engine_version",
+                    format!(
+                        "Downgrading ElastiCache Global Replication Group ({}) engine version requires replacement of the Global Replication Group and all Replication Group members. The provider cannot do this itself: use the \"-replace\" option of terraform plan and apply.",
+                        str_of(&prior, "id").unwrap_or_default()
+                    ),
+                )),
+                Ok(false) => {}
+                Err(e) => resp.diagnostics.push(err_at("engine_version", e)),
+            }
+            major_upgrade = parse_version(&new)
+                .zip(parse_version(&actual))
+                .is_some_and(|(n, a)| n[0] > a[0]);
+            planned.set_attr("engine_version_actual", Value::unknown());
+        }
+        if !same(&prior, planned, "parameter_group_name")
+            && str_of(planned, "parameter_group_name").is_some()
+            && !major_upgrade
+        {
+            resp.diagnostics.push(err_at(
+                "parameter_group_name",
+                "cannot change parameter group name without upgrading major engine version",
+            ));
+        }
+        if changed(&prior, planned, "engine") {
+            planned.set_attr("engine_version_actual", Value::unknown());
+            if config.get("engine_version").is_none_or(Value::is_null) {
+                planned.set_attr("engine_version", Value::unknown());
+            }
+        }
+        if changed(&prior, planned, "num_node_groups") {
+            planned.set_attr("global_node_groups", Value::unknown());
+        }
+        resp
+    }
+
+    async fn apply(&self, req: ApplyRequest) -> ApplyResponse {
+        let meta = match self.conn.get() {
+            Ok(m) => m,
+            Err(d) => return ApplyResponse::error(req.prior_state, d),
+        };
+        let meta = &region::meta_for(
+            meta,
+            if req.is_delete() {
+                &req.prior_state
+            } else {
+                &req.planned_state
+            },
+        );
+        let client = &meta.client;
+        if req.is_delete() {
+            let id = state_id(&req.prior_state);
+            let t = timeout(&req.prior_state, "delete", TIMEOUT_DELETE);
+            return match delete(client, &id, t).await {
+                Ok(()) => ApplyResponse::ok(Value::Null),
+                Err(d) => ApplyResponse::error(req.prior_state, d),
+            };
+        }
+        let planned = &req.planned_state;
+        let id;
+        if req.is_create() {
+            id = match create(client, planned).await {
+                Ok(id) => id,
+                Err(d) => return ApplyResponse::error(Value::Null, d),
+            };
+            let t = timeout(planned, "create", TIMEOUT_CREATE);
+            let r = match wait_available(client, &id, t).await {
+                Ok(g) => after_create(client, &id, &g, planned, t).await,
+                Err(e) => Err(diag::error(
+                    "waiting for",
+                    WHAT,
+                    &id,
+                    format!("create: {e}"),
+                )),
+            };
+            if let Err(d) = r {
+                return after_error(meta, &id, planned, d).await;
+            }
+        } else {
+            id = state_id(&req.prior_state);
+            let t = timeout(planned, "update", TIMEOUT_UPDATE);
+            if let Err(d) = update(client, &id, &req.prior_state, planned, t).await {
+                return after_error(meta, &id, planned, d).await;
+            }
+        }
+        match read_state(meta, &id, planned).await {
+            Ok(Some(st)) => ApplyResponse::ok(crate::state::fill_unknowns(planned, &st)),
+            Ok(None) => ApplyResponse::error(
+                Value::Null,
+                diag::error("reading", WHAT, &id, "not found after write"),
+            ),
+            Err(d) => ApplyResponse::error(req.prior_state.clone(), d),
+        }
+    }
+
+    async fn read(&self, req: ReadRequest) -> ReadResponse {
+        let meta = match self.conn.get() {
+            Ok(m) => m,
+            Err(d) => return ReadResponse::unchanged(req.current_state, req.private, d),
+        };
+        let meta = &region::meta_for(meta, &req.current_state);
+        let id = state_id(&req.current_state);
+        match read_state(meta, &id, &req.current_state).await {
+            Ok(Some(st)) => ReadResponse {
+                new_state: st,
+                private: req.private,
+                diagnostics: Diagnostics::new(),
+            },
+            Ok(None) => {
+                tracing::warn!(
+                    "ElastiCache Global Replication Group ({id}) not found, removing from state"
+                );
+                ReadResponse::default()
+            }
+            Err(d) => ReadResponse::unchanged(req.current_state, req.private, d),
+        }
+    }
+
+    async fn import(&self, id: &str) -> Result<Vec<Imported>, Diagnostics> {
+        let (id, region) = region::split_import_id(id);
+        let mut st = Value::null_object(&schema().value_type());
+        st.set_attr("id", Value::from(id));
+        if let Some(r) = region {
+            st.set_attr("region", Value::from(r));
+        }
+        Ok(vec![Imported::new(st)])
+    }
+
+    async fn upgrade_state(&self, req: UpgradeRequest) -> Result<Value, Diagnostics> {
+        region::upgrade(&self.conn, &schema(), req.version, &req.raw)
+    }
+}
+
+/// The datastore's ID in state (`id`, else `global_replication_group_id`).
+fn state_id(st: &Value) -> String {
+    str_of(st, "id")
+        .filter(|s| !s.is_empty())
+        .or_else(|| str_of(st, "global_replication_group_id"))
+        .unwrap_or_default()
+}
+
+/// A failed step after the datastore exists: the state as far as it is
+/// known (Terraform marks a new one tainted).
+async fn after_error(meta: &Meta, id: &str, planned: &Value, d: Diagnostic) -> ApplyResponse {
+    match read_state(meta, id, planned).await {
+        Ok(Some(st)) => ApplyResponse::error(crate::state::fill_unknowns(planned, &st), d),
+        _ => ApplyResponse::error(Value::Null, d),
+    }
+}
+
+async fn create(client: &Client, planned: &Value) -> Result<String, Diagnostic> {
+    let suffix = str_of(planned, "global_replication_group_id_suffix").unwrap_or_default();
+    let out = client
+        .create_global_replication_group()
+        .global_replication_group_id_suffix(&suffix)
+        .primary_replication_group_id(
+            str_of(planned, "primary_replication_group_id").unwrap_or_default(),
+        )
+        .set_global_replication_group_description(
+            str_of(planned, "global_replication_group_description").filter(|d| !d.is_empty()),
+        )
+        .send()
+        .await
+        .map_err(|e| diag::api_error("creating", WHAT, &suffix, &e))?;
+    out.global_replication_group()
+        .and_then(GlobalReplicationGroup::global_replication_group_id)
+        .map(str::to_owned)
+        .ok_or_else(|| diag::error("creating", WHAT, &suffix, "no ID in the answer"))
+}
+
+/// Whether the members have automatic failover (HashiCorp reads the first).
+fn automatic_failover(g: &GlobalReplicationGroup) -> bool {
+    g.members()
+        .first()
+        .and_then(|m| m.automatic_failover())
+        .is_some_and(|a| a.as_str() == "enabled")
+}
+
+/// What the configuration asks for beyond what the datastore took over from
+/// its primary (HashiCorp's create).
+async fn after_create(
+    client: &Client,
+    id: &str,
+    g: &GlobalReplicationGroup,
+    planned: &Value,
+    t: Duration,
+) -> Result<(), Diagnostic> {
+    if let Some(af) = get_bool(planned, "automatic_failover_enabled") {
+        if af != automatic_failover(g) {
+            let req = modify(client, id).automatic_failover_enabled(af);
+            modify_and_wait(client, id, req, t).await?;
+        }
+    }
+    if let Some(nt) = str_of(planned, "cache_node_type") {
+        if Some(nt.as_str()) != g.cache_node_type() {
+            let req = modify(client, id).cache_node_type(nt);
+            modify_and_wait(client, id, req, t).await?;
+        }
+    }
+    if let Some(v) = str_of(planned, "engine_version") {
+        let current = g.engine_version().unwrap_or_default();
+        let (want, have) = (
+            parse_version(&v).unwrap_or_default(),
+            parse_version(current).unwrap_or_default(),
+        );
+        let pg = str_of(planned, "parameter_group_name");
+        let fail = |m: String| {
+            Err(diag::error(
+                "updating",
+                WHAT,
+                id,
+                format!("engine version on creation: {m}"),
+            ))
+        };
+        if want[0] < have[0] || (want[0] == have[0] && want[1] < have[1]) {
+            return fail(format!(
+                "cannot downgrade version when creating, is {current}, want {v}"
+            ));
+        }
+        if want[0] > have[0] {
+            if pg.is_none() {
+                return fail(format!("cannot change major engine version without parameter_group_name, upgrading from {current} to {v}"));
+            }
+            let req = modify(client, id)
+                .engine_version(&v)
+                .set_cache_parameter_group_name(pg);
+            modify_and_wait(client, id, req, t).await?;
+        } else if want[1] > have[1] {
+            if pg.is_some() {
+                return fail(format!("cannot change parameter group name on minor engine version upgrade, upgrading from {current} to {v}"));
+            }
+            let req = modify(client, id).engine_version(&v);
+            modify_and_wait(client, id, req, t).await?;
+        }
+    }
+    if let Some(n) = get_i64(planned, "num_node_groups") {
+        let have = i64::try_from(g.global_node_groups().len()).unwrap_or(0);
+        if n != have {
+            resize(client, id, have, n, t).await?;
+        }
+    }
+    Ok(())
+}
+
+/// HashiCorp's update: one request per changed setting, in its order,
+/// waiting for the datastore after each.
+async fn update(
+    client: &Client,
+    id: &str,
+    prior: &Value,
+    planned: &Value,
+    t: Duration,
+) -> Result<(), Diagnostic> {
+    if changed(prior, planned, "cache_node_type") {
+        let req = modify(client, id)
+            .cache_node_type(str_of(planned, "cache_node_type").unwrap_or_default());
+        modify_and_wait(client, id, req, t).await?;
+    }
+    if changed(prior, planned, "automatic_failover_enabled") {
+        let req = modify(client, id).automatic_failover_enabled(
+            get_bool(planned, "automatic_failover_enabled").unwrap_or(false),
+        );
+        modify_and_wait(client, id, req, t).await?;
+    }
+    let engine = changed(prior, planned, "engine");
+    if engine || changed(prior, planned, "engine_version") {
+        let new = str_of(planned, "engine_version");
+        let actual = str_of(prior, "engine_version_actual").unwrap_or_default();
+        let (n, a) = (
+            new.as_deref().and_then(parse_version).unwrap_or_default(),
+            parse_version(&actual).unwrap_or_default(),
+        );
+        let major = n[0] > a[0];
+        let upgrade = major || (n[0] == a[0] && n[1] > a[1]);
+        if engine || upgrade {
+            let req = modify(client, id)
+                .set_engine(engine.then(|| str_of(planned, "engine")).flatten())
+                .set_engine_version(new.filter(|_| upgrade || engine))
+                .set_cache_parameter_group_name(
+                    str_of(planned, "parameter_group_name").filter(|_| major || engine),
+                );
+            modify_and_wait(client, id, req, t).await?;
+        }
+    }
+    if !same(prior, planned, "global_replication_group_description") {
+        let req = modify(client, id).global_replication_group_description(
+            str_of(planned, "global_replication_group_description").unwrap_or_default(),
+        );
+        modify_and_wait(client, id, req, t).await?;
+    }
+    if changed(prior, planned, "num_node_groups") {
+        let have = get_i64(prior, "num_node_groups").unwrap_or(0);
+        let want = get_i64(planned, "num_node_groups").unwrap_or(0);
+        resize(client, id, have, want, t).await?;
+    }
+    Ok(())
+}
+
+fn modify(client: &Client, id: &str) -> ModifyGlobalReplicationGroupFluentBuilder {
+    client
+        .modify_global_replication_group()
+        .global_replication_group_id(id)
+        .apply_immediately(true)
+}
+
+/// Send `req`, retried while the datastore is busy, then wait for it.
+async fn modify_and_wait(
+    client: &Client,
+    id: &str,
+    req: ModifyGlobalReplicationGroupFluentBuilder,
+    t: Duration,
+) -> Result<(), Diagnostic> {
+    retry_busy(t, || req.clone().send())
+        .await
+        .map_err(|e| diag::api_error("updating", WHAT, id, &e))?;
+    wait_available(client, id, t)
+        .await
+        .map(|_| ())
+        .map_err(|e| diag::error("waiting for", WHAT, id, format!("update: {e}")))
+}
+
+/// Call `f` until it answers other than "busy" or the time is up.
+async fn retry_busy<F, Fut, T, E>(t: Duration, mut f: F) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    E: ProvideErrorMetadata,
+{
+    let deadline = Instant::now() + t;
+    let mut delay = wait::FIRST_DELAY;
+    loop {
+        match f().await {
+            Err(e) if e.code() == Some(BUSY) && Instant::now() < deadline => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 3 / 2).min(wait::MAX_DELAY);
+            }
+            r => return r,
+        }
+    }
+}
+
+/// The number of a global node group ID's last segment (`…-0003` → 3).
+fn node_group_number(id: &str) -> u64 {
+    id.rsplit('-')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `num_node_groups` from `have` to `want`: an increase, or a decrease that
+/// keeps the lowest-numbered global node groups (HashiCorp's choice).
+async fn resize(
+    client: &Client,
+    id: &str,
+    have: i64,
+    want: i64,
+    t: Duration,
+) -> Result<(), Diagnostic> {
+    let count = i32::try_from(want).unwrap_or(i32::MAX);
+    if want > have {
+        retry_busy(t, || {
+            client
+                .increase_node_groups_in_global_replication_group()
+                .global_replication_group_id(id)
+                .node_group_count(count)
+                .apply_immediately(true)
+                .send()
+        })
+        .await
+        .map_err(|e| diag::api_error("increasing node groups of", WHAT, id, &e))?;
+    } else {
+        let g = find_global(client, id)
+            .await
+            .map_err(|e| diag::error("reading", WHAT, id, e))?
+            .ok_or_else(|| diag::error("reading", WHAT, id, "not found"))?;
+        let mut ids: Vec<String> = g
+            .global_node_groups()
+            .iter()
+            .filter_map(|n| n.global_node_group_id().map(str::to_owned))
+            .collect();
+        ids.sort_by_key(|i| node_group_number(i));
+        ids.truncate(usize::try_from(want).unwrap_or(0));
+        retry_busy(t, || {
+            client
+                .decrease_node_groups_in_global_replication_group()
+                .global_replication_group_id(id)
+                .node_group_count(count)
+                .set_global_node_groups_to_retain(Some(ids.clone()))
+                .apply_immediately(true)
+                .send()
+        })
+        .await
+        .map_err(|e| diag::api_error("decreasing node groups of", WHAT, id, &e))?;
+    }
+    wait_available(client, id, t)
+        .await
+        .map(|_| ())
+        .map_err(|e| diag::error("waiting for", WHAT, id, format!("update: {e}")))
+}
+
+pub(crate) async fn find_global(
+    client: &Client,
+    id: &str,
+) -> Result<Option<GlobalReplicationGroup>, String> {
+    match client
+        .describe_global_replication_groups()
+        .global_replication_group_id(id)
+        .show_member_info(true)
+        .send()
+        .await
+    {
+        Ok(o) => Ok(o
+            .global_replication_groups
+            .unwrap_or_default()
+            .into_iter()
+            .find(|g| g.global_replication_group_id() == Some(id))),
+        Err(e) if diag::is_not_found(&e, NOT_FOUND) => Ok(None),
+        Err(e) => Err(crate::resources::cluster::sdk_cause(&e)),
+    }
+}
+
+/// Wait for `available` or `primary-only`; the datastore as it then is.
+async fn wait_available(
+    client: &Client,
+    id: &str,
+    t: Duration,
+) -> Result<GlobalReplicationGroup, String> {
+    wait::wait_for(AVAILABLE_PENDING, AVAILABLE, t, || async {
+        find_global(client, id)
+            .await
+            .map(|g| g.and_then(|g| g.status().map(str::to_owned)))
+    })
+    .await?;
+    find_global(client, id)
+        .await?
+        .ok_or_else(|| "not found".to_owned())
+}
+
+async fn delete(client: &Client, id: &str, t: Duration) -> Result<(), Diagnostic> {
+    let r = retry_busy(t, || {
+        client
+            .delete_global_replication_group()
+            .global_replication_group_id(id)
+            .retain_primary_replication_group(true)
+            .send()
+    })
+    .await;
+    match r {
+        Ok(_) => {}
+        Err(e) if diag::is_not_found(&e, NOT_FOUND) => return Ok(()),
+        Err(e) => return Err(diag::api_error("deleting", WHAT, id, &e)),
+    }
+    wait::wait_for(DELETE_PENDING, &[], t, || async {
+        find_global(client, id)
+            .await
+            .map(|g| g.and_then(|g| g.status().map(str::to_owned)))
+    })
+    .await
+    .map(|_| ())
+    .map_err(|e| diag::error("waiting for", WHAT, id, format!("delete: {e}")))
+}
+
+async fn read_state(meta: &Meta, id: &str, prior: &Value) -> Result<Option<Value>, Diagnostic> {
+    let Some(g) = find_global(&meta.client, id)
+        .await
+        .map_err(|e| diag::error("reading", WHAT, id, e))?
+    else {
+        return Ok(None);
+    };
+    if matches!(g.status(), Some("deleting" | "deleted")) {
+        tracing::warn!(
+            "ElastiCache Global Replication Group ({id}) is {}, removing from state",
+            g.status().unwrap_or_default()
+        );
+        return Ok(None);
+    }
+    let opt = |s: Option<&str>| s.map_or(Value::Null, Value::from);
+    let flag = |b: Option<bool>| Value::from(b.unwrap_or(false));
+    let keep = |a: &str| prior.get(a).cloned().unwrap_or(Value::Null);
+    let engine = g.engine().unwrap_or("redis").to_ascii_lowercase();
+    let prior_ev = str_of(prior, "engine_version");
+    let (ev, actual) = engine_versions(
+        &engine,
+        g.engine_version().unwrap_or_default(),
+        prior_ev.as_deref(),
+    );
+    let description = match g.global_replication_group_description() {
+        Some("") | None
+            if prior
+                .get("global_replication_group_description")
+                .is_none_or(Value::is_null) =>
+        {
+            Value::Null
+        }
+        d => opt(d),
+    };
+    let primary = g
+        .members()
+        .iter()
+        .find(|m| m.role() == Some("PRIMARY"))
+        .and_then(|m| m.replication_group_id());
+    let node_groups: Vec<Value> = g
+        .global_node_groups()
+        .iter()
+        .map(|n| {
+            Value::object([
+                ("global_node_group_id", opt(n.global_node_group_id())),
+                ("slots", opt(n.slots())),
+            ])
+        })
+        .collect();
+    let count = i64::try_from(node_groups.len()).unwrap_or(0);
+    Ok(Some(Value::object([
+        ("arn", opt(g.arn())),
+        (
+            "at_rest_encryption_enabled",
+            flag(g.at_rest_encryption_enabled()),
+        ),
+        ("auth_token_enabled", flag(g.auth_token_enabled())),
+        (
+            "automatic_failover_enabled",
+            Value::from(automatic_failover(&g)),
+        ),
+        ("cache_node_type", opt(g.cache_node_type())),
+        ("cluster_enabled", flag(g.cluster_enabled())),
+        ("engine", Value::from(engine.as_str())),
+        ("engine_version", Value::from(ev)),
+        ("engine_version_actual", Value::from(full_version(&actual))),
+        ("global_node_groups", Value::set(node_groups)),
+        ("global_replication_group_description", description),
+        ("global_replication_group_id", Value::from(id)),
+        (
+            "global_replication_group_id_suffix",
+            match prior.get("global_replication_group_id_suffix") {
+                Some(v) if !v.is_null() && v.is_wholly_known() => v.clone(),
+                // Import: what follows the region prefix.
+                _ => Value::from(id.split_once('-').map_or(id, |(_, s)| s)),
+            },
+        ),
+        ("id", Value::from(id)),
+        ("num_node_groups", Value::from(count)),
+        ("parameter_group_name", keep("parameter_group_name")),
+        ("primary_replication_group_id", opt(primary)),
+        ("region", Value::from(meta.region.as_str())),
+        ("timeouts", keep("timeouts")),
+        (
+            "transit_encryption_enabled",
+            flag(g.transit_encryption_enabled()),
+        ),
+    ])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decrease_keeps_the_lowest_numbers() {
+        let mut ids = vec!["ldgnf-x-0010", "ldgnf-x-0002", "ldgnf-x-0001"];
+        ids.sort_by_key(|i| node_group_number(i));
+        assert_eq!(ids, ["ldgnf-x-0001", "ldgnf-x-0002", "ldgnf-x-0010"]);
+    }
+
+    #[test]
+    fn schema_has_hashicorp_attributes() {
+        let s = schema();
+        let names: Vec<&str> = s.block.attributes.iter().map(|a| a.name.as_str()).collect();
+        assert!(names.contains(&"global_replication_group_id_suffix"));
+        assert!(names.contains(&"region"));
+        assert_eq!(names.len(), 19);
+    }
+}
