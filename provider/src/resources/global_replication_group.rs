@@ -652,6 +652,55 @@ async fn wait_available(
         .ok_or_else(|| "not found".to_owned())
 }
 
+/// Take replication group `member` (of `region`) out of datastore `id`
+/// before deleting it, as HashiCorp's replication group does: AWS refuses
+/// to delete a group that is still a member. A datastore that is gone, or
+/// a group that is no longer a member, is no error. Waits until the
+/// datastore no longer lists the group.
+pub(crate) async fn disassociate_member(
+    client: &Client,
+    id: &str,
+    member: &str,
+    region: &str,
+    t: Duration,
+) -> Result<(), String> {
+    let r = retry_busy(t, || {
+        client
+            .disassociate_global_replication_group()
+            .global_replication_group_id(id)
+            .replication_group_id(member)
+            .replication_group_region(region)
+            .send()
+    })
+    .await;
+    match r {
+        Ok(_) => {}
+        Err(e) if diag::is_not_found(&e, NOT_FOUND) => return Ok(()),
+        Err(e)
+            if e.code() == Some("InvalidParameterValue")
+                && e.message().is_some_and(|m| {
+                    m.contains("is not associated") || m.contains("is not a member")
+                }) =>
+        {
+            return Ok(());
+        }
+        Err(e) => return Err(crate::resources::cluster::sdk_cause(&e)),
+    }
+    wait::wait_for(&[], &["detached"], t, || async {
+        let g = find_global(client, id).await?;
+        let listed = g.is_some_and(|g| {
+            g.members()
+                .iter()
+                .any(|m| m.replication_group_id() == Some(member))
+        });
+        Ok::<_, String>(Some(
+            if listed { "associated" } else { "detached" }.to_owned(),
+        ))
+    })
+    .await
+    .map(|_| ())
+}
+
 async fn delete(client: &Client, id: &str, t: Duration) -> Result<(), Diagnostic> {
     let r = retry_busy(t, || {
         client

@@ -1058,6 +1058,23 @@ async fn delete(meta: &Meta, prior: &Value) -> Result<(), Diagnostic> {
     let id = state_id(prior);
     let client = client_for(meta, prior);
     let final_snapshot = get_ok_str(prior, "final_snapshot_identifier");
+    // A secondary of a global datastore leaves it first (HashiCorp's order).
+    if let Some(gid) = get_ok_str(prior, "global_replication_group_id") {
+        let region = get_ok_str(prior, "region").unwrap_or_else(|| meta.region.clone());
+        let t = timeout(prior, "delete", state::TIMEOUT_DELETE);
+        crate::resources::global_replication_group::disassociate_member(
+            &client, &gid, &id, &region, t,
+        )
+        .await
+        .map_err(|e| {
+            diag::error(
+                "deleting",
+                WHAT,
+                &id,
+                format!("disassociating from ElastiCache Global Replication Group ({gid}): {e}"),
+            )
+        })?;
+    }
     // Members may be creating/deleting or the group snapshotting: retry
     // for up to 10 minutes, as HashiCorp does.
     let deadline = Instant::now() + Duration::from_secs(600);
