@@ -270,6 +270,28 @@ fn global_replication_group_two_regions() {
     assert_eq!(global_count(&be), 0);
     assert_eq!(group_count(&be, "us-east-1"), 0);
     assert_eq!(group_count(&be, "us-west-2"), 0);
+    // The secondary left the datastore before it was deleted (HashiCorp's order).
+    let west = client_in(&be, "us-west-2");
+    let events: Vec<String> = block(async {
+        west.describe_events()
+            .source_identifier(&secondary)
+            .source_type(aws_sdk_elasticache::types::SourceType::ReplicationGroup)
+            .duration(60)
+            .send()
+            .await
+            .expect("describe events")
+            .events
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|e| e.message)
+            .collect()
+    });
+    assert!(
+        events
+            .iter()
+            .any(|m| m.contains("disassociated from global replication group")),
+        "{events:?}"
+    );
     eprintln!(
         "two-region global datastore (2 groups × 2 nodes): apply {:.1} s, destroy {:.1} s",
         apply_time.as_secs_f64(),
