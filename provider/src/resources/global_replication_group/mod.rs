@@ -23,40 +23,32 @@
 //!   the user's to remove first (their `aws_elasticache_replication_group`).
 //! * Import by ID (or `id@region`).
 
+mod find;
+mod flex;
+mod state;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_elasticache::error::ProvideErrorMetadata;
 use aws_sdk_elasticache::operation::modify_global_replication_group::builders::ModifyGlobalReplicationGroupFluentBuilder;
 use aws_sdk_elasticache::types::GlobalReplicationGroup;
 use aws_sdk_elasticache::Client;
 use tfplugin::{
-    async_trait, default_plan, ApplyRequest, ApplyResponse, Attribute, AttributePath, Block,
-    Diagnostic, Diagnostics, Imported, Nesting, PlanRequest, PlanResponse, ReadRequest,
-    ReadResponse, Schema, Type, UpgradeRequest, Value,
+    async_trait, default_plan, ApplyRequest, ApplyResponse, AttributePath, Diagnostic, Diagnostics,
+    Imported, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Schema, UpgradeRequest, Value,
 };
 
 use crate::client::{Meta, SharedConn};
-use crate::resources::cluster::{
-    engine_versions, get_bool, get_i64, is_downgrade, parse_version, timeout,
-};
-use crate::resources::replication_group::full_version;
+use crate::resources::cluster::{get_bool, get_i64, is_downgrade, parse_version, timeout};
 use crate::state::str_of;
 use crate::{diag, region, wait};
+pub(crate) use find::find_global;
+use find::{retry_busy, wait_available, DELETE_PENDING, NOT_FOUND};
+use flex::{automatic_failover, node_group_number, read_state};
+use state::{schema, TIMEOUT_CREATE, TIMEOUT_DELETE, TIMEOUT_UPDATE};
 
-const WHAT: &str = "Global Replication Group";
-const NOT_FOUND: &str = "GlobalReplicationGroupNotFoundFault";
-const BUSY: &str = "InvalidGlobalReplicationGroupState";
-
-/// HashiCorp's default timeouts (create 60m, update 60m, delete 20m).
-pub const TIMEOUT_CREATE: Duration = Duration::from_secs(60 * 60);
-pub const TIMEOUT_UPDATE: Duration = Duration::from_secs(60 * 60);
-pub const TIMEOUT_DELETE: Duration = Duration::from_secs(20 * 60);
-
-/// HashiCorp's waiters: pending and target statuses.
-const AVAILABLE_PENDING: &[&str] = &["creating", "modifying"];
-const AVAILABLE: &[&str] = &["available", "primary-only"];
-const DELETE_PENDING: &[&str] = &["available", "primary-only", "modifying", "deleting"];
+pub(super) const WHAT: &str = "Global Replication Group";
 
 pub struct GlobalReplicationGroupResource {
     conn: SharedConn,
@@ -66,62 +58,6 @@ impl GlobalReplicationGroupResource {
     pub fn new(conn: &SharedConn) -> Arc<Self> {
         Arc::new(Self { conn: conn.clone() })
     }
-}
-
-fn s(name: &str) -> Attribute {
-    Attribute::new(name, Type::String)
-}
-fn b(name: &str) -> Attribute {
-    Attribute::new(name, Type::Bool)
-}
-
-fn global_node_group_type() -> Type {
-    Type::object([
-        ("global_node_group_id", Type::String),
-        ("slots", Type::String),
-    ])
-}
-
-fn schema() -> Schema {
-    let block = Block::new()
-        .attribute(s("arn").computed())
-        .attribute(b("at_rest_encryption_enabled").computed())
-        .attribute(b("auth_token_enabled").computed())
-        .attribute(b("automatic_failover_enabled").optional().computed())
-        .attribute(s("cache_node_type").optional().computed())
-        .attribute(b("cluster_enabled").computed())
-        .attribute(s("engine").optional().computed())
-        .attribute(s("engine_version").optional().computed())
-        .attribute(s("engine_version_actual").computed())
-        .attribute(
-            Attribute::new("global_node_groups", Type::set(global_node_group_type())).computed(),
-        )
-        .attribute(s("global_replication_group_description").optional())
-        .attribute(s("global_replication_group_id").computed())
-        .attribute(
-            s("global_replication_group_id_suffix")
-                .required()
-                .force_new(),
-        )
-        .attribute(s("id").optional().computed())
-        .attribute(
-            Attribute::new("num_node_groups", Type::Number)
-                .optional()
-                .computed(),
-        )
-        .attribute(s("parameter_group_name").optional())
-        .attribute(s("primary_replication_group_id").required().force_new())
-        .attribute(region::attribute())
-        .attribute(b("transit_encryption_enabled").computed())
-        .block(
-            "timeouts",
-            Nesting::Single,
-            Block::new()
-                .attribute(s("create").optional())
-                .attribute(s("delete").optional())
-                .attribute(s("update").optional()),
-        );
-    Schema::new(block)
 }
 
 fn err_at(attr: &str, summary: impl Into<String>) -> Diagnostic {
@@ -384,14 +320,6 @@ async fn create(client: &Client, planned: &Value) -> Result<String, Diagnostic> 
         .ok_or_else(|| diag::error("creating", WHAT, &suffix, "no ID in the answer"))
 }
 
-/// Whether the members have automatic failover (HashiCorp reads the first).
-fn automatic_failover(g: &GlobalReplicationGroup) -> bool {
-    g.members()
-        .first()
-        .and_then(|m| m.automatic_failover())
-        .is_some_and(|a| a.as_str() == "enabled")
-}
-
 /// What the configuration asks for beyond what the datastore took over from
 /// its primary (HashiCorp's create).
 async fn after_create(
@@ -535,34 +463,6 @@ async fn modify_and_wait(
         .map_err(|e| diag::error("waiting for", WHAT, id, format!("update: {e}")))
 }
 
-/// Call `f` until it answers other than "busy" or the time is up.
-async fn retry_busy<F, Fut, T, E>(t: Duration, mut f: F) -> Result<T, E>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, E>>,
-    E: ProvideErrorMetadata,
-{
-    let deadline = Instant::now() + t;
-    let mut delay = wait::FIRST_DELAY;
-    loop {
-        match f().await {
-            Err(e) if e.code() == Some(BUSY) && Instant::now() < deadline => {
-                tokio::time::sleep(delay).await;
-                delay = (delay * 3 / 2).min(wait::MAX_DELAY);
-            }
-            r => return r,
-        }
-    }
-}
-
-/// The number of a global node group ID's last segment (`…-0003` → 3).
-fn node_group_number(id: &str) -> u64 {
-    id.rsplit('-')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
 /// `num_node_groups` from `have` to `want`: an increase, or a decrease that
 /// keeps the lowest-numbered global node groups (HashiCorp's choice).
 async fn resize(
@@ -612,44 +512,6 @@ async fn resize(
         .await
         .map(|_| ())
         .map_err(|e| diag::error("waiting for", WHAT, id, format!("update: {e}")))
-}
-
-pub(crate) async fn find_global(
-    client: &Client,
-    id: &str,
-) -> Result<Option<GlobalReplicationGroup>, String> {
-    match client
-        .describe_global_replication_groups()
-        .global_replication_group_id(id)
-        .show_member_info(true)
-        .send()
-        .await
-    {
-        Ok(o) => Ok(o
-            .global_replication_groups
-            .unwrap_or_default()
-            .into_iter()
-            .find(|g| g.global_replication_group_id() == Some(id))),
-        Err(e) if diag::is_not_found(&e, NOT_FOUND) => Ok(None),
-        Err(e) => Err(crate::resources::cluster::sdk_cause(&e)),
-    }
-}
-
-/// Wait for `available` or `primary-only`; the datastore as it then is.
-async fn wait_available(
-    client: &Client,
-    id: &str,
-    t: Duration,
-) -> Result<GlobalReplicationGroup, String> {
-    wait::wait_for(AVAILABLE_PENDING, AVAILABLE, t, || async {
-        find_global(client, id)
-            .await
-            .map(|g| g.and_then(|g| g.status().map(str::to_owned)))
-    })
-    .await?;
-    find_global(client, id)
-        .await?
-        .ok_or_else(|| "not found".to_owned())
 }
 
 /// Take replication group `member` (of `region`) out of datastore `id`
@@ -723,115 +585,4 @@ async fn delete(client: &Client, id: &str, t: Duration) -> Result<(), Diagnostic
     .await
     .map(|_| ())
     .map_err(|e| diag::error("waiting for", WHAT, id, format!("delete: {e}")))
-}
-
-async fn read_state(meta: &Meta, id: &str, prior: &Value) -> Result<Option<Value>, Diagnostic> {
-    let Some(g) = find_global(&meta.client, id)
-        .await
-        .map_err(|e| diag::error("reading", WHAT, id, e))?
-    else {
-        return Ok(None);
-    };
-    if matches!(g.status(), Some("deleting" | "deleted")) {
-        tracing::warn!(
-            "ElastiCache Global Replication Group ({id}) is {}, removing from state",
-            g.status().unwrap_or_default()
-        );
-        return Ok(None);
-    }
-    let opt = |s: Option<&str>| s.map_or(Value::Null, Value::from);
-    let flag = |b: Option<bool>| Value::from(b.unwrap_or(false));
-    let keep = |a: &str| prior.get(a).cloned().unwrap_or(Value::Null);
-    let engine = g.engine().unwrap_or("redis").to_ascii_lowercase();
-    let prior_ev = str_of(prior, "engine_version");
-    let (ev, actual) = engine_versions(
-        &engine,
-        g.engine_version().unwrap_or_default(),
-        prior_ev.as_deref(),
-    );
-    let description = match g.global_replication_group_description() {
-        Some("") | None
-            if prior
-                .get("global_replication_group_description")
-                .is_none_or(Value::is_null) =>
-        {
-            Value::Null
-        }
-        d => opt(d),
-    };
-    let primary = g
-        .members()
-        .iter()
-        .find(|m| m.role() == Some("PRIMARY"))
-        .and_then(|m| m.replication_group_id());
-    let node_groups: Vec<Value> = g
-        .global_node_groups()
-        .iter()
-        .map(|n| {
-            Value::object([
-                ("global_node_group_id", opt(n.global_node_group_id())),
-                ("slots", opt(n.slots())),
-            ])
-        })
-        .collect();
-    let count = i64::try_from(node_groups.len()).unwrap_or(0);
-    Ok(Some(Value::object([
-        ("arn", opt(g.arn())),
-        (
-            "at_rest_encryption_enabled",
-            flag(g.at_rest_encryption_enabled()),
-        ),
-        ("auth_token_enabled", flag(g.auth_token_enabled())),
-        (
-            "automatic_failover_enabled",
-            Value::from(automatic_failover(&g)),
-        ),
-        ("cache_node_type", opt(g.cache_node_type())),
-        ("cluster_enabled", flag(g.cluster_enabled())),
-        ("engine", Value::from(engine.as_str())),
-        ("engine_version", Value::from(ev)),
-        ("engine_version_actual", Value::from(full_version(&actual))),
-        ("global_node_groups", Value::set(node_groups)),
-        ("global_replication_group_description", description),
-        ("global_replication_group_id", Value::from(id)),
-        (
-            "global_replication_group_id_suffix",
-            match prior.get("global_replication_group_id_suffix") {
-                Some(v) if !v.is_null() && v.is_wholly_known() => v.clone(),
-                // Import: what follows the region prefix.
-                _ => Value::from(id.split_once('-').map_or(id, |(_, s)| s)),
-            },
-        ),
-        ("id", Value::from(id)),
-        ("num_node_groups", Value::from(count)),
-        ("parameter_group_name", keep("parameter_group_name")),
-        ("primary_replication_group_id", opt(primary)),
-        ("region", Value::from(meta.region.as_str())),
-        ("timeouts", keep("timeouts")),
-        (
-            "transit_encryption_enabled",
-            flag(g.transit_encryption_enabled()),
-        ),
-    ])))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decrease_keeps_the_lowest_numbers() {
-        let mut ids = vec!["ldgnf-x-0010", "ldgnf-x-0002", "ldgnf-x-0001"];
-        ids.sort_by_key(|i| node_group_number(i));
-        assert_eq!(ids, ["ldgnf-x-0001", "ldgnf-x-0002", "ldgnf-x-0010"]);
-    }
-
-    #[test]
-    fn schema_has_hashicorp_attributes() {
-        let s = schema();
-        let names: Vec<&str> = s.block.attributes.iter().map(|a| a.name.as_str()).collect();
-        assert!(names.contains(&"global_replication_group_id_suffix"));
-        assert!(names.contains(&"region"));
-        assert_eq!(names.len(), 19);
-    }
 }
