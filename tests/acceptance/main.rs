@@ -4,6 +4,7 @@
 mod cluster;
 mod common;
 mod docs;
+mod global_replication_group;
 mod install;
 mod module;
 mod parameter_group;

@@ -9,7 +9,7 @@ use std::process::Command;
 use acceptance::{require_terraform, Tf};
 
 /// The types this branch provides.
-const TYPES: &str = "provider,aws_elasticache_cluster,aws_elasticache_parameter_group,aws_elasticache_replication_group,aws_elasticache_subnet_group,data.aws_elasticache_cluster,data.aws_elasticache_replication_group,data.aws_elasticache_subnet_group,aws_elasticache_user,aws_elasticache_user_group,aws_elasticache_user_group_association,data.aws_elasticache_user,aws_elasticache_reserved_cache_node,data.aws_elasticache_reserved_cache_node_offering,data.aws_elasticache_service_updates,data.aws_elasticache_service_update_actions,aws_elasticache_serverless_cache,data.aws_elasticache_serverless_cache";
+const TYPES: &str = "provider,aws_elasticache_cluster,aws_elasticache_parameter_group,aws_elasticache_replication_group,aws_elasticache_subnet_group,data.aws_elasticache_cluster,data.aws_elasticache_replication_group,data.aws_elasticache_subnet_group,aws_elasticache_user,aws_elasticache_user_group,aws_elasticache_user_group_association,data.aws_elasticache_user,aws_elasticache_reserved_cache_node,data.aws_elasticache_reserved_cache_node_offering,data.aws_elasticache_service_updates,data.aws_elasticache_service_update_actions,aws_elasticache_serverless_cache,data.aws_elasticache_serverless_cache,aws_elasticache_global_replication_group";
 
 /// Against 6.69.1 the only difference allowed: the `endpoints` keys 6.x
 /// removed, which we still accept (extra, deprecated).
@@ -25,6 +25,7 @@ const REMOVED_ENDPOINTS: &[&str] = &[
 
 /// Against 5.100.0 the only lines that may differ: flags 6.x changed.
 const FLAGS_6X_CHANGED: &[&str] = &[
+    "aws_elasticache_global_replication_group.engine: optional,computed, reference computed",
     "aws_elasticache_replication_group.engine: optional,computed, reference optional",
     "aws_elasticache_serverless_cache.cache_usage_limits.data_storage.maximum: optional,computed, reference optional",
     "aws_elasticache_serverless_cache.cache_usage_limits.data_storage.minimum: optional,computed, reference optional",

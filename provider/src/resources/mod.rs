@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::client::SharedConn;
 
 pub mod cluster;
+pub mod global_replication_group;
 pub mod parameter_group;
 pub mod replication_group;
 pub mod reserved_cache_node;
@@ -17,6 +18,7 @@ pub mod user_group_association;
 pub fn all(conn: &SharedConn) -> Vec<Arc<dyn tfplugin::Resource>> {
     vec![
         cluster::Cluster::new(conn),
+        global_replication_group::GlobalReplicationGroupResource::new(conn),
         parameter_group::ParameterGroup::new(conn),
         replication_group::ReplicationGroupResource::new(conn),
         reserved_cache_node::ReservedCacheNodeResource::new(conn),

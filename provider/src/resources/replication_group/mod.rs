@@ -35,7 +35,8 @@ use crate::resources::cluster::{
 use crate::{diag, tags};
 pub(crate) use find::{find_member_cluster, find_replication_group_by_id, FindError};
 pub(crate) use flex::{
-    automatic_failover, endpoints, flatten_node_groups, multi_az, replicas_per_node_group,
+    automatic_failover, endpoints, flatten_node_groups, full_version, multi_az,
+    replicas_per_node_group,
 };
 pub(crate) use state::{node_group_configuration_type, region_attribute};
 
@@ -1057,6 +1058,23 @@ async fn delete(meta: &Meta, prior: &Value) -> Result<(), Diagnostic> {
     let id = state_id(prior);
     let client = client_for(meta, prior);
     let final_snapshot = get_ok_str(prior, "final_snapshot_identifier");
+    // A secondary of a global datastore leaves it first (HashiCorp's order).
+    if let Some(gid) = get_ok_str(prior, "global_replication_group_id") {
+        let region = get_ok_str(prior, "region").unwrap_or_else(|| meta.region.clone());
+        let t = timeout(prior, "delete", state::TIMEOUT_DELETE);
+        crate::resources::global_replication_group::disassociate_member(
+            &client, &gid, &id, &region, t,
+        )
+        .await
+        .map_err(|e| {
+            diag::error(
+                "deleting",
+                WHAT,
+                &id,
+                format!("disassociating from ElastiCache Global Replication Group ({gid}): {e}"),
+            )
+        })?;
+    }
     // Members may be creating/deleting or the group snapshotting: retry
     // for up to 10 minutes, as HashiCorp does.
     let deadline = Instant::now() + Duration::from_secs(600);
