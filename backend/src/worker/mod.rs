@@ -14,8 +14,8 @@
 
 pub mod cluster_mode;
 pub mod discovery;
-pub mod front;
 pub mod figures;
+pub mod front;
 mod global;
 mod mcdump;
 mod migration;
