@@ -1,7 +1,7 @@
-# Rendered by terraform_aws/global.rs: @ENDPOINT@, @SUFFIX@, @VERSION@ are substituted.
+# Rendered by terraform_aws/global.rs: @ENDPOINT@, @SUFFIX@ are substituted.
 # A global datastore as HashiCorp's documentation writes one: a primary group in
 # us-east-1, the datastore, a secondary group in us-west-2 through an aliased
-# provider on the same endpoint; the engine version is the datastore's.
+# provider on the same endpoint.
 
 terraform {
   required_providers {
@@ -58,7 +58,6 @@ resource "aws_elasticache_replication_group" "primary" {
 resource "aws_elasticache_global_replication_group" "this" {
   global_replication_group_id_suffix = "tf-@SUFFIX@"
   primary_replication_group_id       = aws_elasticache_replication_group.primary.id
-  engine_version                     = "@VERSION@"
 }
 
 resource "aws_elasticache_replication_group" "secondary" {
