@@ -551,6 +551,7 @@ impl Reconciler {
                 node_type: fresh.rolling_node_type.clone(),
                 engine: fresh.rolling_engine,
                 engine_version: fresh.rolling_engine_version.clone(),
+                parameter_group: fresh.rolling_parameter_group.clone(),
                 ..ModifyCluster::default()
             };
             if let Err(e) = self.cp.modify_cluster(scope, req) {

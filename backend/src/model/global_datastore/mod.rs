@@ -422,6 +422,7 @@ impl ControlPlane {
         }
         self.persist("globalreplicationgroup", scope, &id, Some(&g))?;
         self.link_member(scope, &rg.id, Some(id.clone()))?;
+        self.use_global_parameter_group(scope, &rg)?;
         self.event(
             scope,
             "replication-group",
@@ -433,6 +434,28 @@ impl ControlPlane {
         );
         self.wake();
         Ok(g)
+    }
+
+    /// The primary group takes a parameter group of its own, a copy of its
+    /// primary cluster's, as AWS does when a datastore is made from it.
+    fn use_global_parameter_group(&self, scope: &Scope, g: &ReplicationGroup) -> Result<()> {
+        let Ok(source) = self.find_cluster(scope, &g.primary) else {
+            return Ok(());
+        };
+        let pg = self.create_global_datastore_parameter_group(
+            scope,
+            &g.id,
+            scope,
+            &source.parameter_group,
+        )?;
+        for m in &g.members {
+            let pg = pg.clone();
+            self.update_cluster(scope, m, move |c| {
+                c.parameter_group = pg;
+                Ok(())
+            })?;
+        }
+        Ok(())
     }
 
     /// What a group joining datastore `gid` as a secondary in `scope` inherits:
@@ -598,14 +621,63 @@ impl ControlPlane {
         if let Some(t) = &req.node_type {
             check_node_type(t)?;
         }
+        // A major upgrade (a new parameter-group family) gives every member a
+        // new `global-datastore-…` group, a copy of the one named or of the
+        // family's default; a parameter group alone is refused, as on AWS.
+        let family_now =
+            crate::catalog::family_for(&view.engine, &view.engine_version).unwrap_or_default();
+        let engine = crate::model::cluster::parse_engine(&view.engine)?;
+        let target = match &req.engine_version {
+            Some(v) => crate::model::cluster::resolve_version(engine, Some(v))?
+                .cache_parameter_group_family
+                .as_str(),
+            None => family_now,
+        };
+        let pg_source = if target == family_now {
+            if req
+                .parameter_group
+                .as_deref()
+                .is_some_and(|p| !p.is_empty())
+            {
+                return Err(Error::invalid(
+                    "ModifyGlobalReplicationGroup API does not support cache parameter group modification without a change in major engine version.",
+                ));
+            }
+            None
+        } else {
+            let p = g
+                .primary()
+                .ok_or_else(|| Error::internal("datastore without primary"))?;
+            let ps = Scope::new(scope.account.clone(), p.region.clone());
+            let name = match req.parameter_group.as_deref().filter(|p| !p.is_empty()) {
+                Some(n) => {
+                    let pg = self.find_parameter_group(&ps, n)?;
+                    if pg.family != target {
+                        return Err(Error::combination(format!(
+                            "The parameter group family {} does not match the engine family {target}.",
+                            pg.family
+                        )));
+                    }
+                    pg.name
+                }
+                None if view.cluster_enabled => format!("default.{target}.cluster.on"),
+                None => format!("default.{target}"),
+            };
+            Some((ps, name))
+        };
         if changes_nodes || req.automatic_failover.is_some() {
             // Every member takes it: the primary first (it validates the change).
             for m in &g.members {
                 let ms = Scope::new(scope.account.clone(), m.region.clone());
-                let pg = req
-                    .parameter_group
-                    .clone()
-                    .filter(|p| m.role == PRIMARY || self.find_parameter_group(&ms, p).is_ok());
+                let pg = match &pg_source {
+                    Some((ps, name)) => Some(self.create_global_datastore_parameter_group(
+                        &ms,
+                        &m.replication_group_id,
+                        ps,
+                        name,
+                    )?),
+                    None => None,
+                };
                 let modify = ModifyReplicationGroup {
                     id: m.replication_group_id.clone(),
                     automatic_failover: req.automatic_failover,
@@ -972,6 +1044,12 @@ impl ControlPlane {
             };
             if next != g.status {
                 let was = g.status.clone();
+                if !busy && was == lifecycle::MODIFYING {
+                    for m in &g.members {
+                        let ms = Scope::new(home.account.clone(), m.region.clone());
+                        self.prune_global_parameter_groups(&ms, &m.replication_group_id);
+                    }
+                }
                 if let Ok(g) = self.update_global(&home, &g.id, |g| {
                     g.status = next.to_owned();
                     Ok(())
@@ -984,6 +1062,34 @@ impl ControlPlane {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    /// A member's `global-datastore-<id>…` groups that no cluster uses any
+    /// more (replaced by a major upgrade) go, as AWS manages them; the one in
+    /// use stays, and so does a former member's (its owner deletes it).
+    fn prune_global_parameter_groups(&self, scope: &Scope, group: &str) {
+        let prefix = format!("global-datastore-{group}");
+        let unused: Vec<String> = {
+            let st = self.lock();
+            let Some(r) = st.regions.get(scope) else {
+                return;
+            };
+            r.parameter_groups
+                .keys()
+                .filter(|n| {
+                    n.strip_prefix(&prefix).is_some_and(|rest| {
+                        rest.len() == 4 && rest.bytes().all(|b| b.is_ascii_lowercase())
+                    })
+                })
+                .filter(|n| !r.clusters.values().any(|c| &c.parameter_group == *n))
+                .cloned()
+                .collect()
+        };
+        for name in unused {
+            if let Err(e) = self.delete_parameter_group(scope, &name) {
+                tracing::warn!(parameter_group = %name, error = %e, "could not remove a replaced global datastore parameter group");
             }
         }
     }

@@ -359,6 +359,48 @@ impl ControlPlane {
         Ok(g)
     }
 
+    /// The parameter group AWS gives a member group of a global datastore when
+    /// it joins: `global-datastore-<group id><four letters>`, in the member's
+    /// region, a copy of `source` (found in `from`). It is an ordinary group
+    /// afterwards: deleted once no cluster uses it (HashiCorp's provider
+    /// deletes a secondary's after the group).
+    pub fn create_global_datastore_parameter_group(
+        &self,
+        scope: &Scope,
+        group: &str,
+        from: &Scope,
+        source: &str,
+    ) -> Result<String> {
+        let src = self.find_parameter_group(from, source)?;
+        let letters: String = uuid::Uuid::new_v4()
+            .as_bytes()
+            .iter()
+            .take(4)
+            .map(|b| char::from(b'a' + b % 26))
+            .collect();
+        let name = format!("global-datastore-{group}{letters}");
+        let g = ParameterGroup {
+            name: name.clone(),
+            family: src.family.clone(),
+            description: format!("Global datastore parameter group of {group}, from {source}"),
+            values: src.values,
+            tags: Vec::new(),
+            created: Self::now(),
+        };
+        self.lock()
+            .region(scope)
+            .parameter_groups
+            .insert(name.clone(), g.clone());
+        self.persist("parametergroup", scope, &name, Some(&g))?;
+        self.event(
+            scope,
+            "cache-parameter-group",
+            &name,
+            format!("Cache parameter group {name} created for replication group {group} of a global datastore"),
+        );
+        Ok(name)
+    }
+
     pub fn delete_parameter_group(&self, scope: &Scope, name: &str) -> Result<()> {
         {
             let mut st = self.lock();

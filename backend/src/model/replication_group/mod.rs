@@ -21,6 +21,7 @@ use super::cluster::{
     check_node_type, resolve_version, CacheCluster, CreateCluster, ModifyCluster,
 };
 use super::{arn, lifecycle, validate, ControlPlane, Error, Fault, Result, Scope, Tag};
+use crate::catalog;
 use crate::engine::EngineKind;
 
 /// The one node group of a cluster-mode-disabled group.
@@ -77,6 +78,10 @@ pub struct ReplicationGroup {
     pub rolling_engine: Option<EngineKind>,
     #[serde(default)]
     pub rolling_engine_version: Option<String>,
+    /// The parameter group that goes with a rolling engine upgrade (a new
+    /// family's group: each member takes it with its new version).
+    #[serde(default)]
+    pub rolling_parameter_group: Option<String>,
     /// An online migration in progress (`StartMigration`).
     #[serde(default)]
     pub migration: Option<migration::Migration>,
@@ -290,7 +295,6 @@ fn inherit_from_global(
     gid: &str,
     primary: &ReplicationGroup,
     pc: &CacheCluster,
-    same_parameter_group_here: bool,
 ) -> Result<()> {
     let differs = |what: &str| {
         Error::combination(format!(
@@ -345,9 +349,9 @@ fn inherit_from_global(
     if c.port.is_none() {
         c.port = Some(i64::from(pc.port));
     }
-    if c.parameter_group.is_none() && same_parameter_group_here {
-        c.parameter_group = Some(pc.parameter_group.clone());
-    }
+    // AWS ignores a parameter group given here: the member gets a copy of the
+    // primary's (`global-datastore-…`, made when the group is recorded).
+    c.parameter_group = None;
     req.at_rest_encryption = Some(pc.at_rest_encryption);
     if req.num_cache_clusters.is_none() && req.replicas_per_node_group.is_none() {
         req.num_cache_clusters = Some(i64::try_from(primary.members.len()).unwrap_or(1));
@@ -471,16 +475,13 @@ impl ControlPlane {
         let joining = match req.global_replication_group_id.clone() {
             Some(gid) => {
                 let (ps, prg, pc) = self.global_primary_for_join(scope, &gid)?;
-                inherit_from_global(
-                    &mut req,
-                    &gid,
-                    &prg,
-                    &pc,
-                    self.find_parameter_group(scope, &pc.parameter_group)
-                        .is_ok(),
-                )?;
-                let _ = ps;
-                Some((gid, pc.auth.clone(), pc.auth_token_last_modified))
+                inherit_from_global(&mut req, &gid, &prg, &pc)?;
+                Some((
+                    gid,
+                    pc.auth.clone(),
+                    pc.auth_token_last_modified,
+                    (ps, pc.parameter_group.clone()),
+                ))
             }
             None => None,
         };
@@ -605,7 +606,7 @@ impl ControlPlane {
             c.replication_group_id = Some(id.clone());
             c.at_rest_encryption = req.at_rest_encryption == Some(true);
             c.kms_key_id.clone_from(&req.kms_key_id);
-            if let Some((_, auth, modified)) = &joining {
+            if let Some((_, auth, modified, _)) = &joining {
                 // The primary region's AUTH token(s), as AWS carries them over.
                 c.auth = auth.clone();
                 c.auth_token_last_modified = *modified;
@@ -658,6 +659,7 @@ impl ControlPlane {
             rolling_node_type: None,
             rolling_engine: None,
             rolling_engine_version: None,
+            rolling_parameter_group: None,
             migration: None,
             migration_test: None,
             generation: 1,
@@ -670,6 +672,13 @@ impl ControlPlane {
             users_pending: false,
             global_id: joining.as_ref().map(|j| j.0.clone()),
         };
+        if let Some((_, _, _, (ps, source))) = &joining {
+            // Its own copy of the primary's parameter group, as on AWS.
+            let pg = self.create_global_datastore_parameter_group(scope, &id, ps, source)?;
+            for m in &mut members {
+                m.parameter_group.clone_from(&pg);
+            }
+        }
         self.insert_clusters(scope, &members, Some(&group))?;
         if let Some((gid, ..)) = &joining {
             self.join_global(scope, gid, &id)?;
@@ -843,9 +852,42 @@ impl ControlPlane {
         // Node type and engine changes applied now roll through the members.
         let rolling = m.apply_immediately && (m.node_type.is_some() || version.is_some());
         let mut per_member = m.clone();
+        let mut rolling_pg = None;
         if rolling {
             per_member.node_type = None;
             per_member.engine_version = None;
+            if let Some(v) = version {
+                // The parameter group goes with the new version, member by
+                // member; checked here so that the request fails, not the roll.
+                rolling_pg = per_member.parameter_group.take();
+                let current = self.find_cluster(scope, &g.primary)?;
+                let family_now =
+                    catalog::family_for(current.engine.as_str(), &current.engine_version)
+                        .unwrap_or_default();
+                let target = v.cache_parameter_group_family.as_str();
+                match &rolling_pg {
+                    Some(name) => {
+                        let pg = self.find_parameter_group(scope, name)?;
+                        if pg.family != target {
+                            return Err(Error::combination(format!(
+                                "The parameter group family {} does not match the engine family {target}.",
+                                pg.family
+                            )));
+                        }
+                    }
+                    None if target != family_now
+                        && !self
+                            .find_parameter_group(scope, &current.parameter_group)?
+                            .is_default() =>
+                    {
+                        return Err(Error::combination(format!(
+                            "The engine version {} needs a parameter group of family {target}: specify CacheParameterGroupName.",
+                            v.engine_version
+                        )));
+                    }
+                    None => {}
+                }
+            }
         }
         let touches_members = per_member.parameter_group.is_some()
             || per_member.maintenance_window.is_some()
@@ -917,6 +959,7 @@ impl ControlPlane {
                 g.rolling = rolling_members;
                 g.rolling_node_type = node_type;
                 g.rolling_engine_version = engine_version;
+                g.rolling_parameter_group = rolling_pg;
                 g.rolling_engine = engine_change;
                 if let Some(e) = engine_change {
                     g.engine = e;

@@ -534,6 +534,7 @@ impl ControlPlane {
             rolling_node_type: None,
             rolling_engine: None,
             rolling_engine_version: None,
+            rolling_parameter_group: None,
             generation: 1,
             migration: None,
             migration_test: None,
