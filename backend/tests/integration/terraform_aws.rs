@@ -105,6 +105,11 @@ impl Tf {
         Self { dir, cli_config }
     }
 
+    /// Replace the configuration (the next plan or apply takes it).
+    fn write_main(&self, main_tf: &str) {
+        std::fs::write(self.dir.path().join("main.tf"), main_tf).unwrap();
+    }
+
     /// Run `terraform <args>` in its own process group; kill the group on timeout.
     fn run(&self, args: &[&str]) -> Run {
         let log = self.dir.path().join("out.log");

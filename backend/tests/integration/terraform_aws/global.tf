@@ -1,4 +1,5 @@
-# Rendered by terraform_aws/global.rs: @ENDPOINT@, @SUFFIX@ are substituted.
+# Rendered by terraform_aws/global.rs: @ENDPOINT@, @SUFFIX@, @PRIMARY@ and
+# @GLOBAL_SETTINGS@ are substituted.
 # A global datastore as HashiCorp's documentation writes one: a primary group in
 # us-east-1, the datastore, a secondary group in us-west-2 through an aliased
 # provider on the same endpoint.
@@ -57,7 +58,8 @@ resource "aws_elasticache_replication_group" "primary" {
 
 resource "aws_elasticache_global_replication_group" "this" {
   global_replication_group_id_suffix = "tf-@SUFFIX@"
-  primary_replication_group_id       = aws_elasticache_replication_group.primary.id
+  primary_replication_group_id       = @PRIMARY@
+  @GLOBAL_SETTINGS@
 }
 
 resource "aws_elasticache_replication_group" "secondary" {
@@ -88,5 +90,7 @@ output "secondary" {
     port                        = aws_elasticache_replication_group.secondary.port
     node_type                   = aws_elasticache_replication_group.secondary.node_type
     global_replication_group_id = aws_elasticache_replication_group.secondary.global_replication_group_id
+    parameter_group_name        = aws_elasticache_replication_group.secondary.parameter_group_name
+    engine_version_actual       = aws_elasticache_replication_group.secondary.engine_version_actual
   }
 }
