@@ -172,7 +172,7 @@ fn serverless_cache_basic_update_import() {
     assert_eq!(out_str(&tf, "address"), addr);
     assert_eq!(maxmemory(&ca, &addr, port), (3u64 << 30).to_string());
 
-    // redis → valkey is planned in place; the backend's answer is surfaced
+    // redis → valkey in place, as AWS allows: same cache, same endpoint
     tf.config(&format!(
         "{p}{}",
         redis_hcl(&rn, "valkey", "second", 3, "team = \"b\"")
@@ -182,18 +182,16 @@ fn serverless_cache_basic_update_import() {
         plan.contains("0 to add, 1 to change, 0 to destroy"),
         "{plan}"
     );
-    let o = tf.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
-    assert_ne!(o.code, 0, "{}", o.text);
-    assert!(
-        o.text.contains("InvalidParameterValue") && o.text.contains("not available yet"),
-        "{}",
-        o.text
-    );
+    tf.apply();
+    tf.plan_is_clean();
+    assert_eq!(out_str(&tf, "arn"), arn);
+    assert_eq!(out_str(&tf, "address"), addr);
+    assert_ne!(out_str(&tf, "full_engine_version"), "7.1");
 
-    // a Memcached cache next to it, and the data source on the Redis one
+    // a Memcached cache next to it, and the data source on the Valkey one
     tf.config(&format!(
         "{p}{}{}{}",
-        redis_hcl(&rn, "redis", "second", 3, "team = \"b\""),
+        redis_hcl(&rn, "valkey", "second", 3, "team = \"b\""),
         memcached_hcl(&mn),
         data_hcl(&rn)
     ));
@@ -204,7 +202,7 @@ fn serverless_cache_basic_update_import() {
     assert_eq!(o["mc_readers"]["value"].as_u64(), Some(0));
     assert_eq!(out_str(&tf, "ds_address"), addr);
     assert_eq!(o["ds_max"]["value"].as_u64(), Some(3));
-    assert_eq!(out_str(&tf, "ds_engine"), "redis");
+    assert_eq!(out_str(&tf, "ds_engine"), "valkey");
 
     // import by name and by name@region
     tf.state_rm("aws_elasticache_serverless_cache.redis");

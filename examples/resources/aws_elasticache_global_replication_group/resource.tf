@@ -1,7 +1,5 @@
-provider "aws" {
-  region = "us-east-1"
-}
-
+# The default provider (us-east-1 here) holds the primary; an aliased one the
+# secondary region.
 provider "aws" {
   alias  = "west"
   region = "us-west-2"
