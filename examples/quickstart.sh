@@ -68,7 +68,7 @@ if [ -x "$bin/elasticache-local" ] && [ -x "$bin/terraform-provider-aws" ]; then
 else
   echo "building elasticache-local and terraform-provider-elasticache: the first build takes about 5-10 minutes on 2 cores…"
 fi
-cargo build -q -p elasticache-local -p terraform-provider-elasticache
+cargo build -q --workspace --bins
 if ! curl -sf "$url/_health" >/dev/null 2>&1; then
   echo "starting elasticache-local on $url (runtime $runtime, data in $dir/data, log in $dir/backend.log)"
   setsid "$bin/elasticache-local" --listen "$listen" --data-dir "$dir/data" --runtime "$runtime" \

@@ -53,11 +53,9 @@ esac
 say "build ($profile)"
 flags=()
 [ "$profile" = release ] && flags+=(--release)
-# Two builds, each the selection the tests already make (the acceptance harness builds
-# these two packages together), so that features unify the same way and a CI run
-# after `cargo test` reuses what it built.
-cargo build "${flags[@]}" -p terraform-provider-elasticache -p elasticache-local
-cargo build "${flags[@]}" -p acceptance --bin bench
+# The workspace's binaries, the selection the tests build too: features unify the
+# same way, so a CI run after `cargo test` reuses what it built.
+cargo build "${flags[@]}" --workspace --bins
 
 say "run ($mode)"
 out=()

@@ -11,7 +11,7 @@ work=${TEST_WORK:-$root/target/test-work}
 mkdir -p "$work"
 steps=catalogs,groups,security_groups,redis_cluster,errors,tags,memcached_cluster,snapshots,replication,sharded,users,auth_token,transit_mode,serverless,updates_and_reservations,migration,teardown
 bin=${CARGO_TARGET_DIR:-$root/target}/debug/elasticache-local
-cargo build -q -p elasticache-local
+cargo build -q --workspace --bins  # the selection the tests build: nothing rebuilds
 status=0
 # One backend per runtime, side by side (each with its own data directory and
 # port); the figures are judged once both are done.

@@ -5,8 +5,9 @@
 #   2. starts dockerd when none answers (detached, logging to a file; stopped at the end),
 #   3. builds the test engine images FROM scratch from the Debian binaries
 #      (localtest/redis:7.0, localtest/memcached:1.6: no registry is needed),
-#   4. runs `cargo test --workspace` with both runtimes (process and docker); the
-#      tests of HashiCorp's provider (terraform_aws::*) run beside the rest,
+#   4. runs every test of the workspace with both runtimes (process and docker), in
+#      three groups side by side: HashiCorp's provider (terraform_aws::*), our
+#      provider's acceptance tests, and everything else,
 #   5. runs examples/quickstart.sh and tears it down again (the README's first command),
 #   6. runs the shared conformance check (../shared/conformance/check.py, when present)
 #      against a backend on each runtime, for the families built so far,
@@ -92,20 +93,49 @@ else
   echo "building the tests: the first build takes about 10-20 minutes on 2 cores…"
 fi
 cargo test --workspace --no-run -q 2>&1 | tail -5
-# HashiCorp's provider sleeps in its waiters (30 s before its first look, 10 s
-# between looks): its tests mostly wait, so they run beside the others in a
-# process of their own instead of holding one of the suite's two test threads.
+# The binaries the acceptance harness and the scripts below start, built with the
+# same feature selection (nothing rebuilds afterwards).
+cargo build -q --workspace --bins 2>&1 | tail -5
+# Three groups run side by side: most tests wait (on Terraform's waiters — HashiCorp's
+# sleep 30 s before their first look and 10 s between looks — on engines starting,
+# on replication), so on 2 cores three processes finish sooner than one:
+#   1. HashiCorp's provider against our backend (terraform_aws::*),
+#   2. the acceptance tests of our provider (tests/acceptance),
+#   3. everything else: unit tests, the backend's integration tests, the drills, the
+#      provider's protocol tests (every other test target of the workspace).
 hashicorp_log="$work/cargo-test-hashicorp.log"
-cargo test -p elasticache-local --test integration terraform_aws >"$hashicorp_log" 2>&1 &
+acceptance_log="$work/cargo-test-acceptance.log"
+# HashiCorp's tests sleep in its waiters nearly all the time: all of them at once.
+cargo test --workspace --test integration terraform_aws -- --test-threads 5 >"$hashicorp_log" 2>&1 &
 hashicorp_pid=$!
+cargo test --workspace --test acceptance >"$acceptance_log" 2>&1 &
+acceptance_pid=$!
+# Every test target but tests/acceptance, named from cargo's own metadata, so
+# that a new target joins this group without anyone listing it here.
+mapfile -t targets < <(cargo metadata --no-deps --format-version 1 | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["packages"]:
+    for t in p["targets"]:
+        if "test" in t["kind"] and t["name"] != "acceptance":
+            print("--test"); print(t["name"])
+')
 suite=0
-cargo test --workspace -- --skip terraform_aws 2>&1 | tee "$work/cargo-test.log" || suite=1
+cargo test --workspace --no-fail-fast --lib --bins "${targets[@]}" -- --skip terraform_aws 2>&1 \
+  | tee "$work/cargo-test.log" || suite=1
+cargo test --workspace --doc -q 2>&1 | tail -3 || suite=1
 hashicorp=0
 wait "$hashicorp_pid" || hashicorp=1
+acceptance=0
+wait "$acceptance_pid" || acceptance=1
+echo "== acceptance tests of our provider (tests/acceptance, log: $acceptance_log)"
+grep -E '^test |^test result' "$acceptance_log" || true
+if [ "$acceptance" != 0 ]; then sed -n '/^failures:/,$p' "$acceptance_log" | head -300; fi
 echo "== HashiCorp provider tests (terraform_aws::*, log: $hashicorp_log)"
 grep -E '^test |^test result' "$hashicorp_log" || true
 if [ "$hashicorp" != 0 ]; then tail -150 "$hashicorp_log"; fi
-if [ "$suite" != 0 ] || [ "$hashicorp" != 0 ]; then echo "cargo test FAILED"; exit 1; fi
+if [ "$suite" != 0 ] || [ "$hashicorp" != 0 ] || [ "$acceptance" != 0 ]; then
+  echo "cargo test FAILED"; exit 1
+fi
 
 say "quickstart (the README's first command, as a newcomer runs it)"
 qport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -51,13 +51,10 @@ pub fn binaries() -> &'static Path {
     DIR.get_or_init(|| {
         let dir = target_dir();
         let mut cmd = Command::new(env!("CARGO"));
-        cmd.args([
-            "build",
-            "-p",
-            "terraform-provider-elasticache",
-            "-p",
-            "elasticache-local",
-        ]);
+        // The whole workspace's binaries: features then unify as in
+        // `cargo test --workspace`, so a suite run reuses what it built
+        // instead of rebuilding the dependencies with other features.
+        cmd.args(["build", "--workspace", "--bins"]);
         if dir.ends_with("release") {
             cmd.arg("--release");
         }
