@@ -87,7 +87,11 @@ pub(super) fn spec(cp: &ControlPlane, scope: &Scope, c: &CacheCluster, n: &Cache
     let fronted = group.as_ref().is_some_and(|g| g.fronted);
     if sharded {
         config.retain(|(k, _)| !k.starts_with("cluster-"));
-        if !fronted {
+        if fronted {
+            // Said outright: the runtime runs it beside cluster nodes
+            // (`engine::on_host_network`).
+            config.push(("cluster-enabled".to_owned(), "no".to_owned()));
+        } else {
             config.extend(node_config(announce_ip(cp, n.host), n.port));
         }
     }
