@@ -22,7 +22,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use super::front::{key_table, node_id, Front, KeyTable, Node as FrontNode, Shard, Topology};
-use super::node::{announce_ip, apply_params, connect, push_pending_users, runtime_config};
+use super::node::{
+    announce_ip, apply_params, connect, push_pending_users, runtime_config, tls_names,
+};
 use super::Reconciler;
 use crate::engine::{resp, NodeSpec, NodeStatus};
 use crate::model::cluster::CacheCluster;
@@ -469,7 +471,17 @@ impl Reconciler {
                     keys: keys.clone(),
                     what: "this node",
                 };
-                let make = || Ok(Front::plain(topology.clone()));
+                // With transit encryption the front ends TLS (a certificate
+                // naming the node's and the configuration endpoint's
+                // addresses) and speaks TLS on to the engine.
+                let names = tls_names(self.cp.as_ref(), scope, &m.cluster, m.endpoint.0);
+                let make = || {
+                    if tls {
+                        Front::new(&self.ca, &names, topology.clone())
+                    } else {
+                        Ok(Front::plain(topology.clone()))
+                    }
+                };
                 let key = format!("{prefix}{}", m.cluster.id);
                 if let Err(e) = self
                     .proxies

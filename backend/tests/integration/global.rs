@@ -12,7 +12,7 @@ use aws_sdk_elasticache::types::GlobalReplicationGroup;
 use aws_sdk_elasticache::Client;
 
 use crate::common::{
-    self, cleanup_engines, cli, code, describe_group, eventually, fetch_ca, Backend, Ep,
+    self, cleanup_engines, cli, cli_with, code, describe_group, eventually, fetch_ca, Backend, Ep,
 };
 
 const TOKEN: &str = "global-datastore-token-0123";
@@ -857,8 +857,8 @@ async fn cluster_mode_secondary_replicates_reshards_and_fails_over() {
     }
 }
 
-/// Cluster mode with transit encryption: the datastore reshards its primary
-/// region (secondaries are refused as not available yet). Process runtime only: the
+/// Cluster mode with transit encryption: a secondary served over TLS by its
+/// fronts, then the datastore reshards its primary region alone. Process runtime only: the
 /// resharding itself is covered on both runtimes by `cluster_mode`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_mode_datastore_reshards_its_primary() {
@@ -895,18 +895,41 @@ async fn cluster_mode_datastore_reshards_its_primary() {
     let g = wait_global(&east, &gid, "primary-only").await;
     assert_eq!(g.cluster_enabled(), Some(true));
     assert_eq!(g.global_node_groups().len(), 2);
-    let r = west
-        .create_replication_group()
-        .replication_group_id(common::name("gcs"))
+    // A secondary over TLS: its fronts end TLS, `redis-cli --tls -c` follows
+    // their redirects; then it leaves (deleted) and the primary reshards alone.
+    let ca = fetch_ca(&b).await;
+    let s = common::name("gcs");
+    west.create_replication_group()
+        .replication_group_id(&s)
         .replication_group_description("secondary")
         .global_replication_group_id(&gid)
         .send()
-        .await;
-    assert_eq!(
-        code(r),
-        "InvalidParameterValue",
-        "cluster-mode secondaries with transit encryption: not yet"
+        .await
+        .unwrap();
+    let (pe, se) = (
+        config_ep(&wait_group(&east, &p).await),
+        config_ep(&wait_group(&west, &s).await),
     );
+    wait_global(&east, &gid, "available").await;
+    for k in ["a", "b", "c"] {
+        assert_eq!(cli_with(&ca, pe, None, true, &["SET", k, "tls"]), "OK");
+    }
+    for k in ["a", "b", "c"] {
+        until_reply(
+            "the key over TLS on the secondary",
+            || cli_with(&ca, se, None, true, &["GET", k]),
+            |r| r == "tls",
+        )
+        .await;
+    }
+    let r = cli_with(&ca, se, None, true, &["SET", "a", "x"]);
+    assert!(r.contains("READONLY"), "{r}");
+    west.delete_replication_group()
+        .replication_group_id(&s)
+        .send()
+        .await
+        .unwrap();
+    wait_global(&east, &gid, "primary-only").await;
     let r = east
         .increase_node_groups_in_global_replication_group()
         .global_replication_group_id(&gid)

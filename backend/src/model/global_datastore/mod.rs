@@ -467,9 +467,9 @@ impl ControlPlane {
             .into_iter()
             .next()
             .ok_or_else(|| Error::internal("primary group without members"))?;
-        if rg.cluster_enabled() && c.transit_encryption {
+        if rg.cluster_enabled() && c.transit_mode.as_deref() == Some("preferred") {
             return Err(Error::invalid(format!(
-                "Joining global replication group {gid} as a secondary: cluster mode enabled global datastores with transit encryption are not available yet in elasticache-local (see docs/global-datastores.md)."
+                "Joining global replication group {gid} as a secondary: cluster mode enabled global datastores in transit encryption mode preferred are not available yet in elasticache-local (see docs/global-datastores.md)."
             )));
         }
         Ok((ps, rg, c))
