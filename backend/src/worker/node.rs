@@ -85,6 +85,11 @@ pub(super) fn spec(cp: &ControlPlane, scope: &Scope, c: &CacheCluster, n: &Cache
         .as_ref()
         .is_some_and(ReplicationGroup::cluster_enabled);
     let fronted = group.as_ref().is_some_and(|g| g.fronted);
+    if !sharded {
+        // `cluster-enabled` is said only by the backend (a user's `no` is
+        // the default anyway): the runtime reads it (`engine::on_host_network`).
+        config.retain(|(k, _)| k != "cluster-enabled");
+    }
     if sharded {
         config.retain(|(k, _)| !k.starts_with("cluster-"));
         if fronted {
