@@ -219,8 +219,9 @@ impl DockerRuntime {
                 } else {
                     "redis-server"
                 };
-                // A cluster node shares the host's network (see `create`).
-                let (port, plain, bind) = if super::is_cluster_node(spec) {
+                // A cluster node (or a node beside cluster nodes) shares the
+                // host's network (see `create`).
+                let (port, plain, bind) = if super::on_host_network(spec) {
                     (
                         spec.port,
                         spec.plain_port,
@@ -260,7 +261,9 @@ impl DockerRuntime {
         // announces and by its peers (other containers) at the same address,
         // on the client port and the bus port: it runs on the host's network,
         // bound to its own loopback address, instead of publishing ports.
-        let cluster = super::is_cluster_node(spec);
+        // So does a node of a group served by fronts, which replicates from
+        // cluster nodes at those addresses (`engine::on_host_network`).
+        let cluster = super::on_host_network(spec);
         let host_config = HostConfig {
             memory: Some(memory),
             network_mode: cluster.then(|| "host".to_string()),
@@ -500,7 +503,7 @@ impl EngineRuntime for DockerRuntime {
     /// published ports listen on the host's 127.0.0.1, which other containers
     /// cannot reach.
     async fn peer_address(&self, spec: &NodeSpec) -> anyhow::Result<(String, u16)> {
-        if super::is_cluster_node(spec) {
+        if super::on_host_network(spec) {
             return Ok((spec.host.to_string(), spec.port));
         }
         let name = container_name(&spec.key);

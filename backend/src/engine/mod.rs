@@ -453,6 +453,16 @@ pub fn is_cluster_node(spec: &NodeSpec) -> bool {
         .any(|(k, v)| k == "cluster-enabled" && v == "yes")
 }
 
+/// Whether a node runs on the host's network under Docker (bound to its own
+/// loopback address, no published port): a Redis Cluster node, and a node
+/// that says `cluster-enabled no` outright — a node of a group whose cluster
+/// mode is served by fronts, which replicates from (and is replicated by)
+/// cluster nodes at their loopback addresses.
+#[must_use]
+pub fn on_host_network(spec: &NodeSpec) -> bool {
+    spec.config.iter().any(|(k, _)| k == "cluster-enabled")
+}
+
 /// Memcached's long options from `NodeSpec::config`: `(option, value)` becomes
 /// `--option=value`, or `--option` when the value is empty.
 #[must_use]

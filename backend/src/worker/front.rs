@@ -1,12 +1,25 @@
-//! The front of a serverless cache's Redis/Valkey endpoints, as ElastiCache
-//! Serverless has one: it ends the client's TLS (a certificate from the
-//! backend's CA naming the endpoint addresses), speaks TLS on to the node, and
-//! answers what a cluster-aware client asks of a cluster itself, so that the
-//! cache looks like a cluster whose one shard owns all 16384 slots with the
-//! `Endpoint` as its primary and the `ReaderEndpoint` as its replica:
+//! The front of an endpoint that presents engines as a Redis Cluster.
+//!
+//! Two users: a serverless cache's Redis/Valkey endpoints, as ElastiCache
+//! Serverless has them (the front ends the client's TLS with a certificate
+//! from the backend's CA naming the endpoint addresses and speaks TLS on to
+//! the node; the cache looks like a cluster whose one shard owns all 16384
+//! slots with the `Endpoint` as its primary and the `ReaderEndpoint` as its
+//! replica), and every node of a replication group whose cluster mode is
+//! served by fronts (a cluster-mode secondary of a global datastore, see
+//! `worker/fronted.rs`: its engines run with cluster mode off, each shard a
+//! primary and replicas, and the front at each node's endpoint presents the
+//! group's shards, answering `-MOVED` for a key another shard owns).
+//!
+//! The front answers what a cluster-aware client asks of a cluster itself:
 //! `CLUSTER SLOTS`, `CLUSTER SHARDS`, `CLUSTER NODES`, `CLUSTER INFO`,
 //! `CLUSTER MYID`, `CLUSTER MYSHARDID`, `CLUSTER KEYSLOT`, and `READONLY` /
-//! `READWRITE` / `ASKING` (`OK`). Every other command goes to the node as sent.
+//! `READWRITE` / `ASKING` (`OK`). With redirects on, a keyed command (key
+//! positions from the engine's own `COMMAND` table) whose slot this node's
+//! shard does not own answers `-MOVED <slot> <host>:<port>`, keys of several
+//! slots `-CROSSSLOT`, and a replica sends keyed commands on to its shard's
+//! primary unless the connection said `READONLY` (and the command only reads),
+//! as a cluster node does. Every other command goes to the node as sent.
 //!
 //! Replies keep their order without the front parsing the node's replies: an
 //! answered command goes to the node as `ECHO <marker>` (a marker random per
@@ -15,8 +28,8 @@
 //! sent before it, inside `MULTI` it is `QUEUED` like any command, and a client
 //! that may not run commands yet (`NOAUTH`) gets the node's refusal.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
 
 use tokio_rustls::TlsAcceptor;
 
@@ -33,24 +46,129 @@ pub struct Node {
     pub id: String,
 }
 
-/// What a serverless cache's endpoints present: the primary (`Endpoint`), the
-/// replica (`ReaderEndpoint`), and which of them this endpoint is.
+/// One shard as presented: the slots it owns, its primary and replicas.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Topology {
+pub struct Shard {
+    pub id: String,
+    /// Inclusive ranges.
+    pub slots: Vec<(u16, u16)>,
     pub primary: Node,
-    pub replica: Node,
-    pub shard_id: String,
-    pub me_primary: bool,
+    pub replicas: Vec<Node>,
 }
 
-/// An endpoint's front: the TLS it ends and the cluster it presents.
+/// Where a command's keys are, from the engine's `COMMAND` table: first and
+/// last argument index (negative: from the end), the step, and whether it
+/// writes. Commands whose keys move (`movablekeys`) other than the scripts'
+/// and functions' are not listed: they go to the node as sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeySpec {
+    pub first: i64,
+    pub last: i64,
+    pub step: i64,
+    pub write: bool,
+    /// `EVAL`-like: the key count is argument 2, the keys follow it.
+    pub numkeys: bool,
+}
+
+/// Command name (lower case) → its keys.
+pub type KeyTable = HashMap<String, KeySpec>;
+
+/// Parse `COMMAND`'s reply into a key table.
+#[must_use]
+pub fn key_table(reply: &crate::engine::resp::Reply) -> KeyTable {
+    use crate::engine::resp::Reply;
+    let mut out = KeyTable::new();
+    let Reply::Array(Some(cmds)) = reply else {
+        return out;
+    };
+    for c in cmds {
+        let Reply::Array(Some(f)) = c else { continue };
+        let (Some(name), Some(Reply::Array(Some(flags))), Some(Reply::Int(first))) =
+            (f.first().and_then(Reply::as_text), f.get(2), f.get(3))
+        else {
+            continue;
+        };
+        let (Some(Reply::Int(last)), Some(Reply::Int(step))) = (f.get(4), f.get(5)) else {
+            continue;
+        };
+        let flags: Vec<String> = flags.iter().filter_map(Reply::as_text).collect();
+        let name = name.to_ascii_lowercase();
+        let write = flags.iter().any(|x| x == "write");
+        let numkeys = matches!(
+            name.as_str(),
+            "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+        );
+        if flags.iter().any(|x| x == "movablekeys") && !numkeys {
+            continue;
+        }
+        if *first == 0 && !numkeys {
+            continue;
+        }
+        out.insert(
+            name,
+            KeySpec {
+                first: *first,
+                last: *last,
+                step: *step,
+                write,
+                numkeys,
+            },
+        );
+    }
+    out
+}
+
+/// What an endpoint presents: the shards, which node this endpoint is, and
+/// whether keyed commands are redirected to their shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topology {
+    pub shards: Vec<Shard>,
+    /// This endpoint's node id.
+    pub me: String,
+    /// Answer `-MOVED` for keys of other shards (needs `keys`).
+    pub redirect: bool,
+    /// Where keys are, per command (with `redirect`).
+    pub keys: Arc<KeyTable>,
+    /// Named in the refusal of `CLUSTER` subcommands it does not answer.
+    pub what: &'static str,
+}
+
+impl Topology {
+    /// A serverless cache's endpoint: one shard of all slots, the `Endpoint`
+    /// as its primary and the `ReaderEndpoint` as its replica.
+    #[must_use]
+    pub fn one_shard(primary: Node, replica: Node, shard_id: String, me_primary: bool) -> Self {
+        let me = if me_primary {
+            primary.id.clone()
+        } else {
+            replica.id.clone()
+        };
+        Self {
+            shards: vec![Shard {
+                id: shard_id,
+                slots: vec![(0, SLOTS - 1)],
+                primary,
+                replicas: vec![replica],
+            }],
+            me,
+            redirect: false,
+            keys: Arc::new(KeyTable::new()),
+            what: "a serverless cache's endpoint",
+        }
+    }
+}
+
+/// An endpoint's front: the TLS it ends (if any), whether it speaks TLS to
+/// the node, and the cluster it presents (which changes as the group does).
 pub struct Front {
-    pub acceptor: TlsAcceptor,
-    pub topology: Topology,
+    pub acceptor: Option<TlsAcceptor>,
+    pub node_tls: bool,
+    topology: RwLock<Arc<Topology>>,
 }
 
 impl Front {
-    /// A front whose certificate (from the backend's CA) names `names`.
+    /// A front whose certificate (from the backend's CA) names `names`; it
+    /// speaks TLS to its node.
     pub fn new(
         ca: &crate::tls::Authority,
         names: &[String],
@@ -68,9 +186,40 @@ impl Front {
             .with_no_client_auth()
             .with_single_cert(certs, key)?;
         Ok(Arc::new(Self {
-            acceptor: TlsAcceptor::from(Arc::new(config)),
-            topology,
+            acceptor: Some(TlsAcceptor::from(Arc::new(config))),
+            node_tls: true,
+            topology: RwLock::new(Arc::new(topology)),
         }))
+    }
+
+    /// A plaintext front before a plaintext node.
+    #[must_use]
+    pub fn plain(topology: Topology) -> Arc<Self> {
+        Arc::new(Self {
+            acceptor: None,
+            node_tls: false,
+            topology: RwLock::new(Arc::new(topology)),
+        })
+    }
+
+    /// The cluster it presents now.
+    #[must_use]
+    pub fn topology(&self) -> Arc<Topology> {
+        self.topology
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Present `t` from now on (connections take it at their next command).
+    pub fn set_topology(&self, t: Topology) {
+        let mut cur = self
+            .topology
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if **cur != t {
+            *cur = Arc::new(t);
+        }
     }
 }
 
@@ -158,13 +307,27 @@ fn error(msg: &str) -> Vec<u8> {
     format!("-{msg}\r\n").into_bytes()
 }
 
+/// What a connection said that changes how its commands are routed.
+#[derive(Debug, Clone, Copy, Default)]
+struct ConnState {
+    resp3: bool,
+    readonly: bool,
+}
+
 impl Topology {
-    fn me(&self) -> &Node {
-        if self.me_primary {
-            &self.primary
-        } else {
-            &self.replica
-        }
+    fn me(&self) -> Option<(&Shard, &Node)> {
+        self.shards.iter().find_map(|s| {
+            std::iter::once(&s.primary)
+                .chain(&s.replicas)
+                .find(|n| n.id == self.me)
+                .map(|n| (s, n))
+        })
+    }
+
+    fn all_nodes(&self) -> impl Iterator<Item = &Node> {
+        self.shards
+            .iter()
+            .flat_map(|s| std::iter::once(&s.primary).chain(&s.replicas))
     }
 
     fn slots(&self) -> V {
@@ -176,12 +339,16 @@ impl Topology {
                 V::Map(Vec::new()),
             ])
         };
-        V::Arr(vec![V::Arr(vec![
-            V::Int(0),
-            V::Int(i64::from(SLOTS - 1)),
-            node(&self.primary),
-            node(&self.replica),
-        ])])
+        let mut out = Vec::new();
+        for s in &self.shards {
+            for (a, b) in &s.slots {
+                let mut entry = vec![V::Int(i64::from(*a)), V::Int(i64::from(*b))];
+                entry.push(node(&s.primary));
+                entry.extend(s.replicas.iter().map(node));
+                out.push(V::Arr(entry));
+            }
+        }
+        V::Arr(out)
     }
 
     fn shards(&self) -> V {
@@ -198,68 +365,167 @@ impl Topology {
                 ("health", V::Bulk("online".to_owned())),
             ])
         };
-        V::Arr(vec![V::Map(vec![
-            (
-                "slots",
-                V::Arr(vec![V::Int(0), V::Int(i64::from(SLOTS - 1))]),
-            ),
-            (
-                "nodes",
-                V::Arr(vec![
-                    node(&self.primary, "master"),
-                    node(&self.replica, "replica"),
-                ]),
-            ),
-        ])])
-    }
-
-    fn nodes(&self) -> String {
-        let line = |n: &Node, primary: bool| {
-            let me = if primary == self.me_primary {
-                "myself,"
-            } else {
-                ""
-            };
-            let (flags, of, slots) = if primary {
-                ("master", "-".to_owned(), format!(" 0-{}", SLOTS - 1))
-            } else {
-                ("slave", self.primary.id.clone(), String::new())
-            };
-            format!(
-                "{} {}:{}@{},{} {me}{flags} {of} 0 0 1 connected{slots}\n",
-                n.id,
-                n.host,
-                n.port,
-                u32::from(n.port) + 10000,
-                n.host
-            )
-        };
-        format!(
-            "{}{}",
-            line(&self.primary, true),
-            line(&self.replica, false)
+        V::Arr(
+            self.shards
+                .iter()
+                .map(|s| {
+                    let mut nodes = vec![node(&s.primary, "master")];
+                    nodes.extend(s.replicas.iter().map(|r| node(r, "replica")));
+                    V::Map(vec![
+                        (
+                            "slots",
+                            V::Arr(
+                                s.slots
+                                    .iter()
+                                    .flat_map(|(a, b)| {
+                                        [V::Int(i64::from(*a)), V::Int(i64::from(*b))]
+                                    })
+                                    .collect(),
+                            ),
+                        ),
+                        ("nodes", V::Arr(nodes)),
+                    ])
+                })
+                .collect(),
         )
     }
 
-    fn info() -> String {
+    fn nodes(&self) -> String {
+        let mut out = String::new();
+        for (k, s) in self.shards.iter().enumerate() {
+            let epoch = k + 1;
+            let line = |n: &Node, primary: bool| {
+                let me = if n.id == self.me { "myself," } else { "" };
+                let (flags, of, slots) = if primary {
+                    let slots: String = s
+                        .slots
+                        .iter()
+                        .map(|(a, b)| {
+                            if a == b {
+                                format!(" {a}")
+                            } else {
+                                format!(" {a}-{b}")
+                            }
+                        })
+                        .collect();
+                    ("master", "-".to_owned(), slots)
+                } else {
+                    ("slave", s.primary.id.clone(), String::new())
+                };
+                format!(
+                    "{} {}:{}@{},{} {me}{flags} {of} 0 0 {epoch} connected{slots}\n",
+                    n.id,
+                    n.host,
+                    n.port,
+                    u32::from(n.port) + 10000,
+                    n.host
+                )
+            };
+            out.push_str(&line(&s.primary, true));
+            for r in &s.replicas {
+                out.push_str(&line(r, false));
+            }
+        }
+        out
+    }
+
+    fn info(&self) -> String {
+        let assigned: usize = self
+            .shards
+            .iter()
+            .flat_map(|s| &s.slots)
+            .map(|(a, b)| usize::from(b - a) + 1)
+            .sum();
+        let state = if assigned == usize::from(SLOTS) {
+            "ok"
+        } else {
+            "fail"
+        };
+        let shards = self.shards.len();
         [
-            "cluster_enabled:1",
-            "cluster_state:ok",
-            "cluster_slots_assigned:16384",
-            "cluster_slots_ok:16384",
-            "cluster_slots_pfail:0",
-            "cluster_slots_fail:0",
-            "cluster_known_nodes:2",
-            "cluster_size:1",
-            "cluster_current_epoch:1",
-            "cluster_my_epoch:1",
-            "",
+            "cluster_enabled:1".to_owned(),
+            format!("cluster_state:{state}"),
+            format!("cluster_slots_assigned:{assigned}"),
+            format!("cluster_slots_ok:{assigned}"),
+            "cluster_slots_pfail:0".to_owned(),
+            "cluster_slots_fail:0".to_owned(),
+            format!("cluster_known_nodes:{}", self.all_nodes().count()),
+            format!("cluster_size:{shards}"),
+            format!("cluster_current_epoch:{shards}"),
+            format!(
+                "cluster_my_epoch:{}",
+                self.me()
+                    .and_then(|(s, _)| self.shards.iter().position(|x| x.id == s.id))
+                    .map_or(0, |i| i + 1)
+            ),
+            String::new(),
         ]
         .join("\r\n")
     }
 
+    /// The shard owning `slot`.
+    fn owner(&self, slot: u16) -> Option<&Shard> {
+        self.shards
+            .iter()
+            .find(|s| s.slots.iter().any(|(a, b)| (*a..=*b).contains(&slot)))
+    }
+
+    /// The keys of a command, by the key table (none: not keyed, or unknown).
+    fn keys_of<'a>(&self, args: &[&'a [u8]]) -> Option<(Vec<&'a [u8]>, bool)> {
+        let name = String::from_utf8_lossy(args.first()?).to_ascii_lowercase();
+        let spec = self.keys.get(&name)?;
+        let argc = i64::try_from(args.len()).ok()?;
+        let (first, last) = if spec.numkeys {
+            let n: i64 = std::str::from_utf8(args.get(2)?).ok()?.parse().ok()?;
+            if n <= 0 {
+                return None;
+            }
+            (3, 2 + n)
+        } else {
+            let last = if spec.last < 0 {
+                argc + spec.last
+            } else {
+                spec.last
+            };
+            (spec.first, last)
+        };
+        let step = spec.step.max(1);
+        let mut keys = Vec::new();
+        let mut i = first;
+        while i <= last && i < argc {
+            keys.push(*args.get(usize::try_from(i).ok()?)?);
+            i += step;
+        }
+        (!keys.is_empty()).then_some((keys, spec.write))
+    }
+
+    /// A redirect (or refusal) for a keyed command this node must not run.
+    fn route(&self, args: &[&[u8]], conn: ConnState) -> Option<Vec<u8>> {
+        if !self.redirect {
+            return None;
+        }
+        let (keys, write) = self.keys_of(args)?;
+        let slot = key_slot(keys[0]);
+        if keys.iter().any(|k| key_slot(k) != slot) {
+            return Some(error(
+                "CROSSSLOT Keys in request don't hash to the same slot",
+            ));
+        }
+        let Some(owner) = self.owner(slot) else {
+            return Some(error("CLUSTERDOWN Hash slot not served"));
+        };
+        let mine = owner.primary.id == self.me;
+        let my_replica = owner.replicas.iter().any(|r| r.id == self.me);
+        if mine || (my_replica && conn.readonly && !write) {
+            return None;
+        }
+        let p = &owner.primary;
+        Some(error(&format!("MOVED {slot} {}:{}", p.host, p.port)))
+    }
+
     /// The front's own answer to a command, if it answers it.
-    fn answer(&self, args: &[&[u8]], resp3: bool) -> Option<Vec<u8>> {
+    fn answer(&self, args: &[&[u8]], conn: ConnState) -> Option<Vec<u8>> {
+        let resp3 = conn.resp3;
         let name = String::from_utf8_lossy(args.first()?).to_ascii_uppercase();
         match name.as_str() {
             "READONLY" | "READWRITE" | "ASKING" => Some(b"+OK\r\n".to_vec()),
@@ -270,9 +536,12 @@ impl Topology {
                     ("SLOTS", 2) => self.slots().bytes(resp3),
                     ("SHARDS", 2) => self.shards().bytes(resp3),
                     ("NODES", 2) => V::Bulk(self.nodes()).bytes(resp3),
-                    ("INFO", 2) => V::Bulk(Self::info()).bytes(resp3),
-                    ("MYID", 2) => V::Bulk(self.me().id.clone()).bytes(resp3),
-                    ("MYSHARDID", 2) => V::Bulk(self.shard_id.clone()).bytes(resp3),
+                    ("INFO", 2) => V::Bulk(self.info()).bytes(resp3),
+                    ("MYID", 2) => V::Bulk(self.me.clone()).bytes(resp3),
+                    ("MYSHARDID", 2) => {
+                        V::Bulk(self.me().map(|(s, _)| s.id.clone()).unwrap_or_default())
+                            .bytes(resp3)
+                    }
                     ("KEYSLOT", 3) => V::Int(i64::from(key_slot(args[2]))).bytes(resp3),
                     (
                         "SLOTS" | "SHARDS" | "NODES" | "INFO" | "MYID" | "MYSHARDID" | "KEYSLOT",
@@ -282,11 +551,12 @@ impl Topology {
                         sub.to_ascii_lowercase()
                     )),
                     _ => error(&format!(
-                        "ERR CLUSTER {sub} is not supported on a serverless cache's endpoint"
+                        "ERR CLUSTER {sub} is not supported on {}",
+                        self.what
                     )),
                 })
             }
-            _ => None,
+            _ => self.route(args, conn),
         }
     }
 }
@@ -376,7 +646,7 @@ fn parse(buf: &[u8]) -> Parsed {
 #[derive(Default)]
 struct Shared {
     waiting: BTreeMap<u32, Vec<u8>>,
-    resp3: bool,
+    conn: ConnState,
 }
 
 /// The marker's fixed part, `$<len>\r\n<token>-`; a numbered marker adds
@@ -412,8 +682,9 @@ impl Marker {
     }
 }
 
-/// Relay one client connection (TLS already ended) to its node.
-pub async fn relay<C, N>(client: C, node: N, topo: &Topology) -> std::io::Result<()>
+/// Relay one client connection (TLS already ended) to its node, presenting
+/// `front`'s topology as it is at each command.
+pub async fn relay<C, N>(client: C, node: N, front: &Front) -> std::io::Result<()>
 where
     C: AsyncRead + AsyncWrite + Unpin,
     N: AsyncRead + AsyncWrite + Unpin,
@@ -444,17 +715,19 @@ where
                             let mut sh = shared
                                 .lock()
                                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-                            if args
-                                .first()
-                                .is_some_and(|a| a.eq_ignore_ascii_case(b"HELLO"))
-                            {
+                            let first = args.first().copied().unwrap_or_default();
+                            if first.eq_ignore_ascii_case(b"HELLO") {
                                 match args.get(1).map(|v| &v[..]) {
-                                    Some(b"3") => sh.resp3 = true,
-                                    Some(b"2") => sh.resp3 = false,
+                                    Some(b"3") => sh.conn.resp3 = true,
+                                    Some(b"2") => sh.conn.resp3 = false,
                                     _ => {}
                                 }
+                            } else if first.eq_ignore_ascii_case(b"READONLY") {
+                                sh.conn.readonly = true;
+                            } else if first.eq_ignore_ascii_case(b"READWRITE") {
+                                sh.conn.readonly = false;
                             }
-                            let answer = topo.answer(&args, sh.resp3);
+                            let answer = front.topology().answer(&args, sh.conn);
                             if let Some(a) = &answer {
                                 seq = seq.wrapping_add(1);
                                 sh.waiting.insert(seq, a.clone());
@@ -553,20 +826,113 @@ mod tests {
     use super::*;
 
     fn topo() -> Topology {
-        Topology {
-            primary: Node {
+        Topology::one_shard(
+            Node {
                 host: "127.0.0.9".into(),
                 port: 6379,
                 id: node_id("p"),
             },
-            replica: Node {
+            Node {
                 host: "127.0.0.10".into(),
                 port: 6379,
                 id: node_id("r"),
             },
-            shard_id: node_id("s"),
-            me_primary: true,
+            node_id("s"),
+            true,
+        )
+    }
+
+    fn two_shards(me: &str) -> Topology {
+        let n = |id: &str, port: u16| Node {
+            host: "127.0.0.9".into(),
+            port,
+            id: node_id(id),
+        };
+        let mut keys = KeyTable::new();
+        for (name, first, last, step, write) in [
+            ("get", 1, 1, 1, false),
+            ("set", 1, 1, 1, true),
+            ("mget", 1, -1, 1, false),
+        ] {
+            keys.insert(
+                name.to_owned(),
+                KeySpec {
+                    first,
+                    last,
+                    step,
+                    write,
+                    numkeys: false,
+                },
+            );
         }
+        keys.insert(
+            "eval".to_owned(),
+            KeySpec {
+                first: 0,
+                last: 0,
+                step: 0,
+                write: true,
+                numkeys: true,
+            },
+        );
+        Topology {
+            shards: vec![
+                Shard {
+                    id: node_id("s1"),
+                    slots: vec![(0, 8191)],
+                    primary: n("a", 7001),
+                    replicas: vec![n("a2", 7002)],
+                },
+                Shard {
+                    id: node_id("s2"),
+                    slots: vec![(8192, 16383)],
+                    primary: n("b", 7003),
+                    replicas: vec![n("b2", 7004)],
+                },
+            ],
+            me: node_id(me),
+            redirect: true,
+            keys: Arc::new(keys),
+            what: "this node",
+        }
+    }
+
+    #[test]
+    fn keys_of_other_shards_are_moved() {
+        let rw = ConnState::default();
+        let ro = ConnState {
+            readonly: true,
+            ..ConnState::default()
+        };
+        let text = |r: Option<Vec<u8>>| r.map(|b| String::from_utf8_lossy(&b).into_owned());
+        // foo: slot 12182 (shard 2); bar: slot 5061 (shard 1).
+        let a = two_shards("a");
+        assert_eq!(text(a.answer(&[b"GET", b"bar"], rw)), None);
+        assert_eq!(
+            text(a.answer(&[b"GET", b"foo"], rw)).as_deref(),
+            Some("-MOVED 12182 127.0.0.9:7003\r\n")
+        );
+        assert!(text(a.answer(&[b"MGET", b"foo", b"bar"], rw))
+            .is_some_and(|r| r.starts_with("-CROSSSLOT")));
+        assert_eq!(
+            text(a.answer(&[b"EVAL", b"return 1", b"1", b"foo"], rw)).as_deref(),
+            Some("-MOVED 12182 127.0.0.9:7003\r\n")
+        );
+        assert_eq!(text(a.answer(&[b"EVAL", b"return 1", b"0"], rw)), None);
+        assert_eq!(text(a.answer(&[b"PING"], rw)), None);
+        // A replica reads with READONLY, sends writes and plain reads on.
+        let a2 = two_shards("a2");
+        assert_eq!(text(a2.answer(&[b"GET", b"bar"], ro)), None);
+        assert_eq!(
+            text(a2.answer(&[b"GET", b"bar"], rw)).as_deref(),
+            Some("-MOVED 5061 127.0.0.9:7001\r\n")
+        );
+        assert_eq!(
+            text(a2.answer(&[b"SET", b"bar", b"1"], ro)).as_deref(),
+            Some("-MOVED 5061 127.0.0.9:7001\r\n")
+        );
+        assert!(a.nodes().contains("myself,master - 0 0 1 connected 0-8191"));
+        assert!(a.info().contains("cluster_size:2"));
     }
 
     #[test]
@@ -629,7 +995,7 @@ mod tests {
                 }
             }
         });
-        let t = topo();
+        let t = Front::plain(topo());
         tokio::spawn(async move {
             let _ = relay(front_side, node_side, &t).await;
         });

@@ -16,6 +16,7 @@ pub mod cluster_mode;
 pub mod discovery;
 pub mod figures;
 pub mod front;
+mod fronted;
 mod global;
 mod mcdump;
 mod migration;
@@ -222,6 +223,7 @@ mod tests {
             ("updates", include_str!("updates.rs")),
             ("serverless", include_str!("serverless.rs")),
             ("global", include_str!("global.rs")),
+            ("fronted", include_str!("fronted.rs")),
         ];
         for (name, text) in passes {
             for (other, _) in passes.iter().filter(|(o, _)| *o != name) {

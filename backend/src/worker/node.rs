@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::catalog;
 use crate::engine::{resp, AclUser, AclUsers, EngineKind, EngineRuntime, NodeSpec, StartInfo};
 use crate::model::cluster::{AuthTokens, CacheCluster, CacheNode};
+use crate::model::replication_group::ReplicationGroup;
 use crate::model::{ControlPlane, Scope};
 use crate::tls::Authority;
 
@@ -51,10 +52,21 @@ pub(super) fn node_config(host: Ipv4Addr, port: u16) -> Vec<(String, String)> {
     .collect()
 }
 
+/// The port the engine of a node of a group served by fronts answers on, at
+/// the node's own address (its endpoint's port is the front's).
+#[must_use]
+pub(super) fn fronted_engine_port(port: u16) -> u16 {
+    if port <= 35535 {
+        port + 30000
+    } else {
+        port - 30000
+    }
+}
+
 /// The address a cluster-mode node on `host` announces to clients and peers:
 /// the advertised host when it is an IPv4 address and the node is on 127.0.0.1
 /// (it then listens on every interface), else its own address.
-fn announce_ip(cp: &ControlPlane, host: Ipv4Addr) -> Ipv4Addr {
+pub(super) fn announce_ip(cp: &ControlPlane, host: Ipv4Addr) -> Ipv4Addr {
     match cp.settings.advertise_host.parse::<Ipv4Addr>() {
         Ok(ip) if host == Ipv4Addr::LOCALHOST && !ip.is_loopback() => ip,
         _ => host,
@@ -65,15 +77,34 @@ fn announce_ip(cp: &ControlPlane, host: Ipv4Addr) -> Ipv4Addr {
 /// directives in cluster mode, not the group's) and where.
 pub(super) fn spec(cp: &ControlPlane, scope: &Scope, c: &CacheCluster, n: &CacheNode) -> NodeSpec {
     let mut config = startup_config(cp, scope, c);
-    let sharded = c.replication_group_id.as_deref().is_some_and(|rg| {
-        cp.find_replication_group(scope, rg)
-            .is_ok_and(|g| g.cluster_enabled())
-    });
+    let group = c
+        .replication_group_id
+        .as_deref()
+        .and_then(|rg| cp.find_replication_group(scope, rg).ok());
+    let sharded = group
+        .as_ref()
+        .is_some_and(ReplicationGroup::cluster_enabled);
+    let fronted = group.as_ref().is_some_and(|g| g.fronted);
+    if !sharded {
+        // `cluster-enabled` is said only by the backend (a user's `no` is
+        // the default anyway): the runtime reads it (`engine::on_host_network`).
+        config.retain(|(k, _)| k != "cluster-enabled");
+    }
     if sharded {
         config.retain(|(k, _)| !k.starts_with("cluster-"));
-        config.extend(node_config(announce_ip(cp, n.host), n.port));
+        if fronted {
+            // Said outright: the runtime runs it beside cluster nodes
+            // (`engine::on_host_network`).
+            config.push(("cluster-enabled".to_owned(), "no".to_owned()));
+        } else {
+            config.extend(node_config(announce_ip(cp, n.host), n.port));
+        }
     }
     let mut spec = c.node_spec(scope, n, &cp.settings.nodes_dir, config);
+    if fronted {
+        // The node's endpoint is its front's; the engine answers beside it.
+        spec.port = fronted_engine_port(n.port);
+    }
     if c.engine != EngineKind::Memcached {
         spec.users = cluster_users(cp, scope, c);
     }
@@ -416,13 +447,27 @@ pub(super) async fn apply_params(
 }
 
 /// `SAVE` before a restart that keeps data.
-pub(super) async fn save(host: Ipv4Addr, port: u16, tls: bool) {
-    let mut conn = match connect(host, port, tls).await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(port, error = %e, "could not connect to SAVE before restart");
-            return;
+///
+/// At the first of `ports` that answers: a node turning to be served by a
+/// front still runs where it ran before.
+pub(super) async fn save_at(host: Ipv4Addr, ports: &[u16], tls: bool) {
+    let mut conn = None;
+    let mut last = None;
+    for &p in ports {
+        match connect(host, p, tls).await {
+            Ok(c) => {
+                conn = Some(c);
+                break;
+            }
+            Err(e) => last = Some(e),
         }
+    }
+    let port = ports.first().copied().unwrap_or_default();
+    let Some(mut conn) = conn else {
+        if let Some(e) = last {
+            tracing::warn!(port, error = %e, "could not connect to SAVE before restart");
+        }
+        return;
     };
     // A background save (a replica's full sync, a snapshot) must end first:
     // the engine refuses SAVE meanwhile, and stopping it then loses data.

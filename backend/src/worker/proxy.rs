@@ -34,8 +34,9 @@ struct Listener {
     addr: (std::net::Ipv4Addr, u16),
     targets: watch::Sender<Targets>,
     task: JoinHandle<()>,
-    /// A serverless cache's endpoint: ends TLS, answers as a cluster.
-    front: bool,
+    /// A front (a serverless cache's endpoint, a node of a group served by
+    /// fronts): answers as a cluster.
+    front: Option<Arc<Front>>,
 }
 
 /// Makes a front for a new listener (only then: it issues a certificate).
@@ -61,8 +62,9 @@ impl Proxies {
             .await
     }
 
-    /// Serve (or retarget) a serverless cache's endpoint `key`: a front
-    /// (`worker::front`) before TLS nodes.
+    /// Serve (or retarget) a front (`worker::front`) as endpoint `key`: a
+    /// serverless cache's endpoint, or a node of a group served by fronts.
+    /// A running front takes `topology` at once; `make` makes a new one.
     pub async fn serve_front(
         &self,
         key: &str,
@@ -70,9 +72,30 @@ impl Proxies {
         port: u16,
         targets: Vec<(std::net::Ipv4Addr, u16)>,
         make: MakeFront<'_>,
+        topology: super::front::Topology,
     ) -> std::io::Result<()> {
+        if let Some(f) = self
+            .listeners
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(key)
+            .and_then(|l| l.front.clone())
+        {
+            f.set_topology(topology);
+        }
         self.serve_with(key, host, port, targets, false, Some(make))
             .await
+    }
+
+    /// The keys of the endpoints served now that start with `prefix`.
+    pub fn keys_with_prefix(&self, prefix: &str) -> Vec<String> {
+        self.listeners
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect()
     }
 
     async fn serve_with(
@@ -94,7 +117,10 @@ impl Proxies {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some(l) = map.get(key) {
-                if l.addr == (host, port) && l.front == make.is_some() && !l.task.is_finished() {
+                if l.addr == (host, port)
+                    && l.front.is_some() == make.is_some()
+                    && !l.task.is_finished()
+                {
                     l.targets.send_if_modified(|t| {
                         if *t == targets {
                             false
@@ -112,6 +138,7 @@ impl Proxies {
             .map(|m| m().map_err(|e| std::io::Error::other(e.to_string())))
             .transpose()?;
         let listener = TcpListener::bind((crate::engine::listen_addr(host), port)).await?;
+        let kept = front.clone();
         let (tx, rx) = watch::channel(targets);
         let next = Arc::new(AtomicUsize::new(0));
         let task = tokio::spawn(async move {
@@ -138,7 +165,7 @@ impl Proxies {
                     addr: (host, port),
                     targets: tx,
                     task,
-                    front: make.is_some(),
+                    front: kept,
                 },
             );
         Ok(())
@@ -152,6 +179,31 @@ impl Proxies {
             .remove(key)
         {
             l.task.abort();
+        }
+    }
+}
+
+/// Relay a front's connection until it ends or its node leaves the targets.
+async fn relay_until_moved<C>(
+    client: C,
+    node: Box<dyn crate::engine::resp::Stream>,
+    front: &Front,
+    mut rx: watch::Receiver<Targets>,
+    target: (std::net::Ipv4Addr, u16),
+) -> std::io::Result<()>
+where
+    C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let relay = front::relay(client, node, front);
+    tokio::pin!(relay);
+    loop {
+        tokio::select! {
+            r = &mut relay => return r,
+            changed = rx.changed() => {
+                if changed.is_err() || !rx.borrow_and_update().addrs.contains(&target) {
+                    return Ok(());
+                }
+            }
         }
     }
 }
@@ -174,22 +226,16 @@ async fn forward(
     };
     if let Some(front) = front {
         let _ = sock.set_nodelay(true);
-        let client = front.acceptor.accept(sock).await?;
-        let node = crate::engine::resp::open(target.0, target.1, true)
+        let node = crate::engine::resp::open(target.0, target.1, front.node_tls)
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))?;
-        let relay = front::relay(client, node, &front.topology);
-        tokio::pin!(relay);
-        loop {
-            tokio::select! {
-                r = &mut relay => return r,
-                changed = rx.changed() => {
-                    if changed.is_err() || !rx.borrow_and_update().addrs.contains(&target) {
-                        return Ok(());
-                    }
-                }
+        return match &front.acceptor {
+            Some(acceptor) => {
+                let client = acceptor.accept(sock).await?;
+                relay_until_moved(client, node, &front, rx, target).await
             }
-        }
+            None => relay_until_moved(sock, node, &front, rx, target).await,
+        };
     }
     let mut to = target;
     if preferred {

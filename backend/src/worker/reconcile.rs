@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::discovery::ClusterConfig;
 use super::mcdump;
-use super::node::{self, apply_params, orphan_spec, runtime_config, save, READY_TIMEOUT};
+use super::node::{self, apply_params, orphan_spec, runtime_config, READY_TIMEOUT};
 use super::Reconciler;
 use crate::engine::{self, EngineKind, NodeStatus};
 use crate::model::cluster::{apply_pending, CacheCluster, CacheNode};
@@ -300,6 +300,7 @@ impl Reconciler {
             let keep = n.keep_data;
             let tls = c.transit_encryption;
             let node_id = n.id.clone();
+            let endpoint_port = n.port;
             // A restore: the snapshot's RDB is the new node's `dump.rdb`.
             let restore = c
                 .restore_from
@@ -323,7 +324,7 @@ impl Reconciler {
                 }
                 if restart {
                     if keep && spec.engine != EngineKind::Memcached {
-                        save(spec.host, spec.port, tls).await;
+                        node::save_at(spec.host, &[spec.port, endpoint_port], tls).await;
                     }
                     rt.stop(&spec).await?;
                     if !keep {
@@ -397,10 +398,13 @@ impl Reconciler {
             .iter()
             .filter(|n| n.status != lifecycle::NODE_DELETING)
         {
-            apply_params(n.host, n.port, fresh.transit_encryption, &params).await;
+            // At the engine (a node served by a front answers beside it).
+            let sp = self.spec(scope, &fresh, n);
+            apply_params(sp.host, sp.port, fresh.transit_encryption, &params).await;
             // The users (AUTH tokens) too, live: the node's file has them for its
             // next start.
-            if let Err(e) = node::push_users(n.host, n.port, fresh.transit_encryption, &users).await
+            if let Err(e) =
+                node::push_users(sp.host, sp.port, fresh.transit_encryption, &users).await
             {
                 tracing::warn!(cluster = %fresh.id, node = %n.id, error = %e, "could not push the node's users");
                 ok = false;
@@ -667,8 +671,8 @@ impl Reconciler {
                         && c.engine != EngineKind::Memcached
                     {
                         apply_params(
-                            n.host,
-                            n.port,
+                            spec.host,
+                            spec.port,
                             c.transit_encryption,
                             &runtime_config(self.cp.as_ref(), &scope, &c),
                         )
@@ -731,8 +735,8 @@ impl Reconciler {
                     {
                         if c.engine != EngineKind::Memcached {
                             apply_params(
-                                n.host,
-                                n.port,
+                                spec.host,
+                                spec.port,
                                 c.transit_encryption,
                                 &runtime_config(self.cp.as_ref(), &scope, &c),
                             )

@@ -208,7 +208,11 @@ impl Reconciler {
     #[allow(clippy::too_many_lines)]
     async fn replication_group(&self, scope: &Scope, g: &ReplicationGroup) {
         if g.cluster_enabled() {
-            self.cluster_mode_group(scope, g).await;
+            if g.fronted {
+                self.fronted_group(scope, g).await;
+            } else {
+                self.cluster_mode_group(scope, g).await;
+            }
             return;
         }
         let id = g.id.as_str();
@@ -682,20 +686,20 @@ impl Reconciler {
         let (ph, pp) = g.primary_endpoint();
         let (rh, rp) = g.reader_endpoint();
         let name = |ip| self.cp.settings.endpoint_host(ip);
-        let topology = Topology {
-            primary: Node {
+        let topology = Topology::one_shard(
+            Node {
                 host: name(ph),
                 port: pp,
                 id: node_id(&format!("{}/primary", g.id)),
             },
-            replica: Node {
+            Node {
                 host: name(rh),
                 port: rp,
                 id: node_id(&format!("{}/replica", g.id)),
             },
-            shard_id: node_id(&format!("{}/shard", g.id)),
-            me_primary: role == "primary",
-        };
+            node_id(&format!("{}/shard", g.id)),
+            role == "primary",
+        );
         let mut names: Vec<String> = Vec::new();
         for n in [
             ph.to_string(),
@@ -710,7 +714,7 @@ impl Reconciler {
         }
         let make = || Front::new(&self.ca, &names, topology.clone());
         self.proxies
-            .serve_front(&key, host, port, targets, &make)
+            .serve_front(&key, host, port, targets, &make, topology.clone())
             .await
     }
 }

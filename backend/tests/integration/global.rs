@@ -12,7 +12,7 @@ use aws_sdk_elasticache::types::GlobalReplicationGroup;
 use aws_sdk_elasticache::Client;
 
 use crate::common::{
-    self, cleanup_engines, cli, code, describe_group, eventually, fetch_ca, Backend, Ep,
+    self, cleanup_engines, cli, cli_with, code, describe_group, eventually, fetch_ca, Backend, Ep,
 };
 
 const TOKEN: &str = "global-datastore-token-0123";
@@ -466,8 +466,399 @@ async fn secondary_region_replicates_fails_over_and_leaves() {
     }
 }
 
-/// Cluster mode: the datastore reshards its primary region (secondaries in
-/// cluster mode are refused as not available yet). Process runtime only: the
+/// (host, port) of a cluster-mode group's configuration endpoint.
+fn config_ep(g: &aws_sdk_elasticache::types::ReplicationGroup) -> Ep {
+    let e = g.configuration_endpoint().expect("ConfigurationEndpoint");
+    common::ep(e.address().unwrap(), e.port().unwrap())
+}
+
+const KEYS: usize = 100;
+
+/// A cluster client (redis-rs, following `MOVED`) on a configuration endpoint.
+async fn cluster_conn(at: Ep) -> redis::cluster_async::ClusterConnection {
+    redis::cluster::ClusterClient::new(vec![format!("redis://{at}/")])
+        .unwrap()
+        .get_async_connection()
+        .await
+        .unwrap()
+}
+
+/// Keys of `KEYS` that do not read `want(i)` through the configuration endpoint.
+async fn unreadable(at: Ep, want: impl Fn(usize) -> String) -> Vec<usize> {
+    let Ok(Ok(mut conn)) = tokio::time::timeout(
+        Duration::from_secs(10),
+        redis::cluster::ClusterClient::new(vec![format!("redis://{at}/")])
+            .unwrap()
+            .get_async_connection(),
+    )
+    .await
+    else {
+        return (0..KEYS).collect();
+    };
+    let mut bad = Vec::new();
+    for i in 0..KEYS {
+        let v: Option<String> = redis::cmd("GET")
+            .arg(format!("gkey:{i}"))
+            .query_async(&mut conn)
+            .await
+            .unwrap_or(None);
+        if v.as_deref() != Some(want(i).as_str()) {
+            bad.push(i);
+        }
+    }
+    bad
+}
+
+async fn every_key_reads(what: &str, at: Ep, want: impl Fn(usize) -> String + Copy) {
+    eventually(what, Duration::from_secs(90), || async {
+        unreadable(at, want).await.is_empty().then_some(())
+    })
+    .await;
+}
+
+/// `redis-cli -c` (following `MOVED`): the reply of one command.
+fn cli_c(at: Ep, args: &[&str]) -> String {
+    let mut all = vec!["-c"];
+    all.extend_from_slice(args);
+    common::plain(at, &all)
+}
+
+/// Engines still running under `dir` (process runtime: live pid files).
+fn live_engines(dir: &std::path::Path) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(dir.join("nodes")) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("node.pid"))
+                .is_ok_and(|p| std::path::Path::new(&format!("/proc/{}", p.trim())).exists())
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+async fn wait_shards(
+    c: &Client,
+    id: &str,
+    shards: usize,
+) -> aws_sdk_elasticache::types::ReplicationGroup {
+    eventually(
+        &format!("{id} available with {shards} shards"),
+        Duration::from_secs(240),
+        || async {
+            let g = describe_group(c, id).await?;
+            (g.status() == Some("available") && g.node_groups().len() == shards).then_some(g)
+        },
+    )
+    .await
+}
+
+/// Cluster mode: a secondary region is a cluster of its own (a front at each
+/// node presents the shards; each shard's engines replicate the primary
+/// region's shard), read by cluster clients through its configuration
+/// endpoint, read-only; it follows the datastore's resharding, takes a
+/// failover and back, survives a backend restart, leaves, and no engine is
+/// left at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_mode_secondary_replicates_reshards_and_fails_over() {
+    for rt in common::runtimes() {
+        let tmp = tempfile::Builder::new()
+            .prefix("ec-global-cm-")
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path().to_path_buf();
+        let _guard = Guard(dir.clone());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut b = Backend::start_in(&rt, &dir, port);
+        let (east, west) = (b.client_in("us-east-1"), b.client_in("us-west-2"));
+        let (p, s) = (common::name("gcp"), common::name("gcs"));
+        east.create_replication_group()
+            .replication_group_id(&p)
+            .replication_group_description("sharded primary region")
+            .engine("redis")
+            .cache_node_type("cache.r5.large")
+            .num_node_groups(3)
+            .replicas_per_node_group(1)
+            .cache_parameter_group_name("default.redis7.cluster.on")
+            .automatic_failover_enabled(true)
+            .send()
+            .await
+            .unwrap();
+        let pg = wait_shards(&east, &p, 3).await;
+        let g = east
+            .create_global_replication_group()
+            .global_replication_group_id_suffix("sharded")
+            .primary_replication_group_id(&p)
+            .send()
+            .await
+            .unwrap();
+        let gid = g
+            .global_replication_group()
+            .unwrap()
+            .global_replication_group_id()
+            .unwrap()
+            .to_owned();
+        wait_global(&east, &gid, "primary-only").await;
+        west.create_replication_group()
+            .replication_group_id(&s)
+            .replication_group_description("sharded secondary region")
+            .global_replication_group_id(&gid)
+            .send()
+            .await
+            .unwrap();
+        let sg = wait_shards(&west, &s, 3).await;
+        let g = wait_global(&east, &gid, "available").await;
+        assert_eq!(g.cluster_enabled(), Some(true), "{rt}");
+        assert_eq!(sg.cluster_enabled(), Some(true), "{rt}");
+        assert_eq!(
+            sg.node_groups()
+                .iter()
+                .map(|n| (
+                    n.node_group_id().unwrap_or_default().to_owned(),
+                    n.slots().unwrap_or_default().to_owned(),
+                    n.node_group_members().len()
+                ))
+                .collect::<Vec<_>>(),
+            pg.node_groups()
+                .iter()
+                .map(|n| (
+                    n.node_group_id().unwrap_or_default().to_owned(),
+                    n.slots().unwrap_or_default().to_owned(),
+                    n.node_group_members().len()
+                ))
+                .collect::<Vec<_>>(),
+            "{rt}: the secondary has the primary's shards"
+        );
+        let (pe, se) = (config_ep(&pg), config_ep(&sg));
+
+        // Writes through the primary region's configuration endpoint are
+        // read back through the secondary's, by a cluster client.
+        let mut conn = cluster_conn(pe).await;
+        for i in 0..KEYS {
+            redis::cmd("SET")
+                .arg(format!("gkey:{i}"))
+                .arg(format!("v1-{i}"))
+                .query_async::<()>(&mut conn)
+                .await
+                .unwrap();
+        }
+        drop(conn);
+        every_key_reads("every key on the secondary", se, |i| format!("v1-{i}")).await;
+        let r = cli_c(se, &["SET", "gkey:0", "x"]);
+        assert!(
+            r.contains("READONLY"),
+            "{rt}: a write to the secondary: {r}"
+        );
+        let r = cli_c(se, &["CLUSTER", "INFO"]);
+        assert!(r.contains("cluster_state:ok"), "{rt}: {r}");
+        let r = cli_c(se, &["MGET", "gkey:1", "gkey:2"]);
+        assert!(r.contains("CROSSSLOT"), "{rt}: {r}");
+
+        // Resharding the datastore: the secondary follows, every key stays.
+        for (step, shards) in [("increase", 4), ("rebalance", 4), ("decrease", 3)] {
+            match step {
+                "increase" => {
+                    east.increase_node_groups_in_global_replication_group()
+                        .global_replication_group_id(&gid)
+                        .node_group_count(4)
+                        .apply_immediately(true)
+                        .send()
+                        .await
+                        .unwrap();
+                }
+                "rebalance" => {
+                    east.rebalance_slots_in_global_replication_group()
+                        .global_replication_group_id(&gid)
+                        .apply_immediately(true)
+                        .send()
+                        .await
+                        .unwrap();
+                }
+                _ => {
+                    east.decrease_node_groups_in_global_replication_group()
+                        .global_replication_group_id(&gid)
+                        .node_group_count(3)
+                        .apply_immediately(true)
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            }
+            eventually(
+                &format!("{step}: datastore available"),
+                Duration::from_secs(240),
+                || async {
+                    let g = global(&east, &gid).await?;
+                    (g.status() == Some("available") && g.global_node_groups().len() == shards)
+                        .then_some(())
+                },
+            )
+            .await;
+            wait_shards(&east, &p, shards).await;
+            wait_shards(&west, &s, shards).await;
+            every_key_reads(&format!("{step}: every key on the primary"), pe, |i| {
+                format!("v1-{i}")
+            })
+            .await;
+            every_key_reads(&format!("{step}: every key on the secondary"), se, |i| {
+                format!("v1-{i}")
+            })
+            .await;
+        }
+
+        // Failover to the secondary region: it takes writes, the old
+        // primary region turns read-only and replicates them.
+        east.failover_global_replication_group()
+            .global_replication_group_id(&gid)
+            .primary_region("us-west-2")
+            .primary_replication_group_id(&s)
+            .send()
+            .await
+            .unwrap();
+        let g = wait_global(&east, &gid, "available").await;
+        assert_eq!(roles(&g)[0], (s.clone(), "PRIMARY".to_owned()), "{rt}");
+        until_reply(
+            "the new primary region writable",
+            || cli_c(se, &["SET", "gkey:0", "v2-0"]),
+            |r| r == "OK",
+        )
+        .await;
+        until_reply(
+            "the old primary region read-only",
+            || cli_c(pe, &["SET", "gkey:0", "x"]),
+            |r| r.contains("READONLY"),
+        )
+        .await;
+        let mut conn = cluster_conn(se).await;
+        for i in 0..KEYS {
+            redis::cmd("SET")
+                .arg(format!("gkey:{i}"))
+                .arg(format!("v2-{i}"))
+                .query_async::<()>(&mut conn)
+                .await
+                .unwrap();
+        }
+        drop(conn);
+        every_key_reads("every new value on the old primary region", pe, |i| {
+            format!("v2-{i}")
+        })
+        .await;
+
+        // And back.
+        east.failover_global_replication_group()
+            .global_replication_group_id(&gid)
+            .primary_region("us-east-1")
+            .primary_replication_group_id(&p)
+            .send()
+            .await
+            .unwrap();
+        let g = wait_global(&east, &gid, "available").await;
+        assert_eq!(roles(&g)[0], (p.clone(), "PRIMARY".to_owned()), "{rt}");
+        until_reply(
+            "the primary region writable again",
+            || cli_c(pe, &["SET", "gkey:0", "v3-0"]),
+            |r| r == "OK",
+        )
+        .await;
+        until_reply(
+            "the secondary read-only again",
+            || cli_c(se, &["SET", "gkey:0", "x"]),
+            |r| r.contains("READONLY"),
+        )
+        .await;
+        until_reply(
+            "the secondary replicates again",
+            || cli_c(se, &["GET", "gkey:0"]),
+            |r| r == "v3-0",
+        )
+        .await;
+        // A restart of the backend: the engines are adopted, the fronts made
+        // again, the links kept.
+        b.kill();
+        let mut b = Backend::start_in(&rt, &dir, port);
+        let (east, west) = (b.client_in("us-east-1"), b.client_in("us-west-2"));
+        wait_global(&east, &gid, "available").await;
+        until_reply(
+            "the primary region writable after a restart",
+            || cli_c(pe, &["SET", "gkey:0", "v4-0"]),
+            |r| r == "OK",
+        )
+        .await;
+        every_key_reads("every key on the secondary after a restart", se, |i| {
+            if i == 0 {
+                "v4-0".to_owned()
+            } else {
+                format!("v2-{i}")
+            }
+        })
+        .await;
+        let r = east
+            .increase_node_groups_in_global_replication_group()
+            .global_replication_group_id(&gid)
+            .node_group_count(4)
+            .apply_immediately(true)
+            .send()
+            .await;
+        assert_eq!(
+            code(r),
+            "InvalidParameterValue",
+            "{rt}: resharding after a failover: not yet"
+        );
+
+        // The secondary leaves: a cluster of its own, writable.
+        east.disassociate_global_replication_group()
+            .global_replication_group_id(&gid)
+            .replication_group_id(&s)
+            .replication_group_region("us-west-2")
+            .send()
+            .await
+            .unwrap();
+        wait_global(&east, &gid, "primary-only").await;
+        until_reply(
+            "the disassociated group writable",
+            || cli_c(se, &["SET", "gkey:1", "own"]),
+            |r| r == "OK",
+        )
+        .await;
+        east.delete_global_replication_group()
+            .global_replication_group_id(&gid)
+            .retain_primary_replication_group(true)
+            .send()
+            .await
+            .unwrap();
+        eventually("datastore gone", Duration::from_secs(60), || async {
+            global(&east, &gid).await.is_none().then_some(())
+        })
+        .await;
+        for (c, id) in [(&east, &p), (&west, &s)] {
+            c.delete_replication_group()
+                .replication_group_id(id)
+                .send()
+                .await
+                .unwrap();
+        }
+        for (c, id) in [(&east, &p), (&west, &s)] {
+            eventually("group gone", Duration::from_secs(120), || async {
+                describe_group(c, id).await.is_none().then_some(())
+            })
+            .await;
+        }
+        if rt == "process" {
+            eventually("no engine left", Duration::from_secs(30), || async {
+                live_engines(&dir).is_empty().then_some(())
+            })
+            .await;
+        }
+        b.kill();
+    }
+}
+
+/// Cluster mode with transit encryption: a secondary served over TLS by its
+/// fronts, then the datastore reshards its primary region alone. Process runtime only: the
 /// resharding itself is covered on both runtimes by `cluster_mode`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_mode_datastore_reshards_its_primary() {
@@ -483,6 +874,7 @@ async fn cluster_mode_datastore_reshards_its_primary() {
         .replicas_per_node_group(1)
         .cache_parameter_group_name("default.redis7.cluster.on")
         .automatic_failover_enabled(true)
+        .transit_encryption_enabled(true)
         .send()
         .await
         .unwrap();
@@ -503,18 +895,41 @@ async fn cluster_mode_datastore_reshards_its_primary() {
     let g = wait_global(&east, &gid, "primary-only").await;
     assert_eq!(g.cluster_enabled(), Some(true));
     assert_eq!(g.global_node_groups().len(), 2);
-    let r = west
-        .create_replication_group()
-        .replication_group_id(common::name("gcs"))
+    // A secondary over TLS: its fronts end TLS, `redis-cli --tls -c` follows
+    // their redirects; then it leaves (deleted) and the primary reshards alone.
+    let ca = fetch_ca(&b).await;
+    let s = common::name("gcs");
+    west.create_replication_group()
+        .replication_group_id(&s)
         .replication_group_description("secondary")
         .global_replication_group_id(&gid)
         .send()
-        .await;
-    assert_eq!(
-        code(r),
-        "InvalidParameterValue",
-        "cluster-mode secondaries: not yet"
+        .await
+        .unwrap();
+    let (pe, se) = (
+        config_ep(&wait_group(&east, &p).await),
+        config_ep(&wait_group(&west, &s).await),
     );
+    wait_global(&east, &gid, "available").await;
+    for k in ["a", "b", "c"] {
+        assert_eq!(cli_with(&ca, pe, None, true, &["SET", k, "tls"]), "OK");
+    }
+    for k in ["a", "b", "c"] {
+        until_reply(
+            "the key over TLS on the secondary",
+            || cli_with(&ca, se, None, true, &["GET", k]),
+            |r| r == "tls",
+        )
+        .await;
+    }
+    let r = cli_with(&ca, se, None, true, &["SET", "a", "x"]);
+    assert!(r.contains("READONLY"), "{r}");
+    west.delete_replication_group()
+        .replication_group_id(&s)
+        .send()
+        .await
+        .unwrap();
+    wait_global(&east, &gid, "primary-only").await;
     let r = east
         .increase_node_groups_in_global_replication_group()
         .global_replication_group_id(&gid)

@@ -485,16 +485,16 @@ impl ControlPlane {
             .ok_or_else(|| Error::internal("datastore without primary"))?;
         let ps = Scope::new(scope.account.clone(), p.region.clone());
         let rg = self.find_replication_group(&ps, &p.replication_group_id)?;
-        if rg.cluster_enabled() {
-            return Err(Error::invalid(format!(
-                "Joining global replication group {gid} as a secondary: cluster mode enabled global datastores are not available yet in elasticache-local (their primary region works; see docs/global-datastores.md)."
-            )));
-        }
         let c = self
             .replication_group_view(&ps, &rg)
             .into_iter()
             .next()
             .ok_or_else(|| Error::internal("primary group without members"))?;
+        if rg.cluster_enabled() && c.transit_mode.as_deref() == Some("preferred") {
+            return Err(Error::invalid(format!(
+                "Joining global replication group {gid} as a secondary: cluster mode enabled global datastores in transit encryption mode preferred are not available yet in elasticache-local (see docs/global-datastores.md)."
+            )));
+        }
         Ok((ps, rg, c))
     }
 
@@ -856,6 +856,12 @@ impl ControlPlane {
             g.status = lifecycle::MODIFYING.to_owned();
             Ok(())
         })?;
+        // A Redis Cluster that becomes a secondary cannot `REPLICAOF`: its
+        // nodes restart with cluster mode off, data kept, behind fronts.
+        for m in g.members.iter().filter(|m| m.role == SECONDARY) {
+            let ms = Scope::new(scope.account.clone(), m.region.clone());
+            self.serve_by_fronts(&ms, &m.replication_group_id)?;
+        }
         self.global_event(
             &g,
             &scope.account,
@@ -864,6 +870,56 @@ impl ControlPlane {
             ),
         );
         Ok(g)
+    }
+
+    /// A cluster-mode group turns to cluster mode served by fronts (a no-op
+    /// when it is already, or has cluster mode disabled): every node restarts
+    /// with its data, its engine with cluster mode off.
+    fn serve_by_fronts(&self, scope: &Scope, id: &str) -> Result<()> {
+        let g = self.find_replication_group(scope, id)?;
+        if !g.cluster_enabled() || g.fronted {
+            return Ok(());
+        }
+        // The group first: the restarts take the nodes' specs from it.
+        self.update_replication_group(scope, id, |g| {
+            g.fronted = true;
+            g.status = lifecycle::MODIFYING.to_owned();
+            Ok(())
+        })?;
+        for mid in &g.members {
+            self.update_cluster(scope, mid, |c| {
+                for n in &mut c.nodes {
+                    n.restart = true;
+                    n.keep_data = true;
+                }
+                c.status = lifecycle::MODIFYING.to_owned();
+                Ok(())
+            })?;
+        }
+        self.event(
+            scope,
+            "replication-group",
+            id,
+            format!("Replication group {id} restarts its nodes to replicate from the new primary region"),
+        );
+        Ok(())
+    }
+
+    /// Resharding a datastore whose primary region's cluster mode is served by
+    /// fronts (after a failover) is not done yet.
+    fn refuse_fronted_primary(&self, scope: &Scope, g: &GlobalReplicationGroup) -> Result<()> {
+        let Some(p) = g.primary() else { return Ok(()) };
+        let ps = Scope::new(scope.account.clone(), p.region.clone());
+        if self
+            .find_replication_group(&ps, &p.replication_group_id)
+            .is_ok_and(|rg| rg.fronted)
+        {
+            return Err(Error::invalid(format!(
+                "Changing the node groups or slots of global replication group {} after a failover (its primary, {} in {}, is a former secondary) is not available yet in elasticache-local.",
+                g.id, p.replication_group_id, p.region
+            )));
+        }
+        Ok(())
     }
 
     /// `Increase`/`DecreaseNodeGroupsInGlobalReplicationGroup`: every member
@@ -886,6 +942,7 @@ impl ControlPlane {
             return Err(Error::invalid("ApplyImmediately must be true."));
         }
         let g = self.settled_global(scope, id, "change its node groups")?;
+        self.refuse_fronted_primary(scope, &g)?;
         let view = self.global_view(scope, &g);
         if !view.cluster_enabled {
             return Err(Error::invalid(format!(
@@ -944,6 +1001,7 @@ impl ControlPlane {
             return Err(Error::invalid("ApplyImmediately must be true."));
         }
         let g = self.settled_global(scope, id, "rebalance its slots")?;
+        self.refuse_fronted_primary(scope, &g)?;
         let view = self.global_view(scope, &g);
         if !view.cluster_enabled {
             return Err(Error::invalid(format!(

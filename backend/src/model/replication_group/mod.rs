@@ -115,6 +115,13 @@ pub struct ReplicationGroup {
     /// The global datastore this group is a member of (its role is the datastore's).
     #[serde(default)]
     pub global_id: Option<String>,
+    /// Cluster mode served by fronts (a cluster-mode group that is or was a
+    /// secondary of a global datastore): its engines run with cluster mode
+    /// off, each shard a primary and its replicas (`REPLICAOF`), and a front
+    /// at each node's endpoint presents the group as a Redis Cluster
+    /// (`worker/fronted.rs`). Stock engines refuse `REPLICAOF` in cluster mode.
+    #[serde(default)]
+    pub fronted: bool,
 }
 
 impl ReplicationGroup {
@@ -290,6 +297,10 @@ fn next_transit(
 
 /// What a secondary of a global datastore inherits from its primary group,
 /// with AWS's error when the request asks for something else.
+/// A group joining a global datastore as a secondary: the datastore's ID and
+/// the primary region's AUTH tokens (and when they last changed).
+pub(crate) type Joining = (String, super::cluster::AuthTokens, Option<DateTime<Utc>>);
+
 fn inherit_from_global(
     req: &mut CreateReplicationGroup,
     gid: &str,
@@ -353,7 +364,28 @@ fn inherit_from_global(
     // primary's (`global-datastore-…`, made when the group is recorded).
     c.parameter_group = None;
     req.at_rest_encryption = Some(pc.at_rest_encryption);
-    if req.num_cache_clusters.is_none() && req.replicas_per_node_group.is_none() {
+    if primary.cluster_enabled() {
+        // The primary's shards: the same ids, slots and replica counts.
+        let shards: Vec<&shards::NodeGroup> = primary
+            .node_groups
+            .iter()
+            .filter(|ng| !ng.removing)
+            .collect();
+        req.num_node_groups = Some(i64::try_from(shards.len()).unwrap_or(1));
+        req.node_groups = shards
+            .iter()
+            .map(|ng| shards::NodeGroupSpec {
+                id: Some(ng.id.clone()),
+                slots: Some(shards::format_slots(&ng.slots)),
+                replica_count: Some(
+                    req.replicas_per_node_group
+                        .unwrap_or(i64::try_from(ng.members.len()).unwrap_or(1) - 1),
+                ),
+                ..shards::NodeGroupSpec::default()
+            })
+            .collect();
+        req.cluster_mode.clone_from(&primary.cluster_mode);
+    } else if req.num_cache_clusters.is_none() && req.replicas_per_node_group.is_none() {
         req.num_cache_clusters = Some(i64::try_from(primary.members.len()).unwrap_or(1));
     }
     if req.automatic_failover.is_none() {
@@ -472,7 +504,7 @@ impl ControlPlane {
             ));
         }
         // A secondary of a global datastore takes the primary group's settings.
-        let joining = match req.global_replication_group_id.clone() {
+        let joining: Option<Joining> = match req.global_replication_group_id.clone() {
             Some(gid) => {
                 let (ps, prg, pc) = self.global_primary_for_join(scope, &gid)?;
                 inherit_from_global(&mut req, &gid, &prg, &pc)?;
@@ -509,7 +541,7 @@ impl ControlPlane {
         }
         check_durability(req.durability.as_deref())?;
         if self.wants_cluster_mode(scope, &req)? {
-            return self.create_sharded_group(scope, id, req);
+            return self.create_sharded_group(scope, id, req, joining);
         }
         // The primary: an existing cluster, or a new one.
         let existing = match &req.primary_cluster_id {
@@ -671,6 +703,7 @@ impl ControlPlane {
             user_group_ids: req.user_group_ids.clone(),
             users_pending: false,
             global_id: joining.as_ref().map(|j| j.0.clone()),
+            fronted: false,
         };
         if let Some((_, _, _, (ps, source))) = &joining {
             // Its own copy of the primary's parameter group, as on AWS.

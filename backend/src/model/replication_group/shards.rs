@@ -186,6 +186,18 @@ pub fn rebalance(groups: &mut [NodeGroup]) {
     }
 }
 
+/// A group whose cluster mode is served by fronts reshards only as a
+/// secondary following its datastore's primary (a real Redis Cluster).
+fn refuse_fronted_alone(g: &ReplicationGroup) -> Result<()> {
+    if g.fronted && g.global_id.is_none() {
+        return Err(Error::invalid(format!(
+            "Changing the shards of replication group {} is not available yet in elasticache-local: it left a global datastore, and its cluster mode is served by fronts (see docs/global-datastores.md).",
+            g.id
+        )));
+    }
+    Ok(())
+}
+
 /// Member cluster ids of a shard: `<rg>-<ng>-001…`.
 fn member_id(rg: &str, ng: &str, k: usize) -> String {
     format!("{rg}-{ng}-{k:03}")
@@ -327,6 +339,7 @@ impl ControlPlane {
         scope: &Scope,
         id: String,
         req: CreateReplicationGroup,
+        joining: Option<super::Joining>,
     ) -> Result<ReplicationGroup> {
         let engine = parse_engine(req.cluster.engine.as_deref().unwrap_or("redis"))?;
         if engine == EngineKind::Memcached {
@@ -486,6 +499,11 @@ impl ControlPlane {
                     c.restore_from = files.get(i).cloned();
                     c.restore_snapshot.clone_from(name);
                 }
+                if let Some((_, auth, modified)) = &joining {
+                    // The primary region's AUTH token(s), as AWS carries them over.
+                    c.auth = auth.clone();
+                    c.auth_token_last_modified = *modified;
+                }
                 members.push(c.id.clone());
                 clusters.push(c);
             }
@@ -551,9 +569,14 @@ impl ControlPlane {
             durability: req.durability.clone(),
             user_group_ids: req.user_group_ids.clone(),
             users_pending: false,
-            global_id: None,
+            global_id: joining.as_ref().map(|j| j.0.clone()),
+            // A secondary of a global datastore: fronts before replicas.
+            fronted: joining.is_some(),
         };
         self.insert_clusters(scope, &clusters, Some(&group))?;
+        if let Some((gid, ..)) = &joining {
+            self.join_global(scope, gid, &id)?;
+        }
         Ok(group)
     }
 
@@ -626,6 +649,7 @@ impl ControlPlane {
         if g.status != lifecycle::AVAILABLE {
             return Err(bad_state(&g));
         }
+        refuse_fronted_alone(&g)?;
         if !req.apply_immediately {
             return Err(Error::invalid(
                 "ApplyImmediately must be true: the only permitted value for ApplyImmediately is true.",
@@ -780,6 +804,7 @@ impl ControlPlane {
         if g.status != lifecycle::AVAILABLE {
             return Err(bad_state(&g));
         }
+        refuse_fronted_alone(&g)?;
         let g = self.update_replication_group(scope, id, |g| {
             rebalance(&mut g.node_groups);
             g.status = lifecycle::MODIFYING.to_owned();
