@@ -299,7 +299,15 @@ fn next_transit(
 /// with AWS's error when the request asks for something else.
 /// A group joining a global datastore as a secondary: the datastore's ID and
 /// the primary region's AUTH tokens (and when they last changed).
-pub(crate) type Joining = (String, super::cluster::AuthTokens, Option<DateTime<Utc>>);
+/// What a secondary of a global datastore takes from its primary: the
+/// datastore's ID, the AUTH tokens (and when they changed), and the primary's
+/// parameter group (its scope and name), which the new group gets a copy of.
+pub(crate) type Joining = (
+    String,
+    super::cluster::AuthTokens,
+    Option<DateTime<Utc>>,
+    (Scope, String),
+);
 
 fn inherit_from_global(
     req: &mut CreateReplicationGroup,

@@ -499,7 +499,7 @@ impl ControlPlane {
                     c.restore_from = files.get(i).cloned();
                     c.restore_snapshot.clone_from(name);
                 }
-                if let Some((_, auth, modified)) = &joining {
+                if let Some((_, auth, modified, _)) = &joining {
                     // The primary region's AUTH token(s), as AWS carries them over.
                     c.auth = auth.clone();
                     c.auth_token_last_modified = *modified;
@@ -573,6 +573,13 @@ impl ControlPlane {
             // A secondary of a global datastore: fronts before replicas.
             fronted: joining.is_some(),
         };
+        if let Some((_, _, _, (ps, source))) = &joining {
+            // Its own copy of the primary's parameter group, as on AWS.
+            let pg = self.create_global_datastore_parameter_group(scope, &id, ps, source)?;
+            for c in &mut clusters {
+                c.parameter_group.clone_from(&pg);
+            }
+        }
         self.insert_clusters(scope, &clusters, Some(&group))?;
         if let Some((gid, ..)) = &joining {
             self.join_global(scope, gid, &id)?;
