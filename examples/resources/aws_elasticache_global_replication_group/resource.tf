@@ -1,7 +1,5 @@
-provider "aws" {
-  region = "us-east-1"
-}
-
+# Beside the default provider (the primary's region, here us-east-1), an
+# aliased one for the secondary's region.
 provider "aws" {
   alias  = "west"
   region = "us-west-2"
