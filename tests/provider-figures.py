@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Provider figures (not part of the test suite): apply and destroy wall time of a 1+2
-replication group and a 3x(1+2) cluster-mode group, with our provider and with HashiCorp's
-5.100.0, on the same HCL (only `source` differs) against one backend on the process runtime;
-and the peak RSS of the provider processes each command starts, sampled from
-/proc/<pid>/status (VmHWM) every 20 ms (GNU time is not needed).
+replication group, a 3x(1+2) cluster-mode group, a Redis serverless cache and a two-region
+global datastore (a 2-node primary group in us-east-1, the datastore, a 2-node secondary group
+in us-west-2 through an aliased provider), with our provider and with HashiCorp's 5.100.0, on
+the same HCL (only `source` differs) against one backend on the process runtime; and the peak
+RSS of the provider processes each command starts, sampled from /proc/<pid>/status (VmHWM)
+every 20 ms (GNU time is not needed).
 
-  tests/provider-figures.py [--profile debug|release] [--runs N]
+  tests/provider-figures.py [--profile debug|release] [--runs N] [--only LABEL ...]
 
 Builds nothing: run `cargo build [-r] -p terraform-provider-elasticache -p elasticache-local`
 first (CARGO_TARGET_DIR is honoured). HashiCorp's provider comes from the plugin mirror
@@ -46,6 +48,22 @@ provider "aws" {{
 }}
 """
 
+# The aliased provider of the second region (global datastores).
+WEST = """
+provider "aws" {{
+  alias                       = "west"
+  region                      = "us-west-2"
+  access_key                  = "test"
+  secret_key                  = "test"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  endpoints {{
+    elasticache = "{endpoint}"
+  }}
+}}
+"""
+
 GROUPS = {
     "1+2 group": """
 resource "aws_elasticache_replication_group" "g" {{
@@ -73,6 +91,44 @@ resource "aws_elasticache_replication_group" "g" {{
   replicas_per_node_group    = 2
   automatic_failover_enabled = true
   apply_immediately          = true
+}}
+""",
+    "serverless cache (redis)": """
+resource "aws_elasticache_serverless_cache" "c" {{
+  name                 = "{id}"
+  engine               = "redis"
+  major_engine_version = "7"
+  cache_usage_limits {{
+    data_storage {{
+      maximum = 10
+      unit    = "GB"
+    }}
+  }}
+}}
+""",
+    "two-region global datastore": """
+resource "aws_elasticache_replication_group" "primary" {{
+  replication_group_id = "{id}-p"
+  description          = "figures primary"
+  engine               = "redis"
+  engine_version       = "7.1"
+  node_type            = "cache.m5.large"
+  num_cache_clusters   = 2
+  port                 = 6379
+}}
+
+resource "aws_elasticache_global_replication_group" "g" {{
+  global_replication_group_id_suffix = "{id}"
+  primary_replication_group_id       = aws_elasticache_replication_group.primary.id
+}}
+
+resource "aws_elasticache_replication_group" "secondary" {{
+  provider = aws.west
+
+  replication_group_id        = "{id}-s"
+  description                 = "figures secondary"
+  global_replication_group_id = aws_elasticache_global_replication_group.g.global_replication_group_id
+  num_cache_clusters          = 2
 }}
 """,
 }
@@ -138,6 +194,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="debug")
     ap.add_argument("--runs", type=int, default=1, help="apply/destroy cycles per provider and group")
+    ap.add_argument("--only", nargs="*", choices=list(GROUPS), help="measure only these HCLs")
     a = ap.parse_args()
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     bins = os.path.join(target, a.profile)
@@ -174,34 +231,48 @@ def main():
         rows = []
         n = 0
         for label, hcl in GROUPS.items():
+            if a.only and label not in a.only:
+                continue
             for name, source, version, rc_text, init in providers:
                 d = os.path.join(work, f"tf{n}")
                 os.makedirs(d)
                 rc = os.path.join(d, "cli.tfrc")
                 open(rc, "w").write(rc_text)
                 applies, destroys, rss, starts = [], [], 0, 0
+                failed = None
                 for i in range(a.runs):
                     n += 1
                     gid = f"fig-{n}"
                     open(os.path.join(d, "main.tf"), "w").write(
-                        PROVIDER.format(source=source, version=version, endpoint=endpoint) + hcl.format(id=gid))
+                        PROVIDER.format(source=source, version=version, endpoint=endpoint)
+                        + (WEST.format(endpoint=endpoint) if "aws.west" in hcl else "")
+                        + hcl.format(id=gid))
                     if init and i == 0:
                         ok, _, _, _, tail = run(d, rc, ["init", "-input=false", "-no-color"])
                         if not ok:
                             sys.exit(f"{name}: init failed\n{tail}")
                     for cmd, into in (("apply", applies), ("destroy", destroys)):
                         ok, wall, peak, k, tail = run(d, rc, [cmd, "-auto-approve", "-input=false", "-no-color"])
-                        if not ok:
-                            sys.exit(f"{name} {label} {cmd} failed\n{tail}")
-                        into.append(wall)
                         rss, starts = max(rss, peak), max(starts, k)
+                        if not ok:
+                            # Recorded, not fatal: the other rows are still measured.
+                            print(f"{name} {label} {cmd} failed after {wall:.1f} s\n{tail}", file=sys.stderr)
+                            failed = f"{cmd} failed after {wall:.1f} s"
+                            break
+                        into.append(wall)
+                    if failed:
+                        break
                     print(f"{label} / {name}: apply {applies[-1]:.2f} s, destroy {destroys[-1]:.2f} s, "
                           f"peak provider RSS {rss / 1024:.1f} MiB", file=sys.stderr)
-                rows.append((label, name, statistics.median(applies), statistics.median(destroys), rss, starts))
-        print(f"| HCL | provider | apply | destroy | peak provider RSS (VmHWM) |")
+                rows.append((label, name, applies, destroys, rss, failed))
+        print("| HCL | provider | apply | destroy | peak provider RSS (VmHWM) |")
         print("|---|---|---:|---:|---:|")
-        for label, name, ap_, de, rss, starts in rows:
-            print(f"| {label} | {name} | {ap_:.2f} s | {de:.2f} s | {rss / 1024:.1f} MiB |")
+
+        def cell(v):
+            return f"{statistics.median(v):.2f} s" if v else "—"
+        for label, name, ap_, de, rss, failed in rows:
+            note = f" ({failed})" if failed else ""
+            print(f"| {label} | {name} | {cell(ap_)} | {cell(de)}{note} | {rss / 1024:.1f} MiB |")
         print(f"\n({a.runs} apply/destroy cycle(s) each, median; backend and our provider: {a.profile} build; "
               f"process runtime; Terraform {terraform_version()})")
     finally:

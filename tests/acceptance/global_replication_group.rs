@@ -1,18 +1,23 @@
 //! `aws_elasticache_global_replication_group` and the replication group's
 //! `global_replication_group_id`, HashiCorp's acceptance pattern in one
-//! working directory on the process runtime: a primary group in us-east-1, a
-//! datastore on it, a secondary group in us-west-2 through an aliased
-//! provider on the same endpoint; a key written with redis-cli on the
-//! primary is read on the secondary's reader endpoint; a description update;
-//! an engine upgrade through the datastore (both regions' clusters run it);
-//! import by ID; a destroy that leaves nothing; an empty plan after each step.
+//! working directory on every runtime under test, an empty plan after each
+//! step: a primary group in us-east-1 and a datastore on it (`_basic`); the
+//! datastore deleted with the SDK and re-created by the next apply
+//! (`_disappears`); a secondary group in us-west-2 through an aliased
+//! provider on the same endpoint, a key written with redis-cli on the
+//! primary read on the secondary's reader endpoint; a description update;
+//! a failover to us-west-2 and back with the SDK (writes follow the
+//! primary, Terraform sees the new primary as HashiCorp's provider does); an
+//! engine upgrade through the datastore (both regions' clusters run it);
+//! import by ID; a destroy that leaves nothing. The datastore has no tags
+//! (neither has HashiCorp's), so there is no `_tags`.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use acceptance::{require_terraform, Backend, Tf};
 
-use crate::common::{block, client_in, name};
+use crate::common::{block, client_in, each_runtime, name};
 
 /// The backend's provider block plus an aliased one for us-west-2.
 fn providers(be: &Backend) -> String {
@@ -24,6 +29,8 @@ fn providers(be: &Backend) -> String {
     format!("{p}\n{west}")
 }
 
+/// The primary group, the datastore on it and, when `secondary` is not
+/// empty, a secondary group in us-west-2.
 fn hcl(
     be: &Backend,
     primary: &str,
@@ -36,6 +43,29 @@ fn hcl(
         String::new()
     } else {
         format!("engine_version = \"{version}\"")
+    };
+    let secondary = if secondary.is_empty() {
+        String::new()
+    } else {
+        format!(
+            r#"
+resource "aws_elasticache_replication_group" "secondary" {{
+  provider = aws.west
+
+  replication_group_id        = "{secondary}"
+  description                 = "secondary region"
+  global_replication_group_id = aws_elasticache_global_replication_group.test.global_replication_group_id
+  num_cache_clusters          = 2
+}}
+
+output "secondary_address" {{ value = aws_elasticache_replication_group.secondary.primary_endpoint_address }}
+output "secondary_reader" {{ value = aws_elasticache_replication_group.secondary.reader_endpoint_address }}
+output "secondary_port" {{ value = aws_elasticache_replication_group.secondary.port }}
+output "secondary_engine" {{ value = aws_elasticache_replication_group.secondary.engine }}
+output "secondary_node_type" {{ value = aws_elasticache_replication_group.secondary.node_type }}
+output "secondary_version" {{ value = aws_elasticache_replication_group.secondary.engine_version_actual }}
+"#
+        )
     };
     format!(
         r#"{p}
@@ -60,26 +90,13 @@ resource "aws_elasticache_global_replication_group" "test" {{
   {version}
 }}
 
-resource "aws_elasticache_replication_group" "secondary" {{
-  provider = aws.west
-
-  replication_group_id        = "{secondary}"
-  description                 = "secondary region"
-  global_replication_group_id = aws_elasticache_global_replication_group.test.global_replication_group_id
-  num_cache_clusters          = 2
-}}
-
 output "global_id" {{ value = aws_elasticache_global_replication_group.test.global_replication_group_id }}
 output "arn" {{ value = aws_elasticache_global_replication_group.test.arn }}
 output "engine_version_actual" {{ value = aws_elasticache_global_replication_group.test.engine_version_actual }}
 output "primary_address" {{ value = aws_elasticache_replication_group.primary.primary_endpoint_address }}
 output "primary_port" {{ value = aws_elasticache_replication_group.primary.port }}
-output "secondary_reader" {{ value = aws_elasticache_replication_group.secondary.reader_endpoint_address }}
-output "secondary_port" {{ value = aws_elasticache_replication_group.secondary.port }}
-output "secondary_engine" {{ value = aws_elasticache_replication_group.secondary.engine }}
-output "secondary_node_type" {{ value = aws_elasticache_replication_group.secondary.node_type }}
-output "secondary_version" {{ value = aws_elasticache_replication_group.secondary.engine_version_actual }}
-"#,
+output "primary_reader" {{ value = aws_elasticache_replication_group.primary.reader_endpoint_address }}
+{secondary}"#,
         p = providers(be)
     )
 }
@@ -147,62 +164,152 @@ fn global_count(be: &Backend) -> usize {
     })
 }
 
+/// The datastore as the API describes it (with its members), if it exists.
+fn remote_global(
+    be: &Backend,
+    gid: &str,
+) -> Option<aws_sdk_elasticache::types::GlobalReplicationGroup> {
+    let c = be.client();
+    block(async {
+        c.describe_global_replication_groups()
+            .global_replication_group_id(gid)
+            .show_member_info(true)
+            .send()
+            .await
+            .ok()?
+            .global_replication_groups
+            .unwrap_or_default()
+            .pop()
+    })
+}
+
+/// Wait until the datastore is `available` with `primary` as its primary member.
+fn wait_primary(be: &Backend, gid: &str, primary: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let g = remote_global(be, gid).expect("the datastore exists");
+        let p = g
+            .members()
+            .iter()
+            .find(|m| m.role() == Some("PRIMARY"))
+            .and_then(|m| m.replication_group_id());
+        if g.status() == Some("available") && p == Some(primary) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{gid}: status {:?}, primary {p:?}",
+            g.status()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// FailoverGlobalReplicationGroup onto `group` of `region`, then wait for it.
+fn failover(be: &Backend, gid: &str, region: &str, group: &str) {
+    block(
+        be.client()
+            .failover_global_replication_group()
+            .global_replication_group_id(gid)
+            .primary_region(region)
+            .primary_replication_group_id(group)
+            .send(),
+    )
+    .expect("failover");
+    wait_primary(be, gid, group);
+}
+
+/// A key written on `(host, port)` read on `(rhost, rport)` within 30 s.
+fn replicates(w: (&str, u64), r: (&str, u64), key: &str, value: &str) {
+    assert_eq!(redis_cli(w.0, w.1, &["SET", key, value]), "OK");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while redis_cli(r.0, r.1, &["GET", key]) != value {
+        assert!(
+            Instant::now() < deadline,
+            "{key} written on {}:{} never reached {}:{}",
+            w.0,
+            w.1,
+            r.0,
+            r.1
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn global_replication_group_two_regions() {
     require_terraform!();
-    let be = Backend::start("process");
+    each_runtime(two_regions);
+}
+
+fn two_regions(be: &Backend) {
     let (primary, secondary) = (name("gp"), name("gs"));
     let suffix = format!("acc{}", &primary[primary.len() - 6..]);
     let tf = Tf::new();
 
-    // basic: primary, datastore, secondary in the other region
-    tf.config(&hcl(&be, &primary, &secondary, &suffix, "first", ""));
-    let t = Instant::now();
+    // HashiCorp's _basic: the primary group and the datastore on it
+    tf.config(&hcl(be, &primary, "", &suffix, "first", ""));
     tf.apply();
-    let apply_time = t.elapsed();
     tf.plan_is_clean();
     let gid = out_str(&tf, "global_id");
     assert!(gid.ends_with(&suffix), "{gid}");
+    assert_eq!(
+        remote_global(be, &gid).and_then(|g| g.status),
+        Some("primary-only".to_owned())
+    );
+
+    // _disappears: the datastore deleted with the SDK (its primary kept)
+    block(
+        be.client()
+            .delete_global_replication_group()
+            .global_replication_group_id(&gid)
+            .retain_primary_replication_group(true)
+            .send(),
+    )
+    .expect("delete the datastore");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while remote_global(be, &gid).is_some_and(|g| g.status() != Some("deleted")) {
+        assert!(Instant::now() < deadline, "{gid} was never deleted");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let plan = tf.plan_has_changes();
+    assert!(
+        plan.contains("aws_elasticache_global_replication_group.test will be created")
+            && plan.contains("1 to add, 0 to change, 0 to destroy"),
+        "{plan}"
+    );
+    tf.apply();
+    tf.plan_is_clean();
+    assert_eq!(out_str(&tf, "global_id"), gid);
+
+    // a secondary in the other region joins
+    tf.config(&hcl(be, &primary, &secondary, &suffix, "first", ""));
+    let t = Instant::now();
+    tf.apply();
+    let join_time = t.elapsed();
+    tf.plan_is_clean();
     // What the secondary inherits is read back.
     assert_eq!(out_str(&tf, "secondary_engine"), "redis");
     assert_eq!(out_str(&tf, "secondary_node_type"), "cache.m5.large");
-    let remote = block(async {
-        be.client()
-            .describe_global_replication_groups()
-            .global_replication_group_id(&gid)
-            .show_member_info(true)
-            .send()
-            .await
-            .unwrap()
-            .global_replication_groups
-            .unwrap()
-            .pop()
-            .unwrap()
-    });
+    let remote = remote_global(be, &gid).expect("the datastore exists");
     assert_eq!(remote.status(), Some("available"));
     assert_eq!(remote.members().len(), 2);
 
     // a key written in us-east-1 is read in us-west-2
-    let (pa, pp) = (
+    let pp = out_port(&tf, "primary_port");
+    let (pa, pr) = (
         out_str(&tf, "primary_address"),
-        out_port(&tf, "primary_port"),
+        out_str(&tf, "primary_reader"),
     );
-    let (sr, sp) = (
+    let sp = out_port(&tf, "secondary_port");
+    let (sa, sr) = (
+        out_str(&tf, "secondary_address"),
         out_str(&tf, "secondary_reader"),
-        out_port(&tf, "secondary_port"),
     );
-    assert_eq!(redis_cli(&pa, pp, &["SET", "greeting", "from-east"]), "OK");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if redis_cli(&sr, sp, &["GET", "greeting"]) == "from-east" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the key never reached us-west-2");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    replicates((&pa, pp), (&sr, sp), "greeting", "from-east");
 
     // update in place: the description
-    tf.config(&hcl(&be, &primary, &secondary, &suffix, "second", ""));
+    tf.config(&hcl(be, &primary, &secondary, &suffix, "second", ""));
     let plan = tf.plan_has_changes();
     assert!(
         plan.contains("0 to add, 1 to change, 0 to destroy"),
@@ -210,23 +317,28 @@ fn global_replication_group_two_regions() {
     );
     tf.apply();
     tf.plan_is_clean();
-    let desc = block(async {
-        be.client()
-            .describe_global_replication_groups()
-            .global_replication_group_id(&gid)
-            .send()
-            .await
-            .unwrap()
-            .global_replication_groups
-            .unwrap()
-            .pop()
-            .unwrap()
-            .global_replication_group_description
-    });
+    let desc = remote_global(be, &gid).and_then(|g| g.global_replication_group_description);
     assert_eq!(desc.as_deref(), Some("second"));
 
+    // a failover to us-west-2 behind Terraform's back: writes now go to
+    // the west and reach the east; Terraform sees the new primary as
+    // HashiCorp's does (`primary_replication_group_id` differs, which
+    // forces a replacement), so the group fails back before the next step
+    failover(be, &gid, "us-west-2", &secondary);
+    replicates((&sa, sp), (&pr, pp), "greeting", "from-west");
+    let plan = tf.plan_has_changes();
+    assert!(
+        plan.contains(&format!(
+            "\"{secondary}\" -> \"{primary}\" # forces replacement"
+        )),
+        "{plan}"
+    );
+    failover(be, &gid, "us-east-1", &primary);
+    tf.plan_is_clean();
+    replicates((&pa, pp), (&sr, sp), "greeting", "from-east-again");
+
     // an engine upgrade through the datastore reaches both regions
-    tf.config(&hcl(&be, &primary, &secondary, &suffix, "second", "7.1"));
+    tf.config(&hcl(be, &primary, &secondary, &suffix, "second", "7.1"));
     let plan = tf.plan_has_changes();
     assert!(
         plan.contains("0 to add, 1 to change, 0 to destroy"),
@@ -247,14 +359,14 @@ fn global_replication_group_two_regions() {
     assert!(out_str(&tf, "engine_version_actual").starts_with("7.1"));
     assert!(out_str(&tf, "secondary_version").starts_with("7.1"));
     for region in ["us-east-1", "us-west-2"] {
-        let v = cluster_versions(&be, region);
+        let v = cluster_versions(be, region);
         assert!(
             v.len() == 2 && v.iter().all(|v| v.starts_with("7.1")),
             "{region}: {v:?}"
         );
     }
     // The data came through the upgrade.
-    assert_eq!(redis_cli(&sr, sp, &["GET", "greeting"]), "from-east");
+    assert_eq!(redis_cli(&sr, sp, &["GET", "greeting"]), "from-east-again");
 
     // import by ID
     let arn = out_str(&tf, "arn");
@@ -267,11 +379,11 @@ fn global_replication_group_two_regions() {
     let t = Instant::now();
     tf.destroy();
     let destroy_time = t.elapsed();
-    assert_eq!(global_count(&be), 0);
-    assert_eq!(group_count(&be, "us-east-1"), 0);
-    assert_eq!(group_count(&be, "us-west-2"), 0);
+    assert_eq!(global_count(be), 0);
+    assert_eq!(group_count(be, "us-east-1"), 0);
+    assert_eq!(group_count(be, "us-west-2"), 0);
     // The secondary left the datastore before it was deleted (HashiCorp's order).
-    let west = client_in(&be, "us-west-2");
+    let west = client_in(be, "us-west-2");
     let events: Vec<String> = block(async {
         west.describe_events()
             .source_identifier(&secondary)
@@ -293,8 +405,8 @@ fn global_replication_group_two_regions() {
         "{events:?}"
     );
     eprintln!(
-        "two-region global datastore (2 groups × 2 nodes): apply {:.1} s, destroy {:.1} s",
-        apply_time.as_secs_f64(),
+        "two-region global datastore: secondary (2 nodes) joined in {:.1} s, destroy of both groups {:.1} s",
+        join_time.as_secs_f64(),
         destroy_time.as_secs_f64()
     );
 }

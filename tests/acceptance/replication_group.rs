@@ -1,7 +1,8 @@
 //! `aws_elasticache_replication_group` (resource and data source), in
 //! HashiCorp's pattern: `_basic` (1+2 with automatic failover),
 //! `_clusterMode` (2 shards × 1 replica), `_update` (in place and
-//! replacing), `_disappears`, `_import`, on every runtime under test; each
+//! replacing; with `_tags`: changed, added, removed, under provider
+//! default tags), `_disappears`, `_import`, on every runtime under test; each
 //! apply is followed by an empty plan. `_schema` measures the schema
 //! against HashiCorp's 6.69.1 and 5.100.0.
 
@@ -82,6 +83,24 @@ fn check_replication_group_destroy(be: &Backend, id: &str) {
         describe(be, id).is_none(),
         "replication group {id} still exists"
     );
+}
+
+/// The group's tags as the tagging API lists them, `key=value`, sorted.
+fn remote_tags(be: &Backend, arn: &str) -> Vec<String> {
+    let out = block(
+        be.client()
+            .list_tags_for_resource()
+            .resource_name(arn)
+            .send(),
+    )
+    .unwrap();
+    let mut tags: Vec<String> = out
+        .tag_list()
+        .iter()
+        .map(|t| format!("{}={}", t.key().unwrap_or(""), t.value().unwrap_or("")))
+        .collect();
+    tags.sort();
+    tags
 }
 
 fn conn(addr: &str) -> redis::Connection {
@@ -343,33 +362,28 @@ fn replication_group_update() {
             assert_eq!(api.description(), Some(desc));
             assert_eq!(api.member_clusters().len(), members as usize);
         }
-        let tags = block(
-            be.client()
-                .list_tags_for_resource()
-                .resource_name(first["arn"].as_str().unwrap())
-                .send(),
-        )
-        .unwrap();
-        let mut tags: Vec<(String, String)> = tags
-            .tag_list()
-            .iter()
-            .map(|t| {
-                (
-                    t.key().unwrap_or("").to_owned(),
-                    t.value().unwrap_or("").to_owned(),
-                )
-            })
-            .collect();
-        tags.sort();
         assert_eq!(
-            tags,
-            vec![
-                ("Env".to_owned(), "test".to_owned()),
-                ("Name".to_owned(), "c".to_owned())
-            ]
+            remote_tags(be, first["arn"].as_str().unwrap()),
+            ["Env=test", "Name=c"]
+        );
+        // _tags: the group's own tags removed in place, the provider's
+        // default tags stay.
+        tf.config(&cfg(2, "third", "", ""));
+        let plan = tf.plan_has_changes();
+        assert!(
+            plan.contains("0 to add, 1 to change, 0 to destroy"),
+            "{plan}"
+        );
+        tf.apply();
+        tf.plan_is_clean();
+        let g = group(&tf);
+        assert_eq!(g["tags_all"], serde_json::json!({"Env": "test"}));
+        assert_eq!(
+            remote_tags(be, first["arn"].as_str().unwrap()),
+            ["Env=test"]
         );
         // Replacing: a new port.
-        tf.config(&cfg(2, "third", "    Name = \"c\"", "  port = 6380"));
+        tf.config(&cfg(2, "third", "", "  port = 6380"));
         let plan = tf.plan_has_changes();
         assert!(plan.contains("# forces replacement"), "{plan}");
         assert!(

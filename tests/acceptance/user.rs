@@ -69,6 +69,19 @@ fn remote_user(be: &Backend, id: &str) -> Option<(String, String, i32, Vec<Strin
     })
 }
 
+/// How many tags the tagging API lists on `arn`.
+fn remote_tag_count(be: &Backend, arn: &str) -> usize {
+    block(
+        be.client()
+            .list_tags_for_resource()
+            .resource_name(arn)
+            .send(),
+    )
+    .expect("list tags")
+    .tag_list()
+    .len()
+}
+
 fn remote_members(be: &Backend, group: &str) -> Option<Vec<String>> {
     let c = be.client();
     block(async {
@@ -187,6 +200,17 @@ fn user_basic_update_import() {
         .replace("\"REDIS\"", "\"redis\"");
         tf.config(&format!("{p}{hcl}"));
         tf.plan_is_clean();
+
+        // _tags: every tag removed in place
+        tf.config(&format!(
+            "{p}{}",
+            user_hcl(&id, "app", "on ~* +@all", &[PW1, PW2], "")
+        ));
+        let plan = tf.plan_has_changes();
+        assert!(plan.contains("updated in-place"), "{plan}");
+        tf.apply();
+        tf.plan_is_clean();
+        assert_eq!(remote_tag_count(be, arn.as_str().unwrap()), 0);
 
         // replacing: a new user name
         tf.config(&format!(
@@ -330,6 +354,20 @@ fn user_group_basic_update_import() {
         want.sort();
         assert_eq!(remote_members(be, &g).unwrap(), want);
         assert!(remote_user(be, &b).unwrap().3.contains(&g));
+
+        // _tags: removed in place
+        tf.config(&group_hcl(be, &g, &u, members_ab, ""));
+        let plan = tf.plan_has_changes();
+        assert!(plan.contains("updated in-place"), "{plan}");
+        tf.apply();
+        tf.plan_is_clean();
+        let garn = block(be.client().describe_user_groups().user_group_id(&g).send())
+            .unwrap()
+            .user_groups()[0]
+            .arn()
+            .unwrap()
+            .to_owned();
+        assert_eq!(remote_tag_count(be, &garn), 0);
 
         // a member removed behind Terraform's back is drift, put back
         let c = be.client();

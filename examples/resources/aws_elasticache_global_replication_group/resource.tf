@@ -1,5 +1,5 @@
-# The default provider (us-east-1 here) holds the primary; an aliased one the
-# secondary region.
+# Beside the default provider (the primary's region, here us-east-1), an
+# aliased one for the secondary's region.
 provider "aws" {
   alias  = "west"
   region = "us-west-2"
