@@ -105,8 +105,8 @@ cargo build -q --workspace --bins 2>&1 | tail -5
 #      provider's protocol tests (every other test target of the workspace).
 hashicorp_log="$work/cargo-test-hashicorp.log"
 acceptance_log="$work/cargo-test-acceptance.log"
-# HashiCorp's tests sleep in its waiters nearly all the time: all of them at once.
-cargo test --workspace --test integration terraform_aws -- --test-threads 5 >"$hashicorp_log" 2>&1 &
+# HashiCorp's tests sleep in its waiters nearly all the time: three at once.
+cargo test --workspace --test integration terraform_aws -- --test-threads 3 >"$hashicorp_log" 2>&1 &
 hashicorp_pid=$!
 cargo test --workspace --test acceptance >"$acceptance_log" 2>&1 &
 acceptance_pid=$!

@@ -26,15 +26,9 @@ pub fn backend_binary() -> PathBuf {
             .and_then(Path::parent)
             .expect("target profile dir")
             .to_path_buf();
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.args([
-            "build",
-            "-q",
-            "-p",
-            "elasticache-local",
-            "--bin",
-            "elasticache-local",
-        ]);
+        // The selection the suite builds (features unify alike: nothing rebuilds).
+        let mut cmd = acceptance::cargo();
+        cmd.args(["build", "-q", "--workspace", "--bin", "elasticache-local"]);
         if dir.ends_with("release") {
             cmd.arg("--release");
         }

@@ -45,12 +45,40 @@ fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// `cargo`, for a build from inside a test, as the suite's own build ran it:
+/// without the variables cargo sets for the test process (ring's build script
+/// watches `CARGO_MANIFEST_DIR`: inherited, it would rebuild ring and all that
+/// sits above it — rustls, the AWS SDK, the backend — on every test run).
+#[must_use]
+pub fn cargo() -> Command {
+    let mut cmd = Command::new(env!("CARGO"));
+    for (k, _) in std::env::vars_os() {
+        let Some(k) = k.to_str() else { continue };
+        if [
+            "CARGO_MANIFEST_",
+            "CARGO_PKG_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_EXE_",
+        ]
+        .iter()
+        .any(|p| k.starts_with(p))
+            || matches!(
+                k,
+                "CARGO_PRIMARY_PACKAGE" | "CARGO_TARGET_TMPDIR" | "OUT_DIR"
+            )
+        {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
 /// Build the workspace binaries once per test process; returns the profile dir.
 pub fn binaries() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = target_dir();
-        let mut cmd = Command::new(env!("CARGO"));
+        let mut cmd = cargo();
         // The whole workspace's binaries: features then unify as in
         // `cargo test --workspace`, so a suite run reuses what it built
         // instead of rebuilding the dependencies with other features.

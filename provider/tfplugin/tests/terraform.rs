@@ -30,11 +30,31 @@ fn demo_binary() -> PathBuf {
         .and_then(Path::parent)
         .expect("target profile dir")
         .to_path_buf();
+    // The selection the suite builds (`--workspace`: features unify alike), and
+    // without the variables cargo sets for this test (ring's build script
+    // watches `CARGO_MANIFEST_DIR`): nothing rebuilds.
     let mut cmd = Command::new(env!("CARGO"));
+    for (k, _) in std::env::vars_os() {
+        let Some(k) = k.to_str() else { continue };
+        if [
+            "CARGO_MANIFEST_",
+            "CARGO_PKG_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_EXE_",
+        ]
+        .iter()
+        .any(|p| k.starts_with(p))
+            || matches!(
+                k,
+                "CARGO_PRIMARY_PACKAGE" | "CARGO_TARGET_TMPDIR" | "OUT_DIR"
+            )
+        {
+            cmd.env_remove(k);
+        }
+    }
     cmd.args([
         "build",
-        "-p",
-        "tfplugin",
+        "--workspace",
         "--example",
         "terraform-provider-demo",
     ]);
