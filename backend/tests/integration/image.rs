@@ -79,13 +79,25 @@ fn backend_image_runs_with_the_docker_runtime_and_serves_reachable_endpoints() {
     run(Command::new(root.join("image/build.sh"))
         .arg(env!("CARGO_BIN_EXE_elasticache-local"))
         .arg(TAG));
-    let gateway = text(&run(Command::new("docker").args([
+    // The bridge's gateway; a daemon that assigned it itself lists only the
+    // subnet, whose first address the gateway then is (172.17.0.1).
+    let ipam = text(&run(Command::new("docker").args([
         "network",
         "inspect",
         "bridge",
         "-f",
-        "{{(index .IPAM.Config 0).Gateway}}",
+        "{{(index .IPAM.Config 0).Gateway}} {{(index .IPAM.Config 0).Subnet}}",
     ])));
+    let gateway = ipam
+        .split_whitespace()
+        .find(|t| t.parse::<std::net::Ipv4Addr>().is_ok())
+        .map(str::to_owned)
+        .or_else(|| {
+            let subnet = ipam.split_whitespace().find(|t| t.contains('/'))?;
+            let net: std::net::Ipv4Addr = subnet.split('/').next()?.parse().ok()?;
+            Some(std::net::Ipv4Addr::from(u32::from(net) + 1).to_string())
+        })
+        .unwrap_or_else(|| panic!("bridge IPAM: {ipam}"));
     assert!(gateway.parse::<std::net::Ipv4Addr>().is_ok(), "{gateway}");
 
     // The data directory at the same path inside and outside: engines are
