@@ -173,7 +173,7 @@ async fn dashboard_shows_topology_figures_and_failovers_in_a_browser() {
 
     let region = eventually(
         "every node's figures and links",
-        Duration::from_secs(30),
+        Duration::from_secs(120),
         || async {
             let r = json(&b, "/_elasticache/regions/000000000000/us-east-1");
             let g = r["replication_groups"]
@@ -338,7 +338,7 @@ async fn dashboard_shows_topology_figures_and_failovers_in_a_browser() {
     driver.go(&url);
     eventually(
         "the events stream open",
-        Duration::from_secs(20),
+        Duration::from_secs(120),
         || async {
             (driver.script("return document.getElementById('stream-state').textContent") == "live")
                 .then_some(())
@@ -350,7 +350,7 @@ async fn dashboard_shows_topology_figures_and_failovers_in_a_browser() {
     driver.click(r#"tr[data-node$="-0002-001/0001"] button[data-action="TestFailover"]"#);
     driver.accept_alert();
     let old = format!("{cm}-0002-001");
-    let roles = eventually("the new primary in the live page", Duration::from_secs(30), || async {
+    let roles = eventually("the new primary in the live page", Duration::from_secs(120), || async {
         let roles = driver.script(
             "return [...document.querySelectorAll('tr.node')].map(r => r.dataset.node + '=' + r.dataset.role).join(' ')",
         );
@@ -366,7 +366,7 @@ async fn dashboard_shows_topology_figures_and_failovers_in_a_browser() {
     assert!(result.contains("accepted"), "the action's answer: {result}");
     eventually(
         "the failover's events in the live feed",
-        Duration::from_secs(30),
+        Duration::from_secs(120),
         || async {
             let feed = driver.script("return document.getElementById('events').textContent");
             let n = driver.script("return String(document.querySelectorAll('#events li').length)");
@@ -408,7 +408,7 @@ impl Driver {
             .expect("chromedriver (Debian package `chromium-driver`)");
         let base = format!("http://127.0.0.1:{port}");
         let mut d = Self { child, base };
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
         while Self::call("GET", &format!("{}/status", d.base), None).is_none() {
             assert!(
                 std::time::Instant::now() < deadline,
