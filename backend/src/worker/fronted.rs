@@ -17,22 +17,18 @@
 //! place; dead nodes come back and follow again.
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use super::front::{key_table, node_id, Front, KeyTable, Node as FrontNode, Shard, Topology};
-use super::node::{
-    announce_ip, apply_params, connect, push_pending_users, runtime_config, tls_names,
-};
+use super::node::{announce_ip, apply_params, push_pending_users, runtime_config, tls_names};
 use super::Reconciler;
-use crate::engine::{resp, NodeSpec, NodeStatus};
+use crate::engine::{NodeSpec, NodeStatus};
 use crate::model::cluster::CacheCluster;
 use crate::model::global_datastore::Role;
 use crate::model::replication_group::ReplicationGroup;
 use crate::model::{lifecycle, Scope};
 
-type Addr = (Ipv4Addr, u16);
+use super::replication::Addr;
 
 struct Member {
     cluster: CacheCluster,
@@ -77,28 +73,7 @@ impl Member {
     }
 }
 
-/// `INFO replication` as a map.
-async fn replication_info(addr: Addr, tls: bool) -> Option<HashMap<String, String>> {
-    let fut = async {
-        let mut conn = connect(addr.0, addr.1, tls).await.ok()?;
-        let text = conn.cmd(&["INFO", "replication"]).await.ok()?.as_text()?;
-        Some(
-            text.lines()
-                .filter_map(|l| l.split_once(':'))
-                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-                .collect(),
-        )
-    };
-    tokio::time::timeout(Duration::from_secs(2), fut)
-        .await
-        .ok()
-        .flatten()
-}
-
-async fn command(addr: Addr, tls: bool, args: &[&str]) -> anyhow::Result<resp::Reply> {
-    let mut conn = connect(addr.0, addr.1, tls).await?;
-    tokio::time::timeout(Duration::from_secs(5), conn.cmd(args)).await?
-}
+use super::replication::{command, replication_info};
 
 /// Key tables (`COMMAND`), fetched once per engine and version.
 fn key_tables() -> &'static Mutex<HashMap<String, Arc<KeyTable>>> {

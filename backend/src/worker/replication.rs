@@ -19,7 +19,7 @@ use crate::model::replication_group::ReplicationGroup;
 use crate::model::{lifecycle, Scope};
 
 /// A node's address: loopback IP and port.
-type Addr = (std::net::Ipv4Addr, u16);
+pub(super) type Addr = (std::net::Ipv4Addr, u16);
 
 use super::front::{node_id, Front, Node, Topology};
 
@@ -44,7 +44,7 @@ impl Member {
 }
 
 /// `INFO replication` as a map.
-async fn replication_info(addr: Addr, tls: bool) -> Option<HashMap<String, String>> {
+pub(super) async fn replication_info(addr: Addr, tls: bool) -> Option<HashMap<String, String>> {
     let fut = async {
         let mut conn = connect(addr.0, addr.1, tls).await.ok()?;
         let text = conn.cmd(&["INFO", "replication"]).await.ok()?.as_text()?;
@@ -61,7 +61,7 @@ async fn replication_info(addr: Addr, tls: bool) -> Option<HashMap<String, Strin
         .flatten()
 }
 
-async fn command(addr: Addr, tls: bool, args: &[&str]) -> anyhow::Result<resp::Reply> {
+pub(super) async fn command(addr: Addr, tls: bool, args: &[&str]) -> anyhow::Result<resp::Reply> {
     let mut conn = connect(addr.0, addr.1, tls).await?;
     tokio::time::timeout(Duration::from_secs(5), conn.cmd(args)).await?
 }
