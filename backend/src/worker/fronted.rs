@@ -534,23 +534,7 @@ impl Reconciler {
                 lifecycle::CREATING | lifecycle::MODIFYING
             )
         {
-            let was = g.status.clone();
-            let gen = g.generation;
-            let done = self.cp.update_replication_group(scope, id, move |g| {
-                if g.generation == gen {
-                    g.status = lifecycle::AVAILABLE.to_owned();
-                }
-                Ok(())
-            });
-            if done.is_ok_and(|g| g.status == lifecycle::AVAILABLE) {
-                let msg = if was == lifecycle::CREATING {
-                    format!("Replication group {id} created")
-                } else {
-                    format!("Replication group {id} modification completed")
-                };
-                tracing::info!(group = id, "{msg}");
-                self.cp.event(scope, "replication-group", id, msg);
-            }
+            self.settle_group(scope, g);
         }
     }
 }

@@ -584,23 +584,32 @@ impl Reconciler {
             && fresh.failover_to.is_none()
             && fresh.rolling.is_empty()
         {
-            let was = fresh.status.clone();
-            let gen = fresh.generation;
-            let done = self.cp.update_replication_group(scope, id, move |g| {
-                if g.generation == gen {
-                    g.status = lifecycle::AVAILABLE.to_owned();
-                }
-                Ok(())
-            });
-            if done.is_ok_and(|g| g.status == lifecycle::AVAILABLE) {
-                let msg = if was == lifecycle::CREATING {
-                    format!("Replication group {id} created")
-                } else {
-                    format!("Replication group {id} modification completed")
-                };
-                self.cp.event(scope, "replication-group", id, msg);
-            }
+            self.settle_group(scope, &fresh);
         }
+    }
+
+    /// A creating or modifying group whose members have settled becomes
+    /// `available` (unless it changed since `g` was read), with its event.
+    /// True when it did.
+    pub(super) fn settle_group(&self, scope: &Scope, g: &ReplicationGroup) -> bool {
+        let (id, was, gen) = (g.id.as_str(), g.status.clone(), g.generation);
+        let done = self.cp.update_replication_group(scope, id, move |g| {
+            if g.generation == gen {
+                g.status = lifecycle::AVAILABLE.to_owned();
+            }
+            Ok(())
+        });
+        if !done.is_ok_and(|g| g.status == lifecycle::AVAILABLE) {
+            return false;
+        }
+        let msg = if was == lifecycle::CREATING {
+            format!("Replication group {id} created")
+        } else {
+            format!("Replication group {id} modification completed")
+        };
+        tracing::info!(group = id, "{msg}");
+        self.cp.event(scope, "replication-group", id, msg);
+        true
     }
 
     /// `REPLICAOF` the primary's address as this runtime's nodes see it.
