@@ -18,7 +18,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::node::{
-    apply_params, bus_port, connect, push_pending_users, runtime_config, NODE_TIMEOUT_MS,
+    apply_params, bus_port, command, connect, push_pending_users, runtime_config, NODE_TIMEOUT_MS,
 };
 use super::Reconciler;
 use crate::engine::{admin_secret, resp, NodeSpec, NodeStatus, ADMIN_USER};
@@ -152,14 +152,6 @@ impl Node {
     fn live(&self) -> bool {
         self.view.is_some()
     }
-}
-
-async fn cmd(addr: (Ipv4Addr, u16), tls: bool, args: &[&str]) -> anyhow::Result<resp::Reply> {
-    let fut = async {
-        let mut c = connect(addr.0, addr.1, tls).await?;
-        c.cmd(args).await
-    };
-    tokio::time::timeout(Duration::from_secs(5), fut).await?
 }
 
 async fn view_of(addr: (Ipv4Addr, u16), tls: bool) -> Option<View> {
@@ -421,11 +413,11 @@ impl Reconciler {
                     continue;
                 };
                 let epoch = (k + 1).to_string();
-                let _ = cmd(p.addr(), tls, &["CLUSTER", "SET-CONFIG-EPOCH", &epoch]).await;
+                let _ = command(p.addr(), tls, &["CLUSTER", "SET-CONFIG-EPOCH", &epoch]).await;
                 let mut args = vec!["CLUSTER".to_owned(), "ADDSLOTSRANGE".to_owned()];
                 args.extend(range_args(&ng.slots));
                 let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                if let Err(e) = cmd(p.addr(), tls, &args).await {
+                if let Err(e) = command(p.addr(), tls, &args).await {
                     tracing::warn!(group = id, node = %p.spec.key, error = %e, "ADDSLOTSRANGE failed");
                 }
             }
@@ -481,7 +473,7 @@ impl Reconciler {
                 port.to_string(),
                 bus_port(port).to_string(),
             );
-            if let Err(e) = cmd(nodes[y].addr(), tls, &["CLUSTER", "MEET", &h, &p, &b]).await {
+            if let Err(e) = command(nodes[y].addr(), tls, &["CLUSTER", "MEET", &h, &p, &b]).await {
                 tracing::debug!(group = id, error = %e, "CLUSTER MEET failed");
             }
         }
@@ -514,7 +506,7 @@ impl Reconciler {
                 .collect();
             for s in strangers {
                 settled = false;
-                let _ = cmd(nodes[y].addr(), tls, &["CLUSTER", "FORGET", &s]).await;
+                let _ = command(nodes[y].addr(), tls, &["CLUSTER", "FORGET", &s]).await;
             }
         }
 
@@ -624,7 +616,7 @@ impl Reconciler {
             if !v.knows(&pid) || v.me().is_some_and(|e| e.is_master() && !e.slots.is_empty()) {
                 continue;
             }
-            match cmd(nodes[y].addr(), tls, &["CLUSTER", "REPLICATE", &pid]).await {
+            match command(nodes[y].addr(), tls, &["CLUSTER", "REPLICATE", &pid]).await {
                 Ok(_) => {
                     tracing::debug!(group = id, node = %nodes[y].spec.key, "replicating its shard's primary")
                 }
@@ -698,7 +690,7 @@ impl Reconciler {
                 let mut args = vec!["CLUSTER".to_owned(), "ADDSLOTS".to_owned()];
                 args.extend(slots.iter().map(ToString::to_string));
                 let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                let _ = cmd(nodes[p].addr(), tls, &args).await;
+                let _ = command(nodes[p].addr(), tls, &args).await;
             }
             if !moves.is_empty() {
                 settled = false;
@@ -760,7 +752,7 @@ impl Reconciler {
                 .filter(|y| !removing.contains(nodes[**y].cluster.id.as_str()))
             {
                 for x in &ids {
-                    let _ = cmd(nodes[y].addr(), tls, &["CLUSTER", "FORGET", x]).await;
+                    let _ = command(nodes[y].addr(), tls, &["CLUSTER", "FORGET", x]).await;
                 }
             }
             if let Err(e) = self.cp.finish_node_group_removal(scope, id, &ng.id) {
@@ -952,13 +944,13 @@ impl Reconciler {
             return;
         }
         let started = Instant::now();
-        if let Err(e) = cmd(nodes[t].addr(), tls, &["CLUSTER", "FAILOVER"]).await {
+        if let Err(e) = command(nodes[t].addr(), tls, &["CLUSTER", "FAILOVER"]).await {
             tracing::warn!(group = id, node = to, error = %e, "CLUSTER FAILOVER failed");
             return;
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            let role = cmd(nodes[t].addr(), tls, &["ROLE"]).await;
+            let role = command(nodes[t].addr(), tls, &["ROLE"]).await;
             if let Ok(resp::Reply::Array(Some(r))) = role {
                 if r.first().and_then(resp::Reply::as_text).as_deref() == Some("master") {
                     tracing::info!(
@@ -1029,7 +1021,8 @@ impl Reconciler {
                 if since.elapsed() > TAKEOVER_AFTER {
                     let r = replicas[0];
                     tracing::warn!(group = %g.id, node = %nodes[r].spec.key, "shard primary still down; replica takes over");
-                    let _ = cmd(nodes[r].addr(), tls, &["CLUSTER", "FAILOVER", "TAKEOVER"]).await;
+                    let _ =
+                        command(nodes[r].addr(), tls, &["CLUSTER", "FAILOVER", "TAKEOVER"]).await;
                 }
                 continue;
             }

@@ -28,8 +28,6 @@ use crate::model::global_datastore::Role;
 use crate::model::replication_group::ReplicationGroup;
 use crate::model::{lifecycle, Scope};
 
-use super::replication::Addr;
-
 struct Member {
     cluster: CacheCluster,
     spec: NodeSpec,
@@ -73,7 +71,7 @@ impl Member {
     }
 }
 
-use super::replication::{command, replication_info};
+use super::node::{command, replication_info, Addr};
 
 /// Key tables (`COMMAND`), fetched once per engine and version.
 fn key_tables() -> &'static Mutex<HashMap<String, Arc<KeyTable>>> {

@@ -3,6 +3,7 @@
 //! directives) and spec, connecting to it, pushing parameters, saving before a
 //! restart.
 
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
@@ -409,6 +410,36 @@ async fn connect_as(host: Ipv4Addr, port: u16, tls: bool) -> anyhow::Result<resp
     tokio::time::timeout(Duration::from_secs(3), fut)
         .await
         .map_err(|_| anyhow::anyhow!("{host}:{port} did not answer"))?
+}
+
+/// A node's address: loopback IP and port.
+pub(super) type Addr = (Ipv4Addr, u16);
+
+/// `INFO replication` as a map.
+pub(super) async fn replication_info(addr: Addr, tls: bool) -> Option<HashMap<String, String>> {
+    let fut = async {
+        let mut conn = connect(addr.0, addr.1, tls).await.ok()?;
+        let text = conn.cmd(&["INFO", "replication"]).await.ok()?.as_text()?;
+        Some(
+            text.lines()
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .collect(),
+        )
+    };
+    tokio::time::timeout(Duration::from_secs(2), fut)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// One command on a fresh connection; connecting and answering within 5 s.
+pub(super) async fn command(addr: Addr, tls: bool, args: &[&str]) -> anyhow::Result<resp::Reply> {
+    let fut = async {
+        let mut conn = connect(addr.0, addr.1, tls).await?;
+        conn.cmd(args).await
+    };
+    tokio::time::timeout(Duration::from_secs(5), fut).await?
 }
 
 /// `CONFIG SET` each parameter; one the engine refuses is logged and skipped.

@@ -11,15 +11,15 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::node::{apply_params, connect, push_pending_users, runtime_config, READY_TIMEOUT};
+use super::node::{
+    apply_params, command, push_pending_users, replication_info, runtime_config, Addr,
+    READY_TIMEOUT,
+};
 use super::Reconciler;
-use crate::engine::{self, resp, NodeSpec, NodeStatus};
+use crate::engine::{self, NodeSpec, NodeStatus};
 use crate::model::cluster::{CacheCluster, ModifyCluster};
 use crate::model::replication_group::ReplicationGroup;
 use crate::model::{lifecycle, Scope};
-
-/// A node's address: loopback IP and port.
-pub(super) type Addr = (std::net::Ipv4Addr, u16);
 
 use super::front::{node_id, Front, Node, Topology};
 
@@ -41,29 +41,6 @@ impl Member {
     fn addr(&self) -> Addr {
         (self.spec.host, self.spec.port)
     }
-}
-
-/// `INFO replication` as a map.
-pub(super) async fn replication_info(addr: Addr, tls: bool) -> Option<HashMap<String, String>> {
-    let fut = async {
-        let mut conn = connect(addr.0, addr.1, tls).await.ok()?;
-        let text = conn.cmd(&["INFO", "replication"]).await.ok()?.as_text()?;
-        Some(
-            text.lines()
-                .filter_map(|l| l.split_once(':'))
-                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-                .collect(),
-        )
-    };
-    tokio::time::timeout(Duration::from_secs(2), fut)
-        .await
-        .ok()
-        .flatten()
-}
-
-pub(super) async fn command(addr: Addr, tls: bool, args: &[&str]) -> anyhow::Result<resp::Reply> {
-    let mut conn = connect(addr.0, addr.1, tls).await?;
-    tokio::time::timeout(Duration::from_secs(5), conn.cmd(args)).await?
 }
 
 /// Wait until the replicas at `addrs` report `master_link_status:up`; returns
