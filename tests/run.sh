@@ -5,9 +5,12 @@
 #   2. starts dockerd when none answers (detached, logging to a file; stopped at the end),
 #   3. builds the test engine images FROM scratch from the Debian binaries
 #      (localtest/redis:7.0, localtest/memcached:1.6: no registry is needed),
-#   4. runs every test of the workspace with both runtimes (process and docker), in
-#      three groups side by side: HashiCorp's provider (terraform_aws::*), our
-#      provider's acceptance tests, and everything else,
+#   4. runs every test of the workspace on the process runtime, and on Docker too
+#      every test whose subject differs there (containers, their addresses, files,
+#      images and restarts; clients of the API, such as both providers, run on one
+#      runtime, `ELASTICACHE_TEST_EVERYWHERE=1` runs them on both), in three groups
+#      side by side: HashiCorp's provider (terraform_aws::*), our provider's
+#      acceptance tests, and everything else,
 #   5. runs examples/quickstart.sh and tears it down again (the README's first command),
 #   6. runs the shared conformance check (../shared/conformance/check.py, when present)
 #      against a backend on each runtime, for the families built so far,

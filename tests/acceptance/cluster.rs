@@ -1,20 +1,14 @@
 //! `aws_elasticache_cluster` (resource and data source), in HashiCorp's
 //! pattern: `_basic`, `_memcached`, `_update`, `_replace`, `_disappears`,
-//! `_tags`, `_import`, on every runtime under test.
+//! `_tags`, `_import`; `_basic` on every runtime under test, the rest on one.
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use acceptance::{require_terraform, runtimes, Backend, Tf};
-use serde_json::Value as Json;
 
-fn each_runtime(f: impl Fn(&Backend)) {
-    for rt in runtimes() {
-        eprintln!("runtime: {rt}");
-        let be = Backend::start(&rt);
-        f(&be);
-    }
-}
+use crate::common::{each_runtime, one_runtime};
+use serde_json::Value as Json;
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
@@ -183,7 +177,7 @@ output "data" {
 #[test]
 fn cluster_memcached() {
     require_terraform!();
-    each_runtime(|be| {
+    one_runtime(|be| {
         let tf = Tf::new();
         tf.config(&format!(
             "{}{}",
@@ -208,7 +202,7 @@ fn cluster_memcached() {
 #[test]
 fn cluster_update() {
     require_terraform!();
-    each_runtime(|be| {
+    one_runtime(|be| {
         let tf = Tf::new();
         let id = "tf-acc-upd";
         tf.config(&format!(
@@ -263,7 +257,7 @@ fn cluster_update() {
 #[test]
 fn cluster_replace() {
     require_terraform!();
-    each_runtime(|be| {
+    one_runtime(|be| {
         let tf = Tf::new();
         let id = "tf-acc-repl";
         tf.config(&format!(
@@ -342,7 +336,7 @@ fn cluster_replace() {
 #[test]
 fn cluster_disappears() {
     require_terraform!();
-    each_runtime(|be| {
+    one_runtime(|be| {
         let tf = Tf::new();
         let id = "tf-acc-gone";
         tf.config(&format!("{}{}", be.provider_hcl(), redis(id, "")));
@@ -381,7 +375,7 @@ fn cluster_disappears() {
 #[test]
 fn cluster_tags() {
     require_terraform!();
-    each_runtime(|be| {
+    one_runtime(|be| {
         let tf = Tf::new();
         let id = "tf-acc-tags";
         let provider = provider_with(
@@ -455,7 +449,7 @@ fn cluster_tags() {
 #[test]
 fn cluster_import() {
     require_terraform!();
-    each_runtime(|be| {
+    one_runtime(|be| {
         let tf = Tf::new();
         let id = "tf-acc-imp";
         let cfg = format!(
@@ -551,7 +545,7 @@ fn cluster_validation() {
 fn quickstart() {
     require_terraform!();
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/quickstart");
-    each_runtime(|be| {
+    one_runtime(|be| {
         let tf = Tf::new();
         tf.config(&std::fs::read_to_string(format!("{dir}/main.tf")).unwrap());
         std::fs::copy(

@@ -2,7 +2,8 @@
 
 use acceptance::Backend;
 
-/// Run `f` against a fresh backend on every runtime under test.
+/// Run `f` against a fresh backend on every runtime under test: for the few
+/// tests that show the provider against engines in Docker as well.
 pub fn each_runtime(f: impl Fn(&Backend)) {
     for rt in acceptance::runtimes() {
         eprintln!("runtime: {rt}");
@@ -11,13 +12,15 @@ pub fn each_runtime(f: impl Fn(&Backend)) {
     }
 }
 
-/// Run `f` against a fresh backend on the process runtime only: for types
-/// that never reach an engine (users, user groups and their associations
-/// without a replication group), the Docker runtime would repeat the same
-/// control-plane calls.
-pub fn control_plane(f: impl Fn(&Backend)) {
-    let be = Backend::start("process");
-    f(&be);
+/// Run `f` against a fresh backend on one runtime (normally `process`): the
+/// provider is a client of the API, which answers the same on every runtime;
+/// the backend's own tests cover what differs on Docker.
+pub fn one_runtime(f: impl Fn(&Backend)) {
+    for rt in acceptance::one_runtime() {
+        eprintln!("runtime: {rt}");
+        let be = Backend::start(&rt);
+        f(&be);
+    }
 }
 
 /// The backend's provider block with `extra` added inside `provider "aws" {}`.

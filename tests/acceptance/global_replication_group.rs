@@ -1,6 +1,6 @@
 //! `aws_elasticache_global_replication_group` and the replication group's
 //! `global_replication_group_id`, HashiCorp's acceptance pattern in one
-//! working directory on every runtime under test, an empty plan after each
+//! working directory on one runtime (normally process), an empty plan after each
 //! step: a primary group in us-east-1 and a datastore on it (`_basic`); the
 //! datastore deleted with the SDK and re-created by the next apply
 //! (`_disappears`); a secondary group in us-west-2 through an aliased
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use acceptance::{require_terraform, Backend, Tf};
 
-use crate::common::{block, client_in, each_runtime, name};
+use crate::common::{block, client_in, name, one_runtime};
 
 /// The backend's provider block plus an aliased one for us-west-2.
 fn providers(be: &Backend) -> String {
@@ -239,7 +239,7 @@ fn replicates(w: (&str, u64), r: (&str, u64), key: &str, value: &str) {
 #[test]
 fn global_replication_group_two_regions() {
     require_terraform!();
-    each_runtime(two_regions);
+    one_runtime(two_regions);
 }
 
 fn two_regions(be: &Backend) {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use acceptance::{require_terraform, Backend, Tf};
 
-use crate::common::{block, each_runtime, import_block, name, provider_with};
+use crate::common::{block, import_block, name, one_runtime, provider_with};
 
 fn config(be: &Backend, name: &str, family: &str, params: &[(&str, &str)], extra: &str) -> String {
     let mut p = String::new();
@@ -67,7 +67,7 @@ fn remote(be: &Backend, name: &str) -> Option<(String, BTreeMap<String, String>)
 #[test]
 fn parameter_group_basic() {
     require_terraform!();
-    each_runtime(|be| {
+    one_runtime(|be| {
         let n = name("pg");
         let tf = Tf::new();
         tf.config(&config(be, &n, "redis7", &[], ""));
@@ -90,7 +90,7 @@ fn parameter_group_basic() {
 #[test]
 fn parameter_group_update() {
     require_terraform!();
-    each_runtime(|be| {
+    one_runtime(|be| {
         let n = name("pgu");
         let tf = Tf::new();
         tf.config(&config(
@@ -189,7 +189,7 @@ fn parameter_group_update() {
 #[test]
 fn parameter_group_disappears() {
     require_terraform!();
-    each_runtime(|be| {
+    one_runtime(|be| {
         let n = name("pgd");
         let tf = Tf::new();
         tf.config(&config(be, &n, "redis7", &[("timeout", "30")], ""));
@@ -213,7 +213,7 @@ fn parameter_group_disappears() {
 #[test]
 fn parameter_group_tags() {
     require_terraform!();
-    each_runtime(|be| {
+    one_runtime(|be| {
         let n = name("pgt");
         let tf = Tf::new();
         let with_defaults = |cfg: String| {
@@ -290,7 +290,7 @@ fn parameter_group_tags() {
 #[test]
 fn parameter_group_import() {
     require_terraform!();
-    each_runtime(|be| {
+    one_runtime(|be| {
         let n = name("pgi");
         let tf = Tf::new();
         tf.config(&config(

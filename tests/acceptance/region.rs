@@ -3,7 +3,7 @@
 
 use acceptance::{require_terraform, Backend, Tf};
 
-use crate::common::{block, client_in, each_runtime, name};
+use crate::common::{block, client_in, name, one_runtime};
 
 fn config(be: &Backend, sg: &str, pg: &str, cl: &str, pg_region: &str) -> String {
     format!(
@@ -93,7 +93,7 @@ fn cluster_in(be: &Backend, region: &str, id: &str) -> bool {
 #[test]
 fn region_per_resource() {
     require_terraform!();
-    each_runtime(|be| {
+    one_runtime(|be| {
         let (sg, pg, cl) = (name("rsg"), name("rpg"), name("rcl"));
         let tf = Tf::new();
         tf.config(&config(be, &sg, &pg, &cl, "us-west-2"));
@@ -150,7 +150,7 @@ fn region_per_resource() {
 #[test]
 fn provider_5x_config() {
     require_terraform!();
-    each_runtime(|be| {
+    one_runtime(|be| {
         let sg = name("r5x");
         let hcl = be.provider_hcl().replace(
             "  endpoints {\n",

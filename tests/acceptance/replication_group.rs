@@ -2,7 +2,7 @@
 //! HashiCorp's pattern: `_basic` (1+2 with automatic failover),
 //! `_clusterMode` (2 shards × 1 replica), `_update` (in place and
 //! replacing; with `_tags`: changed, added, removed, under provider
-//! default tags), `_disappears`, `_import`, on every runtime under test; each
+//! default tags), `_disappears`, `_import` (`_basic` on every runtime under test, the rest on one); each
 //! apply is followed by an empty plan. `_schema` measures the schema
 //! against HashiCorp's 6.69.1 and 5.100.0.
 
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use acceptance::{require_terraform, Backend, Tf};
 use serde_json::Value as Json;
 
-use crate::common::{block, each_runtime, name, provider_with};
+use crate::common::{block, each_runtime, name, one_runtime, provider_with};
 
 const ADDR: &str = "aws_elasticache_replication_group.test";
 
@@ -226,7 +226,7 @@ fn replication_group_basic() {
 #[test]
 fn replication_group_cluster_mode() {
     require_terraform!();
-    each_runtime(|be| {
+    one_runtime(|be| {
         let tf = Tf::new();
         let id = name("cm");
         tf.config(&format!(
@@ -303,7 +303,7 @@ fn replication_group_cluster_mode() {
 #[test]
 fn replication_group_update() {
     require_terraform!();
-    each_runtime(|be| {
+    one_runtime(|be| {
         let tf = Tf::new();
         let id = name("upd");
         let provider = provider_with(
@@ -403,7 +403,7 @@ fn replication_group_update() {
 #[test]
 fn replication_group_disappears() {
     require_terraform!();
-    each_runtime(|be| {
+    one_runtime(|be| {
         let tf = Tf::new();
         let id = name("gone");
         tf.config(&format!(
@@ -448,7 +448,7 @@ fn replication_group_disappears() {
 #[test]
 fn replication_group_import() {
     require_terraform!();
-    each_runtime(|be| {
+    one_runtime(|be| {
         let tf = Tf::new();
         let id = name("imp");
         tf.config(&format!(

@@ -6,7 +6,7 @@
 
 use acceptance::{require_terraform, Backend, Tf};
 
-use crate::common::{block, control_plane, name};
+use crate::common::{block, name, one_runtime};
 
 fn config(be: &Backend, id: &str, tags: &str) -> String {
     format!(
@@ -65,7 +65,7 @@ fn remote(be: &Backend, id: &str) -> Option<(String, usize)> {
 #[test]
 fn reserved_cache_node_purchase_tags_import_destroy() {
     require_terraform!();
-    control_plane(|be| {
+    one_runtime(|be| {
         let id = name("rcn");
         let tf = Tf::new();
 
@@ -123,7 +123,7 @@ fn reserved_cache_node_purchase_tags_import_destroy() {
 #[test]
 fn service_update_data_sources_read_the_catalog() {
     require_terraform!();
-    control_plane(|be| {
+    one_runtime(|be| {
         let cluster = name("su");
         let c = be.client();
         block(

@@ -1,5 +1,5 @@
 //! `aws_elasticache_serverless_cache` and `data "aws_elasticache_serverless_cache"`,
-//! HashiCorp's acceptance pattern, on every runtime under test, an empty plan
+//! HashiCorp's acceptance pattern, on one runtime (normally process), an empty plan
 //! after each step:
 //!
 //! * `serverless_cache_basic_update_import`: `_basic` (Redis with
@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use acceptance::{require_terraform, Backend, Tf};
 
-use crate::common::{block, each_runtime, name};
+use crate::common::{block, name, one_runtime};
 
 fn redis_hcl(name: &str, engine: &str, desc: &str, max_gb: u32, tags: &str) -> String {
     // No tags: no `tags` argument (as a user removes them).
@@ -185,7 +185,7 @@ fn out_str(tf: &Tf, k: &str) -> String {
 #[test]
 fn serverless_cache_basic_update_import() {
     require_terraform!();
-    each_runtime(|be| {
+    one_runtime(|be| {
         let ca = be.data.path().join("tls/ca.pem");
         let (rn, mn) = (name("sls"), name("slsmc"));
         let p = be.provider_hcl();
@@ -402,7 +402,7 @@ output "src_port" {{ value = aws_elasticache_serverless_cache.src.endpoint[0].po
 #[test]
 fn serverless_cache_restore_user_group() {
     require_terraform!();
-    each_runtime(|be| {
+    one_runtime(|be| {
         let ca = be.data.path().join("tls/ca.pem");
         let n = name("slsr");
         let app = Some(("app", APP_PASSWORD));

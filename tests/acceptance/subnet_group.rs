@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use acceptance::{require_terraform, Backend, Tf};
 
-use crate::common::{block, each_runtime, import_block, name, provider_with};
+use crate::common::{block, import_block, name, one_runtime, provider_with};
 
 const S1: &str = "subnet-0123456789abcdef0";
 const S2: &str = "subnet-0123456789abcdef1";
@@ -56,7 +56,7 @@ fn remote(be: &Backend, name: &str) -> Option<(String, Vec<String>)> {
 #[test]
 fn subnet_group_basic() {
     require_terraform!();
-    each_runtime(|be| {
+    one_runtime(|be| {
         let n = name("sg");
         let tf = Tf::new();
         tf.config(&config(be, &n, &[S1], ""));
@@ -77,7 +77,7 @@ fn subnet_group_basic() {
 #[test]
 fn subnet_group_update() {
     require_terraform!();
-    each_runtime(|be| {
+    one_runtime(|be| {
         let n = name("sgu");
         let tf = Tf::new();
         tf.config(&config(be, &n, &[S1], ""));
@@ -127,7 +127,7 @@ fn subnet_group_update() {
 #[test]
 fn subnet_group_uppercase_name() {
     require_terraform!();
-    each_runtime(|be| {
+    one_runtime(|be| {
         let n = name("SGUC");
         let tf = Tf::new();
         tf.config(&config(be, &n, &[S1], ""));
@@ -142,7 +142,7 @@ fn subnet_group_uppercase_name() {
 #[test]
 fn subnet_group_disappears() {
     require_terraform!();
-    each_runtime(|be| {
+    one_runtime(|be| {
         let n = name("sgd");
         let tf = Tf::new();
         tf.config(&config(be, &n, &[S1], ""));
@@ -165,7 +165,7 @@ fn subnet_group_disappears() {
 #[test]
 fn subnet_group_tags() {
     require_terraform!();
-    each_runtime(|be| {
+    one_runtime(|be| {
         let n = name("sgt");
         let tf = Tf::new();
         let with_defaults = |cfg: String| {
@@ -240,7 +240,7 @@ fn subnet_group_tags() {
 #[test]
 fn subnet_group_import() {
     require_terraform!();
-    each_runtime(|be| {
+    one_runtime(|be| {
         let n = name("sgi");
         let tf = Tf::new();
         tf.config(&config(
@@ -261,7 +261,7 @@ fn subnet_group_import() {
 #[test]
 fn subnet_group_data_source() {
     require_terraform!();
-    each_runtime(|be| {
+    one_runtime(|be| {
         let n = name("sgds");
         let tf = Tf::new();
         tf.config(&format!(

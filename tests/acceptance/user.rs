@@ -6,7 +6,7 @@
 
 use acceptance::{require_terraform, Backend, Tf};
 
-use crate::common::{block, control_plane, import_block, name};
+use crate::common::{block, import_block, name, one_runtime};
 
 const PW1: &str = "password-0123456789";
 const PW2: &str = "password-abcdefghij";
@@ -126,7 +126,7 @@ fn wait_group_active(be: &Backend, group: &str) {
 #[test]
 fn user_basic_update_import() {
     require_terraform!();
-    control_plane(|be| {
+    one_runtime(|be| {
         let id = name("usr");
         let tf = Tf::new();
         let p = be.provider_hcl();
@@ -329,7 +329,7 @@ resource "aws_elasticache_user_group" "test" {{
 #[test]
 fn user_group_basic_update_import() {
     require_terraform!();
-    control_plane(|be| {
+    one_runtime(|be| {
         let g = name("ug");
         let u = name("ugu");
         let (a, b) = (format!("{u}-a"), format!("{u}-b"));
@@ -430,7 +430,7 @@ fn user_group_basic_update_import() {
 #[test]
 fn user_group_association_basic_import() {
     require_terraform!();
-    control_plane(|be| {
+    one_runtime(|be| {
         let g = name("uga");
         let u = name("ugau");
         let (a, b) = (format!("{u}-a"), format!("{u}-b"));

@@ -111,6 +111,17 @@ pub fn runtimes() -> Vec<String> {
     rts
 }
 
+/// The runtime for a test whose subject is the same whatever runs the engines
+/// (the provider is a client of the API): the first runtime under test, normally
+/// `process`. `ELASTICACHE_TEST_EVERYWHERE=1` gives every runtime.
+pub fn one_runtime() -> Vec<String> {
+    let all = runtimes();
+    if std::env::var("ELASTICACHE_TEST_EVERYWHERE").as_deref() == Ok("1") {
+        return all;
+    }
+    all.into_iter().take(1).collect()
+}
+
 /// A running backend; dropping it kills it and removes its engines.
 pub struct Backend {
     child: Child,

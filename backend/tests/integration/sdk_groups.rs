@@ -38,7 +38,7 @@ async fn user_params(c: &aws_sdk_elasticache::Client, pg: &str) -> Vec<(String, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parameter_groups() {
-    for rt in common::runtimes() {
+    for rt in common::one_runtime() {
         let b = Backend::start(&rt);
         let c = b.client();
         let pg = common::name("pg");
@@ -225,7 +225,7 @@ async fn parameter_groups() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subnet_groups() {
-    for rt in common::runtimes() {
+    for rt in common::one_runtime() {
         let b = Backend::start(&rt);
         let c = b.client();
         let d = c
@@ -359,7 +359,7 @@ async fn subnet_groups() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tags_on_every_resource() {
-    for rt in common::runtimes() {
+    for rt in common::one_runtime() {
         let b = Backend::start(&rt);
         let c = b.client();
         let id = common::name("tagc");
@@ -500,7 +500,7 @@ async fn tags_on_every_resource() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_filters() {
-    for rt in common::runtimes() {
+    for rt in common::one_runtime() {
         let b = Backend::start(&rt);
         let c = b.client();
         let a = common::name("eva");

@@ -529,8 +529,8 @@ async fn automatic_scenario(runtime: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn automatic_snapshots_follow_window_and_retention_on_every_runtime() {
-    for rt in common::runtimes() {
+async fn automatic_snapshots_follow_window_and_retention() {
+    for rt in common::one_runtime() {
         automatic_scenario(&rt).await;
     }
 }
@@ -744,8 +744,8 @@ async fn valkey_restore(runtime: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn valkey_snapshot_restores_with_the_snapshots_settings_on_every_runtime() {
-    for rt in common::runtimes() {
+async fn valkey_snapshot_restores_with_the_snapshots_settings() {
+    for rt in common::one_runtime() {
         valkey_restore(&rt).await;
     }
 }

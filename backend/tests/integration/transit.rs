@@ -424,9 +424,9 @@ async fn tls_and_auth_tokens_on_every_runtime() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tls_cluster_mode_reshards_on_every_runtime() {
+async fn tls_cluster_mode_reshards() {
     let mut tasks = Vec::new();
-    for rt in common::runtimes() {
+    for rt in common::one_runtime() {
         tasks.push(tokio::spawn(async move { tls_cluster_mode(&rt).await }));
     }
     for t in tasks {

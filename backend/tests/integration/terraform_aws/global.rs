@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{on_every_runtime, Tf};
+use super::{on_one_runtime, Tf};
 use crate::common::{ep, eventually, name, plain, Backend, Ep};
 
 const TEMPLATE: &str = include_str!("global.tf");
@@ -23,7 +23,7 @@ const PLAN: &[&str] = &["plan", "-detailed-exitcode", "-no-color", "-input=false
 
 #[test]
 fn terraform_aws_global_datastore() {
-    on_every_runtime("terraform_aws_global_datastore", global_on);
+    on_one_runtime("terraform_aws_global_datastore", global_on);
 }
 
 fn primary_endpoint(g: &Value) -> Ep {

@@ -5,7 +5,7 @@
 //! and back. Every endpoint the state gives answers on the group's `port`
 //! (writes on the primary, reads on the reader, a cluster client on the
 //! configuration endpoint); a second plan is clean; an import reads back what
-//! the apply wrote; destroy leaves nothing. Both runtimes run side by side.
+//! the apply wrote; destroy leaves nothing.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{on_every_runtime, Tf};
+use super::{on_one_runtime, Tf};
 use crate::common::{name, Backend};
 
 const TEMPLATE: &str = include_str!("groups.tf");
@@ -24,7 +24,7 @@ const NOT_READ_BACK: &[&str] = &["apply_immediately", "auth_token_update_strateg
 
 #[test]
 fn terraform_aws_replication_groups() {
-    on_every_runtime("terraform_aws_replication_groups", groups_on);
+    on_one_runtime("terraform_aws_replication_groups", groups_on);
 }
 
 fn groups_on(rt: &str, mirror: &Path) {

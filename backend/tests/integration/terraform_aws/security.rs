@@ -6,11 +6,10 @@
 //! In the same configuration, users, a user group, a user group association
 //! and a TLS group attaching the user group: the engines enforce what the
 //! state says, and a password change is applied in place with the rotation.
-//! Both runtimes run side by side.
 
 use std::path::{Path, PathBuf};
 
-use super::{on_every_runtime, Tf};
+use super::{on_one_runtime, Tf};
 use crate::common::{name, Backend};
 
 const TEMPLATE: &str = include_str!("security.tf");
@@ -38,7 +37,7 @@ fn user_get(ca: &Path, host: &str, user: &str, pw: &str) -> String {
 
 #[test]
 fn terraform_aws_tls_and_auth_token() {
-    on_every_runtime("terraform_aws_tls_and_auth_token", secure_on);
+    on_one_runtime("terraform_aws_tls_and_auth_token", secure_on);
 }
 
 /// `redis-cli --tls --cacert` on `host:port` with `token`; stdout and stderr.

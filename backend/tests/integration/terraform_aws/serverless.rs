@@ -10,7 +10,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::groups::{empty_as_null, state_values};
-use super::{on_every_runtime, Tf};
+use super::{on_one_runtime, Tf};
 use crate::common::{cli, ep, name, plain, Backend};
 
 const TEMPLATE: &str = include_str!("serverless.tf");
@@ -18,7 +18,7 @@ const PLAN: &[&str] = &["plan", "-detailed-exitcode", "-no-color", "-input=false
 
 #[test]
 fn terraform_aws_serverless_caches() {
-    on_every_runtime("terraform_aws_serverless_caches", serverless_on);
+    on_one_runtime("terraform_aws_serverless_caches", serverless_on);
 }
 
 fn endpoint_of(cache: &Value) -> crate::common::Ep {
