@@ -277,11 +277,12 @@ impl Tf {
         std::fs::write(self.work.path().join("main.tf"), hcl).unwrap();
     }
 
-    /// Run terraform in its own process group; kill the group on timeout.
-    pub fn run(&self, args: &[&str]) -> Out {
+    /// Start terraform in its own process group (its provider plugins in it
+    /// too) without waiting; its output goes to `.tf-output.txt`.
+    pub fn spawn(&self, args: &[&str]) -> Child {
         let log = self.work.path().join(".tf-output.txt");
         let file = std::fs::File::create(&log).unwrap();
-        let mut child = Command::new("terraform")
+        Command::new("terraform")
             .args(args)
             .current_dir(self.work.path())
             .env("TF_CLI_CONFIG_FILE", &self.cli_config)
@@ -294,7 +295,17 @@ impl Tf {
             .stderr(file)
             .process_group(0)
             .spawn()
-            .expect("run terraform");
+            .expect("run terraform")
+    }
+
+    /// What the last terraform command printed.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(self.work.path().join(".tf-output.txt")).unwrap_or_default()
+    }
+
+    /// Run terraform in its own process group; kill the group on timeout.
+    pub fn run(&self, args: &[&str]) -> Out {
+        let mut child = self.spawn(args);
         let deadline = Instant::now() + TF_TIMEOUT;
         let code = loop {
             if let Some(st) = child.try_wait().unwrap() {
@@ -312,7 +323,7 @@ impl Tf {
         };
         Out {
             code,
-            text: std::fs::read_to_string(&log).unwrap_or_default(),
+            text: self.output(),
         }
     }
 

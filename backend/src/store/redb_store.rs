@@ -13,6 +13,9 @@ pub struct RedbStore {
     db: Database,
 }
 
+/// redb's page cache.
+const CACHE_BYTES: usize = 8 << 20;
+
 impl RedbStore {
     /// Open (or create) `dir/state.redb`, checking and migrating its schema version.
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
@@ -30,7 +33,13 @@ impl RedbStore {
                 .open(&path)?;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
         }
-        let db = Database::create(&path)?;
+        // redb caches up to 1 GiB of pages by default: the resident memory of
+        // a long-running backend would grow with its database (the soak drill
+        // saw it). The whole control plane lives in memory anyway; the cache
+        // only has to hold a transaction's pages.
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)?;
         let tx = db.begin_write()?;
         {
             let mut meta = tx.open_table(META)?;
