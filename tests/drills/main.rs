@@ -286,7 +286,7 @@ fn terraform_killed_mid_apply_short() {
         eprintln!("SKIP: terraform not on PATH");
         return;
     }
-    let (rows, broke) = terraform_drill(&terraform::Provider::Ours, 2, (300, 2500));
+    let (rows, broke) = terraform_drill(&terraform::Provider::Ours, 2, (150, 2000));
     eprintln!("{}{rows}", terraform::TABLE_HEAD);
     assert!(broke.is_empty(), "{}", broke.join("\n\n"));
 }
@@ -303,7 +303,7 @@ fn terraform_killed_mid_apply_full() {
         .unwrap_or(10);
     let mut table = String::from(terraform::TABLE_HEAD);
     let mut all = Vec::new();
-    let (rows, broke) = terraform_drill(&terraform::Provider::Ours, rounds, (200, 4000));
+    let (rows, broke) = terraform_drill(&terraform::Provider::Ours, rounds, (150, 2200));
     table.push_str(&rows);
     all.extend(broke);
     if let Some(m) = terraform::hashicorp_mirror() {

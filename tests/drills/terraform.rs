@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use acceptance::{Backend, Tf};
+use acceptance::{signal_group, Backend, Tf};
+use rustix::process::Signal;
 
 use crate::harness::Rng;
 
@@ -160,13 +161,6 @@ fn already_existing(text: &str) -> Vec<String> {
     out
 }
 
-fn signal_group(pid: u32, sig: &str) {
-    let _ = Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(format!("-{pid}"))
-        .status();
-}
-
 fn names_with<'a>(it: impl Iterator<Item = Option<&'a str>>, id: &str) -> Vec<String> {
     let mut v: Vec<String> = it
         .flatten()
@@ -281,12 +275,12 @@ pub fn round(
         r.stopped_at_ms = Some(started.elapsed().as_millis() as u64);
         match stop {
             Stop::Kill => {
-                signal_group(child.id(), "KILL");
+                signal_group(&child, Signal::KILL);
                 let _ = child.wait();
             }
             Stop::Interrupt => {
                 let t = Instant::now();
-                signal_group(child.id(), "INT");
+                signal_group(&child, Signal::INT);
                 // Terraform waits for what is in flight; a provider that
                 // never answers would hang it: give up after 10 minutes.
                 let deadline = t + Duration::from_secs(600);
@@ -298,7 +292,7 @@ pub fn round(
                     if Instant::now() > deadline {
                         r.failures
                             .push("terraform did not exit within 10 minutes of SIGINT".into());
-                        signal_group(child.id(), "KILL");
+                        signal_group(&child, Signal::KILL);
                         let _ = child.wait();
                         break;
                     }

@@ -224,6 +224,18 @@ impl Drop for Backend {
     }
 }
 
+/// Send `sig` to the process group `child` leads (it was spawned with
+/// `process_group(0)`). Not through `kill(1)`: procps-ng's reads
+/// `kill -9 -12345` as process group 1, that is every process there is.
+pub fn signal_group(child: &Child, sig: rustix::process::Signal) {
+    if let Some(pgid) = i32::try_from(child.id())
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process_group(pgid, sig);
+    }
+}
+
 /// The result of one terraform command.
 pub struct Out {
     pub code: i32,
@@ -312,10 +324,7 @@ impl Tf {
                 break st.code().unwrap_or(-1);
             }
             if Instant::now() > deadline {
-                let _ = Command::new("kill")
-                    .arg("-9")
-                    .arg(format!("-{}", child.id()))
-                    .status();
+                signal_group(&child, rustix::process::Signal::KILL);
                 let _ = child.wait();
                 break -2;
             }

@@ -51,13 +51,10 @@ impl ControlPlane {
             let region = st.region(scope);
             region.events.push(ev.clone());
             let cutoff = Self::now() - Duration::days(RETENTION_DAYS);
-            let old: Vec<Event> = region
-                .events
-                .iter()
-                .filter(|e| e.date < cutoff)
-                .cloned()
-                .collect();
-            region.events.retain(|e| e.date >= cutoff);
+            // Oldest first: what expired is a prefix (no scan of all events
+            // for every new one).
+            let expired = region.events.partition_point(|e| e.date < cutoff);
+            let old: Vec<Event> = region.events.drain(..expired).collect();
             for e in old {
                 let _ = self.persist::<Event>("event", scope, &event_id(&e), None);
             }
@@ -67,8 +64,18 @@ impl ControlPlane {
         let _ = self.persist("event", scope, &event_id(&ev), Some(&ev));
     }
 
-    /// Events of one scope matching `q`, oldest first.
-    pub fn describe_events(&self, scope: &Scope, q: &EventQuery) -> Result<Vec<Event>> {
+    /// One page of the events of one scope matching `q`, oldest first, the
+    /// backend's internal sources left out: after the first `skip`, at most
+    /// `size`; with the number of matching events. Only the page is cloned,
+    /// and the time window is found by bisection (events are kept in date
+    /// order): a describe costs the same whatever else is stored.
+    pub fn events_page(
+        &self,
+        scope: &Scope,
+        q: &EventQuery,
+        skip: usize,
+        size: usize,
+    ) -> Result<(Vec<Event>, usize)> {
         if let Some(t) = &q.source_type {
             const TYPES: &[&str] = &[
                 "cache-cluster",
@@ -99,16 +106,24 @@ impl ControlPlane {
         };
         let st = self.lock();
         let Some(region) = st.regions.get(scope) else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), 0));
         };
-        Ok(region
-            .events
+        let from = region.events.partition_point(|e| e.date < start);
+        let to = region.events.partition_point(|e| e.date <= end).max(from);
+        let matching = region.events[from..to]
             .iter()
-            .filter(|e| e.date >= start && e.date <= end)
             .filter(|e| q.source_type.as_ref().is_none_or(|t| &e.source_type == t))
             .filter(|e| q.source_id.as_ref().is_none_or(|s| &e.source_id == s))
-            .cloned()
-            .collect())
+            .filter(|e| !super::validate::is_internal(&e.source_id));
+        let mut total = 0;
+        let mut page = Vec::new();
+        for e in matching {
+            if total >= skip && page.len() < size {
+                page.push(e.clone());
+            }
+            total += 1;
+        }
+        Ok((page, total))
     }
 }
 

@@ -1,6 +1,6 @@
 //! DescribeEvents.
 
-use super::{page, Ctx};
+use super::{page_bounds, Ctx};
 use crate::dto::{DescribeEventsInput, DescribeEventsOutput, Event};
 use crate::model::events::EventQuery;
 use crate::model::Error;
@@ -25,17 +25,16 @@ pub(super) fn describe(
         end: end_time,
         duration_minutes: duration,
     };
-    let (events, marker) = page(
-        ctx.cp
-            .describe_events(&ctx.scope, &q)?
-            .into_iter()
-            .filter(|e| super::shown(&e.source_id))
-            .collect(),
-        max_records,
-        marker.as_deref(),
-        20,
-        100,
-    )?;
+    let (skip, size) = page_bounds(max_records, marker.as_deref(), 20, 100)?;
+    let (events, total) = ctx.cp.events_page(&ctx.scope, &q, skip, size)?;
+    if skip > total {
+        return Err(Error::invalid(format!(
+            "Invalid marker: {}",
+            marker.unwrap_or_default()
+        )));
+    }
+    let end = skip + events.len();
+    let marker = (end < total).then(|| format!("page-{end}"));
     let items = events
         .iter()
         .map(|e| Event {

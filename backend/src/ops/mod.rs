@@ -262,16 +262,14 @@ fn enabled(b: bool) -> &'static str {
     }
 }
 
-/// One page of `items` after `marker`, at most `max_records` (min..=max, default `max`).
-/// Page the domain objects before flattening them: flattening every stored
-/// object to answer with one page made a describe cost grow with the state.
-fn page<T: Clone>(
-    items: Vec<T>,
+/// Where a page starts and how long it is: `marker` (`page-N`, what an
+/// earlier page answered) and `max_records` (min..=max, default `max`).
+fn page_bounds(
     max_records: Option<i64>,
     marker: Option<&str>,
     min: i64,
     max: i64,
-) -> Result<(Vec<T>, Option<String>), Error> {
+) -> Result<(usize, usize), Error> {
     let size = max_records.unwrap_or(max);
     if size < min || size > max {
         return Err(Error::invalid(format!(
@@ -283,10 +281,28 @@ fn page<T: Clone>(
         Some(m) => m
             .strip_prefix("page-")
             .and_then(|n| n.parse::<usize>().ok())
-            .filter(|n| *n <= items.len())
             .ok_or_else(|| Error::invalid(format!("Invalid marker: {m}")))?,
     };
-    let size = usize::try_from(size).unwrap_or(100);
+    Ok((start, usize::try_from(size).unwrap_or(100)))
+}
+
+/// One page of `items` after `marker`, at most `max_records` (min..=max, default `max`).
+/// Page the domain objects before flattening them: flattening every stored
+/// object to answer with one page made a describe cost grow with the state.
+fn page<T: Clone>(
+    items: Vec<T>,
+    max_records: Option<i64>,
+    marker: Option<&str>,
+    min: i64,
+    max: i64,
+) -> Result<(Vec<T>, Option<String>), Error> {
+    let (start, size) = page_bounds(max_records, marker, min, max)?;
+    if start > items.len() {
+        return Err(Error::invalid(format!(
+            "Invalid marker: {}",
+            marker.unwrap_or_default()
+        )));
+    }
     let end = (start + size).min(items.len());
     let marker = (end < items.len()).then(|| format!("page-{end}"));
     Ok((items[start..end].to_vec(), marker))
