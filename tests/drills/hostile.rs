@@ -758,6 +758,9 @@ pub async fn engine_binary_missing() -> Case {
         &[("ELASTICACHE_REDIS_SERVER", missing_s.as_str())],
     );
     b.start();
+    // The backend listens before it is ready (its address is taken first):
+    // the log is complete once it has answered.
+    let _ = b.client().describe_cache_clusters().send().await;
     let log = std::fs::read_to_string(b.logs.last().unwrap()).unwrap_or_default();
     let warned = log
         .lines()
