@@ -121,12 +121,81 @@ pub async fn runtime(args: &Args) -> anyhow::Result<Arc<dyn EngineRuntime>> {
     })
 }
 
+/// The lock file of a data directory (`<data-dir>/elasticache-local.lock`).
+pub const LOCK_FILE: &str = "elasticache-local.lock";
+
+/// Take the data directory for this process: an exclusive lock on its lock
+/// file, held until the process ends (a `SIGKILL` too releases it), the
+/// process id written in it. A second backend on the directory refuses at
+/// once, naming the first.
+///
+/// # Errors
+/// The directory is in use by another backend, or cannot be written.
+pub fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    use anyhow::Context;
+    use std::io::{Read, Seek, Write};
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    let path = dir.join(LOCK_FILE);
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = f.read_to_string(&mut pid);
+            let pid = pid.trim();
+            let by = if pid.is_empty() {
+                String::new()
+            } else {
+                format!(" (pid {pid})")
+            };
+            anyhow::bail!(
+                "the data directory {} is in use by another elasticache-local{by}: stop it, or \
+                 give this one another --data-dir",
+                dir.display()
+            );
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+        }
+    }
+    // Best effort: the pid is for the message above only.
+    let _ = f.set_len(0);
+    let _ = f.rewind();
+    let _ = writeln!(f, "{}", std::process::id());
+    Ok(f)
+}
+
+/// Bind the API's address, saying which one when it is taken.
+async fn listen(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            anyhow::anyhow!(
+                "cannot listen on {addr}: the address is in use by another process; stop it, or \
+                 give another --listen address"
+            )
+        } else {
+            anyhow::anyhow!("cannot listen on {addr}: {e}")
+        }
+    })
+}
+
 /// Start everything and serve until the process ends.
 pub async fn serve(args: Args) -> anyhow::Result<()> {
     if let Some(off) = args.clock_offset {
         crate::model::set_clock_offset(off);
         tracing::info!(seconds = off.num_seconds(), "clock offset in effect");
     }
+    // One backend per data directory, before anything in it is touched; and
+    // the API's address, before anything starts (a taken port ends here).
+    let _lock = lock_data_dir(&args.data_dir)?;
+    let listener = listen(args.listen).await?;
     // The backend's own identity on its Redis/Valkey nodes (never logged).
     crate::engine::load_admin_secret(&args.data_dir.join("admin.secret"))?;
     // Endpoints advertised at another host than loopback (the backend in a
@@ -155,7 +224,6 @@ pub async fn serve(args: Args) -> anyhow::Result<()> {
     )?);
     crate::engine::resp::trust(ca.ca_pem())?;
     tracing::info!(path = %ca.ca_path().display(), "certificate authority for TLS in transit (also served at /_elasticache/ca.pem)");
-    let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
     tokio::spawn(Reconciler::new(cp.clone(), ca.clone()).run());
     tracing::info!(
@@ -177,4 +245,24 @@ pub async fn serve(args: Args) -> anyhow::Result<()> {
     };
     axum::serve(listener, app(state)).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// Issue 17 (drill 5): a second backend on a data directory refuses at
+    /// once, naming the first; the lock goes with the first.
+    #[test]
+    fn a_data_directory_takes_one_backend() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = super::lock_data_dir(dir.path()).unwrap();
+        let err = format!("{:#}", super::lock_data_dir(dir.path()).unwrap_err());
+        assert!(
+            err.contains("is in use by another elasticache-local")
+                && err.contains(&format!("(pid {})", std::process::id()))
+                && err.contains(&dir.path().display().to_string()),
+            "{err}"
+        );
+        drop(first);
+        super::lock_data_dir(dir.path()).unwrap();
+    }
 }

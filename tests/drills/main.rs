@@ -15,6 +15,7 @@
 mod crash;
 mod engines;
 mod harness;
+mod hostile;
 mod secrets;
 mod soak;
 mod terraform;
@@ -316,4 +317,39 @@ fn terraform_killed_mid_apply_full() {
     std::fs::write(out.join("terraform.md"), &table).unwrap();
     eprintln!("{table}");
     assert!(all.is_empty(), "{}", all.join("\n\n"));
+}
+
+/// Drill 5, short form: every hostile-environment case on the process runtime
+/// (the read-only and full data directory need root, for a tmpfs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hostile_environment() {
+    let cases = hostile::run_all().await;
+    let mut failed = Vec::new();
+    for c in &cases {
+        eprintln!(
+            "hostile/{}: {} seen, {} broken",
+            c.name,
+            c.seen.len(),
+            c.failures.len()
+        );
+        for f in &c.failures {
+            failed.push(format!("{}: {f}", c.name));
+        }
+    }
+    assert!(failed.is_empty(), "broken:\n{}", failed.join("\n"));
+}
+
+/// Drill 5, the Docker daemon restarted under a running backend (Docker
+/// runtime, `ELASTICACHE_IMAGES`). Restarting dockerd stops every container
+/// of the machine: it runs only with `DRILL_RESTART_DOCKER=1`, alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "restarts dockerd: runs alone (see the module doc)"]
+async fn hostile_docker_restarted() {
+    // Not even with `--ignored` alone: it stops every container of the machine.
+    if std::env::var_os("DRILL_RESTART_DOCKER").is_none() {
+        eprintln!("hostile_docker_restarted: skipped; DRILL_RESTART_DOCKER=1 runs it (it restarts dockerd)");
+        return;
+    }
+    let c = hostile::docker_restarted().await;
+    assert!(c.failures.is_empty(), "broken:\n{}", c.failures.join("\n"));
 }

@@ -51,12 +51,31 @@ pub struct ProcessRuntime {
 fn find_binary(env: &str, name: &str) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(env).filter(|v| !v.is_empty()) {
         let p = PathBuf::from(p);
+        if !is_executable(&p) {
+            tracing::warn!(
+                "{}; {name} nodes cannot start",
+                missing_override(env).unwrap_or_default()
+            );
+        }
         return is_executable(&p).then_some(p);
     }
     std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|d| d.join(name))
             .find(|p| is_executable(p))
+    })
+}
+
+/// `<env> names <path>, which is not an executable file` when the override
+/// `env` is set to something that cannot run.
+fn missing_override(env: &str) -> Option<String> {
+    let p = std::env::var_os(env).filter(|v| !v.is_empty())?;
+    let p = PathBuf::from(p);
+    (!is_executable(&p)).then(|| {
+        format!(
+            "{env} names {}, which is not an executable file",
+            p.display()
+        )
     })
 }
 
@@ -285,15 +304,21 @@ impl ProcessRuntime {
             },
         };
         let bin = bin.ok_or_else(|| {
-            anyhow!(
-                "process runtime: no local binary for {} (install it or set {})",
-                engine.as_str(),
-                match engine {
-                    EngineKind::Redis => "ELASTICACHE_REDIS_SERVER",
-                    EngineKind::Valkey => "ELASTICACHE_VALKEY_SERVER",
-                    EngineKind::Memcached => "ELASTICACHE_MEMCACHED",
-                }
-            )
+            let env = match actual_engine {
+                "valkey" => "ELASTICACHE_VALKEY_SERVER",
+                "memcached" => "ELASTICACHE_MEMCACHED",
+                _ => "ELASTICACHE_REDIS_SERVER",
+            };
+            match missing_override(env) {
+                Some(why) => anyhow!(
+                    "process runtime: no local binary for {}: {why}",
+                    engine.as_str()
+                ),
+                None => anyhow!(
+                    "process runtime: no local binary for {} (install it or set {env})",
+                    engine.as_str()
+                ),
+            }
         })?;
         let name = bin.path.file_name().map_or_else(
             || bin.path.display().to_string(),

@@ -90,6 +90,9 @@ faults! {
     InvalidGlobalReplicationGroupState,
     ReplicationGroupAlreadyUnderMigrationFault,
     ReplicationGroupNotUnderMigrationFault,
+    // The Query API's common 503: the backend cannot do it now (its data
+    // directory is full or read-only); the request changed nothing.
+    ServiceUnavailable,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +128,24 @@ impl Error {
         let loc = std::panic::Location::caller();
         tracing::error!(%detail, at = %loc, "internal error");
         Self::new(Fault::Internal, "An internal error has occurred.")
+    }
+}
+
+impl Error {
+    /// The data directory refused a write (full, read-only): the change was
+    /// not made. The message names the cause (a path and the OS error: no
+    /// secret), so that a user can fix it; the request may be sent again.
+    #[track_caller]
+    pub fn storage(detail: impl fmt::Display) -> Self {
+        let loc = std::panic::Location::caller();
+        tracing::error!(%detail, at = %loc, "the database refused a write");
+        Self::new(
+            Fault::ServiceUnavailable,
+            format!(
+                "The change was not made: {detail}. Free space on the data directory or make \
+                 it writable, then send the request again."
+            ),
+        )
     }
 }
 

@@ -131,6 +131,9 @@ impl Settings {
     }
 }
 
+/// Free space a create needs on the data directory (`check_room`).
+pub const ROOM_RESERVE: u64 = 16 << 20;
+
 /// The control plane: state in memory, written through to the store on every change.
 pub struct ControlPlane {
     store: Arc<dyn Store>,
@@ -176,10 +179,36 @@ impl ControlPlane {
     ) -> Result<()> {
         let key = record::key(kind, scope, id);
         let res = match value {
-            Some(v) => record::encode(v).and_then(|bytes| self.store.put(&key, &bytes)),
+            Some(v) => {
+                let bytes = record::encode(v).map_err(Error::internal)?;
+                self.store.put(&key, &bytes)
+            }
             None => self.store.delete(&key),
         };
-        res.map_err(Error::internal)
+        res.map_err(Error::storage)
+    }
+
+    /// Whether the data directory has room for what a create starts (node
+    /// directories, engine files, snapshots): a create on a full disk is
+    /// refused before anything is recorded, rather than acknowledged and then
+    /// failed. Deletes and other changes are not held to it (they free space).
+    pub fn check_room(&self) -> Result<()> {
+        let dir = &self.settings.nodes_dir;
+        // A directory that cannot be examined is left to the writes to report.
+        let Ok(st) = rustix::fs::statvfs(dir) else {
+            return Ok(());
+        };
+        let free = st.f_bavail.saturating_mul(st.f_frsize);
+        if free < ROOM_RESERVE {
+            return Err(Error::storage(format!(
+                "the data directory {} has {} KiB free, less than the {} MiB its nodes need \
+                 (No space left on device)",
+                dir.display(),
+                free / 1024,
+                ROOM_RESERVE >> 20
+            )));
+        }
+        Ok(())
     }
 
     /// Persist several records of one change in one transaction: after a
@@ -194,7 +223,7 @@ impl ControlPlane {
             .iter()
             .map(|(kind, id, v)| (record::key(kind, scope, id), v.clone()))
             .collect();
-        self.store.write(&batch).map_err(Error::internal)
+        self.store.write(&batch).map_err(Error::storage)
     }
 
     /// A record as [`persist_all`](Self::persist_all) stores it.

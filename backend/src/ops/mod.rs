@@ -582,6 +582,79 @@ mod tests {
     /// starts engines) sees it, and a group with its members in one
     /// transaction. A create or delete whose write fails is not there, in
     /// memory or in the store; a crash never keeps half of a group.
+    /// Issue 17 (drill 5): a write the data directory refuses answers
+    /// `ServiceUnavailable` naming the cause, and the create changed nothing,
+    /// in memory either (the drill found a parameter group that "already
+    /// existed" after its create was refused, and was gone after a restart).
+    #[test]
+    fn a_refused_write_changes_nothing_and_says_why() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(FlakyStore {
+            inner: crate::store::MemoryStore::default(),
+            writes_left: 0.into(),
+        });
+        let cp = control_plane_on(tmp.path(), store.clone());
+        let scope = crate::model::Scope::new("000000000000", "us-east-1");
+        let call = |action: &str, params: &[(&str, &str)]| {
+            let params: Vec<(String, String)> = params
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            let params = crate::query::Node::parse(&params);
+            super::dispatch(&cp, scope.clone(), action, &params, "r")
+        };
+        let creates: [(&str, &[(&str, &str)]); 4] = [
+            (
+                "CreateCacheParameterGroup",
+                &[
+                    ("CacheParameterGroupName", "pg"),
+                    ("CacheParameterGroupFamily", "redis7"),
+                    ("Description", "d"),
+                ],
+            ),
+            (
+                "CreateCacheSubnetGroup",
+                &[
+                    ("CacheSubnetGroupName", "sg"),
+                    ("CacheSubnetGroupDescription", "d"),
+                    ("SubnetIds.SubnetIdentifier.1", "subnet-0123abcd"),
+                ],
+            ),
+            (
+                "CreateUser",
+                &[
+                    ("UserId", "u1"),
+                    ("UserName", "default"),
+                    ("Engine", "redis"),
+                    ("AccessString", "on ~* +@all"),
+                    ("NoPasswordRequired", "true"),
+                ],
+            ),
+            (
+                "CreateUserGroup",
+                &[
+                    ("UserGroupId", "ug"),
+                    ("Engine", "redis"),
+                    ("UserIds.member.1", "u1"),
+                ],
+            ),
+        ];
+        for (action, params) in creates {
+            let e = call(action, params).unwrap_err();
+            assert_eq!(e.code, "ServiceUnavailable", "{action}");
+            assert_eq!(e.status(), 503, "{action}");
+            assert!(e.message.contains("disk full"), "{action}: {}", e.message);
+            // Nothing changed: the same create succeeds once the store writes.
+            store
+                .writes_left
+                .store(100, std::sync::atomic::Ordering::SeqCst);
+            call(action, params).unwrap_or_else(|e| panic!("{action} again: {e:?}"));
+            store
+                .writes_left
+                .store(0, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
     #[test]
     fn changes_are_durable_before_they_are_visible() {
         let tmp = tempfile::tempdir().unwrap();

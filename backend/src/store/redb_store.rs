@@ -1,7 +1,16 @@
 //! The embedded database: one redb file, two tables (`meta`, `records`).
+//!
+//! Opening refuses, with a message naming the file, what this build must not
+//! touch: a file that is not a redb database (corrupt), one in a newer redb
+//! file format, one whose schema marker a newer release wrote; the file is
+//! then left as it is. A write that fails (disk full, read-only) fails the
+//! change; the next write reopens the database (redb refuses every write after
+//! an I/O error until then), so the backend works again once the disk does.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
 
+use anyhow::Context;
 use redb::{Database, ReadableTable, TableDefinition};
 
 use super::{Store, SCHEMA_VERSION};
@@ -9,17 +18,101 @@ use super::{Store, SCHEMA_VERSION};
 const META: TableDefinition<&str, u32> = TableDefinition::new("meta");
 const RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("records");
 
+/// redb's file header: its magic number and the file format versions this
+/// build reads (the version byte of each of the header's two commit slots).
+const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
+const REDB_VERSION_AT: [usize; 2] = [64, 192];
+const REDB_FORMATS: std::ops::RangeInclusive<u8> = 1..=3;
+
 pub struct RedbStore {
-    db: Database,
+    path: PathBuf,
+    /// `None` after a failed reopen: the next write tries again.
+    db: RwLock<Option<Database>>,
+}
+
+/// What a user reads when the database cannot be used at start: the file, the
+/// cause, and that the file was left as it is.
+fn refuse(path: &Path, what: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the database {} {what}; it was left as it is. Move it away to start with an empty \
+         database (or put back a copy)",
+        path.display()
+    )
+}
+
+/// Check redb's header before redb opens the file (it would repair it).
+fn check_header(path: &Path) -> anyhow::Result<()> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .with_context(|| format!("cannot read the database {}", path.display()))?
+        .take(256)
+        .read_to_end(&mut head)
+        .with_context(|| format!("cannot read the database {}", path.display()))?;
+    if head.is_empty() {
+        return Ok(()); // a new database
+    }
+    if head.len() < 256 || head[..REDB_MAGIC.len()] != REDB_MAGIC {
+        return Err(refuse(
+            path,
+            "is not a database this backend can read (it does not begin with redb's header): \
+             it is corrupt, or not ours",
+        ));
+    }
+    let newest = REDB_VERSION_AT
+        .iter()
+        .map(|&at| head[at])
+        .max()
+        .unwrap_or(0);
+    if newest > *REDB_FORMATS.end() {
+        return Err(refuse(
+            path,
+            &format!(
+                "is in a newer file format (redb format {newest}, this build reads up to {}): \
+                 a newer release of elasticache-local wrote it; run that release",
+                REDB_FORMATS.end()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// redb's error for `path`, with what it means for a user.
+fn open_error(path: &Path, e: redb::DatabaseError) -> anyhow::Error {
+    match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => anyhow::anyhow!(
+            "the database {} is open in another process (another elasticache-local?)",
+            path.display()
+        ),
+        redb::DatabaseError::UpgradeRequired(v) => refuse(
+            path,
+            &format!("is in an old file format (redb format {v}) this build cannot read"),
+        ),
+        redb::DatabaseError::Storage(redb::StorageError::Corrupted(m)) => {
+            refuse(path, &format!("is corrupt ({m})"))
+        }
+        e => anyhow::anyhow!("cannot open the database {}: {e}", path.display()),
+    }
 }
 
 /// redb's page cache.
 const CACHE_BYTES: usize = 8 << 20;
 
+/// Open (or create) the database file. redb caches up to 1 GiB of pages by
+/// default: the resident memory of a long-running backend would grow with its
+/// database. The control plane lives in memory anyway; the cache only has to
+/// hold a transaction's pages.
+fn create(path: &Path) -> Result<Database, redb::DatabaseError> {
+    redb::Builder::new()
+        .set_cache_size(CACHE_BYTES)
+        .create(path)
+}
+
 impl RedbStore {
     /// Open (or create) `dir/state.redb`, checking and migrating its schema version.
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
         let path = dir.join("state.redb");
         // Owner-only: records hold AUTH tokens and user passwords' hashes.
         // Made so before redb writes a byte (an empty file is a new database),
@@ -30,87 +123,145 @@ impl RedbStore {
                 .create(true)
                 .append(true)
                 .mode(0o600)
-                .open(&path)?;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+                .open(&path)
+                .with_context(|| format!("cannot open the database {}", path.display()))?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("cannot make {} owner-only", path.display()))?;
         }
-        // redb caches up to 1 GiB of pages by default: the resident memory of
-        // a long-running backend would grow with its database (the soak drill
-        // saw it). The whole control plane lives in memory anyway; the cache
-        // only has to hold a transaction's pages.
-        let db = redb::Builder::new()
-            .set_cache_size(CACHE_BYTES)
-            .create(&path)?;
-        let tx = db.begin_write()?;
+        check_header(&path)?;
+        let db = create(&path).map_err(|e| open_error(&path, e))?;
+        // The schema marker, read before anything is written.
+        let found = {
+            let tx = db.begin_read()?;
+            match tx.open_table(META) {
+                Ok(meta) => meta.get("schema_version")?.map(|v| v.value()),
+                Err(redb::TableError::TableDoesNotExist(_)) => None,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if let Some(v) = found.filter(|v| *v > SCHEMA_VERSION) {
+            return Err(refuse(
+                &path,
+                &format!(
+                    "was written by a newer release of elasticache-local (schema {v}, this \
+                     build knows {SCHEMA_VERSION}); run that release"
+                ),
+            ));
+        }
+        if found != Some(SCHEMA_VERSION) {
+            // New, or an older layout: record-level migration happens as
+            // records load (each record carries its own version); set the marker.
+            let tx = db.begin_write()?;
+            tx.open_table(META)?
+                .insert("schema_version", SCHEMA_VERSION)?;
+            tx.open_table(RECORDS)?;
+            tx.commit()?;
+        }
+        Ok(Self {
+            path,
+            db: RwLock::new(Some(db)),
+        })
+    }
+
+    /// Run `f` on the database; after an I/O error (which redb keeps refusing
+    /// every write for), reopen it first. Errors name the file and the cause.
+    #[allow(clippy::result_large_err)]
+    fn with_db<T>(&self, f: impl Fn(&Database) -> Result<T, redb::Error>) -> anyhow::Result<T> {
         {
-            let mut meta = tx.open_table(META)?;
-            let found = meta.get("schema_version")?.map(|v| v.value());
-            match found {
-                None => {
-                    meta.insert("schema_version", SCHEMA_VERSION)?;
-                }
-                Some(v) if v == SCHEMA_VERSION => {}
-                Some(v) if v > SCHEMA_VERSION => {
-                    anyhow::bail!(
-                        "{} was written by a newer release (schema {v}, this build knows {SCHEMA_VERSION})",
-                        dir.display()
-                    );
-                }
-                // Older layouts: record-level migration happens as records load
-                // (each record carries its own version); bump the marker.
-                Some(_) => {
-                    meta.insert("schema_version", SCHEMA_VERSION)?;
+            let guard = self
+                .db
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(db) = guard.as_ref() {
+                match f(db) {
+                    Ok(v) => return Ok(v),
+                    Err(redb::Error::PreviousIo) => {}
+                    Err(e) => return Err(self.write_error(e)),
                 }
             }
-            tx.open_table(RECORDS)?;
         }
-        tx.commit()?;
-        Ok(Self { db })
+        let mut guard = self
+            .db
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(db) = guard.as_ref() {
+            // Another caller may have reopened it meanwhile.
+            match f(db) {
+                Ok(v) => return Ok(v),
+                Err(redb::Error::PreviousIo) => {}
+                Err(e) => return Err(self.write_error(e)),
+            }
+        }
+        // Close the failed instance (releasing its file lock), then reopen.
+        drop(guard.take());
+        tracing::warn!(path = %self.path.display(), "reopening the database after an I/O error");
+        let db = create(&self.path).map_err(|e| {
+            anyhow::anyhow!("cannot write the database {}: {e}", self.path.display())
+        })?;
+        let out = f(&db).map_err(|e| self.write_error(e));
+        *guard = Some(db);
+        out
+    }
+
+    fn write_error(&self, e: redb::Error) -> anyhow::Error {
+        anyhow::anyhow!("cannot write the database {}: {e}", self.path.display())
     }
 }
 
+// The closures answer redb's own error (160 bytes), as redb's calls do; it
+// lives for one call.
+#[allow(clippy::result_large_err)]
 impl Store for RedbStore {
     fn load_all(&self) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
-        let tx = self.db.begin_read()?;
-        let table = tx.open_table(RECORDS)?;
-        let mut out = Vec::new();
-        for item in table.iter()? {
-            let (k, v) = item?;
-            out.push((k.value().to_owned(), v.value().to_vec()));
-        }
-        Ok(out)
+        self.with_db(|db| {
+            let tx = db.begin_read()?;
+            let table = tx.open_table(RECORDS)?;
+            let mut out = Vec::new();
+            for item in table.iter()? {
+                let (k, v) = item?;
+                out.push((k.value().to_owned(), v.value().to_vec()));
+            }
+            Ok(out)
+        })
     }
 
     fn put(&self, key: &str, value: &[u8]) -> anyhow::Result<()> {
-        let tx = self.db.begin_write()?;
-        tx.open_table(RECORDS)?.insert(key, value)?;
-        tx.commit()?;
-        Ok(())
+        self.with_db(|db| {
+            let tx = db.begin_write()?;
+            tx.open_table(RECORDS)?.insert(key, value)?;
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     fn delete(&self, key: &str) -> anyhow::Result<()> {
-        let tx = self.db.begin_write()?;
-        tx.open_table(RECORDS)?.remove(key)?;
-        tx.commit()?;
-        Ok(())
+        self.with_db(|db| {
+            let tx = db.begin_write()?;
+            tx.open_table(RECORDS)?.remove(key)?;
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     fn write(&self, batch: &[(String, Option<Vec<u8>>)]) -> anyhow::Result<()> {
-        let tx = self.db.begin_write()?;
-        {
-            let mut table = tx.open_table(RECORDS)?;
-            for (k, v) in batch {
-                match v {
-                    Some(v) => {
-                        table.insert(k.as_str(), v.as_slice())?;
-                    }
-                    None => {
-                        table.remove(k.as_str())?;
+        self.with_db(|db| {
+            let tx = db.begin_write()?;
+            {
+                let mut table = tx.open_table(RECORDS)?;
+                for (k, v) in batch {
+                    match v {
+                        Some(v) => {
+                            table.insert(k.as_str(), v.as_slice())?;
+                        }
+                        None => {
+                            table.remove(k.as_str())?;
+                        }
                     }
                 }
             }
-        }
-        tx.commit()?;
-        Ok(())
+            tx.commit()?;
+            Ok(())
+        })
     }
 }
 
@@ -144,5 +295,55 @@ mod tests {
         assert_eq!(mode(&path), 0o600);
         s.put("k", b"v").unwrap();
         assert_eq!(s.load_all().unwrap().len(), 1);
+    }
+
+    /// Issue 17 (drill 5): a file that is not a database, a newer file format
+    /// and a newer schema are refused with a message naming the file, and the
+    /// file is left byte for byte as it was.
+    #[test]
+    fn a_database_it_cannot_read_is_refused_and_left_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = RedbStore::open(dir.path()).unwrap();
+            s.put("k", b"v").unwrap();
+        }
+        let path = dir.path().join("state.redb");
+        let good = std::fs::read(&path).unwrap();
+        let refused = |bytes: &[u8], says: &str| {
+            std::fs::write(&path, bytes).unwrap();
+            let err = format!("{:#}", RedbStore::open(dir.path()).err().expect("refused"));
+            assert!(err.contains(&path.display().to_string()), "{err}");
+            assert!(err.contains(says), "{err}");
+            assert!(err.contains("left as it is"), "{err}");
+            assert_eq!(std::fs::read(&path).unwrap(), bytes, "the file was changed");
+        };
+        refused(&[0x42; 8192], "not a database");
+        let mut newer_format = good.clone();
+        newer_format[64] = 4;
+        newer_format[192] = 4;
+        refused(&newer_format, "newer file format");
+        // A newer release's schema marker.
+        std::fs::write(&path, &good).unwrap();
+        {
+            let db = Database::create(&path).unwrap();
+            let tx = db.begin_write().unwrap();
+            tx.open_table(META)
+                .unwrap()
+                .insert("schema_version", SCHEMA_VERSION + 1)
+                .unwrap();
+            tx.commit().unwrap();
+        }
+        let newer = std::fs::read(&path).unwrap();
+        refused(&newer, "newer release");
+        // The good one opens, with its record.
+        std::fs::write(&path, &good).unwrap();
+        assert_eq!(
+            RedbStore::open(dir.path())
+                .unwrap()
+                .load_all()
+                .unwrap()
+                .len(),
+            1
+        );
     }
 }

@@ -60,6 +60,9 @@ pub struct Reconciler {
     failed_at: Mutex<HashMap<(Scope, String), Instant>>,
     /// Failed passes of clusters still `creating`.
     create_failures: Mutex<HashMap<(Scope, String), u32>>,
+    /// Nodes whose recovery failed (their keys), announced once until one
+    /// succeeds.
+    recovery_failures: Mutex<HashSet<String>>,
     /// Snapshots whose work is running.
     snap_inflight: Mutex<HashSet<(Scope, String)>>,
     /// Scopes whose users' pass is running.
@@ -79,6 +82,7 @@ impl Reconciler {
             rg_rerun: Mutex::new(HashSet::new()),
             failed_at: Mutex::new(HashMap::new()),
             create_failures: Mutex::new(HashMap::new()),
+            recovery_failures: Mutex::new(HashSet::new()),
             snap_inflight: Mutex::new(HashSet::new()),
             users_inflight: Mutex::new(HashSet::new()),
         })
@@ -156,10 +160,38 @@ impl Reconciler {
                             && n.status != crate::model::lifecycle::NODE_DELETING
                     }) =>
             {
+                let node_id = c
+                    .nodes
+                    .iter()
+                    .find(|n| c.node_key(scope, &n.id) == spec.key)
+                    .map(|n| n.id.clone())
+                    .unwrap_or_default();
                 match self.start_node(scope, &c, spec).await {
-                    Ok(_) => true,
+                    Ok(_) => {
+                        self.recovery_failures
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .remove(&spec.key);
+                        true
+                    }
                     Err(e) => {
                         tracing::warn!(node = %spec.key, error = %e, "could not recover node");
+                        // Said once (it is tried again every pass, until it starts).
+                        if self
+                            .recovery_failures
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .insert(spec.key.clone())
+                        {
+                            self.cp.event(
+                                scope,
+                                "cache-cluster",
+                                cluster,
+                                format!(
+                                    "Cache node {node_id} of cluster {cluster} is down and could not be recovered: {e:#}; trying again"
+                                ),
+                            );
+                        }
                         false
                     }
                 }

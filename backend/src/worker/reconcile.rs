@@ -364,7 +364,7 @@ impl Reconciler {
                         scope,
                         "cache-cluster",
                         id,
-                        format!("Failed to start a cache node of cluster {id}: {e}"),
+                        format!("Failed to start a cache node of cluster {id}: {e:#}"),
                     );
                 }
                 Err(e) => {

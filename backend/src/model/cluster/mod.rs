@@ -516,6 +516,7 @@ impl ControlPlane {
     }
 
     pub fn create_cluster(&self, scope: &Scope, req: CreateCluster) -> Result<CacheCluster> {
+        self.check_room()?;
         if req.replication_group_id.is_some() {
             return self.add_read_replica(scope, req);
         }

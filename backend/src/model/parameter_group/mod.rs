@@ -220,10 +220,11 @@ impl ControlPlane {
                 tags,
                 created: Self::now(),
             };
+            // Stored before it is visible: a failed write changes nothing.
+            self.persist("parametergroup", scope, &name, Some(&g))?;
             r.parameter_groups.insert(name.clone(), g.clone());
             g
         };
-        self.persist("parametergroup", scope, &name, Some(&g))?;
         self.event(
             scope,
             "cache-parameter-group",

@@ -505,6 +505,7 @@ impl ControlPlane {
         scope: &Scope,
         mut req: CreateReplicationGroup,
     ) -> Result<ReplicationGroup> {
+        self.check_room()?;
         let id = validate::identifier("Replication group", "ReplicationGroupId", &req.id, 40)?;
         if req.description.is_empty() {
             return Err(Error::invalid(

@@ -546,6 +546,7 @@ impl ControlPlane {
         scope: &Scope,
         req: CreateServerless,
     ) -> Result<ServerlessCache> {
+        self.check_room()?;
         let name = validate::identifier("Serverless cache", "ServerlessCacheName", &req.name, 40)?;
         let engine = parse_engine(&req.engine)?;
         let (major, full) = resolve(engine, req.major_version.as_deref())?;

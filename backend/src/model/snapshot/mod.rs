@@ -528,6 +528,7 @@ impl ControlPlane {
     }
 
     pub fn create_snapshot(&self, scope: &Scope, req: CreateSnapshot) -> Result<Snapshot> {
+        self.check_room()?;
         let name = check_name("SnapshotName", &req.name)?;
         if req.kms_key_id.is_some() {
             return Err(Error::invalid(

@@ -183,10 +183,11 @@ impl ControlPlane {
                 tags,
                 created: Self::now(),
             };
+            // Stored before it is visible: a failed write changes nothing.
+            self.persist("subnetgroup", scope, &name, Some(&g))?;
             r.subnet_groups.insert(name.clone(), g.clone());
             g
         };
-        self.persist("subnetgroup", scope, &name, Some(&g))?;
         self.event(
             scope,
             "cache-subnet-group",

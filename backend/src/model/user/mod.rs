@@ -489,10 +489,11 @@ impl ControlPlane {
                 created: Self::now(),
                 generation: 1,
             };
+            // Stored before it is visible: a failed write changes nothing.
+            self.persist("user", scope, id, Some(&u))?;
             r.users.insert(id.to_owned(), u.clone());
             u
         };
-        self.persist("user", scope, id, Some(&u))?;
         self.event(scope, "user", id, format!("User {id} created"));
         Ok(u)
     }
@@ -717,10 +718,11 @@ impl ControlPlane {
                 created: Self::now(),
                 generation: 1,
             };
+            // Stored before it is visible: a failed write changes nothing.
+            self.persist("usergroup", scope, id, Some(&g))?;
             r.user_groups.insert(id.to_owned(), g.clone());
             g
         };
-        self.persist("usergroup", scope, id, Some(&g))?;
         self.event(scope, "user-group", id, format!("User group {id} created"));
         self.wake();
         Ok(g)
