@@ -457,7 +457,10 @@ impl<'a> Reader<'a> {
                 let inner = self.value(&t, path)?;
                 Ok(match inner {
                     Value::Null => Value::Null,
-                    Value::Unknown(r) => Value::Unknown(r),
+                    // A dynamic slot's unknown carries no refinements (the
+                    // encoder sends none back): the same value whether it came
+                    // as `[type, unknown]` or a bare unknown.
+                    Value::Unknown(_) => Value::unknown(),
                     v => Value::Dynamic(t, Box::new(v)),
                 })
             }
