@@ -12,6 +12,8 @@ pub mod config;
 pub mod dashboard;
 pub mod dto;
 pub mod engine;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod model;
 pub mod ops;
 pub mod query;

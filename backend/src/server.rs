@@ -59,6 +59,20 @@ async fn handle(
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Response {
+    answer(state, method, uri.path(), q, headers, body).await
+}
+
+/// A request to the Query route (`/`) as received, answered: the dashboard's page, an
+/// authentication error, or the operation's answer or error. No engine is needed
+/// to answer (the reconciler acts later), which is what the fuzzed decoders drive.
+pub async fn answer(
+    state: AppState,
+    method: Method,
+    path: &str,
+    q: Option<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if method == Method::GET && crate::dashboard::wants_page(&headers, q.as_deref()) {
         return crate::dashboard::page_response(&state.cp).await;
     }
@@ -67,7 +81,7 @@ async fn handle(
     let verified = if state.auth == crate::auth::AuthMode::Strict {
         let req = crate::auth::Request {
             method: method.as_str(),
-            path: uri.path(),
+            path,
             query: q.as_deref(),
             headers: &headers,
             body: &body,

@@ -110,7 +110,11 @@ impl ToXml for DateTime<Utc> {
     }
 }
 
-/// XML text escaping.
+/// XML text escaping. A carriage return is written as a character reference
+/// (a parser would read a raw one as a line feed); a character XML 1.0 does not
+/// allow (control characters but tab, line feed and carriage return; U+FFFE,
+/// U+FFFF) as U+FFFD, so that every answer stays well-formed: a value or error
+/// message echoing `%00` made answers no XML parser reads (drill 3).
 pub fn escape_into(s: &str, out: &mut String) {
     for c in s.chars() {
         match c {
@@ -119,6 +123,9 @@ pub fn escape_into(s: &str, out: &mut String) {
             '&' => out.push_str("&amp;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            '\r' => out.push_str("&#xD;"),
+            '\t' | '\n' => out.push(c),
+            '\u{0}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' => out.push('\u{fffd}'),
             c => out.push(c),
         }
     }
@@ -129,6 +136,23 @@ mod tests {
     use super::*;
     use crate::dto;
     use crate::query::generated::op;
+
+    /// Drill 3: every answer is well-formed XML, whatever a request sent.
+    #[test]
+    fn characters_xml_does_not_allow_never_reach_an_answer() {
+        let mut out = String::from("<M>");
+        escape_into("a\u{0}b\u{1}c\rd\te\nf\u{fffe}<&", &mut out);
+        out.push_str("</M>");
+        assert_eq!(
+            out,
+            "<M>a\u{fffd}b\u{fffd}c&#xD;d\te\nf\u{fffd}&lt;&amp;</M>"
+        );
+        let doc = roxmltree::Document::parse(&out).unwrap();
+        assert_eq!(
+            doc.root_element().text(),
+            Some("a\u{fffd}b\u{fffd}c\rd\te\nf\u{fffd}<&")
+        );
+    }
 
     #[test]
     fn cluster_with_nodes_in_model_order() {

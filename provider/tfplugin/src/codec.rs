@@ -307,7 +307,11 @@ fn kind(v: &Value) -> &'static str {
 
 /// Decode cty msgpack as a value of type `ty`.
 pub fn from_msgpack(b: &[u8], ty: &Type) -> Result<Value, CodecError> {
-    let mut r = Reader { b, pos: 0 };
+    let mut r = Reader {
+        b,
+        pos: 0,
+        depth: 0,
+    };
     let mut path = Vec::new();
     let v = r.value(ty, &mut path)?;
     if r.pos != b.len() {
@@ -334,7 +338,14 @@ enum Item<'a> {
 struct Reader<'a> {
     b: &'a [u8],
     pos: usize,
+    /// Values being read, outermost first: each is a level of recursion.
+    depth: usize,
 }
+
+/// How deep values may nest in msgpack: deeper than
+/// any schema, shallow enough for any thread's stack. Without it a dynamic
+/// value whose type is `dynamic` again, repeated, overflowed the stack.
+const MAX_DEPTH: usize = 128;
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize, path: &[PathStep]) -> Result<&'a [u8], CodecError> {
@@ -404,6 +415,19 @@ impl<'a> Reader<'a> {
     }
 
     fn value(&mut self, ty: &Type, path: &mut Vec<PathStep>) -> Result<Value, CodecError> {
+        if self.depth >= MAX_DEPTH {
+            return cerr(
+                path,
+                format!("msgpack value nested deeper than {MAX_DEPTH} levels"),
+            );
+        }
+        self.depth += 1;
+        let v = self.value_at(ty, path);
+        self.depth -= 1;
+        v
+    }
+
+    fn value_at(&mut self, ty: &Type, path: &mut Vec<PathStep>) -> Result<Value, CodecError> {
         let it = self.item(path)?;
         match it {
             Item::Nil => return Ok(Value::Null),
@@ -433,7 +457,10 @@ impl<'a> Reader<'a> {
                 let inner = self.value(&t, path)?;
                 Ok(match inner {
                     Value::Null => Value::Null,
-                    Value::Unknown(r) => Value::Unknown(r),
+                    // A dynamic slot's unknown carries no refinements (the
+                    // encoder sends none back): the same value whether it came
+                    // as `[type, unknown]` or a bare unknown.
+                    Value::Unknown(_) => Value::unknown(),
                     v => Value::Dynamic(t, Box::new(v)),
                 })
             }

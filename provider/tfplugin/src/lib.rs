@@ -23,6 +23,8 @@
 //! ```
 
 pub mod codec;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod number;
 pub mod path;
 pub mod plugin;

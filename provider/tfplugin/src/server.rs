@@ -71,7 +71,7 @@ fn unsupported(what: &str) -> Vec<pb::Diagnostic> {
 }
 
 /// Decode a DynamicValue (msgpack preferred, JSON accepted; empty = null).
-fn decode(dv: Option<&pb::DynamicValue>, ty: &Type) -> Result<Value, Diagnostics> {
+pub(crate) fn decode(dv: Option<&pb::DynamicValue>, ty: &Type) -> Result<Value, Diagnostics> {
     let Some(dv) = dv else { return Ok(Value::Null) };
     let r = if !dv.msgpack.is_empty() {
         codec::from_msgpack(&dv.msgpack, ty)
