@@ -772,9 +772,20 @@ impl ControlPlane {
         }
         let current = self.find_cluster(scope, &g.primary)?;
         let transit = next_transit(&current, req.transit_enabled, req.transit_mode.as_deref())?;
-        let auth_after = if req.cluster.auth_token.is_some()
-            || req.cluster.auth_token_update_strategy.is_some()
+        let auth_change =
+            req.cluster.auth_token.is_some() || req.cluster.auth_token_update_strategy.is_some();
+        // AWS looks at this before the token itself: HashiCorp's 5.x provider
+        // sends `AuthTokenUpdateStrategy=ROTATE` with no token after an import,
+        // and AWS's answer (hashicorp/terraform-provider-aws#38209) is this one.
+        if auth_change
+            && current.transit_mode.is_none()
+            && transit.as_ref().is_none_or(|t| t.1.is_none())
         {
+            return Err(Error::invalid(
+                "The AUTH token modification is only supported when encryption-in-transit is enabled.",
+            ));
+        }
+        let auth_after = if auth_change {
             current.auth.next(
                 req.cluster.auth_token.as_deref(),
                 req.cluster.auth_token_update_strategy.as_deref(),
