@@ -167,30 +167,28 @@ impl RedbStore {
     /// every write for), reopen it first. Errors name the file and the cause.
     #[allow(clippy::result_large_err)]
     fn with_db<T>(&self, f: impl Fn(&Database) -> Result<T, redb::Error>) -> anyhow::Result<T> {
+        // `None`: the instance failed an earlier I/O and must be reopened.
+        let attempt = |db: &Database| match f(db) {
+            Ok(v) => Some(Ok(v)),
+            Err(redb::Error::PreviousIo) => None,
+            Err(e) => Some(Err(self.write_error(e))),
+        };
         {
             let guard = self
                 .db
                 .read()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some(db) = guard.as_ref() {
-                match f(db) {
-                    Ok(v) => return Ok(v),
-                    Err(redb::Error::PreviousIo) => {}
-                    Err(e) => return Err(self.write_error(e)),
-                }
+            if let Some(r) = guard.as_ref().and_then(attempt) {
+                return r;
             }
         }
         let mut guard = self
             .db
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(db) = guard.as_ref() {
-            // Another caller may have reopened it meanwhile.
-            match f(db) {
-                Ok(v) => return Ok(v),
-                Err(redb::Error::PreviousIo) => {}
-                Err(e) => return Err(self.write_error(e)),
-            }
+        // Another caller may have reopened it meanwhile.
+        if let Some(r) = guard.as_ref().and_then(attempt) {
+            return r;
         }
         // Close the failed instance (releasing its file lock), then reopen.
         drop(guard.take());
