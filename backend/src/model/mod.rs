@@ -188,6 +188,34 @@ impl ControlPlane {
         res.map_err(Error::storage)
     }
 
+    /// Apply `f` to the tags of one record of `scope` (found by `record`,
+    /// stored as `kind`/`id`) under the lock: a change is stored before it
+    /// is visible, so a refused write changes nothing; a read (no change)
+    /// writes nothing. Returns the tags after.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn change_tags<T: Clone + Serialize>(
+        &self,
+        scope: &Scope,
+        kind: &str,
+        id: &str,
+        record: impl FnOnce(&mut Region) -> Option<&mut T>,
+        tags: impl Fn(&mut T) -> &mut Vec<Tag>,
+        missing: impl FnOnce() -> Error,
+        f: impl FnOnce(&mut Vec<Tag>) -> Result<()>,
+    ) -> Result<Vec<Tag>> {
+        let mut st = self.lock();
+        let rec = record(st.region(scope)).ok_or_else(missing)?;
+        let mut next = tags(rec).clone();
+        f(&mut next)?;
+        if next != *tags(rec) {
+            let mut whole = rec.clone();
+            *tags(&mut whole) = next;
+            self.persist(kind, scope, id, Some(&whole))?;
+            *rec = whole;
+        }
+        Ok(tags(rec).clone())
+    }
+
     /// Whether the data directory has room for what a create starts (node
     /// directories, engine files, snapshots): a create on a full disk is
     /// refused before anything is recorded, rather than acknowledged and then

@@ -41,151 +41,113 @@ impl ControlPlane {
         let not_found =
             |fault: Fault, what: &str| Error::new(fault, format!("{what} {} not found.", a.name));
         match a.kind.as_str() {
-            "cluster" => {
-                let mut st = self.lock();
-                let c = st
-                    .region(scope)
-                    .clusters
-                    .get_mut(&a.name)
-                    .ok_or_else(|| not_found(Fault::CacheClusterNotFound, "Cache cluster"))?;
-                let mut next = c.clone();
-                f(&mut next.tags)?;
-                // Stored under the lock, before it is visible: the reconciler
-                // writes clusters too (see `update_cluster`).
-                self.persist("cluster", scope, &a.name, Some(&next))?;
-                *c = next;
-                Ok(c.tags.clone())
-            }
+            // Each change is stored under the lock before it is visible
+            // (`change_tags`): a refused write changes nothing, and the
+            // reconciler, which writes clusters and groups too, never
+            // stores an older record over it.
+            "cluster" => self.change_tags(
+                scope,
+                "cluster",
+                &a.name,
+                |r| r.clusters.get_mut(&a.name),
+                |c: &mut super::cluster::CacheCluster| &mut c.tags,
+                || not_found(Fault::CacheClusterNotFound, "Cache cluster"),
+                f,
+            ),
             "parametergroup" => {
                 let g = self.find_parameter_group(scope, &a.name)?;
                 if g.is_default() {
                     return self.with_default_tags(scope, arn_str, f);
                 }
-                let g = {
-                    let mut st = self.lock();
-                    let g = st
-                        .region(scope)
-                        .parameter_groups
-                        .get_mut(&a.name)
-                        .ok_or_else(|| {
-                            not_found(Fault::CacheParameterGroupNotFound, "CacheParameterGroup")
-                        })?;
-                    f(&mut g.tags)?;
-                    g.clone()
-                };
-                self.persist("parametergroup", scope, &a.name, Some(&g))?;
-                Ok(g.tags)
+                self.change_tags(
+                    scope,
+                    "parametergroup",
+                    &a.name,
+                    |r| r.parameter_groups.get_mut(&a.name),
+                    |g: &mut super::parameter_group::ParameterGroup| &mut g.tags,
+                    || not_found(Fault::CacheParameterGroupNotFound, "CacheParameterGroup"),
+                    f,
+                )
             }
             "subnetgroup" => {
                 if a.name == subnet_group::DEFAULT {
                     return self.with_default_tags(scope, arn_str, f);
                 }
-                let g = {
-                    let mut st = self.lock();
-                    let g = st
-                        .region(scope)
-                        .subnet_groups
-                        .get_mut(&a.name)
-                        .ok_or_else(|| {
-                            not_found(Fault::CacheSubnetGroupNotFoundFault, "Cache subnet group")
-                        })?;
-                    f(&mut g.tags)?;
-                    g.clone()
-                };
-                self.persist("subnetgroup", scope, &a.name, Some(&g))?;
-                Ok(g.tags)
+                self.change_tags(
+                    scope,
+                    "subnetgroup",
+                    &a.name,
+                    |r| r.subnet_groups.get_mut(&a.name),
+                    |g: &mut subnet_group::SubnetGroup| &mut g.tags,
+                    || not_found(Fault::CacheSubnetGroupNotFoundFault, "Cache subnet group"),
+                    f,
+                )
             }
-            "replicationgroup" => {
-                let g = {
-                    let mut st = self.lock();
-                    let g = st
-                        .region(scope)
-                        .replication_groups
-                        .get_mut(&a.name)
-                        .ok_or_else(|| {
-                            not_found(Fault::ReplicationGroupNotFoundFault, "Replication group")
-                        })?;
-                    f(&mut g.tags)?;
-                    g.clone()
-                };
-                self.persist("replicationgroup", scope, &a.name, Some(&g))?;
-                Ok(g.tags)
-            }
+            "replicationgroup" => self.change_tags(
+                scope,
+                "replicationgroup",
+                &a.name,
+                |r| r.replication_groups.get_mut(&a.name),
+                |g: &mut super::replication_group::ReplicationGroup| &mut g.tags,
+                || not_found(Fault::ReplicationGroupNotFoundFault, "Replication group"),
+                f,
+            ),
             "snapshot" => {
                 let name = self.find_snapshot(scope, &a.name)?.name;
-                let s = {
-                    let mut st = self.lock();
-                    let s = st
-                        .region(scope)
-                        .snapshots
-                        .get_mut(&name)
-                        .ok_or_else(|| not_found(Fault::SnapshotNotFoundFault, "Snapshot"))?;
-                    f(&mut s.tags)?;
-                    s.clone()
-                };
-                self.persist("snapshot", scope, &name, Some(&s))?;
-                Ok(s.tags)
+                self.change_tags(
+                    scope,
+                    "snapshot",
+                    &name,
+                    |r| r.snapshots.get_mut(&name),
+                    |s: &mut super::snapshot::Snapshot| &mut s.tags,
+                    || not_found(Fault::SnapshotNotFoundFault, "Snapshot"),
+                    f,
+                )
             }
-            "user" => {
-                let u = {
-                    let mut st = self.lock();
-                    let u = st
-                        .region(scope)
-                        .users
-                        .get_mut(&a.name)
-                        .ok_or_else(|| not_found(Fault::UserNotFound, "User"))?;
-                    f(&mut u.tags)?;
-                    u.clone()
-                };
-                self.persist("user", scope, &a.name, Some(&u))?;
-                Ok(u.tags)
-            }
-            "usergroup" => {
-                let g = {
-                    let mut st = self.lock();
-                    let g = st
-                        .region(scope)
-                        .user_groups
-                        .get_mut(&a.name)
-                        .ok_or_else(|| not_found(Fault::UserGroupNotFound, "User group"))?;
-                    f(&mut g.tags)?;
-                    g.clone()
-                };
-                self.persist("usergroup", scope, &a.name, Some(&g))?;
-                Ok(g.tags)
-            }
+            "user" => self.change_tags(
+                scope,
+                "user",
+                &a.name,
+                |r| r.users.get_mut(&a.name),
+                |u: &mut super::user::User| &mut u.tags,
+                || not_found(Fault::UserNotFound, "User"),
+                f,
+            ),
+            "usergroup" => self.change_tags(
+                scope,
+                "usergroup",
+                &a.name,
+                |r| r.user_groups.get_mut(&a.name),
+                |g: &mut super::user::UserGroup| &mut g.tags,
+                || not_found(Fault::UserGroupNotFound, "User group"),
+                f,
+            ),
             "reserved-instance" => self.with_reserved_node_tags(scope, &a.name, f),
-            "serverlesscache" => {
-                let c = {
-                    let mut st = self.lock();
-                    let c = st
-                        .region(scope)
-                        .serverless_caches
-                        .get_mut(&a.name)
-                        .ok_or_else(|| {
-                            not_found(Fault::ServerlessCacheNotFoundFault, "Serverless cache")
-                        })?;
-                    f(&mut c.tags)?;
-                    c.clone()
-                };
-                self.persist("serverlesscache", scope, &a.name, Some(&c))?;
-                Ok(c.tags)
-            }
+            "serverlesscache" => self.change_tags(
+                scope,
+                "serverlesscache",
+                &a.name,
+                |r| r.serverless_caches.get_mut(&a.name),
+                |c: &mut super::serverless::ServerlessCache| &mut c.tags,
+                || not_found(Fault::ServerlessCacheNotFoundFault, "Serverless cache"),
+                f,
+            ),
             "serverlesscachesnapshot" => {
                 let name = self.find_serverless_snapshot(scope, &a.name)?.name;
-                let s = {
-                    let mut st = self.lock();
-                    let s = st.region(scope).snapshots.get_mut(&name).ok_or_else(|| {
+                self.change_tags(
+                    scope,
+                    "snapshot",
+                    &name,
+                    |r| r.snapshots.get_mut(&name),
+                    |s: &mut super::snapshot::Snapshot| &mut s.tags,
+                    || {
                         not_found(
                             Fault::ServerlessCacheSnapshotNotFoundFault,
                             "Serverless cache snapshot",
                         )
-                    })?;
-                    f(&mut s.tags)?;
-                    s.clone()
-                };
-                self.persist("snapshot", scope, &name, Some(&s))?;
-                Ok(s.tags)
+                    },
+                    f,
+                )
             }
             _ => Err(Error::new(
                 Fault::InvalidARN,
@@ -200,17 +162,16 @@ impl ControlPlane {
         arn_str: &str,
         f: impl FnOnce(&mut Vec<Tag>) -> Result<()>,
     ) -> Result<Vec<Tag>> {
-        let tags = {
-            let mut st = self.lock();
-            let tags = st
-                .region(scope)
-                .default_tags
-                .entry(arn_str.to_owned())
-                .or_default();
-            f(tags)?;
-            tags.clone()
-        };
-        self.persist("defaulttags", scope, arn_str, Some(&tags))?;
+        let mut st = self.lock();
+        let r = st.region(scope);
+        let before = r.default_tags.get(arn_str).cloned().unwrap_or_default();
+        let mut tags = before.clone();
+        f(&mut tags)?;
+        if tags != before {
+            // Stored before it is visible: a refused write changes nothing.
+            self.persist("defaulttags", scope, arn_str, Some(&tags))?;
+            r.default_tags.insert(arn_str.to_owned(), tags.clone());
+        }
         Ok(tags)
     }
 

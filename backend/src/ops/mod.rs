@@ -655,6 +655,274 @@ mod tests {
         }
     }
 
+    /// A control plane on a `FlakyStore` (writes allowed as `writes_left`
+    /// says) and a Query call on it, in us-east-1 of the test account.
+    fn flaky_call(
+        cp: &crate::model::ControlPlane,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> Result<String, super::WireError> {
+        let params: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let params = crate::query::Node::parse(&params);
+        let scope = crate::model::Scope::new("000000000000", "us-east-1");
+        super::dispatch(cp, scope, action, &params, "r")
+    }
+
+    /// Issue 17 (drill 5's leftovers): a modify or a tag change the store
+    /// refuses answers 503 and changes nothing, in memory either (it used to
+    /// show until a restart); once the store writes, the same request
+    /// changes what a describe shows, and a restart finds it.
+    #[test]
+    #[allow(clippy::too_many_lines)]
+    fn a_refused_modify_or_tag_change_changes_nothing() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let tmp = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(FlakyStore {
+            inner: crate::store::MemoryStore::default(),
+            writes_left: 1000.into(),
+        });
+        let cp = control_plane_on(tmp.path(), store.clone());
+        let scope = crate::model::Scope::new("000000000000", "us-east-1");
+        let ok = |cp: &crate::model::ControlPlane, action: &str, params: &[(&str, &str)]| {
+            flaky_call(cp, action, params).unwrap_or_else(|e| panic!("{action}: {e:?}"))
+        };
+        // One of each family.
+        ok(
+            &cp,
+            "CreateCacheParameterGroup",
+            &[
+                ("CacheParameterGroupName", "pg"),
+                ("CacheParameterGroupFamily", "redis7"),
+                ("Description", "d"),
+            ],
+        );
+        ok(
+            &cp,
+            "CreateCacheSubnetGroup",
+            &[
+                ("CacheSubnetGroupName", "sg"),
+                ("CacheSubnetGroupDescription", "d"),
+                ("SubnetIds.SubnetIdentifier.1", "subnet-0123abcd"),
+            ],
+        );
+        for (id, name) in [("u1", "default"), ("u2", "app")] {
+            ok(
+                &cp,
+                "CreateUser",
+                &[
+                    ("UserId", id),
+                    ("UserName", name),
+                    ("Engine", "redis"),
+                    ("AccessString", "on ~* +@all"),
+                    ("NoPasswordRequired", "true"),
+                ],
+            );
+            cp.settle_user(&scope, id, cp.find_user(&scope, id).unwrap().generation)
+                .unwrap();
+        }
+        ok(
+            &cp,
+            "CreateUserGroup",
+            &[
+                ("UserGroupId", "ug"),
+                ("Engine", "redis"),
+                ("UserIds.member.1", "u1"),
+            ],
+        );
+        let ug = cp.find_user_group(&scope, "ug").unwrap();
+        cp.settle_user_group(&scope, "ug", ug.generation).unwrap();
+        ok(
+            &cp,
+            "CreateServerlessCache",
+            &[("ServerlessCacheName", "sc"), ("Engine", "redis")],
+        );
+        cp.update_serverless_cache(&scope, "sc", |c| {
+            c.status = crate::model::lifecycle::AVAILABLE.to_owned();
+            Ok(())
+        })
+        .unwrap();
+        // A global datastore on a group the engines would have made available.
+        ok(
+            &cp,
+            "CreateReplicationGroup",
+            &[
+                ("ReplicationGroupId", "rg"),
+                ("ReplicationGroupDescription", "d"),
+                ("Engine", "redis"),
+                ("CacheNodeType", "cache.r5.large"),
+                ("NumCacheClusters", "1"),
+            ],
+        );
+        let available = |cp: &crate::model::ControlPlane| {
+            cp.update_replication_group(&scope, "rg", |g| {
+                g.status = crate::model::lifecycle::AVAILABLE.to_owned();
+                Ok(())
+            })
+            .unwrap();
+            cp.update_cluster(&scope, "rg-001", |c| {
+                c.status = crate::model::lifecycle::AVAILABLE.to_owned();
+                Ok(())
+            })
+            .unwrap();
+        };
+        available(&cp);
+        ok(
+            &cp,
+            "CreateGlobalReplicationGroup",
+            &[
+                ("GlobalReplicationGroupIdSuffix", "gd"),
+                ("PrimaryReplicationGroupId", "rg"),
+            ],
+        );
+        available(&cp);
+        cp.settle_global_datastores();
+        let arn = |kind: &str, id: &str| {
+            format!("arn:aws:elasticache:us-east-1:000000000000:{kind}:{id}")
+        };
+        let gd_arn = "arn:aws:elasticache::000000000000:globalreplicationgroup:ldgnf-gd".to_owned();
+        // (family, the change, its parameters, the describe that shows it, the tagged ARN)
+        type Case<'a> = (&'a str, &'a str, Params<'a>, Params<'a>, String);
+        type Params<'a> = Vec<(&'a str, &'a str)>;
+        let cases: Vec<Case> = vec![
+            (
+                "parameter group",
+                "ModifyCacheParameterGroup",
+                vec![
+                    ("CacheParameterGroupName", "pg"),
+                    (
+                        "ParameterNameValues.ParameterNameValue.1.ParameterName",
+                        "maxmemory-policy",
+                    ),
+                    (
+                        "ParameterNameValues.ParameterNameValue.1.ParameterValue",
+                        "allkeys-lru",
+                    ),
+                ],
+                vec![("CacheParameterGroupName", "pg"), ("Source", "user")],
+                arn("parametergroup", "pg"),
+            ),
+            (
+                "subnet group",
+                "ModifyCacheSubnetGroup",
+                vec![
+                    ("CacheSubnetGroupName", "sg"),
+                    ("CacheSubnetGroupDescription", "changed"),
+                ],
+                vec![("CacheSubnetGroupName", "sg")],
+                arn("subnetgroup", "sg"),
+            ),
+            (
+                "user",
+                "ModifyUser",
+                vec![("UserId", "u2"), ("AccessString", "on ~app:* +@read")],
+                vec![("UserId", "u2")],
+                arn("user", "u2"),
+            ),
+            (
+                "user group",
+                "ModifyUserGroup",
+                vec![("UserGroupId", "ug"), ("UserIdsToAdd.member.1", "u2")],
+                vec![("UserGroupId", "ug")],
+                arn("usergroup", "ug"),
+            ),
+            (
+                "serverless cache",
+                "ModifyServerlessCache",
+                vec![("ServerlessCacheName", "sc"), ("Description", "changed")],
+                vec![("ServerlessCacheName", "sc")],
+                arn("serverlesscache", "sc"),
+            ),
+            (
+                "global datastore",
+                "ModifyGlobalReplicationGroup",
+                vec![
+                    ("GlobalReplicationGroupId", "ldgnf-gd"),
+                    ("ApplyImmediately", "true"),
+                    ("GlobalReplicationGroupDescription", "changed"),
+                ],
+                vec![("GlobalReplicationGroupId", "ldgnf-gd")],
+                gd_arn,
+            ),
+        ];
+        let describe_of = |modify: &str| match modify {
+            "ModifyCacheParameterGroup" => "DescribeCacheParameters",
+            "ModifyCacheSubnetGroup" => "DescribeCacheSubnetGroups",
+            "ModifyUser" => "DescribeUsers",
+            "ModifyUserGroup" => "DescribeUserGroups",
+            "ModifyServerlessCache" => "DescribeServerlessCaches",
+            _ => "DescribeGlobalReplicationGroups",
+        };
+        let tag = [("Tags.Tag.1.Key", "drill"), ("Tags.Tag.1.Value", "5")];
+        for (family, modify, params, describe, resource) in &cases {
+            let describe_action = describe_of(modify);
+            let before = ok(&cp, describe_action, describe);
+            let tags_before = ok(&cp, "ListTagsForResource", &[("ResourceName", resource)]);
+            store.writes_left.store(0, SeqCst);
+            // The modify: refused, with the cause; nothing changed.
+            let e = flaky_call(&cp, modify, params).unwrap_err();
+            assert_eq!(
+                (e.code.as_str(), e.status()),
+                ("ServiceUnavailable", 503),
+                "{family}"
+            );
+            assert!(e.message.contains("disk full"), "{family}: {}", e.message);
+            assert_eq!(
+                ok(&cp, describe_action, describe),
+                before,
+                "{family}: a refused modify shows"
+            );
+            // The tag change: the same.
+            let mut add = vec![("ResourceName", resource.as_str())];
+            add.extend(tag);
+            let e = flaky_call(&cp, "AddTagsToResource", &add).unwrap_err();
+            assert_eq!(
+                (e.code.as_str(), e.status()),
+                ("ServiceUnavailable", 503),
+                "{family} tags"
+            );
+            // A read writes nothing: it answers on a full disk too.
+            let tags = ok(&cp, "ListTagsForResource", &[("ResourceName", resource)]);
+            assert_eq!(tags, tags_before, "{family}: a refused tag change shows");
+            assert!(!tags.contains("<Key>drill</Key>"), "{family}: {tags}");
+            // Once the store writes, the same requests change what shows.
+            store.writes_left.store(1000, SeqCst);
+            ok(&cp, modify, params);
+            let after = ok(&cp, describe_action, describe);
+            assert_ne!(after, before, "{family}: the modify changed nothing");
+            let tags = ok(&cp, "AddTagsToResource", &add);
+            assert!(tags.contains("<Key>drill</Key>"), "{family}: {tags}");
+            // Removing it: refused changes nothing either.
+            store.writes_left.store(0, SeqCst);
+            let remove = [
+                ("ResourceName", resource.as_str()),
+                ("TagKeys.member.1", "drill"),
+            ];
+            let e = flaky_call(&cp, "RemoveTagsFromResource", &remove).unwrap_err();
+            assert_eq!(e.code, "ServiceUnavailable", "{family} untag");
+            let tags = ok(&cp, "ListTagsForResource", &[("ResourceName", resource)]);
+            assert!(
+                tags.contains("<Key>drill</Key>"),
+                "{family}: a refused untag shows"
+            );
+            store.writes_left.store(1000, SeqCst);
+            // After a restart the store holds what was acknowledged.
+            let again = control_plane_on(tmp.path(), store.clone());
+            assert_eq!(
+                ok(&again, describe_action, describe),
+                after,
+                "{family} after a restart"
+            );
+            let tags = ok(&again, "ListTagsForResource", &[("ResourceName", resource)]);
+            assert!(
+                tags.contains("<Key>drill</Key>"),
+                "{family} after a restart: {tags}"
+            );
+        }
+    }
+
     #[test]
     fn changes_are_durable_before_they_are_visible() {
         let tmp = tempfile::tempdir().unwrap();

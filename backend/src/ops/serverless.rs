@@ -407,16 +407,24 @@ pub(super) fn prepare_migration(
         source_authentication_configuration,
         source_tls_configuration,
     } = input;
-    if source_authentication_configuration.is_some() || source_tls_configuration.is_some() {
+    if source_authentication_configuration.is_some() {
         return Err(Error::invalid(
-            "SourceAuthenticationConfiguration and SourceTlsConfiguration are not available yet in elasticache-local: migrate from a source without AUTH or TLS.",
+            "SourceAuthenticationConfiguration is not available in elasticache-local: it names a Secrets Manager secret (SecretManagerConfig.SecretArn) holding the source's user name and password, and elasticache-local has no Secrets Manager. Migrate from a source that does not require AUTH.",
         ));
     }
+    let tls = match source_tls_configuration {
+        None => None,
+        Some(t) => crate::model::migration::source_tls(
+            t.source_tls_mode.as_ref().map(dto::TlsMode::as_str),
+            t.source_tls_certificate.as_deref(),
+        )?,
+    };
     let src = super::migration::source(Some(customer_node_endpoint_list))?;
     let c = ctx.cp.prepare_serverless_migration(
         &ctx.scope,
         &super::not_blank(serverless_cache_name, "ServerlessCacheName")?,
         src,
+        tls,
     )?;
     Ok(PrepareMigrationOutput {
         serverless_cache: Some(flatten(ctx, &c)),

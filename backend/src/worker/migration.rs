@@ -7,10 +7,16 @@ use std::time::Duration;
 
 use super::node::connect;
 use super::Reconciler;
-use crate::engine::{repl_secret, resp, NodeSpec, REPL_USER};
+use crate::engine::{repl_secret, resp, NodeSpec, REPL_USER, TLS_CA};
 use crate::model::migration::Source;
 use crate::model::replication_group::ReplicationGroup;
 use crate::model::{lifecycle, ControlPlane, Scope};
+
+/// While a migration follows a TLS source: the CA file of the primary (its
+/// `tls-ca-cert-file`, relative to its data directory), the backend's CA and
+/// the source's certificate. The engine verifies no client against it
+/// (`tls-auth-clients no`): it is what its replication link trusts.
+const SOURCE_CA: &str = "tls/migration-source-ca.crt";
 
 /// How long the primary may try to reach and sync with the source before the
 /// migration is given up (AWS retries a few times, then promotes the primary back).
@@ -120,7 +126,7 @@ impl Reconciler {
                     "Migration from {} to replication group {id} completed",
                     m.source
                 );
-                self.end_migration(scope, id, addr, tls, why, lifecycle::MODIFYING)
+                self.end_migration(scope, id, primary, tls, why, lifecycle::MODIFYING)
                     .await;
                 return true;
             }
@@ -132,11 +138,16 @@ impl Reconciler {
                 .to_std()
                 .is_ok_and(|d| d > GIVE_UP)
         {
+            let how = if m.source_tls_certificate.is_some() {
+                " over TLS, verifying it against the source's certificate"
+            } else {
+                ""
+            };
             let why = format!(
-                "Failed to start migration for replication group {id}: the primary could not replicate from {}",
+                "Failed to start migration for replication group {id}: the primary could not replicate from {}{how}",
                 m.source
             );
-            self.end_migration(scope, id, addr, tls, why, lifecycle::AVAILABLE)
+            self.end_migration(scope, id, primary, tls, why, lifecycle::AVAILABLE)
                 .await;
             return true;
         }
@@ -151,11 +162,24 @@ impl Reconciler {
                     &["CONFIG", "SET", "masteruser", "", "masterauth", ""],
                 )
                 .await;
-            if tls {
-                // A TLS node (a serverless cache's) follows the plaintext source.
-                let _ = self
-                    .command_on(addr, tls, &["CONFIG", "SET", "tls-replication", "no"])
-                    .await;
+            match (&m.source_tls_certificate, tls) {
+                (Some(cert), true) => {
+                    // A TLS source: the link is TLS (`tls-replication`, as the
+                    // engine starts) and trusts the source's certificate too.
+                    if let Err(e) = self.trust_source(addr, primary, cert).await {
+                        tracing::warn!(group = id, error = %e, "trusting the migration source's certificate failed");
+                    }
+                }
+                (Some(_), false) => {
+                    tracing::warn!(group = id, "a TLS source needs a primary that serves TLS");
+                }
+                (None, true) => {
+                    // A TLS node (a serverless cache's) follows the plaintext source.
+                    let _ = self
+                        .command_on(addr, tls, &["CONFIG", "SET", "tls-replication", "no"])
+                        .await;
+                }
+                (None, false) => {}
             }
             match self
                 .command_on(addr, tls, &["REPLICAOF", &host, &port])
@@ -188,16 +212,43 @@ impl Reconciler {
         true
     }
 
+    /// Have the primary trust `cert` (the source's, PEM) besides the backend's
+    /// CA for its replication link, over TLS.
+    async fn trust_source(
+        &self,
+        addr: (std::net::Ipv4Addr, u16),
+        primary: &NodeSpec,
+        cert: &str,
+    ) -> anyhow::Result<()> {
+        let bundle = format!("{}\n{cert}", self.ca.ca_pem().trim_end());
+        std::fs::write(primary.data_dir.join(SOURCE_CA), bundle)?;
+        self.command_on(
+            addr,
+            true,
+            &[
+                "CONFIG",
+                "SET",
+                "tls-ca-cert-file",
+                SOURCE_CA,
+                "tls-replication",
+                "yes",
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Promote the primary back and forget the migration.
     async fn end_migration(
         &self,
         scope: &Scope,
         id: &str,
-        addr: (std::net::Ipv4Addr, u16),
+        primary: &NodeSpec,
         tls: bool,
         why: String,
         status: &str,
     ) {
+        let addr = (primary.host, primary.port);
         if let Err(e) = self
             .command_on(addr, tls, &["REPLICAOF", "NO", "ONE"])
             .await
@@ -221,8 +272,20 @@ impl Reconciler {
             .await;
         if tls {
             let _ = self
-                .command_on(addr, tls, &["CONFIG", "SET", "tls-replication", "yes"])
+                .command_on(
+                    addr,
+                    tls,
+                    &[
+                        "CONFIG",
+                        "SET",
+                        "tls-replication",
+                        "yes",
+                        "tls-ca-cert-file",
+                        TLS_CA,
+                    ],
+                )
                 .await;
+            let _ = std::fs::remove_file(primary.data_dir.join(SOURCE_CA));
         }
         let ended = self.cp.update_replication_group(scope, id, |g| {
             g.migration = None;

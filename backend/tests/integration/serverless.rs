@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use aws_sdk_elasticache::types::{
     CacheUsageLimits, CustomerNodeEndpoint, DataStorage, DataStorageUnit, EcpuPerSecond,
-    ServerlessCache,
+    SecretManagerAuthConfig, ServerlessCache, SourceAuthenticationConfiguration,
+    SourceTlsConfiguration, TlsMode,
 };
 use aws_sdk_elasticache::Client;
 
@@ -377,6 +378,18 @@ async fn memcached_snapshots(b: &Backend, c: &Client, ca: &Path, m: &str, mep: E
         .await
         .unwrap();
     let r = wait_available(c, &restored).await;
+    // The log says when the dump is loading and when it is loaded.
+    let log = b.log_text();
+    for what in [
+        "restoring a snapshot: loading its Memcached dump",
+        "restoring a snapshot: done, the Memcached dump is loaded",
+    ] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains(what) && l.contains(&restored)),
+            "{what}: {log}"
+        );
+    }
     let (rep, _) = eps(&r);
     let out = memcached_tls(
         ca,
@@ -944,4 +957,286 @@ async fn serverless_migration_and_rules() {
     );
     wait_gone(&c, &sc).await;
     common::delete_cluster(&c, &src).await;
+}
+
+/// A customer's Redis that serves TLS only, with a certificate from its own
+/// CA, and does not ask its clients for certificates (`tls-auth-clients no`).
+struct TlsSource {
+    child: std::process::Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+/// A CA and a certificate it signs for `names`: (CA PEM, certificate PEM, key PEM).
+fn own_ca(cn: &str, names: &[&str]) -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let mut ca = CertificateParams::default();
+    ca.distinguished_name.push(DnType::CommonName, cn);
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(names)
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    (ca_pem, cert.pem(), key.serialize_pem())
+}
+
+impl TlsSource {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let (ca, cert, key) = own_ca("customer CA", &["127.0.0.1", "localhost"]);
+        for (f, pem) in [("ca.pem", &ca), ("server.crt", &cert), ("server.key", &key)] {
+            std::fs::write(dir.path().join(f), pem).unwrap();
+        }
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", "0", "--tls-port", &port.to_string()])
+            .args(["--bind", "0.0.0.0", "--protected-mode", "no"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--tls-cert-file")
+            .arg(dir.path().join("server.crt"))
+            .arg("--tls-key-file")
+            .arg(dir.path().join("server.key"))
+            .arg("--tls-ca-cert-file")
+            .arg(dir.path().join("ca.pem"))
+            .args(["--tls-auth-clients", "no", "--dir"])
+            .arg(dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH");
+        let s = Self { child, port, dir };
+        for _ in 0..100 {
+            if common::port_open(s.addr()) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        s
+    }
+
+    fn addr(&self) -> Ep {
+        Ep::new(std::net::Ipv4Addr::LOCALHOST, self.port)
+    }
+
+    fn ca_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    fn ca_pem(&self) -> String {
+        std::fs::read_to_string(self.ca_path()).unwrap()
+    }
+
+    fn endpoint(&self) -> CustomerNodeEndpoint {
+        CustomerNodeEndpoint::builder()
+            .address("127.0.0.1")
+            .port(i32::from(self.port))
+            .build()
+    }
+}
+
+impl Drop for TlsSource {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tls_config(mode: &str, cert: Option<&str>) -> SourceTlsConfiguration {
+    SourceTlsConfiguration::builder()
+        .source_tls_mode(TlsMode::from(mode))
+        .set_source_tls_certificate(cert.map(str::to_owned))
+        .build()
+}
+
+async fn cache_events(c: &Client, name: &str) -> Vec<String> {
+    c.describe_events()
+        .source_identifier(name)
+        .source_type(aws_sdk_elasticache::types::SourceType::ServerlessCache)
+        .duration(60)
+        .send()
+        .await
+        .unwrap()
+        .events()
+        .iter()
+        .filter_map(|e| e.message().map(str::to_owned))
+        .collect()
+}
+
+/// Online migration from a source that serves TLS (`SourceTlsConfiguration`
+/// `verify-ca` with the source's CA): its keys arrive in the cache and stay
+/// after `CompleteMigration`. With a certificate that does not verify the
+/// source nothing is copied and the migration ends in a failure event. And
+/// the TLS and AUTH configurations AWS refuses.
+#[tokio::test]
+async fn serverless_migration_from_a_tls_source() {
+    let src = TlsSource::start();
+    assert_eq!(
+        cli(&src.ca_path(), src.addr(), None, &["SET", "k1", "over-tls"]),
+        "OK"
+    );
+    assert_eq!(
+        cli(&src.ca_path(), src.addr(), None, &["SET", "k2", "too"]),
+        "OK"
+    );
+    let b = Backend::start("process");
+    let c = b.client();
+    let ca = fetch_ca(&b).await;
+    let sc = name("tlsmig");
+    c.create_serverless_cache()
+        .serverless_cache_name(&sc)
+        .engine("valkey")
+        .send()
+        .await
+        .unwrap();
+    let s = wait_available(&c, &sc).await;
+    let (ep, _) = eps(&s);
+    let prepare = || {
+        c.prepare_migration()
+            .serverless_cache_name(&sc)
+            .customer_node_endpoint_list(src.endpoint())
+    };
+
+    // What AWS refuses.
+    let (_, stranger_cert, stranger_key) = own_ca("stranger", &["127.0.0.1"]);
+    for bad in [
+        tls_config("bogus", Some(&src.ca_pem())),
+        tls_config("verify-ca", None),
+        tls_config("verify-ca", Some("not a certificate")),
+        tls_config(
+            "verify-ca",
+            Some("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n"),
+        ),
+        tls_config("verify-ca", Some(&format!("{stranger_cert}{stranger_key}"))),
+        tls_config("none", Some(&src.ca_pem())),
+    ] {
+        let out = prepare().source_tls_configuration(bad.clone()).send().await;
+        assert_eq!(code(out), "InvalidParameterValue", "{bad:?}");
+    }
+    let auth = prepare()
+        .source_authentication_configuration(
+            SourceAuthenticationConfiguration::builder()
+                .secret_manager_config(
+                    SecretManagerAuthConfig::builder()
+                        .secret_arn("arn:aws:secretsmanager:us-east-1:000000000000:secret:src")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await;
+    let err = auth.unwrap_err();
+    let msg = format!("{:?}", err.as_service_error());
+    assert!(msg.contains("Secrets Manager"), "{msg}");
+    assert!(describe(&c, &sc).await.unwrap().migration().is_none());
+
+    // A certificate that does not verify the source: nothing migrates, and
+    // the migration ends with an event saying so.
+    let (wrong_ca, _, _) = own_ca("not the customer's CA", &["127.0.0.1"]);
+    prepare()
+        .source_tls_configuration(tls_config("verify-ca", Some(&wrong_ca)))
+        .send()
+        .await
+        .unwrap();
+    c.start_migration()
+        .serverless_cache_name(&sc)
+        .customer_node_endpoint_list(src.endpoint())
+        .send()
+        .await
+        .unwrap();
+    let failed = eventually(
+        "the migration with the wrong certificate fails",
+        Duration::from_secs(120),
+        || async {
+            let s = describe(&c, &sc).await?;
+            if s.migration().is_some() || s.status() != Some("available") {
+                return None;
+            }
+            cache_events(&c, &sc)
+                .await
+                .into_iter()
+                .find(|m| m.contains("Failed to start migration"))
+        },
+    )
+    .await;
+    assert!(failed.contains("over TLS"), "{failed}");
+    assert!(!failed.contains("BEGIN "), "{failed}");
+    assert_eq!(cli(&ca, ep, None, &["GET", "k1"]), "");
+
+    // The source's CA: its keys arrive through the cache's TLS endpoint.
+    let prepared = prepare()
+        .source_tls_configuration(tls_config("verify-ca", Some(&src.ca_pem())))
+        .send()
+        .await
+        .unwrap();
+    let m = prepared.serverless_cache().unwrap().migration().unwrap();
+    assert_eq!(m.status(), Some("prepared"));
+    c.start_migration()
+        .serverless_cache_name(&sc)
+        .customer_node_endpoint_list(src.endpoint())
+        .send()
+        .await
+        .unwrap();
+    eventually(
+        "the source's keys arrive over TLS",
+        Duration::from_secs(60),
+        || async { (cli(&ca, ep, None, &["GET", "k1"]) == "over-tls").then_some(()) },
+    )
+    .await;
+    eventually("in sync", Duration::from_secs(60), || async {
+        let s = describe(&c, &sc).await?;
+        (s.migration()?.status() == Some("in-sync")).then_some(())
+    })
+    .await;
+    assert_eq!(
+        cli(&src.ca_path(), src.addr(), None, &["SET", "k3", "live"]),
+        "OK"
+    );
+    eventually("a live write follows", Duration::from_secs(60), || async {
+        (cli(&ca, ep, None, &["GET", "k3"]) == "live").then_some(())
+    })
+    .await;
+    c.complete_migration()
+        .serverless_cache_name(&sc)
+        .send()
+        .await
+        .unwrap();
+    eventually(
+        "the migration completes",
+        Duration::from_secs(60),
+        || async {
+            let s = describe(&c, &sc).await?;
+            (s.status() == Some("available") && s.migration().is_none()).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(cli(&ca, ep, None, &["GET", "k2"]), "too");
+    assert_eq!(cli(&ca, ep, None, &["SET", "own", "write"]), "OK");
+    let log = b.log_text();
+    // No certificate body (nor the key sent by mistake) reaches the log.
+    let bodies = [src.ca_pem(), wrong_ca, stranger_key];
+    let leaked: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("BEGIN ") || bodies.iter().any(|b| l.contains(&b[40..90])))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "a certificate reached the log: {leaked:?}"
+    );
+
+    c.delete_serverless_cache()
+        .serverless_cache_name(&sc)
+        .send()
+        .await
+        .unwrap();
+    wait_gone(&c, &sc).await;
 }

@@ -308,48 +308,40 @@ impl ControlPlane {
         let g = {
             let mut st = self.lock();
             let r = st.region(scope);
-            let g = r.parameter_groups.get_mut(name).ok_or_else(|| {
+            let mut g = r.parameter_groups.get(name).cloned().ok_or_else(|| {
                 Error::new(
                     Fault::CacheParameterGroupNotFound,
                     format!("CacheParameterGroup {name} not found."),
                 )
             })?;
             g.values = values;
-            let g = g.clone();
             // Clusters using the group take the change: the reconciler applies it.
+            let mut touched = Vec::new();
             if let Some(impact) = impact {
-                for c in r
-                    .clusters
-                    .values_mut()
-                    .filter(|c| c.parameter_group == g.name)
-                {
+                for c in r.clusters.values().filter(|c| c.parameter_group == g.name) {
+                    let mut c = c.clone();
                     c.params_dirty = true;
                     if impact == Impact::RequiresReboot {
                         c.params_need_reboot = true;
                     }
                     c.parameter_group_status = lifecycle::PG_APPLYING.to_owned();
                     c.generation += 1;
+                    touched.push(c);
                 }
+            }
+            // Under the lock, in one transaction, before it is visible: a
+            // refused write changes nothing.
+            let mut items = vec![("parametergroup", name, Some(Self::encode(&g)?))];
+            for c in &touched {
+                items.push(("cluster", c.id.as_str(), Some(Self::encode(c)?)));
+            }
+            self.persist_all(scope, &items)?;
+            r.parameter_groups.insert(name.to_owned(), g.clone());
+            for c in touched {
+                r.clusters.insert(c.id.clone(), c);
             }
             g
         };
-        let touched: Vec<(String, _)> = {
-            let st = self.lock();
-            st.regions
-                .get(scope)
-                .map(|r| {
-                    r.clusters
-                        .values()
-                        .filter(|c| c.parameter_group == g.name)
-                        .map(|c| (c.id.clone(), c.clone()))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        for (id, c) in &touched {
-            self.persist("cluster", scope, id, Some(c))?;
-        }
-        self.persist("parametergroup", scope, name, Some(&g))?;
         self.event(
             scope,
             "cache-parameter-group",
@@ -388,11 +380,13 @@ impl ControlPlane {
             tags: Vec::new(),
             created: Self::now(),
         };
-        self.lock()
-            .region(scope)
-            .parameter_groups
-            .insert(name.clone(), g.clone());
-        self.persist("parametergroup", scope, &name, Some(&g))?;
+        {
+            let mut st = self.lock();
+            self.persist("parametergroup", scope, &name, Some(&g))?;
+            st.region(scope)
+                .parameter_groups
+                .insert(name.clone(), g.clone());
+        }
         self.event(
             scope,
             "cache-parameter-group",
@@ -427,9 +421,9 @@ impl ControlPlane {
                     ),
                 ));
             }
+            self.persist::<ParameterGroup>("parametergroup", scope, name, None)?;
             r.parameter_groups.remove(name);
         }
-        self.persist::<ParameterGroup>("parametergroup", scope, name, None)?;
         self.event(
             scope,
             "cache-parameter-group",

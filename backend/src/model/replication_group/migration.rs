@@ -39,6 +39,10 @@ pub struct Migration {
     /// `CompleteMigration` was called: `Some(force)`.
     #[serde(default)]
     pub completing: Option<bool>,
+    /// The source serves TLS: the PEM certificate(s) it is verified against
+    /// (`SourceTlsConfiguration` with `verify-ca`; a serverless cache's only).
+    #[serde(default)]
+    pub source_tls_certificate: Option<String>,
 }
 
 fn not_under_migration(id: &str) -> Error {
@@ -79,6 +83,77 @@ pub fn source(endpoints: &[(Option<String>, Option<i64>)]) -> Result<Source> {
         address: address.to_owned(),
         port,
     })
+}
+
+/// The most `SourceTlsCertificate` may hold (a CA bundle, not a data store).
+const MAX_CERTIFICATE: usize = 64 * 1024;
+
+/// `SourceTlsConfiguration`: `None` for a plaintext source (no configuration,
+/// or `SourceTlsMode` `none`), else the PEM certificate(s) the source is
+/// verified against (`verify-ca`). A certificate with mode `none` (or no mode)
+/// is refused rather than ignored: it would not be used.
+pub fn source_tls(mode: Option<&str>, certificate: Option<&str>) -> Result<Option<String>> {
+    let certificate = certificate.map(str::trim).filter(|c| !c.is_empty());
+    match mode {
+        None | Some("none") => {
+            if certificate.is_some() {
+                return Err(Error::invalid(
+                    "SourceTlsCertificate is only used with SourceTlsMode verify-ca.",
+                ));
+            }
+            Ok(None)
+        }
+        Some("verify-ca") => {
+            let pem = certificate.ok_or_else(|| {
+                Error::invalid(
+                    "SourceTlsMode verify-ca needs SourceTlsCertificate: the PEM certificate the source is verified against.",
+                )
+            })?;
+            check_certificates(pem)?;
+            Ok(Some(format!("{pem}\n")))
+        }
+        Some(other) => Err(Error::invalid(format!(
+            "Invalid SourceTlsMode: {other} (none or verify-ca)."
+        ))),
+    }
+}
+
+/// `pem` holds X.509 certificates and nothing else (in particular no private
+/// key, which would be kept with the migration). Messages never quote it.
+fn check_certificates(pem: &str) -> Result<()> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let bad = || {
+        Error::invalid(
+            "SourceTlsCertificate must be one or more PEM-encoded X.509 certificates (CERTIFICATE blocks) and nothing else.",
+        )
+    };
+    if pem.len() > MAX_CERTIFICATE {
+        return Err(Error::invalid(format!(
+            "SourceTlsCertificate is longer than {MAX_CERTIFICATE} characters."
+        )));
+    }
+    let sections = pem
+        .lines()
+        .filter(|l| l.trim_start().starts_with("-----BEGIN "))
+        .collect::<Vec<_>>();
+    if sections.is_empty()
+        || sections
+            .iter()
+            .any(|l| l.trim() != "-----BEGIN CERTIFICATE-----")
+    {
+        return Err(bad());
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    let mut n = 0;
+    for c in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+        let c = c.map_err(|_| bad())?;
+        roots.add(c).map_err(|_| bad())?;
+        n += 1;
+    }
+    if n != sections.len() {
+        return Err(bad());
+    }
+    Ok(())
 }
 
 impl ControlPlane {
@@ -167,6 +242,18 @@ impl ControlPlane {
         id: &str,
         src: Source,
     ) -> Result<ReplicationGroup> {
+        self.start_migration_from(scope, id, src, None)
+    }
+
+    /// [`Self::start_migration`] from a source that serves TLS when
+    /// `tls_certificate` (the PEM it is verified against, see [`source_tls`]).
+    pub fn start_migration_from(
+        &self,
+        scope: &Scope,
+        id: &str,
+        src: Source,
+        tls_certificate: Option<String>,
+    ) -> Result<ReplicationGroup> {
         let g = self.find_replication_group(scope, id)?;
         self.check_migration_target(scope, &g, &src)?;
         let msg = format!("Migration from {src} to replication group {} started", g.id);
@@ -177,6 +264,7 @@ impl ControlPlane {
                 started: Self::now(),
                 synced: false,
                 completing: None,
+                source_tls_certificate: tls_certificate,
             });
             Ok(())
         })?;
@@ -226,6 +314,34 @@ mod tests {
         assert!(source(&[(Some("10.0.0.1".into()), Some(70000))]).is_err());
         let s = source(&[(Some(" 10.0.0.1 ".into()), Some(6379))]).unwrap();
         assert_eq!(s.to_string(), "10.0.0.1:6379");
+    }
+
+    #[test]
+    fn source_tls_modes_and_certificates() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap()
+            .pem();
+        assert_eq!(source_tls(None, None).unwrap(), None);
+        assert_eq!(source_tls(Some("none"), Some("  ")).unwrap(), None);
+        assert!(source_tls(Some("none"), Some(&cert)).is_err());
+        assert!(source_tls(None, Some(&cert)).is_err());
+        assert!(source_tls(Some("verify-full"), Some(&cert)).is_err());
+        assert!(source_tls(Some("verify-ca"), None).is_err());
+        assert!(source_tls(Some("verify-ca"), Some("hello")).is_err());
+        let garbage = "-----BEGIN CERTIFICATE-----\naGVsbG8=\n-----END CERTIFICATE-----\n";
+        assert!(source_tls(Some("verify-ca"), Some(garbage)).is_err());
+        let with_key = format!("{cert}{}", key.serialize_pem());
+        let e = source_tls(Some("verify-ca"), Some(&with_key)).unwrap_err();
+        assert!(!e.to_string().contains("PRIVATE"), "{e}");
+        let kept = source_tls(Some("verify-ca"), Some(&cert)).unwrap().unwrap();
+        assert!(kept.contains("BEGIN CERTIFICATE"));
+        let bundle = format!("{cert}{cert}");
+        assert!(source_tls(Some("verify-ca"), Some(&bundle))
+            .unwrap()
+            .is_some());
     }
 
     #[test]

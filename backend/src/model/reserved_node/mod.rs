@@ -276,18 +276,15 @@ impl ControlPlane {
         id: &str,
         f: impl FnOnce(&mut Vec<Tag>) -> Result<()>,
     ) -> Result<Vec<Tag>> {
-        let n = {
-            let mut st = self.lock();
-            let n = st
-                .region(scope)
-                .reserved_nodes
-                .get_mut(id)
-                .ok_or_else(|| not_found(id))?;
-            f(&mut n.tags)?;
-            n.clone()
-        };
-        self.persist("reservednode", scope, id, Some(&n))?;
-        Ok(n.tags)
+        self.change_tags(
+            scope,
+            "reservednode",
+            id,
+            |r| r.reserved_nodes.get_mut(id),
+            |n: &mut ReservedNode| &mut n.tags,
+            || not_found(id),
+            f,
+        )
     }
 }
 

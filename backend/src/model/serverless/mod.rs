@@ -133,6 +133,10 @@ pub struct ServerlessMigration {
     /// `prepared`, `migrating`, `completing`.
     pub status: String,
     pub auto_cutover: bool,
+    /// The source serves TLS: the PEM certificate(s) it is verified against
+    /// (`SourceTlsConfiguration` with `verify-ca`).
+    #[serde(default)]
+    pub source_tls_certificate: Option<String>,
 }
 
 impl ServerlessCache {
@@ -435,7 +439,8 @@ impl ControlPlane {
             .collect()
     }
 
-    /// Mutate a cache under the lock and persist it.
+    /// Mutate a cache under the lock and persist it: stored before it is
+    /// visible, so a refused write changes nothing.
     pub fn update_serverless_cache(
         &self,
         scope: &Scope,
@@ -451,10 +456,10 @@ impl ControlPlane {
                 .ok_or_else(|| not_found(name))?;
             let mut next = c.clone();
             f(&mut next)?;
+            self.persist("serverlesscache", scope, &next.name, Some(&next))?;
             *c = next.clone();
             next
         };
-        self.persist("serverlesscache", scope, &c.name, Some(&c))?;
         Ok(c)
     }
 
@@ -728,12 +733,14 @@ impl ControlPlane {
         Ok(cache)
     }
 
+    /// Stored before it is visible (a refused write leaves no cache behind).
     fn insert_serverless(&self, scope: &Scope, c: &ServerlessCache) -> Result<()> {
-        self.lock()
-            .region(scope)
+        let mut st = self.lock();
+        self.persist("serverlesscache", scope, &c.name, Some(c))?;
+        st.region(scope)
             .serverless_caches
             .insert(c.name.clone(), c.clone());
-        self.persist("serverlesscache", scope, &c.name, Some(c))
+        Ok(())
     }
 
     #[allow(clippy::too_many_lines)]
@@ -1183,12 +1190,14 @@ fn not_under_migration(name: &str) -> Error {
 /// Online migration into serverless caches.
 impl ControlPlane {
     /// `PrepareMigration`: check the cache and the source; the cache then
-    /// takes `StartMigration` from that source.
+    /// takes `StartMigration` from that source, over TLS when
+    /// `tls_certificate` (see [`super::migration::source_tls`]).
     pub fn prepare_serverless_migration(
         &self,
         scope: &Scope,
         name: &str,
         src: Source,
+        tls_certificate: Option<String>,
     ) -> Result<ServerlessCache> {
         let c = self.find_serverless_cache(scope, name)?;
         if c.engine == EngineKind::Memcached {
@@ -1216,11 +1225,13 @@ impl ControlPlane {
                 c.name
             )));
         }
+        let tls = tls_certificate.is_some();
         let c = self.update_serverless_cache(scope, &c.name, |c| {
             c.migration = Some(ServerlessMigration {
                 source: src.clone(),
                 status: "prepared".to_owned(),
                 auto_cutover: false,
+                source_tls_certificate: tls_certificate,
             });
             Ok(())
         })?;
@@ -1229,7 +1240,8 @@ impl ControlPlane {
             "serverless-cache",
             &c.name,
             format!(
-                "Migration from {src} to serverless cache {} prepared",
+                "Migration from {src}{} to serverless cache {} prepared",
+                if tls { " (TLS, verify-ca)" } else { "" },
                 c.name
             ),
         );
@@ -1264,7 +1276,8 @@ impl ControlPlane {
                 m.source
             )));
         }
-        self.start_migration(scope, &c.backing_id(), src)?;
+        let tls = m.source_tls_certificate.clone();
+        self.start_migration_from(scope, &c.backing_id(), src, tls)?;
         self.update_serverless_cache(scope, &c.name, |c| {
             if let Some(m) = c.migration.as_mut() {
                 m.status = "migrating".to_owned();
@@ -1339,13 +1352,41 @@ impl ControlPlane {
             .and_then(|g| g.migration);
         match group {
             None => {
-                let _ = self.update_serverless_cache(scope, &c.name, |c| {
+                let forgot = self.update_serverless_cache(scope, &c.name, |c| {
                     c.migration = None;
                     Ok(())
                 });
+                // Still `migrating`: neither completed nor stopped, the
+                // engines gave it up (the backing group's event is hidden).
+                if forgot.is_ok() && m.status == "migrating" {
+                    let how = if m.source_tls_certificate.is_some() {
+                        " over TLS, verifying it against the SourceTlsCertificate given to PrepareMigration"
+                    } else {
+                        ""
+                    };
+                    self.event(
+                        scope,
+                        "serverless-cache",
+                        &c.name,
+                        format!(
+                            "Failed to start migration from {} to serverless cache {}: the cache could not replicate from it{how}",
+                            m.source, c.name
+                        ),
+                    );
+                }
             }
             Some(gm) if gm.synced && m.auto_cutover && gm.completing.is_none() => {
-                let _ = self.complete_migration(scope, &c.backing_id(), false);
+                if self
+                    .complete_migration(scope, &c.backing_id(), false)
+                    .is_ok()
+                {
+                    let _ = self.update_serverless_cache(scope, &c.name, |c| {
+                        if let Some(m) = c.migration.as_mut() {
+                            m.status = "completing".to_owned();
+                        }
+                        Ok(())
+                    });
+                }
             }
             Some(_) => {}
         }

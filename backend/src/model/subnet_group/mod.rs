@@ -222,12 +222,13 @@ impl ControlPlane {
                 .filter(|c| c.subnet_group.as_deref() == Some(name.as_str()))
                 .map(|c| c.id.clone())
                 .collect();
-            let g = r.subnet_groups.get_mut(&name).ok_or_else(|| {
+            let slot = r.subnet_groups.get_mut(&name).ok_or_else(|| {
                 Error::new(
                     Fault::CacheSubnetGroupNotFoundFault,
                     format!("Cache subnet group {name} not found."),
                 )
             })?;
+            let mut g = slot.clone();
             if let Some(ids) = subnet_ids {
                 if !in_use.is_empty() && ids.iter().all(|i| !g.subnet_ids.contains(i)) {
                     return Err(Error::new(
@@ -240,9 +241,11 @@ impl ControlPlane {
             if let Some(d) = description {
                 g.description = d;
             }
-            g.clone()
+            // Stored before it is visible: a refused write changes nothing.
+            self.persist("subnetgroup", scope, &name, Some(&g))?;
+            *slot = g.clone();
+            g
         };
-        self.persist("subnetgroup", scope, &name, Some(&g))?;
         self.event(
             scope,
             "cache-subnet-group",
@@ -279,9 +282,9 @@ impl ControlPlane {
                     ),
                 ));
             }
+            self.persist::<SubnetGroup>("subnetgroup", scope, &name, None)?;
             r.subnet_groups.remove(&name);
         }
-        self.persist::<SubnetGroup>("subnetgroup", scope, &name, None)?;
         self.event(
             scope,
             "cache-subnet-group",

@@ -524,8 +524,9 @@ impl ControlPlane {
         let u = {
             let mut st = self.lock();
             let r = st.region(scope);
-            let u = r.users.get_mut(id).ok_or_else(|| user_not_found(id))?;
-            u.check_active()?;
+            let slot = r.users.get_mut(id).ok_or_else(|| user_not_found(id))?;
+            slot.check_active()?;
+            let mut u = slot.clone();
             if access.is_none() && append.is_none() && new_auth.is_none() && engine.is_none() {
                 return Err(Error::combination(
                     "No modifications were requested: give AccessString, AppendAccessString, Passwords, NoPasswordRequired, AuthenticationMode or Engine.",
@@ -553,9 +554,11 @@ impl ControlPlane {
             }
             u.status = MODIFYING.to_owned();
             u.generation += 1;
-            u.clone()
+            // Stored before it is visible: a refused write changes nothing.
+            self.persist("user", scope, id, Some(&u))?;
+            *slot = u.clone();
+            u
         };
-        self.persist("user", scope, id, Some(&u))?;
         self.event(scope, "user", id, format!("User {id} modification started"));
         self.wake();
         Ok(u)
@@ -568,7 +571,7 @@ impl ControlPlane {
                 "The default user cannot be deleted.",
             ));
         }
-        let (u, groups) = {
+        let u = {
             let mut st = self.lock();
             let r = st.region(scope);
             let u = r.users.get(id).ok_or_else(|| user_not_found(id))?.clone();
@@ -586,7 +589,7 @@ impl ControlPlane {
             }
             // A deleted user leaves its groups.
             let mut changed = Vec::new();
-            for g in r.user_groups.values_mut() {
+            for g in r.user_groups.values() {
                 if g.user_ids.contains(&u.id) && !g.pending_remove.contains(&u.id) {
                     if g.status != ACTIVE {
                         return Err(Error::new(
@@ -597,20 +600,28 @@ impl ControlPlane {
                             ),
                         ));
                     }
+                    let mut g = g.clone();
                     g.pending_remove.push(u.id.clone());
                     g.status = MODIFYING.to_owned();
                     g.generation += 1;
-                    changed.push(g.clone());
+                    changed.push(g);
                 }
             }
-            let u = r.users.get_mut(id).expect("checked above");
+            let mut u = u;
             u.status = DELETING.to_owned();
-            (u.clone(), changed)
+            // The user and its groups in one transaction, before they are
+            // visible: a refused write changes nothing.
+            let mut items = vec![("user", id, Some(Self::encode(&u)?))];
+            for g in &changed {
+                items.push(("usergroup", g.id.as_str(), Some(Self::encode(g)?)));
+            }
+            self.persist_all(scope, &items)?;
+            for g in &changed {
+                r.user_groups.insert(g.id.clone(), g.clone());
+            }
+            r.users.insert(id.to_owned(), u.clone());
+            u
         };
-        for g in &groups {
-            self.persist("usergroup", scope, &g.id, Some(g))?;
-        }
-        self.persist("user", scope, id, Some(&u))?;
         self.wake();
         Ok(u)
     }
@@ -774,10 +785,11 @@ impl ControlPlane {
         let g = {
             let mut st = self.lock();
             let r = st.region(scope);
-            let g = r
+            let slot = r
                 .user_groups
                 .get_mut(id)
                 .ok_or_else(|| group_not_found(id))?;
+            let mut g = slot.clone();
             g.pending_add = add
                 .into_iter()
                 .filter(|u| !g.user_ids.contains(u))
@@ -788,9 +800,11 @@ impl ControlPlane {
             }
             g.status = MODIFYING.to_owned();
             g.generation += 1;
-            g.clone()
+            // Stored before it is visible: a refused write changes nothing.
+            self.persist("usergroup", scope, id, Some(&g))?;
+            *slot = g.clone();
+            g
         };
-        self.persist("usergroup", scope, id, Some(&g))?;
         self.event(
             scope,
             "user-group",
@@ -813,11 +827,12 @@ impl ControlPlane {
         let g = {
             let mut st = self.lock();
             let r = st.region(scope);
-            let g = r
+            let slot = r
                 .user_groups
                 .get_mut(id)
                 .ok_or_else(|| group_not_found(id))?;
-            g.check_active()?;
+            slot.check_active()?;
+            let mut g = slot.clone();
             if let Some(rg) = in_use {
                 return Err(Error::new(
                     Fault::InvalidUserGroupState,
@@ -825,9 +840,10 @@ impl ControlPlane {
                 ));
             }
             g.status = DELETING.to_owned();
-            g.clone()
+            self.persist("usergroup", scope, id, Some(&g))?;
+            *slot = g.clone();
+            g
         };
-        self.persist("usergroup", scope, id, Some(&g))?;
         self.wake();
         Ok(g)
     }
@@ -835,7 +851,7 @@ impl ControlPlane {
     /// Settle a user (the engines have its current generation): `active`,
     /// or gone when it was being deleted.
     pub fn settle_user(&self, scope: &Scope, id: &str, generation: u64) -> Result<()> {
-        let (u, gone) = {
+        let gone = {
             let mut st = self.lock();
             let r = st.region(scope);
             let Some(u) = r.users.get_mut(id) else {
@@ -845,18 +861,20 @@ impl ControlPlane {
                 return Ok(());
             }
             if u.status == DELETING {
-                let u = r.users.remove(id).expect("present");
-                (u, true)
+                self.persist::<User>("user", scope, id, None)?;
+                r.users.remove(id);
+                true
             } else {
-                u.status = ACTIVE.to_owned();
-                (u.clone(), false)
+                let mut next = u.clone();
+                next.status = ACTIVE.to_owned();
+                self.persist("user", scope, id, Some(&next))?;
+                *u = next;
+                false
             }
         };
         if gone {
-            self.persist::<User>("user", scope, id, None)?;
             self.event(scope, "user", id, format!("User {id} deleted"));
         } else {
-            self.persist("user", scope, id, Some(&u))?;
             self.event(
                 scope,
                 "user",
@@ -870,7 +888,7 @@ impl ControlPlane {
     /// Settle a user group: pending changes become its members and it is
     /// `active` (or gone when it was being deleted).
     pub fn settle_user_group(&self, scope: &Scope, id: &str, generation: u64) -> Result<()> {
-        let (g, gone) = {
+        let gone = {
             let mut st = self.lock();
             let r = st.region(scope);
             let Some(g) = r.user_groups.get_mut(id) else {
@@ -880,21 +898,22 @@ impl ControlPlane {
                 return Ok(());
             }
             if g.status == DELETING {
-                let g = r.user_groups.remove(id).expect("present");
-                (g, true)
+                self.persist::<UserGroup>("usergroup", scope, id, None)?;
+                r.user_groups.remove(id);
+                true
             } else {
-                g.user_ids = g.target_members();
-                g.pending_add.clear();
-                g.pending_remove.clear();
-                g.status = ACTIVE.to_owned();
-                (g.clone(), false)
+                let mut next = g.clone();
+                next.user_ids = next.target_members();
+                next.pending_add.clear();
+                next.pending_remove.clear();
+                next.status = ACTIVE.to_owned();
+                self.persist("usergroup", scope, id, Some(&next))?;
+                *g = next;
+                false
             }
         };
         if gone {
-            self.persist::<UserGroup>("usergroup", scope, id, None)?;
             self.event(scope, "user-group", id, format!("User group {id} deleted"));
-        } else {
-            self.persist("usergroup", scope, id, Some(&g))?;
         }
         Ok(())
     }
