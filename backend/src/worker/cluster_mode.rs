@@ -1027,7 +1027,7 @@ impl Reconciler {
                 continue;
             }
             let n = &nodes[i];
-            if self.member_leaving(scope, &n.cluster.id) {
+            if self.member_leaving(scope, &n.cluster.id) || !self.may_recover(&n.spec.key) {
                 continue;
             }
             tracing::warn!(node = %n.spec.key, "cluster node is down; recovering it");

@@ -163,6 +163,10 @@ impl Topology {
 pub struct Front {
     pub acceptor: Option<TlsAcceptor>,
     pub node_tls: bool,
+    /// Transit encryption mode `preferred`: a connection that does not open
+    /// with a TLS ClientHello is served in plaintext (the front still speaks
+    /// TLS to its node).
+    pub plaintext_too: bool,
     topology: RwLock<Arc<Topology>>,
 }
 
@@ -173,6 +177,25 @@ impl Front {
         ca: &crate::tls::Authority,
         names: &[String],
         topology: Topology,
+    ) -> anyhow::Result<Arc<Self>> {
+        Self::with_tls(ca, names, topology, false)
+    }
+
+    /// A front in transit encryption mode `preferred`: TLS and plaintext on
+    /// the same port, told apart by the connection's first byte.
+    pub fn preferred(
+        ca: &crate::tls::Authority,
+        names: &[String],
+        topology: Topology,
+    ) -> anyhow::Result<Arc<Self>> {
+        Self::with_tls(ca, names, topology, true)
+    }
+
+    fn with_tls(
+        ca: &crate::tls::Authority,
+        names: &[String],
+        topology: Topology,
+        plaintext_too: bool,
     ) -> anyhow::Result<Arc<Self>> {
         use rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
         let issued = ca.issue(names)?;
@@ -188,6 +211,7 @@ impl Front {
         Ok(Arc::new(Self {
             acceptor: Some(TlsAcceptor::from(Arc::new(config))),
             node_tls: true,
+            plaintext_too,
             topology: RwLock::new(Arc::new(topology)),
         }))
     }
@@ -198,6 +222,7 @@ impl Front {
         Arc::new(Self {
             acceptor: None,
             node_tls: false,
+            plaintext_too: false,
             topology: RwLock::new(Arc::new(topology)),
         })
     }

@@ -282,7 +282,7 @@ impl Reconciler {
             .filter(|m| !m.busy && m.status == NodeStatus::Stopped)
         {
             settled = false;
-            if self.member_leaving(scope, &m.cluster.id) {
+            if self.member_leaving(scope, &m.cluster.id) || !self.may_recover(&m.spec.key) {
                 continue;
             }
             tracing::warn!(node = %m.spec.key, "node of a group served by fronts is down; recovering it");
@@ -448,8 +448,11 @@ impl Reconciler {
                 // naming the node's and the configuration endpoint's
                 // addresses) and speaks TLS on to the engine.
                 let names = tls_names(self.cp.as_ref(), scope, &m.cluster, m.endpoint.0);
+                let preferred = m.cluster.transit_mode.as_deref() == Some("preferred");
                 let make = || {
-                    if tls {
+                    if tls && preferred {
+                        Front::preferred(&self.ca, &names, topology.clone())
+                    } else if tls {
                         Front::new(&self.ca, &names, topology.clone())
                     } else {
                         Ok(Front::plain(topology.clone()))

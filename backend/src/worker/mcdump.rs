@@ -17,6 +17,7 @@
 //! that expired since the dump are not set.
 
 use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -191,9 +192,19 @@ pub fn decode(data: &[u8]) -> anyhow::Result<Vec<Item>> {
     Ok(items)
 }
 
-/// Set `items` on the node at `host:port`; how many were set (those that
+/// How often a load's progress is logged while it lasts.
+const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+
+/// Set `items` on the node at `host:port` (`node`, for the log: how far the load
+/// is, every `PROGRESS_EVERY` while it lasts); how many were set (those that
 /// expired since the dump are not).
-pub async fn load(host: Ipv4Addr, port: u16, tls: bool, items: &[Item]) -> anyhow::Result<usize> {
+pub async fn load(
+    host: Ipv4Addr,
+    port: u16,
+    tls: bool,
+    items: &[Item],
+    node: &str,
+) -> anyhow::Result<usize> {
     let mut s = BufReader::new(resp::open(host, port, tls).await?);
     let at = now();
     let live: Vec<(&Item, i64)> = items
@@ -212,7 +223,19 @@ pub async fn load(host: Ipv4Addr, port: u16, tls: bool, items: &[Item]) -> anyho
             }
         })
         .collect();
-    for chunk in live.chunks(BATCH) {
+    let mut logged = Instant::now();
+    for (n, chunk) in live.chunks(BATCH).enumerate() {
+        if logged.elapsed() >= PROGRESS_EVERY {
+            logged = Instant::now();
+            let done = n * BATCH;
+            tracing::info!(
+                node,
+                items = done,
+                of = live.len(),
+                "restoring a snapshot: {}% of the Memcached dump's items loaded",
+                done * 100 / live.len()
+            );
+        }
         let mut req = Vec::new();
         for (i, exp) in chunk {
             req.extend_from_slice(

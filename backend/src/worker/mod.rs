@@ -63,6 +63,10 @@ pub struct Reconciler {
     /// Nodes whose recovery failed (their keys), announced once until one
     /// succeeds.
     recovery_failures: Mutex<HashSet<String>>,
+    /// Group members that died again before they answered after a recovery
+    /// (their keys): how many times in a row, and when the next recovery may
+    /// start (a node that dies at every start is not started every pass).
+    died_again: Mutex<HashMap<String, (u32, Instant)>>,
     /// Snapshots whose work is running.
     snap_inflight: Mutex<HashSet<(Scope, String)>>,
     /// Scopes whose users' pass is running.
@@ -83,6 +87,7 @@ impl Reconciler {
             failed_at: Mutex::new(HashMap::new()),
             create_failures: Mutex::new(HashMap::new()),
             recovery_failures: Mutex::new(HashSet::new()),
+            died_again: Mutex::new(HashMap::new()),
             snap_inflight: Mutex::new(HashSet::new()),
             users_inflight: Mutex::new(HashSet::new()),
         })
@@ -141,6 +146,33 @@ impl Reconciler {
     /// cluster: a node started while its cluster is being removed would be an
     /// engine nobody owns. False when the cluster is busy, going or gone, or
     /// the start failed.
+    /// Whether a recovery of node `key` may start now: not while it backs off
+    /// after dying again before it answered (1 s, doubling, at most 30 s).
+    fn may_recover(&self, key: &str) -> bool {
+        self.died_again
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(key)
+            .is_none_or(|(_, next)| Instant::now() >= *next)
+    }
+
+    /// Node `key`, just recovered, died before it answered (`false`) or
+    /// answered (`true`).
+    fn recovered(&self, key: &str, answered: bool) {
+        let mut m = self
+            .died_again
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if answered {
+            m.remove(key);
+            return;
+        }
+        let e = m.entry(key.to_owned()).or_insert((0, Instant::now()));
+        e.0 = e.0.saturating_add(1);
+        let wait = Duration::from_millis(500).saturating_mul(1 << e.0.min(6));
+        e.1 = Instant::now() + wait.min(Duration::from_secs(30));
+    }
+
     async fn recover_node(&self, scope: &Scope, cluster: &str, spec: &NodeSpec) -> bool {
         let key = (scope.clone(), cluster.to_owned());
         if !self

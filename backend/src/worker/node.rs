@@ -104,7 +104,10 @@ pub(super) fn spec(cp: &ControlPlane, scope: &Scope, c: &CacheCluster, n: &Cache
     let mut spec = c.node_spec(scope, n, &cp.settings.nodes_dir, config);
     if fronted {
         // The node's endpoint is its front's; the engine answers beside it.
+        // In transit encryption mode `preferred` the front is what answers
+        // plaintext too (it speaks TLS to its engine).
         spec.port = fronted_engine_port(n.port);
+        spec.plain_port = None;
     }
     if c.engine != EngineKind::Memcached {
         spec.users = cluster_users(cp, scope, c);
@@ -580,9 +583,92 @@ pub(super) async fn push_pending_users(cp: &ControlPlane, scope: &Scope, rg: &st
     }
 }
 
+/// How often a restore's progress is logged while it lasts.
+pub(super) const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+
+/// `n` bytes in MiB, for the log.
+#[must_use]
+pub(super) fn mib(n: u64) -> String {
+    format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0))
+}
+
+/// How far an engine is in loading its RDB, from `INFO persistence` (`loading:1`).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Loading {
+    pub loaded_bytes: u64,
+    pub total_bytes: u64,
+    pub percent: f64,
+    pub eta_seconds: i64,
+}
+
+/// What `INFO persistence` says of a load in progress; `None` when none is.
+#[must_use]
+pub(super) fn loading(info: &str) -> Option<Loading> {
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.trim_end().strip_prefix(name)?.strip_prefix(':'))
+    };
+    if field("loading") != Some("1") {
+        return None;
+    }
+    Some(Loading {
+        loaded_bytes: field("loading_loaded_bytes")?.parse().ok()?,
+        total_bytes: field("loading_total_bytes")?.parse().ok()?,
+        percent: field("loading_loaded_perc")?.parse().ok()?,
+        eta_seconds: field("loading_eta_seconds")?.parse().ok()?,
+    })
+}
+
+/// Logs, every `PROGRESS_EVERY`, how far the engine of a node being restored is
+/// in loading the snapshot's RDB (it answers `-LOADING` meanwhile). It never
+/// returns: the caller races it against the node becoming ready.
+pub(super) async fn log_loading(spec: &NodeSpec, tls: bool) {
+    loop {
+        tokio::time::sleep(PROGRESS_EVERY).await;
+        let Ok(mut conn) = connect(spec.host, spec.port, tls).await else {
+            continue; // not listening yet
+        };
+        let Ok(info) = conn.cmd(&["INFO", "persistence"]).await else {
+            continue;
+        };
+        if let Some(l) = info.as_text().as_deref().and_then(loading) {
+            tracing::info!(
+                node = %spec.key,
+                loaded = %mib(l.loaded_bytes),
+                of = %mib(l.total_bytes),
+                eta_seconds = l.eta_seconds,
+                "restoring a snapshot: the engine has loaded {:.0}% of it",
+                l.percent
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loading_progress_is_read_from_info_persistence() {
+        let info = "# Persistence\r\nloading:1\r\nasync_loading:0\r\n\
+                    loading_start_time:1700000000\r\nloading_total_bytes:1073741824\r\n\
+                    loading_rdb_used_mem:0\r\nloading_loaded_bytes:268435456\r\n\
+                    loading_loaded_perc:25.00\r\nloading_eta_seconds:3\r\n";
+        assert_eq!(
+            loading(info),
+            Some(Loading {
+                loaded_bytes: 268_435_456,
+                total_bytes: 1_073_741_824,
+                percent: 25.0,
+                eta_seconds: 3,
+            })
+        );
+        assert_eq!(
+            loading("# Persistence\r\nloading:0\r\nasync_loading:0\r\n"),
+            None
+        );
+        assert_eq!(mib(268_435_456), "256.0 MiB");
+    }
 
     #[test]
     fn memcached_parameters_become_options() {

@@ -231,6 +231,16 @@ async fn forward(
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         return match &front.acceptor {
             Some(acceptor) => {
+                if front.plaintext_too {
+                    // Clients speak first (RESP or a TLS ClientHello).
+                    let mut first = [0u8; 1];
+                    if sock.peek(&mut first).await? == 0 {
+                        return Ok(());
+                    }
+                    if first[0] != 0x16 {
+                        return relay_until_moved(sock, node, &front, rx, target).await;
+                    }
+                }
                 let client = acceptor.accept(sock).await?;
                 relay_until_moved(client, node, &front, rx, target).await
             }

@@ -313,7 +313,20 @@ impl Reconciler {
                 (restore, None)
             };
             jobs.push(tokio::spawn(async move {
+                let restoring = restore.is_some() || load.is_some();
+                let began = Instant::now();
+                let mut ready_in = READY_TIMEOUT;
                 if let Some(rdb) = restore {
+                    let size = std::fs::metadata(&rdb).map(|m| m.len()).unwrap_or(0);
+                    // A large RDB takes the engine a while to load: a second more
+                    // per 20 MiB (engines load hundreds of MiB a second).
+                    ready_in += Duration::from_secs(size / (20 << 20));
+                    tracing::info!(
+                        node = %spec.key,
+                        snapshot = %rdb.display(),
+                        size = %node::mib(size),
+                        "restoring a snapshot: copying its RDB into the node's data directory"
+                    );
                     tokio::fs::create_dir_all(&spec.data_dir).await?;
                     // Decrypted when the snapshot is encrypted at rest.
                     let (from, to, keys) =
@@ -333,16 +346,39 @@ impl Reconciler {
                     }
                 }
                 let info = node::start(rt.as_ref(), &ca, &spec, &names).await?;
-                engine::wait_ready(rt.as_ref(), &spec, READY_TIMEOUT).await?;
+                if restoring && spec.engine != EngineKind::Memcached {
+                    // The engine loads the RDB before it answers: say how far it is.
+                    tokio::select! {
+                        r = engine::wait_ready(rt.as_ref(), &spec, ready_in) => r?,
+                        () = node::log_loading(&spec, tls) => {}
+                    }
+                    tracing::info!(
+                        node = %spec.key,
+                        seconds = began.elapsed().as_secs_f64(),
+                        "restoring a snapshot: done, the node has loaded it"
+                    );
+                } else {
+                    engine::wait_ready(rt.as_ref(), &spec, READY_TIMEOUT).await?;
+                }
                 if let Some(dump) = load {
                     let data = tokio::task::spawn_blocking(move || {
                         let data = std::fs::read(&dump)?;
                         keys.plaintext(data)
                     })
                     .await??;
+                    tracing::info!(
+                        node = %spec.key,
+                        size = %node::mib(data.len() as u64),
+                        "restoring a snapshot: loading its Memcached dump into the node"
+                    );
                     let items = mcdump::decode(&data)?;
-                    let n = mcdump::load(spec.host, spec.port, tls, &items).await?;
-                    tracing::info!(node = %spec.key, items = n, "memcached dump loaded");
+                    let n = mcdump::load(spec.host, spec.port, tls, &items, &spec.key).await?;
+                    tracing::info!(
+                        node = %spec.key,
+                        items = n,
+                        seconds = began.elapsed().as_secs_f64(),
+                        "restoring a snapshot: done, the Memcached dump is loaded"
+                    );
                 }
                 anyhow::Ok((node_id, restart, info.substitution))
             }));

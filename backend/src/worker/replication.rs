@@ -75,6 +75,8 @@ impl Reconciler {
     /// One pass over every replication group, each in a task of its own (a slow
     /// restart in one group must not hold up a failover in another).
     pub(super) async fn replication_pass(self: &std::sync::Arc<Self>) {
+        // Failovers of global datastores first: they hold their members' passes.
+        self.global_failovers();
         let groups: Vec<(Scope, ReplicationGroup)> = {
             let st = self.cp.lock();
             st.regions
@@ -129,7 +131,12 @@ impl Reconciler {
     }
 
     /// Wait for a recovered member's engine, giving up as soon as the member is
-    /// being deleted (a group deleted meanwhile must not wait on it).
+    /// being deleted (a group deleted meanwhile must not wait on it) or its
+    /// engine is dead again (killed or crashed while starting): the group's
+    /// pass must not wait out `READY_TIMEOUT` for it while its other members
+    /// go unwatched (a primary that died meanwhile was failed over 60 s late:
+    /// drill 2). A later pass recovers it again, backing off while it keeps
+    /// dying (`may_recover`).
     pub(super) async fn wait_member_ready(
         &self,
         scope: &Scope,
@@ -138,13 +145,19 @@ impl Reconciler {
     ) -> bool {
         let deadline = Instant::now() + READY_TIMEOUT;
         while Instant::now() < deadline {
-            if engine::wait_ready(self.runtime(), spec, Duration::from_secs(1))
+            if engine::wait_ready(self.runtime(), spec, Duration::from_millis(250))
                 .await
                 .is_ok()
             {
+                self.recovered(&spec.key, true);
                 return true;
             }
             if self.member_leaving(scope, cluster) {
+                return false;
+            }
+            if self.runtime().status(spec).await == NodeStatus::Stopped {
+                tracing::warn!(node = %spec.key, "recovered member died again before it answered");
+                self.recovered(&spec.key, false);
                 return false;
             }
         }
@@ -410,7 +423,7 @@ impl Reconciler {
             .iter_mut()
             .filter(|m| !m.busy && m.status == NodeStatus::Stopped)
         {
-            if self.member_leaving(scope, &m.cluster.id) {
+            if self.member_leaving(scope, &m.cluster.id) || !self.may_recover(&m.spec.key) {
                 continue;
             }
             tracing::warn!(node = %m.spec.key, "replication group member is down; recovering it");

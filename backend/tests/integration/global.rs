@@ -49,6 +49,26 @@ async fn wait_global(c: &Client, id: &str, status: &str) -> GlobalReplicationGro
     .await
 }
 
+/// Make a global datastore of `primary` (id suffix `suffix`) and wait until
+/// it is `primary-only`: its id and what it describes then.
+async fn new_global(c: &Client, primary: &str, suffix: &str) -> (String, GlobalReplicationGroup) {
+    let g = c
+        .create_global_replication_group()
+        .global_replication_group_id_suffix(suffix)
+        .primary_replication_group_id(primary)
+        .send()
+        .await
+        .unwrap();
+    let gid = g
+        .global_replication_group()
+        .unwrap()
+        .global_replication_group_id()
+        .unwrap()
+        .to_owned();
+    let g = wait_global(c, &gid, "primary-only").await;
+    (gid, g)
+}
+
 async fn wait_group(c: &Client, id: &str) -> aws_sdk_elasticache::types::ReplicationGroup {
     eventually(
         &format!("replication group {id} available"),
@@ -589,20 +609,7 @@ async fn cluster_mode_secondary_replicates_reshards_and_fails_over() {
             .await
             .unwrap();
         let pg = wait_shards(&east, &p, 3).await;
-        let g = east
-            .create_global_replication_group()
-            .global_replication_group_id_suffix("sharded")
-            .primary_replication_group_id(&p)
-            .send()
-            .await
-            .unwrap();
-        let gid = g
-            .global_replication_group()
-            .unwrap()
-            .global_replication_group_id()
-            .unwrap()
-            .to_owned();
-        wait_global(&east, &gid, "primary-only").await;
+        let (gid, _) = new_global(&east, &p, "sharded").await;
         west.create_replication_group()
             .replication_group_id(&s)
             .replication_group_description("sharded secondary region")
@@ -879,20 +886,7 @@ async fn cluster_mode_datastore_reshards_its_primary() {
         .await
         .unwrap();
     wait_group(&east, &p).await;
-    let g = east
-        .create_global_replication_group()
-        .global_replication_group_id_suffix("sharded")
-        .primary_replication_group_id(&p)
-        .send()
-        .await
-        .unwrap();
-    let gid = g
-        .global_replication_group()
-        .unwrap()
-        .global_replication_group_id()
-        .unwrap()
-        .to_owned();
-    let g = wait_global(&east, &gid, "primary-only").await;
+    let (gid, g) = new_global(&east, &p, "sharded").await;
     assert_eq!(g.cluster_enabled(), Some(true));
     assert_eq!(g.global_node_groups().len(), 2);
     // A secondary over TLS: its fronts end TLS, `redis-cli --tls -c` follows
@@ -990,4 +984,348 @@ async fn cluster_mode_datastore_reshards_its_primary() {
         },
     )
     .await;
+}
+
+/// What a writer saw: the numbers whose `SET` was acknowledged (`OK`), and
+/// how many writes were refused (`-READONLY` and the like) or lost their
+/// connection.
+#[derive(Debug, Default)]
+struct Written {
+    acked: Vec<usize>,
+    refused: usize,
+    dropped: usize,
+}
+
+enum WriteConn {
+    Plain(redis::aio::MultiplexedConnection),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+/// Where a writer writes: a primary endpoint, or a configuration endpoint
+/// through a cluster client.
+#[derive(Clone, Copy)]
+enum Target {
+    Plain(Ep),
+    Cluster(Ep),
+}
+
+async fn write_conn(t: Target) -> Option<WriteConn> {
+    let fut = async {
+        match t {
+            Target::Plain(at) => redis::Client::open(format!("redis://{at}/"))
+                .ok()?
+                .get_multiplexed_async_connection()
+                .await
+                .ok()
+                .map(WriteConn::Plain),
+            Target::Cluster(at) => {
+                redis::cluster::ClusterClient::new(vec![format!("redis://{at}/")])
+                    .ok()?
+                    .get_async_connection()
+                    .await
+                    .ok()
+                    .map(WriteConn::Cluster)
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), fut)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Writes `fo:<n>` = `n`, n = 0, 1, …, one at a time through `t` until
+/// `stop`, reconnecting when the connection goes.
+async fn writer(t: Target, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Written {
+    use std::sync::atomic::Ordering;
+    let mut w = Written::default();
+    let mut n = 0usize;
+    while !stop.load(Ordering::Relaxed) {
+        let Some(mut conn) = write_conn(t).await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        while !stop.load(Ordering::Relaxed) {
+            let cmd = redis::cmd("SET").arg(format!("fo:{n}")).arg(n).clone();
+            let reply = tokio::time::timeout(Duration::from_secs(60), async {
+                match &mut conn {
+                    WriteConn::Plain(c) => cmd.query_async::<String>(c).await,
+                    WriteConn::Cluster(c) => cmd.query_async::<String>(c).await,
+                }
+            })
+            .await;
+            n += 1;
+            match reply {
+                Ok(Ok(_)) => w.acked.push(n - 1),
+                Ok(Err(e)) if e.is_io_error() || e.is_connection_dropped() => {
+                    w.dropped += 1;
+                    break;
+                }
+                Ok(Err(_)) => {
+                    w.refused += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(_) => {
+                    w.dropped += 1;
+                    break;
+                }
+            }
+        }
+    }
+    w
+}
+
+/// Acknowledged numbers that do not read back through `t`.
+async fn missing(t: Target, acked: &[usize]) -> Vec<usize> {
+    let mut conn = eventually("a connection to read back", Duration::from_secs(30), || {
+        write_conn(t)
+    })
+    .await;
+    let mut bad = Vec::new();
+    for &n in acked {
+        let cmd = redis::cmd("GET").arg(format!("fo:{n}")).clone();
+        let v: Option<String> = match &mut conn {
+            WriteConn::Plain(c) => cmd.query_async(c).await.unwrap_or(None),
+            WriteConn::Cluster(c) => cmd.query_async(c).await.unwrap_or(None),
+        };
+        if v != Some(n.to_string()) {
+            bad.push(n);
+        }
+    }
+    bad
+}
+
+/// A failover synchronises first: a writer keeps writing to the primary
+/// region through the failover until its writes are refused; every write the
+/// old primary acknowledged reads back in the new primary region.
+async fn failover_under_writes(
+    rt: &str,
+    east: &Client,
+    west: &Client,
+    gid: &str,
+    (p, s): (&str, &str),
+    (from, to): (Target, Target),
+) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let stop = Arc::new(AtomicBool::new(false));
+    let task = tokio::spawn(writer(from, stop.clone()));
+    // Some writes before the failover is asked for.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let asked = Instant::now();
+    west.failover_global_replication_group()
+        .global_replication_group_id(gid)
+        .primary_region("us-west-2")
+        .primary_replication_group_id(s)
+        .send()
+        .await
+        .unwrap();
+    let g = wait_global(east, gid, "available").await;
+    assert_eq!(roles(&g)[0], (s.to_owned(), "PRIMARY".into()), "{rt}");
+    assert_eq!(roles(&g)[1], (p.to_owned(), "SECONDARY".into()), "{rt}");
+    eprintln!("{rt}: failover under writes took {:?}", asked.elapsed());
+    // The writer goes on until the old primary region refuses its writes.
+    let probe = match from {
+        Target::Plain(at) => at,
+        Target::Cluster(at) => at,
+    };
+    until_reply(
+        "the old primary region refuses writes",
+        || cli_c(probe, &["SET", "fo:probe", "x"]),
+        |r| r.contains("READONLY"),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    let w = task.await.unwrap();
+    eprintln!(
+        "{rt}: writer: {} acknowledged, {} refused, {} dropped connections",
+        w.acked.len(),
+        w.refused,
+        w.dropped
+    );
+    assert!(w.acked.len() > 10, "{rt}: the writer wrote: {w:?}");
+    let lost = missing(to, &w.acked).await;
+    assert!(
+        lost.is_empty(),
+        "{rt}: {} of {} acknowledged writes missing in the new primary region: {:?}",
+        lost.len(),
+        w.acked.len(),
+        &lost[..lost.len().min(20)]
+    );
+    // The events say the swap happened after the writes stopped.
+    let events = west
+        .describe_events()
+        .source_type(aws_sdk_elasticache::types::SourceType::ReplicationGroup)
+        .source_identifier(s)
+        .duration(60)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        events.events().iter().any(|e| e
+            .message()
+            .unwrap_or_default()
+            .contains("is now the primary")),
+        "{rt}: {:?}",
+        events.events()
+    );
+}
+
+/// Cluster mode disabled, and enabled (a Redis Cluster primary region that
+/// restarts behind fronts): no write the old primary acknowledged is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_keeps_every_acknowledged_write() {
+    for rt in common::runtimes() {
+        for sharded in [false, true] {
+            let tmp = tempfile::Builder::new()
+                .prefix("ec-global-fo-")
+                .tempdir()
+                .unwrap();
+            let dir = tmp.path().to_path_buf();
+            let _guard = Guard(dir.clone());
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let b = Backend::start_in(&rt, &dir, port);
+            let (east, west) = (b.client_in("us-east-1"), b.client_in("us-west-2"));
+            let (p, s) = (common::name("gfp"), common::name("gfs"));
+            let req = east
+                .create_replication_group()
+                .replication_group_id(&p)
+                .replication_group_description("primary region")
+                .engine("redis")
+                .cache_node_type("cache.r5.large")
+                .automatic_failover_enabled(true);
+            let req = if sharded {
+                req.num_node_groups(2)
+                    .replicas_per_node_group(1)
+                    .cache_parameter_group_name("default.redis7.cluster.on")
+            } else {
+                req.num_cache_clusters(2)
+            };
+            req.send().await.unwrap();
+            wait_group(&east, &p).await;
+            let (gid, _) = new_global(&east, &p, "fo").await;
+            west.create_replication_group()
+                .replication_group_id(&s)
+                .replication_group_description("secondary region")
+                .global_replication_group_id(&gid)
+                .send()
+                .await
+                .unwrap();
+            let (pg, sg) = (wait_group(&east, &p).await, wait_group(&west, &s).await);
+            wait_global(&east, &gid, "available").await;
+            let targets = if sharded {
+                (
+                    Target::Cluster(config_ep(&pg)),
+                    Target::Cluster(config_ep(&sg)),
+                )
+            } else {
+                (
+                    Target::Plain(endpoints(&pg).0),
+                    Target::Plain(endpoints(&sg).0),
+                )
+            };
+            let rt_name = format!("{rt} sharded={sharded}");
+            failover_under_writes(&rt_name, &east, &west, &gid, (&p, &s), targets).await;
+            drop(b);
+        }
+    }
+}
+
+/// Cluster mode in transit encryption mode `preferred`: the secondary's
+/// fronts answer TLS and plaintext on the same port (told apart by the first
+/// byte), as the primary region's Redis Cluster nodes do; after a failover
+/// the old primary region's fronts do too. Process runtime only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_mode_datastore_in_transit_mode_preferred() {
+    let b = Backend::start("process");
+    let (east, west) = (b.client_in("us-east-1"), b.client_in("us-west-2"));
+    let ca = fetch_ca(&b).await;
+    let (p, s) = (common::name("gpp"), common::name("gps"));
+    east.create_replication_group()
+        .replication_group_id(&p)
+        .replication_group_description("sharded, TLS preferred")
+        .engine("redis")
+        .cache_node_type("cache.r6g.large")
+        .num_node_groups(2)
+        .replicas_per_node_group(1)
+        .cache_parameter_group_name("default.redis7.cluster.on")
+        .automatic_failover_enabled(true)
+        .transit_encryption_enabled(true)
+        .transit_encryption_mode("preferred".into())
+        .send()
+        .await
+        .unwrap();
+    wait_group(&east, &p).await;
+    let (gid, _) = new_global(&east, &p, "preferred").await;
+    west.create_replication_group()
+        .replication_group_id(&s)
+        .replication_group_description("secondary")
+        .global_replication_group_id(&gid)
+        .send()
+        .await
+        .unwrap();
+    let sg = wait_group(&west, &s).await;
+    assert_eq!(
+        sg.transit_encryption_mode().map(|m| m.as_str()),
+        Some("preferred"),
+        "the mode comes from the primary"
+    );
+    let (pe, se) = (config_ep(&wait_group(&east, &p).await), config_ep(&sg));
+    wait_global(&east, &gid, "available").await;
+    for k in ["a", "b", "c"] {
+        assert_eq!(
+            cli_c(pe, &["SET", k, "plain"]),
+            "OK",
+            "plaintext on the primary"
+        );
+    }
+    for k in ["a", "b", "c"] {
+        until_reply(
+            "the key in plaintext on the secondary",
+            || cli_c(se, &["GET", k]),
+            |r| r == "plain",
+        )
+        .await;
+        assert_eq!(
+            cli_with(&ca, se, None, true, &["GET", k]),
+            "plain",
+            "TLS on the same port of the secondary"
+        );
+    }
+    let r = cli_c(se, &["SET", "a", "x"]);
+    assert!(r.contains("READONLY"), "{r}");
+
+    // A failover: the old primary region, now behind fronts, answers both too.
+    west.failover_global_replication_group()
+        .global_replication_group_id(&gid)
+        .primary_region("us-west-2")
+        .primary_replication_group_id(&s)
+        .send()
+        .await
+        .unwrap();
+    wait_global(&east, &gid, "available").await;
+    until_reply(
+        "the new primary region writable in plaintext",
+        || cli_c(se, &["SET", "a", "after"]),
+        |r| r == "OK",
+    )
+    .await;
+    until_reply(
+        "the old primary region follows, in plaintext",
+        || cli_c(pe, &["GET", "a"]),
+        |r| r == "after",
+    )
+    .await;
+    assert_eq!(
+        cli_with(&ca, pe, None, true, &["GET", "a"]),
+        "after",
+        "and over TLS"
+    );
+    let r = cli_with(&ca, pe, None, true, &["SET", "a", "x"]);
+    assert!(r.contains("READONLY"), "{r}");
 }

@@ -282,6 +282,24 @@ async fn scenario(runtime: &str) {
     let r1 = name("r1");
     let r1_addr = create_redis(&c, &r1, Some(&s1), None).await;
     assert_keys(r1_addr, "k").await;
+    // The log says what is restored where, how big it is, and when it is done
+    // (a large snapshot's load also says how far it is, every 2 s).
+    let log = b.log_text();
+    let node = format!("{ACCOUNT}-{REGION}-{r1}-0001");
+    let lines = |what: &str| {
+        log.lines()
+            .filter(|l| l.contains(what) && l.contains(&node))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let copying = lines("restoring a snapshot: copying its RDB");
+    assert_eq!(copying.len(), 1, "{log}");
+    assert!(
+        copying[0].contains(&file.display().to_string()),
+        "{copying:?}"
+    );
+    assert!(copying[0].contains(" MiB"), "{copying:?}");
+    assert_eq!(lines("restoring a snapshot: done").len(), 1, "{log}");
     let r2 = name("r2");
     let r2_addr = create_redis(&c, &r2, None, Some("s3://itest-bucket/exported-0001.rdb")).await;
     assert_keys(r2_addr, "k").await;

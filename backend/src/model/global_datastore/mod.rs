@@ -51,6 +51,12 @@ pub struct GlobalReplicationGroup {
     /// `DeleteGlobalReplicationGroup` with `RetainPrimaryReplicationGroup=false`.
     #[serde(default)]
     pub delete_primary: bool,
+    /// `FailoverGlobalReplicationGroup` asked for, not done yet: (region,
+    /// replication group) of the secondary that becomes the primary. The
+    /// worker first stops writes in the primary region and lets the
+    /// secondary catch up, then swaps the roles (`complete_global_failover`).
+    #[serde(default)]
+    pub failover_to: Option<(String, String)>,
 }
 
 impl GlobalReplicationGroup {
@@ -238,14 +244,15 @@ impl ControlPlane {
         all
     }
 
-    /// Mutate a datastore under the lock, persist it, wake the reconciler.
+    /// Mutate a datastore under the lock, persist it (before it is visible),
+    /// wake the reconciler.
     fn update_global(
         &self,
         scope: &Scope,
         id: &str,
         f: impl FnOnce(&mut GlobalReplicationGroup) -> Result<()>,
     ) -> Result<GlobalReplicationGroup> {
-        let (home, g) = {
+        let g = {
             let mut st = self.lock();
             let (home, _) = locate(&st, &scope.account, id).ok_or_else(|| not_found(id))?;
             let g = st
@@ -255,10 +262,11 @@ impl ControlPlane {
                 .ok_or_else(|| not_found(id))?;
             let mut next = g.clone();
             f(&mut next)?;
+            // Stored before it is visible: a refused write changes nothing.
+            self.persist("globalreplicationgroup", &home, &next.id, Some(&next))?;
             *g = next.clone();
-            (home, next)
+            next
         };
-        self.persist("globalreplicationgroup", &home, &g.id, Some(&g))?;
         self.wake();
         Ok(g)
     }
@@ -270,6 +278,11 @@ impl ControlPlane {
             Ok(())
         })
         .map(|_| ())
+    }
+
+    /// An event in every region of the datastore, from the worker.
+    pub fn global_note(&self, g: &GlobalReplicationGroup, account: &str, msg: &str) {
+        self.global_event(g, account, msg);
     }
 
     /// An event in every region of the datastore.
@@ -407,6 +420,7 @@ impl ControlPlane {
             created: Self::now(),
             tags,
             delete_primary: false,
+            failover_to: None,
         };
         {
             let mut st = self.lock();
@@ -416,11 +430,12 @@ impl ControlPlane {
                     format!("Global replication group {id} already exists."),
                 ));
             }
+            // Stored before it is visible.
+            self.persist("globalreplicationgroup", scope, &id, Some(&g))?;
             st.region(scope)
                 .global_replication_groups
                 .insert(id.clone(), g.clone());
         }
-        self.persist("globalreplicationgroup", scope, &id, Some(&g))?;
         self.link_member(scope, &rg.id, Some(id.clone()))?;
         self.use_global_parameter_group(scope, &rg)?;
         self.event(
@@ -490,11 +505,6 @@ impl ControlPlane {
             .into_iter()
             .next()
             .ok_or_else(|| Error::internal("primary group without members"))?;
-        if rg.cluster_enabled() && c.transit_mode.as_deref() == Some("preferred") {
-            return Err(Error::invalid(format!(
-                "Joining global replication group {gid} as a secondary: cluster mode enabled global datastores in transit encryption mode preferred are not available yet in elasticache-local (see docs/global-datastores.md)."
-            )));
-        }
         Ok((ps, rg, c))
     }
 
@@ -840,8 +850,57 @@ impl ControlPlane {
                 "Replication group {rg} in region {region} is already the primary of global replication group {id}."
             )));
         }
-        let (r2, rg2) = (region.to_owned(), rg.clone());
+        let to = (region.to_owned(), rg.clone());
         let g = self.update_global(scope, id, move |g| {
+            g.failover_to = Some(to);
+            g.status = lifecycle::MODIFYING.to_owned();
+            Ok(())
+        })?;
+        self.global_event(
+            &g,
+            &scope.account,
+            &format!(
+                "Failover of global replication group {id} to replication group {rg} in region {region} started"
+            ),
+        );
+        Ok(g)
+    }
+
+    /// Datastores with a failover asked for and not done yet (the worker's).
+    #[must_use]
+    pub fn pending_global_failovers(&self) -> Vec<(Scope, GlobalReplicationGroup)> {
+        let st = self.lock();
+        st.regions
+            .iter()
+            .flat_map(|(s, r)| {
+                r.global_replication_groups
+                    .values()
+                    .filter(|g| g.failover_to.is_some())
+                    .map(move |g| (s.clone(), g.clone()))
+            })
+            .collect()
+    }
+
+    /// The worker stopped writes in the primary region and let the secondary
+    /// catch up (or gave up waiting): the roles swap. The new primary's
+    /// shard primaries stop replicating, the others follow them. The
+    /// datastore after, and whether the roles swapped (not when the chosen
+    /// secondary left meanwhile).
+    pub fn complete_global_failover(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<(GlobalReplicationGroup, bool)> {
+        let mut swapped = false;
+        let g = self.update_global(scope, id, |g| {
+            let Some((r2, rg2)) = g.failover_to.take() else {
+                return Err(bad_state(g, "complete a failover"));
+            };
+            if g.member(&r2, &rg2).is_none() {
+                // The member left meanwhile: nothing to swap.
+                return Ok(());
+            }
+            swapped = true;
             for m in &mut g.members {
                 if m.region == r2 && m.replication_group_id == rg2 {
                     m.role = PRIMARY.to_owned();
@@ -862,14 +921,17 @@ impl ControlPlane {
             let ms = Scope::new(scope.account.clone(), m.region.clone());
             self.serve_by_fronts(&ms, &m.replication_group_id)?;
         }
-        self.global_event(
-            &g,
-            &scope.account,
-            &format!(
-                "Failover of global replication group {id} to replication group {rg} in region {region} started"
-            ),
-        );
-        Ok(g)
+        if let Some(p) = g.primary().filter(|_| swapped) {
+            self.global_event(
+                &g,
+                &scope.account,
+                &format!(
+                    "Replication group {} in region {} is now the primary of global replication group {id}",
+                    p.replication_group_id, p.region
+                ),
+            );
+        }
+        Ok((g, swapped))
     }
 
     /// A cluster-mode group turns to cluster mode served by fronts (a no-op
@@ -1089,6 +1151,7 @@ impl ControlPlane {
                 }
                 busy |= m.status != ASSOCIATED;
             }
+            busy |= g.failover_to.is_some();
             let next = if busy {
                 if g.status == lifecycle::CREATING {
                     lifecycle::CREATING
@@ -1163,15 +1226,18 @@ impl ControlPlane {
                 }
             }
         }
-        let gone = self
-            .lock()
-            .region(home)
-            .global_replication_groups
-            .remove(&g.id)
-            .is_some();
+        // Stored first: a refused write keeps the datastore (the next pass
+        // tries again) rather than forgetting it until a restart.
+        let gone = {
+            let mut st = self.lock();
+            let r = st.region(home);
+            r.global_replication_groups.contains_key(&g.id)
+                && self
+                    .persist::<GlobalReplicationGroup>("globalreplicationgroup", home, &g.id, None)
+                    .is_ok()
+                && r.global_replication_groups.remove(&g.id).is_some()
+        };
         if gone {
-            let _ =
-                self.persist::<GlobalReplicationGroup>("globalreplicationgroup", home, &g.id, None);
             self.global_event(
                 g,
                 &home.account,
@@ -1187,13 +1253,21 @@ impl ControlPlane {
         id: &str,
         f: impl FnOnce(&mut Vec<Tag>) -> Result<()>,
     ) -> Result<Vec<Tag>> {
-        let mut out = Vec::new();
-        self.update_global(scope, id, |g| {
-            f(&mut g.tags)?;
-            out.clone_from(&g.tags);
-            Ok(())
-        })?;
-        Ok(out)
+        let home = {
+            let st = self.lock();
+            locate(&st, &scope.account, id)
+                .ok_or_else(|| not_found(id))?
+                .0
+        };
+        self.change_tags(
+            &home,
+            "globalreplicationgroup",
+            id,
+            |r| r.global_replication_groups.get_mut(id),
+            |g: &mut GlobalReplicationGroup| &mut g.tags,
+            || not_found(id),
+            f,
+        )
     }
 
     /// A member group's `GlobalReplicationGroupInfo`: (datastore ID, role).
