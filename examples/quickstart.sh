@@ -20,10 +20,13 @@ tfdir="$dir/terraform"
 mkdir -p "$dir"
 
 # What the quickstart needs, installed when missing (Debian packages): engines for
-# the process runtime, curl, and protoc for the provider's build.
+# the process runtime, curl, protoc for the provider's build, and a C compiler (Rust
+# links with `cc`, and ring and aws-lc-sys compile C) when the machine has none.
 # shellcheck source=tests/deps.sh
 . "$root/tests/deps.sh"
-need_packages "$dir/apt.log" redis-server memcached curl protobuf-compiler libprotobuf-dev
+pkgs=(redis-server memcached curl protobuf-compiler libprotobuf-dev)
+command -v cc >/dev/null || pkgs+=(gcc libc6-dev)
+need_packages "$dir/apt.log" "${pkgs[@]}"
 use_tf=0
 command -v terraform >/dev/null && use_tf=1
 
@@ -57,7 +60,7 @@ if [ "${1:-}" = down ]; then
       done
     fi
   fi
-  [ -f "$dir/backend.pid" ] && kill "$(cat "$dir/backend.pid")" 2>/dev/null || true
+  if [ -f "$dir/backend.pid" ]; then kill "$(cat "$dir/backend.pid")" 2>/dev/null || true; fi
   rm -f "$dir/backend.pid"
   echo "stopped"
   exit 0
@@ -66,7 +69,7 @@ fi
 if [ -x "$bin/elasticache-local" ] && [ -x "$bin/terraform-provider-aws" ]; then
   echo "building elasticache-local and terraform-provider-elasticache (up to date: seconds)…"
 else
-  echo "building elasticache-local and terraform-provider-elasticache: the first build takes about 5-10 minutes on 2 cores…"
+  echo "building elasticache-local and terraform-provider-elasticache: a first build takes 15-20 minutes on 2 cores (seconds afterwards)…"
 fi
 cargo build -q --workspace --bins
 if ! curl -sf "$url/_health" >/dev/null 2>&1; then

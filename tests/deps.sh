@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by tests/run.sh and examples/quickstart.sh: installs the Debian packages
 # given that are missing, as root or through sudo, saying in one line what it installs.
 #   need_packages LOG pkg...

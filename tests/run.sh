@@ -11,7 +11,12 @@
 #      runtime, `ELASTICACHE_TEST_EVERYWHERE=1` runs them on both), in three groups
 #      side by side: HashiCorp's provider (terraform_aws::*), our provider's
 #      acceptance tests, and everything else,
-#   5. runs examples/quickstart.sh and tears it down again (the README's first command),
+#      Beside them (mostly network and disk), the README's first command on a clean
+#      Debian machine: tests/quickstart-clean.sh runs examples/quickstart.sh and its
+#      `down` in a fresh `debootstrap --variant=minbase bookworm` chroot (its log:
+#      $TEST_WORK/quickstart-clean.log); it fails the run when the quickstart fails,
+#   5. runs examples/quickstart.sh and tears it down again (the README's first command,
+#      on this machine: with Terraform when it is on the PATH),
 #   6. runs the shared conformance check (../shared/conformance/check.py, when present)
 #      against a backend on each runtime, for the families built so far,
 #   7. runs the benchmarks in quick mode (tests/bench.sh --quick: a smoke run that never
@@ -62,7 +67,10 @@ done
 echo "ok"
 
 started_dockerd=
+clean_pid=
 cleanup() {
+  # The clean-machine quickstart unmounts its chroot itself: let it finish.
+  if [ -n "$clean_pid" ]; then wait "$clean_pid" 2>/dev/null || true; fi
   # A quickstart that failed half-way leaves its backend up: stop it.
   if [ -n "${qdir:-}" ] && [ -f "$qdir/backend.pid" ]; then kill "$(cat "$qdir/backend.pid")" 2>/dev/null || true; fi
   if [ -n "$started_dockerd" ]; then
@@ -99,6 +107,11 @@ cargo test --workspace --no-run -q 2>&1 | tail -5
 # The binaries the acceptance harness and the scripts below start, built with the
 # same feature selection (nothing rebuilds afterwards).
 cargo build -q --workspace --bins 2>&1 | tail -5
+# The quickstart on a clean machine: mostly downloads and package installs, so it
+# runs beside the tests (joined below); it shares the build just made.
+clean_log="$work/quickstart-clean.log"
+tests/quickstart-clean.sh >"$clean_log" 2>&1 </dev/null &
+clean_pid=$!
 # Three groups run side by side: most tests wait (on Terraform's waiters — HashiCorp's
 # sleep 30 s before their first look and 10 s between looks — on engines starting,
 # on replication), so on 2 cores three processes finish sooner than one:
@@ -108,8 +121,10 @@ cargo build -q --workspace --bins 2>&1 | tail -5
 #      provider's protocol tests (every other test target of the workspace).
 hashicorp_log="$work/cargo-test-hashicorp.log"
 acceptance_log="$work/cargo-test-acceptance.log"
-# HashiCorp's tests sleep in its waiters nearly all the time: three at once.
-cargo test --workspace --test integration terraform_aws -- --test-threads 3 >"$hashicorp_log" 2>&1 &
+# HashiCorp's tests sleep in its waiters nearly all the time: all five at once
+# (terraform_aws_provider runs its runtimes side by side too), so the group takes
+# as long as its slowest test.
+cargo test --workspace --test integration terraform_aws -- --test-threads 5 >"$hashicorp_log" 2>&1 &
 hashicorp_pid=$!
 cargo test --workspace --test acceptance >"$acceptance_log" 2>&1 &
 acceptance_pid=$!
@@ -126,29 +141,44 @@ suite=0
 cargo test --workspace --no-fail-fast --lib --bins "${targets[@]}" -- --skip terraform_aws 2>&1 \
   | tee "$work/cargo-test.log" || suite=1
 cargo test --workspace --doc -q 2>&1 | tail -3 || suite=1
-hashicorp=0
-wait "$hashicorp_pid" || hashicorp=1
+if [ "$suite" != 0 ]; then echo "cargo test FAILED (log: $work/cargo-test.log)"; fi
+
+# The steps below need no test of the groups still running: they run while
+# HashiCorp's and our provider's tests still wait on their waiters, and the
+# groups are joined at the end (a failure here is reported after them).
+steps=0
+say "quickstart (the README's first command, as a newcomer runs it)"
+qport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+qdir="$work/quickstart"
+rm -rf "$qdir"
+ELASTICACHE_LISTEN=127.0.0.1:$qport QUICKSTART_DIR=$qdir examples/quickstart.sh \
+  || { echo "quickstart FAILED"; steps=1; }
+ELASTICACHE_LISTEN=127.0.0.1:$qport QUICKSTART_DIR=$qdir examples/quickstart.sh down \
+  || { echo "quickstart down FAILED"; steps=1; }
+
+say "conformance"
+tests/conformance.sh "$runtimes" || { echo "conformance FAILED"; steps=1; }
+
+say "benchmarks (quick mode: never fails on slowness)"
+tests/bench.sh --quick 2>&1 | tee "$work/bench.log" || { echo "benchmarks FAILED"; steps=1; }
+
 acceptance=0
 wait "$acceptance_pid" || acceptance=1
+hashicorp=0
+wait "$hashicorp_pid" || hashicorp=1
 echo "== acceptance tests of our provider (tests/acceptance, log: $acceptance_log)"
 grep -E '^test |^test result' "$acceptance_log" || true
 if [ "$acceptance" != 0 ]; then sed -n '/^failures:/,$p' "$acceptance_log" | head -300; fi
 echo "== HashiCorp provider tests (terraform_aws::*, log: $hashicorp_log)"
 grep -E '^test |^test result' "$hashicorp_log" || true
 if [ "$hashicorp" != 0 ]; then tail -150 "$hashicorp_log"; fi
+clean=0
+wait "$clean_pid" || clean=1
+clean_pid=
+echo "== the quickstart on a clean Debian machine (tests/quickstart-clean.sh, log: $clean_log)"
+if [ "$clean" = 0 ]; then grep '^\[quickstart-clean\]' "$clean_log" || true; else tail -80 "$clean_log"; fi
 if [ "$suite" != 0 ] || [ "$hashicorp" != 0 ] || [ "$acceptance" != 0 ]; then
   echo "cargo test FAILED"; exit 1
 fi
-
-say "quickstart (the README's first command, as a newcomer runs it)"
-qport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-qdir="$work/quickstart"
-rm -rf "$qdir"
-ELASTICACHE_LISTEN=127.0.0.1:$qport QUICKSTART_DIR=$qdir examples/quickstart.sh
-ELASTICACHE_LISTEN=127.0.0.1:$qport QUICKSTART_DIR=$qdir examples/quickstart.sh down
-
-say "conformance"
-tests/conformance.sh "$runtimes"
-
-say "benchmarks (quick mode: never fails on slowness)"
-tests/bench.sh --quick 2>&1 | tee "$work/bench.log"
+if [ "$clean" != 0 ]; then echo "the quickstart on a clean machine FAILED"; exit 1; fi
+if [ "$steps" != 0 ]; then echo "quickstart, conformance or benchmarks FAILED (above)"; exit 1; fi

@@ -45,16 +45,25 @@ fn plugin_mirror() -> Option<PathBuf> {
 /// runs on every runtime to show that); prints SKIP and returns when Terraform or
 /// the plugin mirror is missing.
 fn on_one_runtime(test: &str, scenario: fn(&str, &Path)) {
+    on_runtimes(test, one_runtime(), scenario)
+}
+
+/// Run `scenario` on each of `rts` at once (each has a backend of its own;
+/// HashiCorp's waiters sleep nearly all the time, so side by side they take
+/// as long as the slowest).
+fn on_runtimes(test: &str, rts: Vec<String>, scenario: fn(&str, &Path)) {
     if !terraform_available() {
         println!("SKIP {test}: terraform not found on PATH");
         return;
     }
     let Some(mirror) = plugin_mirror() else {
-        println!("SKIP {test}: no plugin mirror with hashicorp/aws");
+        println!(
+            "SKIP {test}: no plugin mirror with registry.terraform.io/hashicorp/aws (set TF_PLUGIN_MIRROR)"
+        );
         return;
     };
     std::thread::scope(|s| {
-        let runs: Vec<_> = one_runtime()
+        let runs: Vec<_> = rts
             .into_iter()
             .map(|rt| {
                 let mirror = &mirror;
@@ -264,19 +273,7 @@ fn redis_config_get(addr: &str, port: &str, param: &str) -> String {
 
 #[test]
 fn terraform_aws_provider() {
-    if !terraform_available() {
-        println!("SKIP terraform_aws_provider: terraform not found on PATH");
-        return;
-    }
-    let Some(mirror) = plugin_mirror() else {
-        println!(
-            "SKIP terraform_aws_provider: no plugin mirror with registry.terraform.io/hashicorp/aws (set TF_PLUGIN_MIRROR)"
-        );
-        return;
-    };
-    for rt in runtimes() {
-        terraform_on(&rt, &mirror);
-    }
+    on_runtimes("terraform_aws_provider", runtimes(), terraform_on);
 }
 
 fn terraform_on(rt: &str, mirror: &Path) {
