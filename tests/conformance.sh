@@ -49,8 +49,12 @@ run_one() {
   for d in "$data"/nodes/*/; do
     [ -d "$d" ] || continue
     [ -f "$d/node.pid" ] && kill -9 "$(cat "$d/node.pid")" 2>/dev/null || true
-    docker rm -f "elasticache-local-$(basename "$d")" >/dev/null 2>&1 || true
   done
+  # Containers by their backend's label (names end in a hash of its nodes directory).
+  if [ "$rt" = docker ]; then
+    docker ps -aq --filter "label=elasticache-local.root=$(realpath "$data/nodes")" 2>/dev/null \
+      | xargs -r docker rm -f >/dev/null 2>&1 || true
+  fi
   echo "$out" > "$work/conformance-$name.txt"
   echo "$rc" > "$work/conformance-$name.rc"
 }

@@ -607,8 +607,8 @@ impl Drill {
                 }
             }
             if self.backend.runtime == "docker" {
-                for name in harness::containers_with(&self.prefix) {
-                    if !expected.iter().any(|x| name.ends_with(x.as_str())) {
+                for (name, key) in harness::containers_with(&self.prefix) {
+                    if !expected.iter().any(|x| key.ends_with(x.as_str())) {
                         now.push(format!("orphan container {name}"));
                     }
                 }

@@ -120,9 +120,9 @@ async fn connect(addr: &(String, u16)) -> Option<redis::aio::MultiplexedConnecti
 fn kill_engine(runtime: &str, data: &std::path::Path, cluster: &str) -> bool {
     let suffix = format!("-{cluster}-0001");
     if runtime == "docker" {
-        let Some(name) = harness::containers_with(&suffix)
+        let Some((name, _)) = harness::containers_with(&suffix)
             .into_iter()
-            .find(|n| n.ends_with(&suffix))
+            .find(|(_, key)| key.ends_with(&suffix))
         else {
             return false;
         };
@@ -153,7 +153,7 @@ fn engine_running(runtime: &str, data: &std::path::Path, cluster: &str) -> bool 
             .args([
                 "ps",
                 "--format",
-                "{{.Names}}",
+                r#"{{.Label "elasticache-local.node"}}"#,
                 "--filter",
                 "label=elasticache-local.node",
                 "--filter",
@@ -176,7 +176,7 @@ fn running_engines(runtime: &str, data: &std::path::Path, id: &str) -> usize {
             .args([
                 "ps",
                 "--format",
-                "{{.Names}}",
+                r#"{{.Label "elasticache-local.node"}}"#,
                 "--filter",
                 "label=elasticache-local.node",
                 "--filter",

@@ -212,14 +212,15 @@ pub fn engines_under(data_dir: &Path) -> Vec<Engine> {
     out
 }
 
-/// Containers whose name carries `marker` (the drill's run prefix).
-pub fn containers_with(marker: &str) -> Vec<String> {
+/// Node containers whose node key carries `marker` (the drill's run prefix):
+/// (container name, node key) each.
+pub fn containers_with(marker: &str) -> Vec<(String, String)> {
     let Ok(out) = Command::new("docker")
         .args([
             "ps",
             "-a",
             "--format",
-            "{{.Names}}",
+            r#"{{.Names}} {{.Label "elasticache-local.node"}}"#,
             "--filter",
             "label=elasticache-local.node",
         ])
@@ -230,8 +231,9 @@ pub fn containers_with(marker: &str) -> Vec<String> {
     };
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter(|l| l.contains(marker))
-        .map(str::to_owned)
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(_, key)| key.contains(marker))
+        .map(|(name, key)| (name.to_owned(), key.to_owned()))
         .collect()
 }
 
@@ -265,7 +267,7 @@ pub fn kill_engines(data_dir: &Path) {
 }
 
 pub fn remove_containers(marker: &str) {
-    for name in containers_with(marker) {
+    for (name, _) in containers_with(marker) {
         let _ = Command::new("docker")
             .args(["rm", "-f", &name])
             .stdout(Stdio::null())

@@ -213,14 +213,36 @@ impl Drop for Backend {
                 if let Ok(pid) = std::fs::read_to_string(e.path().join("node.pid")) {
                     let _ = Command::new("kill").arg("-9").arg(pid.trim()).status();
                 }
-                let name = format!("elasticache-local-{}", e.file_name().to_string_lossy());
-                let _ = Command::new("docker")
-                    .args(["rm", "-f", &name])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status();
             }
         }
+        remove_containers(self.data.path());
+    }
+}
+
+/// Remove the Docker containers of the backend whose data directory is
+/// `data_dir`, found by their label (a container's name ends in a hash of its
+/// backend's nodes directory). Nothing when Docker is missing.
+pub fn remove_containers(data_dir: &Path) {
+    let Ok(root) = std::fs::canonicalize(data_dir.join("nodes")) else {
+        return;
+    };
+    let Ok(out) = Command::new("docker")
+        .args(["ps", "-aq", "--filter"])
+        .arg(format!("label=elasticache-local.root={}", root.display()))
+        .stderr(Stdio::null())
+        .output()
+    else {
+        return;
+    };
+    let ids = String::from_utf8_lossy(&out.stdout);
+    let ids: Vec<&str> = ids.split_whitespace().collect();
+    if !ids.is_empty() {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", "-v"])
+            .args(&ids)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 }
 

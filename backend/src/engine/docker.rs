@@ -11,7 +11,7 @@ use anyhow::{anyhow, bail, Context};
 use async_trait::async_trait;
 use bollard::container::{
     Config, CreateContainerOptions, InspectContainerOptions, ListContainersOptions,
-    RemoveContainerOptions, StartContainerOptions, StopContainerOptions,
+    RemoveContainerOptions, RenameContainerOptions, StartContainerOptions, StopContainerOptions,
 };
 use bollard::errors::Error as DockerError;
 use bollard::image::CreateImageOptions;
@@ -27,6 +27,8 @@ pub const LABEL_NODE: &str = "elasticache-local.node";
 pub const LABEL_PORT: &str = "elasticache-local.port";
 pub const LABEL_ENGINE: &str = "elasticache-local.engine";
 pub const LABEL_IMAGE: &str = "elasticache-local.image";
+/// The nodes directory of the backend that made the container (canonical).
+pub const LABEL_ROOT: &str = "elasticache-local.root";
 
 /// Container memory limit on top of `maxmemory` (which counts only data).
 const MEMORY_HEADROOM: u64 = 64 * 1024 * 1024;
@@ -42,9 +44,13 @@ pub struct DockerRuntime {
     root: Option<std::path::PathBuf>,
 }
 
-/// Container name for a node key (Docker allows `[a-zA-Z0-9][a-zA-Z0-9_.-]*`).
+/// Container name for a node key (Docker allows `[a-zA-Z0-9][a-zA-Z0-9_.-]*`),
+/// ending in a hash of the backend's nodes directory when it has one: two
+/// backends on one Docker daemon may hold groups of the same name in the same
+/// account and region (two CI jobs applying the same configuration), and
+/// must not take each other's containers.
 #[must_use]
-pub fn container_name(key: &str) -> String {
+pub fn container_name(key: &str, root: Option<&std::path::Path>) -> String {
     let safe: String = key
         .chars()
         .map(|c| {
@@ -55,7 +61,21 @@ pub fn container_name(key: &str) -> String {
             }
         })
         .collect();
-    format!("elasticache-local-{safe}")
+    match root {
+        Some(root) => format!("elasticache-local-{safe}-{:08x}", fnv1a(root)),
+        None => format!("elasticache-local-{safe}"),
+    }
+}
+
+/// FNV-1a (32 bits) of a path's bytes: stable across builds and restarts.
+fn fnv1a(path: &std::path::Path) -> u32 {
+    use std::os::unix::ffi::OsStrExt;
+    path.as_os_str()
+        .as_bytes()
+        .iter()
+        .fold(0x811c_9dc5_u32, |h, b| {
+            (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+        })
 }
 
 fn is_status(e: &DockerError, code: u16) -> bool {
@@ -249,12 +269,15 @@ impl DockerRuntime {
             .with_context(|| format!("create data dir {}", spec.data_dir.display()))?;
         let data_dir = tokio::fs::canonicalize(&spec.data_dir).await?;
         let cport = format!("{}/tcp", container_port(spec.engine));
-        let labels = HashMap::from([
+        let mut labels = HashMap::from([
             (LABEL_NODE.to_string(), spec.key.clone()),
             (LABEL_PORT.to_string(), port_label(spec)),
             (LABEL_ENGINE.to_string(), spec.engine.as_str().to_string()),
             (LABEL_IMAGE.to_string(), image.to_string()),
         ]);
+        if let Some(root) = &self.root {
+            labels.insert(LABEL_ROOT.to_string(), root.display().to_string());
+        }
         let memory = i64::try_from(spec.memory_bytes.saturating_add(MEMORY_HEADROOM))
             .context("memory limit too large")?;
         // A Redis Cluster node is reached by clients at the address it
@@ -360,6 +383,53 @@ impl DockerRuntime {
         }
     }
 
+    /// This backend's container name for node `key`.
+    fn name(&self, key: &str) -> String {
+        container_name(key, self.root.as_deref())
+    }
+
+    /// Whether a container's data directory is under this backend's nodes
+    /// directory (every container is, for a backend without one).
+    fn ours(&self, mounts: Option<&Vec<bollard::models::MountPoint>>) -> bool {
+        self.root.as_ref().is_none_or(|root| {
+            mounts.into_iter().flatten().any(|m| {
+                m.destination.as_deref() == Some("/data")
+                    && m.source
+                        .as_deref()
+                        .is_some_and(|s| std::path::Path::new(s).starts_with(root))
+            })
+        })
+    }
+
+    /// A node's container from before names ended in the backend's hash
+    /// (`elasticache-local-<key>`), when its data is ours, takes its new name
+    /// (renamed as it runs: the engine and its data in memory carry on).
+    async fn rename_unsuffixed(&self, key: &str, name: &str) -> anyhow::Result<()> {
+        if self.root.is_none() {
+            return Ok(());
+        }
+        let old = container_name(key, None);
+        match self
+            .docker
+            .inspect_container(&old, None::<InspectContainerOptions>)
+            .await
+        {
+            Ok(info) if self.ours(info.mounts.as_ref()) => {
+                tracing::info!(%key, from = %old, to = %name, "renaming the node's container from an earlier version");
+                self.docker
+                    .rename_container(
+                        &old,
+                        RenameContainerOptions {
+                            name: name.to_owned(),
+                        },
+                    )
+                    .await
+                    .with_context(|| format!("rename container {old} to {name}"))
+            }
+            _ => Ok(()),
+        }
+    }
+
     async fn force_remove(&self, name: &str) -> anyhow::Result<()> {
         let opts = RemoveContainerOptions {
             force: true,
@@ -398,13 +468,14 @@ impl EngineRuntime for DockerRuntime {
                 spec.version
             )
         });
-        let name = container_name(&spec.key);
+        let name = self.name(&spec.key);
         // The node's users and the replicas' credentials, in its mounted data
         // directory (not in the container's command or environment).
         tokio::fs::create_dir_all(&spec.data_dir)
             .await
             .with_context(|| format!("create data dir {}", spec.data_dir.display()))?;
         super::write_auth_files(spec, &spec.data_dir, "/data")?;
+        self.rename_unsuffixed(&spec.key, &name).await?;
 
         match self
             .docker
@@ -452,7 +523,7 @@ impl EngineRuntime for DockerRuntime {
     }
 
     async fn status(&self, spec: &NodeSpec) -> NodeStatus {
-        let name = container_name(&spec.key);
+        let name = self.name(&spec.key);
         let running = match self
             .docker
             .inspect_container(&name, None::<InspectContainerOptions>)
@@ -476,7 +547,7 @@ impl EngineRuntime for DockerRuntime {
     }
 
     async fn stop(&self, spec: &NodeSpec) -> anyhow::Result<()> {
-        let name = container_name(&spec.key);
+        let name = self.name(&spec.key);
         let opts = StopContainerOptions {
             t: STOP_TIMEOUT_SECS,
         };
@@ -488,7 +559,7 @@ impl EngineRuntime for DockerRuntime {
     }
 
     async fn remove(&self, spec: &NodeSpec) -> anyhow::Result<()> {
-        let name = container_name(&spec.key);
+        let name = self.name(&spec.key);
         self.force_remove(&name).await?;
         match tokio::fs::remove_dir_all(&spec.data_dir).await {
             Ok(()) => Ok(()),
@@ -506,7 +577,7 @@ impl EngineRuntime for DockerRuntime {
         if super::on_host_network(spec) {
             return Ok((spec.host.to_string(), spec.port));
         }
-        let name = container_name(&spec.key);
+        let name = self.name(&spec.key);
         let info = self
             .docker
             .inspect_container(&name, None::<InspectContainerOptions>)
@@ -537,7 +608,7 @@ impl EngineRuntime for DockerRuntime {
         if !loopback {
             return (host.to_owned(), port);
         }
-        let name = container_name(&from.key);
+        let name = self.name(&from.key);
         let gateway = self
             .docker
             .inspect_container(&name, None::<InspectContainerOptions>)
@@ -572,16 +643,7 @@ impl EngineRuntime for DockerRuntime {
             .context("list containers")?;
         let mut keys: Vec<String> = list
             .into_iter()
-            .filter(|c| {
-                self.root.as_ref().is_none_or(|root| {
-                    c.mounts.iter().flatten().any(|m| {
-                        m.destination.as_deref() == Some("/data")
-                            && m.source
-                                .as_deref()
-                                .is_some_and(|s| std::path::Path::new(s).starts_with(root))
-                    })
-                })
-            })
+            .filter(|c| self.ours(c.mounts.as_ref()))
             .filter_map(|c| c.labels.and_then(|mut l| l.remove(LABEL_NODE)))
             .collect();
         keys.sort();
@@ -597,9 +659,20 @@ mod tests {
     #[test]
     fn names() {
         assert_eq!(
-            container_name("000000000000-us-east-1-c1-0001"),
+            container_name("000000000000-us-east-1-c1-0001", None),
             "elasticache-local-000000000000-us-east-1-c1-0001"
         );
-        assert_eq!(container_name("a/b c"), "elasticache-local-a-b-c");
+        assert_eq!(container_name("a/b c", None), "elasticache-local-a-b-c");
+        // Two backends' containers of one node key differ; one backend's stay put.
+        let a = container_name("k", Some(std::path::Path::new("/srv/a/nodes")));
+        let b = container_name("k", Some(std::path::Path::new("/srv/b/nodes")));
+        assert_ne!(a, b);
+        assert_eq!(
+            a,
+            container_name("k", Some(std::path::Path::new("/srv/a/nodes")))
+        );
+        assert!(
+            a.starts_with("elasticache-local-k-") && a.len() == "elasticache-local-k-".len() + 8
+        );
     }
 }

@@ -277,7 +277,8 @@ fn kill_engine(b: &Backend, cluster: &str) {
     let key = format!("000000000000-us-east-1-{cluster}-0001");
     let ok = if b.runtime == "docker" {
         std::process::Command::new("docker")
-            .args(["kill", &format!("elasticache-local-{key}")])
+            .arg("kill")
+            .args(common::containers_of(&b.data_dir, Some(&key)))
             .status()
             .unwrap()
             .success()

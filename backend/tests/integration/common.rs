@@ -200,17 +200,43 @@ pub fn cleanup_engines(data_dir: &Path) {
     let nodes = data_dir.join("nodes");
     if let Ok(rd) = std::fs::read_dir(&nodes) {
         for e in rd.flatten() {
-            let key = e.file_name().to_string_lossy().to_string();
             if let Ok(pid) = std::fs::read_to_string(e.path().join("node.pid")) {
                 let _ = Command::new("kill").arg("-9").arg(pid.trim()).status();
             }
-            let _ = Command::new("docker")
-                .args(["rm", "-f", &format!("elasticache-local-{key}")])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
         }
     }
+    let names = containers_of(data_dir, None);
+    if !names.is_empty() {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", "-v"])
+            .args(&names)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// The Docker containers of the backend whose data directory is `data_dir`
+/// (of its node `key` only, when given), found by their labels: a container's
+/// name ends in a hash of its backend's nodes directory.
+pub fn containers_of(data_dir: &Path, key: Option<&str>) -> Vec<String> {
+    let Ok(root) = std::fs::canonicalize(data_dir.join("nodes")) else {
+        return Vec::new();
+    };
+    let mut cmd = Command::new("docker");
+    cmd.args(["ps", "-aq", "--filter"])
+        .arg(format!("label=elasticache-local.root={}", root.display()));
+    if let Some(key) = key {
+        cmd.arg("--filter")
+            .arg(format!("label=elasticache-local.node={key}"));
+    }
+    let Ok(out) = cmd.stderr(Stdio::null()).output() else {
+        return Vec::new();
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Poll `f` until it returns `Some`, or panic after `timeout`.

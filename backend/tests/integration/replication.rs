@@ -129,7 +129,8 @@ fn kill_primary_engine(b: &Backend, cluster: &str) {
     let key = format!("000000000000-us-east-1-{cluster}-0001");
     if b.runtime == "docker" {
         let ok = std::process::Command::new("docker")
-            .args(["kill", &format!("elasticache-local-{key}")])
+            .arg("kill")
+            .args(common::containers_of(&b.data_dir, Some(&key)))
             .status()
             .unwrap()
             .success();

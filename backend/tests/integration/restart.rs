@@ -65,7 +65,7 @@ fn containers_of(id: &str) -> usize {
             "ps",
             "-a",
             "--format",
-            "{{.Names}}",
+            r#"{{.Label "elasticache-local.node"}}"#,
             "--filter",
             "label=elasticache-local.node",
         ])

@@ -145,32 +145,21 @@ impl Drop for Backend {
 }
 
 /// Remove every engine started under `data`: processes by pid file,
-/// containers by name.
+/// containers by label.
 pub fn cleanup_engines(data: &Path, docker: bool) {
-    let Ok(rd) = std::fs::read_dir(data.join("nodes")) else {
-        return;
-    };
-    let mut names = Vec::new();
-    for e in rd.flatten() {
-        if let Ok(pid) = std::fs::read_to_string(e.path().join("node.pid")) {
-            if let Ok(pid) = pid.trim().parse::<i32>() {
-                if let Some(p) = rustix::process::Pid::from_raw(pid) {
-                    let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+    if let Ok(rd) = std::fs::read_dir(data.join("nodes")) {
+        for e in rd.flatten() {
+            if let Ok(pid) = std::fs::read_to_string(e.path().join("node.pid")) {
+                if let Ok(pid) = pid.trim().parse::<i32>() {
+                    if let Some(p) = rustix::process::Pid::from_raw(pid) {
+                        let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+                    }
                 }
             }
         }
-        names.push(format!(
-            "elasticache-local-{}",
-            e.file_name().to_string_lossy()
-        ));
     }
-    if docker && !names.is_empty() {
-        let _ = Command::new("docker")
-            .args(["rm", "-f", "-v"])
-            .args(&names)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+    if docker {
+        acceptance::remove_containers(data);
     }
 }
 
