@@ -69,7 +69,7 @@ fi
 if [ -x "$bin/elasticache-local" ] && [ -x "$bin/terraform-provider-aws" ]; then
   echo "building elasticache-local and terraform-provider-elasticache (up to date: seconds)…"
 else
-  echo "building elasticache-local and terraform-provider-elasticache: a first build takes 15-20 minutes on 2 cores (seconds afterwards)…"
+  echo "building elasticache-local and terraform-provider-elasticache: a first build takes 5-10 minutes on 2 cores (seconds afterwards)…"
 fi
 cargo build -q --workspace --bins
 if ! curl -sf "$url/_health" >/dev/null 2>&1; then

@@ -10,7 +10,7 @@
 # Shared from the host, each at its own path (so that nothing recompiles) and read-only
 # (an overlay: the host's directory is the lower layer, whatever the chroot writes stays
 # in the chroot): the Rust toolchain (rustup and cargo homes), the checkout and the
-# cargo target dir. The build itself is shared on purpose: a from-scratch build is 15+
+# cargo target dir. The build itself is shared on purpose: a from-scratch build is 5-10
 # minutes on 2 cores, and the test command has built everything already; the quickstart
 # still runs its own `cargo build`, which finds everything up to date. What the chroot
 # proves is the rest of a newcomer's machine: every Debian package the quickstart needs.
