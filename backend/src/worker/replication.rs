@@ -452,10 +452,16 @@ impl Reconciler {
         }
 
         // Topology: the primary is a master, every replica follows it.
+        let primary_ready = members
+            .iter()
+            .any(|m| m.cluster.id == primary && !m.busy && m.status == NodeStatus::Ready);
         let mut links_up = true;
         let mut replicas_up: Vec<Addr> = Vec::new();
-        // Replicas told to follow the primary in this pass.
+        // Replicas told to follow the primary in this pass (then with those
+        // still in their first sync: waited for together).
         let mut pointed: Vec<Addr> = Vec::new();
+        // Replicas that follow the primary already, their link not up yet.
+        let mut syncing: Vec<Addr> = Vec::new();
         for m in &members {
             if m.busy || m.status != NodeStatus::Ready {
                 links_up = false;
@@ -493,12 +499,21 @@ impl Reconciler {
                 && info.get("master_host").map(String::as_str) == Some(host.as_str())
                 && info.get("master_port").map(String::as_str) == Some(port.to_string().as_str());
             if !follows {
+                if !primary_ready {
+                    // Not before the primary answers: a replica whose first
+                    // connection is refused tries again only at its next
+                    // once-a-second replication cron. The primary's cluster
+                    // settling wakes this pass again.
+                    links_up = false;
+                    continue;
+                }
                 self.make_replica(&members, m, &primary, tls).await;
                 pointed.push(m.addr());
             } else if info.get("master_link_status").map(String::as_str) == Some("up") {
                 replicas_up.push(m.addr());
             } else {
-                links_up = false;
+                // Following, its sync not done yet.
+                syncing.push(m.addr());
             }
         }
         // A group being created or grown settles in this pass: the first sync
@@ -507,9 +522,7 @@ impl Reconciler {
             g.status.as_str(),
             lifecycle::CREATING | lifecycle::MODIFYING
         );
-        let primary_ready = members
-            .iter()
-            .any(|m| m.cluster.id == primary && !m.busy && m.status == NodeStatus::Ready);
+        pointed.append(&mut syncing);
         if settling && primary_ready && !pointed.is_empty() {
             let up = links_come_up(&pointed, tls, FIRST_SYNC).await;
             links_up &= up.len() == pointed.len();
