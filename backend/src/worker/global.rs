@@ -341,7 +341,7 @@ impl Reconciler {
         }
         let waited = started.elapsed();
         if !unreachable.is_empty() {
-            self.cp.global_note(
+            self.cp.global_event(
                 g,
                 &account,
                 &format!(
@@ -352,7 +352,7 @@ impl Reconciler {
             );
         }
         if !lagging.is_empty() {
-            self.cp.global_note(
+            self.cp.global_event(
                 g,
                 &account,
                 &format!(

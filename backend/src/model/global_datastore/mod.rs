@@ -280,13 +280,8 @@ impl ControlPlane {
         .map(|_| ())
     }
 
-    /// An event in every region of the datastore, from the worker.
-    pub fn global_note(&self, g: &GlobalReplicationGroup, account: &str, msg: &str) {
-        self.global_event(g, account, msg);
-    }
-
     /// An event in every region of the datastore.
-    fn global_event(&self, g: &GlobalReplicationGroup, account: &str, msg: &str) {
+    pub fn global_event(&self, g: &GlobalReplicationGroup, account: &str, msg: &str) {
         let mut regions: Vec<&str> = g.members.iter().map(|m| m.region.as_str()).collect();
         regions.dedup();
         for r in regions {
