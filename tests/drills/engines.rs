@@ -145,24 +145,35 @@ fn kill_engine(runtime: &str, data: &std::path::Path, cluster: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Node keys of the node containers running now.
+fn running_container_keys() -> Vec<String> {
+    std::process::Command::new("docker")
+        .args([
+            "ps",
+            "--format",
+            r#"{{.Label "elasticache-local.node"}}"#,
+            "--filter",
+            "label=elasticache-local.node",
+            "--filter",
+            "status=running",
+        ])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Whether the engine of member `cluster` runs now.
 fn engine_running(runtime: &str, data: &std::path::Path, cluster: &str) -> bool {
     let suffix = format!("-{cluster}-0001");
     if runtime == "docker" {
-        let out = std::process::Command::new("docker")
-            .args([
-                "ps",
-                "--format",
-                r#"{{.Label "elasticache-local.node"}}"#,
-                "--filter",
-                "label=elasticache-local.node",
-                "--filter",
-                "status=running",
-            ])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        return out.lines().any(|l| l.ends_with(&suffix));
+        return running_container_keys()
+            .iter()
+            .any(|k| k.ends_with(&suffix));
     }
     harness::engines_under(data)
         .iter()
@@ -172,22 +183,9 @@ fn engine_running(runtime: &str, data: &std::path::Path, cluster: &str) -> bool 
 /// Engines of group `id` running now.
 fn running_engines(runtime: &str, data: &std::path::Path, id: &str) -> usize {
     if runtime == "docker" {
-        let out = std::process::Command::new("docker")
-            .args([
-                "ps",
-                "--format",
-                r#"{{.Label "elasticache-local.node"}}"#,
-                "--filter",
-                "label=elasticache-local.node",
-                "--filter",
-                "status=running",
-            ])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        return out
-            .lines()
-            .filter(|l| l.contains(&format!("-{id}-")))
+        return running_container_keys()
+            .iter()
+            .filter(|k| k.contains(&format!("-{id}-")))
             .count();
     }
     harness::engines_under(data).len()
