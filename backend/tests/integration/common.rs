@@ -526,3 +526,107 @@ pub async fn fetch_ca(b: &Backend) -> PathBuf {
     std::fs::write(&path, out.stdout).unwrap();
     path
 }
+
+/// A Redis server nobody manages: the customer's own, the source of a
+/// migration. It listens on every interface, so containers reach it through
+/// their network's gateway; with TLS only (`tls`), its certificate from a CA
+/// of its own (`ca_path`, `ca_pem`).
+pub struct SourceRedis {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl SourceRedis {
+    pub fn plain() -> Self {
+        Self::start(false)
+    }
+
+    pub fn tls() -> Self {
+        Self::start(true)
+    }
+
+    fn start(tls: bool) -> Self {
+        let port = free_port();
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new("redis-server");
+        if tls {
+            let (ca, cert, key) = own_ca("customer CA", &["127.0.0.1", "localhost"]);
+            for (f, pem) in [("ca.pem", &ca), ("server.crt", &cert), ("server.key", &key)] {
+                std::fs::write(dir.path().join(f), pem).unwrap();
+            }
+            cmd.args(["--port", "0", "--tls-port", &port.to_string()])
+                .arg("--tls-cert-file")
+                .arg(dir.path().join("server.crt"))
+                .arg("--tls-key-file")
+                .arg(dir.path().join("server.key"))
+                .arg("--tls-ca-cert-file")
+                .arg(dir.path().join("ca.pem"))
+                .args(["--tls-auth-clients", "no"]);
+        } else {
+            cmd.args(["--port", &port.to_string()]);
+        }
+        let child = cmd
+            .args(["--bind", "0.0.0.0", "--protected-mode", "no"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH");
+        let s = Self { child, port, dir };
+        for _ in 0..100 {
+            if port_open(s.addr()) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        s
+    }
+
+    pub fn addr(&self) -> Ep {
+        Ep::new(std::net::Ipv4Addr::LOCALHOST, self.port)
+    }
+
+    pub fn ca_path(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    pub fn ca_pem(&self) -> String {
+        std::fs::read_to_string(self.ca_path()).unwrap()
+    }
+
+    pub fn endpoint(&self) -> aws_sdk_elasticache::types::CustomerNodeEndpoint {
+        aws_sdk_elasticache::types::CustomerNodeEndpoint::builder()
+            .address("127.0.0.1")
+            .port(i32::from(self.port))
+            .build()
+    }
+}
+
+impl Drop for SourceRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A CA and a certificate it signs for `names`: (CA PEM, certificate PEM, key PEM).
+pub fn own_ca(cn: &str, names: &[&str]) -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let mut ca = CertificateParams::default();
+    ca.distinguished_name.push(DnType::CommonName, cn);
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(names)
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    (ca_pem, cert.pem(), key.serialize_pem())
+}

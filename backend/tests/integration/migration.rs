@@ -2,73 +2,12 @@
 //! backend (a plain `redis-server` the test starts) is migrated into a
 //! replication group for real, with live writes while `migrating`.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use aws_sdk_elasticache::types::{CustomerNodeEndpoint, ReplicationGroup};
 use aws_sdk_elasticache::Client;
 
 use crate::common::{self, code, ep, eventually, name, Backend, Ep};
-
-/// A Redis server nobody manages: the customer's own. It listens on every
-/// interface, so containers reach it through their network's gateway.
-struct Outside {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Outside {
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = tempfile::tempdir().unwrap();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "0.0.0.0"])
-            .args(["--protected-mode", "no", "--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server on PATH");
-        let o = Self {
-            child,
-            port,
-            _dir: dir,
-        };
-        let addr = o.addr();
-        for _ in 0..100 {
-            if common::port_open(addr) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        o
-    }
-
-    fn addr(&self) -> Ep {
-        Ep::new(std::net::Ipv4Addr::LOCALHOST, self.port)
-    }
-
-    fn endpoint(&self) -> CustomerNodeEndpoint {
-        CustomerNodeEndpoint::builder()
-            .address("127.0.0.1")
-            .port(i32::from(self.port))
-            .build()
-    }
-}
-
-impl Drop for Outside {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 async fn describe(c: &Client, id: &str) -> ReplicationGroup {
     c.describe_replication_groups()
@@ -161,7 +100,7 @@ fn member_endpoints(g: &ReplicationGroup) -> Vec<Ep> {
 async fn scenario(runtime: &str) {
     let b = Backend::start(runtime);
     let c = b.client();
-    let src = Outside::start();
+    let src = common::SourceRedis::plain();
     {
         let mut conn = common::redis_conn(src.addr()).await;
         let mut pipe = redis::pipe();

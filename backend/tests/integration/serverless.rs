@@ -959,98 +959,6 @@ async fn serverless_migration_and_rules() {
     common::delete_cluster(&c, &src).await;
 }
 
-/// A customer's Redis that serves TLS only, with a certificate from its own
-/// CA, and does not ask its clients for certificates (`tls-auth-clients no`).
-struct TlsSource {
-    child: std::process::Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-/// A CA and a certificate it signs for `names`: (CA PEM, certificate PEM, key PEM).
-fn own_ca(cn: &str, names: &[&str]) -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let mut ca = CertificateParams::default();
-    ca.distinguished_name.push(DnType::CommonName, cn);
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_key = KeyPair::generate().unwrap();
-    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
-    let issuer = Issuer::new(ca, ca_key);
-    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(names)
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
-    (ca_pem, cert.pem(), key.serialize_pem())
-}
-
-impl TlsSource {
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = tempfile::tempdir().unwrap();
-        let (ca, cert, key) = own_ca("customer CA", &["127.0.0.1", "localhost"]);
-        for (f, pem) in [("ca.pem", &ca), ("server.crt", &cert), ("server.key", &key)] {
-            std::fs::write(dir.path().join(f), pem).unwrap();
-        }
-        let child = std::process::Command::new("redis-server")
-            .args(["--port", "0", "--tls-port", &port.to_string()])
-            .args(["--bind", "0.0.0.0", "--protected-mode", "no"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--tls-cert-file")
-            .arg(dir.path().join("server.crt"))
-            .arg("--tls-key-file")
-            .arg(dir.path().join("server.key"))
-            .arg("--tls-ca-cert-file")
-            .arg(dir.path().join("ca.pem"))
-            .args(["--tls-auth-clients", "no", "--dir"])
-            .arg(dir.path())
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server on PATH");
-        let s = Self { child, port, dir };
-        for _ in 0..100 {
-            if common::port_open(s.addr()) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        s
-    }
-
-    fn addr(&self) -> Ep {
-        Ep::new(std::net::Ipv4Addr::LOCALHOST, self.port)
-    }
-
-    fn ca_path(&self) -> std::path::PathBuf {
-        self.dir.path().join("ca.pem")
-    }
-
-    fn ca_pem(&self) -> String {
-        std::fs::read_to_string(self.ca_path()).unwrap()
-    }
-
-    fn endpoint(&self) -> CustomerNodeEndpoint {
-        CustomerNodeEndpoint::builder()
-            .address("127.0.0.1")
-            .port(i32::from(self.port))
-            .build()
-    }
-}
-
-impl Drop for TlsSource {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn tls_config(mode: &str, cert: Option<&str>) -> SourceTlsConfiguration {
     SourceTlsConfiguration::builder()
         .source_tls_mode(TlsMode::from(mode))
@@ -1079,7 +987,7 @@ async fn cache_events(c: &Client, name: &str) -> Vec<String> {
 /// the TLS and AUTH configurations AWS refuses.
 #[tokio::test]
 async fn serverless_migration_from_a_tls_source() {
-    let src = TlsSource::start();
+    let src = common::SourceRedis::tls();
     assert_eq!(
         cli(&src.ca_path(), src.addr(), None, &["SET", "k1", "over-tls"]),
         "OK"
@@ -1107,7 +1015,7 @@ async fn serverless_migration_from_a_tls_source() {
     };
 
     // What AWS refuses.
-    let (_, stranger_cert, stranger_key) = own_ca("stranger", &["127.0.0.1"]);
+    let (_, stranger_cert, stranger_key) = common::own_ca("stranger", &["127.0.0.1"]);
     for bad in [
         tls_config("bogus", Some(&src.ca_pem())),
         tls_config("verify-ca", None),
@@ -1141,7 +1049,7 @@ async fn serverless_migration_from_a_tls_source() {
 
     // A certificate that does not verify the source: nothing migrates, and
     // the migration ends with an event saying so.
-    let (wrong_ca, _, _) = own_ca("not the customer's CA", &["127.0.0.1"]);
+    let (wrong_ca, _, _) = common::own_ca("not the customer's CA", &["127.0.0.1"]);
     prepare()
         .source_tls_configuration(tls_config("verify-ca", Some(&wrong_ca)))
         .send()
