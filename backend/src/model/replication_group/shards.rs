@@ -199,7 +199,7 @@ pub enum PendingShards {
         remove: Vec<String>,
         retain: Vec<String>,
     },
-    /// `RebalanceSlotsInGlobalReplicationGroup`'s per-group form.
+    /// Slots spread evenly again (`rebalance_slots`).
     Rebalance,
 }
 
