@@ -355,7 +355,11 @@ impl Reconciler {
                     if keep && spec.engine != EngineKind::Memcached {
                         let mut ports = vec![spec.port, endpoint_port];
                         if recluster {
-                            ports.insert(0, node::fronted_engine_port(endpoint_port));
+                            // No write is acknowledged after the SAVE (the
+                            // engine saves nothing when it stops).
+                            let engine = node::fronted_engine_port(endpoint_port);
+                            node::refuse_writes(spec.host, engine, tls).await;
+                            ports.insert(0, engine);
                         }
                         node::save_at(spec.host, &ports, tls).await;
                     }

@@ -577,8 +577,10 @@ async fn wait_shards(
 /// node presents the shards; each shard's engines replicate the primary
 /// region's shard), read by cluster clients through its configuration
 /// endpoint, read-only; it follows the datastore's resharding, takes a
-/// failover and back, survives a backend restart, leaves, and no engine is
-/// left at the end.
+/// failover and back, survives a backend restart; the datastore reshards
+/// after the failover and back (the primary region, a Redis Cluster before
+/// the first failover, becomes one again); the secondary leaves and reshards
+/// on its own (a Redis Cluster again too), and no engine is left at the end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_mode_secondary_replicates_reshards_and_fails_over() {
     for rt in common::runtimes() {
@@ -1041,6 +1043,9 @@ async fn cluster_mode_reshards_after_a_failover() {
             }
         };
         let t0 = Instant::now();
+        // A writer on the new primary region throughout.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let w = tokio::spawn(writer(Target::Cluster(se), stop.clone()));
 
         // Resharding the datastore from the new primary region.
         for (step, shards) in [("increase", 4), ("rebalance", 4), ("decrease", 3)] {
@@ -1123,6 +1128,28 @@ async fn cluster_mode_reshards_after_a_failover() {
             "{rt}: the three reshards after a failover: {:.1} s",
             t0.elapsed().as_secs_f64()
         );
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let w = w.await.unwrap();
+        eprintln!(
+            "{rt}: writes during the reshards: {} acknowledged, {} refused, {} dropped",
+            w.acked.len(),
+            w.refused,
+            w.dropped
+        );
+        assert!(!w.acked.is_empty(), "{rt}: {w:?}");
+        let lost = missing(Target::Cluster(se), &w.acked).await;
+        assert!(lost.is_empty(), "{rt}: acknowledged writes lost: {lost:?}");
+        eventually(
+            "every acknowledged write on the secondary",
+            Duration::from_secs(60),
+            || async {
+                missing(Target::Cluster(pe), &w.acked)
+                    .await
+                    .is_empty()
+                    .then_some(())
+            },
+        )
+        .await;
         let events = events_of(&west, &s).await;
         assert!(
             events.iter().any(|e| e.contains("Redis Cluster again")),
