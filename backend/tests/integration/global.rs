@@ -1697,4 +1697,36 @@ async fn cluster_mode_datastore_in_transit_mode_preferred() {
     );
     let r = cli_with(&ca, pe, None, true, &["SET", "a", "x"]);
     assert!(r.contains("READONLY"), "{r}");
+
+    // Resharding after the failover: the new primary region, over TLS,
+    // becomes a Redis Cluster again (its engines saved over TLS), then grows.
+    west.increase_node_groups_in_global_replication_group()
+        .global_replication_group_id(&gid)
+        .node_group_count(3)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    eventually("3 global node groups", Duration::from_secs(240), || async {
+        let g = global(&west, &gid).await?;
+        (g.status() == Some("available") && g.global_node_groups().len() == 3).then_some(())
+    })
+    .await;
+    for (k, v) in [("a", "after"), ("b", "plain"), ("c", "plain")] {
+        for at in [se, pe] {
+            until_reply(
+                "the key after resharding, in plaintext",
+                || cli_c(at, &["GET", k]),
+                |r| r == v,
+            )
+            .await;
+            assert_eq!(
+                cli_with(&ca, at, None, true, &["GET", k]),
+                v,
+                "and over TLS"
+            );
+        }
+    }
+    let r = cli_c(se, &["INFO", "cluster"]);
+    assert!(r.contains("cluster_enabled:1"), "{r}");
 }
