@@ -1074,9 +1074,23 @@ impl ControlPlane {
             } => self.reshard_members(home, g, *count, remove, retain),
             PendingReshard::Rebalance => self.rebalance_members(home, g),
         };
-        if let Err(e) = done {
-            tracing::warn!(global = %g.id, error = %e, "the deferred reshard failed; trying again");
-            return;
+        match done {
+            Err(e) if matches!(e.fault, Fault::ServiceUnavailable | Fault::Internal) => {
+                tracing::warn!(global = %g.id, error = %e, "the deferred reshard could not be stored; trying again");
+                return;
+            }
+            Err(e) => {
+                // It no longer fits (a member changed meanwhile): dropped, said.
+                self.global_event(
+                    g,
+                    &home.account,
+                    &format!(
+                        "The node group change of global replication group {} could not be made: {e}",
+                        g.id
+                    ),
+                );
+            }
+            Ok(_) => {}
         }
         if let Err(e) = self.update_global(home, &g.id, |g| {
             g.pending_reshard = None;
