@@ -1045,7 +1045,7 @@ async fn cluster_mode_reshards_after_a_failover() {
         let t0 = Instant::now();
         // A writer on the new primary region throughout.
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let w = tokio::spawn(writer(Target::Cluster(se), stop.clone()));
+        let w = tokio::spawn(writer_at_least(Target::Cluster(se), stop.clone(), 1));
 
         // Resharding the datastore from the new primary region.
         for (step, shards) in [("increase", 4), ("rebalance", 4), ("decrease", 3)] {
@@ -1406,15 +1406,33 @@ async fn write_conn(t: Target) -> Option<WriteConn> {
 /// Writes `fo:<n>` = `n`, n = 0, 1, …, one at a time through `t` until
 /// `stop`, reconnecting when the connection goes.
 async fn writer(t: Target, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Written {
+    writer_at_least(t, stop, 0).await
+}
+
+/// [`writer`], going on past `stop` until `min` writes were acknowledged
+/// (for at most 60 s more).
+async fn writer_at_least(
+    t: Target,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    min: usize,
+) -> Written {
     use std::sync::atomic::Ordering;
     let mut w = Written::default();
     let mut n = 0usize;
-    while !stop.load(Ordering::Relaxed) {
+    let mut stopped: Option<Instant> = None;
+    let mut done = |w: &Written| {
+        if !stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        let at = *stopped.get_or_insert_with(Instant::now);
+        w.acked.len() >= min || at.elapsed() > Duration::from_secs(60)
+    };
+    while !done(&w) {
         let Some(mut conn) = write_conn(t).await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
-        while !stop.load(Ordering::Relaxed) {
+        while !done(&w) {
             let cmd = redis::cmd("SET").arg(format!("fo:{n}")).arg(n).clone();
             let reply = tokio::time::timeout(Duration::from_secs(60), async {
                 match &mut conn {
