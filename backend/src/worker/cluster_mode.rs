@@ -391,6 +391,10 @@ impl Reconciler {
         let id = g.id.as_str();
         let mut nodes = self.round_nodes(scope, g, view).await;
         let tls = nodes.iter().any(|n| n.cluster.transit_encryption);
+        if g.recluster {
+            self.recluster(scope, g, &nodes, tls).await;
+            return false;
+        }
         let mut settled = nodes.len() == g.members.len() && nodes.iter().all(Node::live);
 
         // Dead members: wait for the cluster's own failover (or take over),
@@ -814,6 +818,10 @@ impl Reconciler {
             settled = false;
             push_pending_users(self.cp.as_ref(), scope, id).await;
         }
+        // A reshard deferred until the group was a Redis Cluster again.
+        if settled && g.pending_shards.is_some() && self.cp.resume_shards(scope, id) {
+            return false;
+        }
         if settled
             && matches!(
                 g.status.as_str(),
@@ -824,6 +832,70 @@ impl Reconciler {
             return false;
         }
         settled
+    }
+
+    /// A group turning from fronts into a Redis Cluster again (`recluster`
+    /// in the record): its nodes restarted with cluster mode on, each shard
+    /// primary with its data, replicas empty. Once every node answers, each
+    /// shard primary, still alone, takes a config epoch of its own and
+    /// claims its shard's slots (those with keys it claimed itself when it
+    /// loaded them; `ADDSLOTS` the others); then the record lets the nodes
+    /// meet, and the rounds after converge as for any group. Nothing meets
+    /// before every primary holds its slots: a slot claimed empty by one
+    /// node and with keys by another would, on meeting, lose its keys on the
+    /// side with the older epoch. Repeated after a backend restart, it claims
+    /// only what is still unclaimed.
+    async fn recluster(&self, scope: &Scope, g: &ReplicationGroup, nodes: &[Node], tls: bool) {
+        let id = g.id.as_str();
+        for k in self
+            .proxies
+            .keys_with_prefix(&Self::fronted_prefix(scope, id))
+        {
+            self.proxies.stop(&k);
+        }
+        if nodes.len() != g.members.len() || !nodes.iter().all(|n| !n.busy && n.live()) {
+            return;
+        }
+        for (k, ng) in g.node_groups.iter().enumerate() {
+            let Some(p) = nodes.iter().find(|n| n.cluster.id == ng.primary) else {
+                return;
+            };
+            let Some(v) = p.view.as_ref() else { return };
+            if v.entries.iter().any(|e| e.id != v.myid && e.known()) {
+                // Met already (a pass before the record was written).
+                continue;
+            }
+            let epoch = (k + 1).to_string();
+            let _ = command(p.addr(), tls, &["CLUSTER", "SET-CONFIG-EPOCH", &epoch]).await;
+            let owners = v.owners();
+            let missing: Vec<String> = ng
+                .slots
+                .iter()
+                .flat_map(|(a, b)| *a..=*b)
+                .filter(|s| owners[usize::from(*s)].is_none())
+                .map(|s| s.to_string())
+                .collect();
+            let held = ng
+                .slots
+                .iter()
+                .map(|(a, b)| usize::from(b - a) + 1)
+                .sum::<usize>()
+                - missing.len();
+            tracing::info!(group = id, shard = %ng.id, node = %p.spec.key, with_keys = held, claimed = missing.len(),
+                "re-forming the Redis Cluster: the shard primary claims its slots");
+            if missing.is_empty() {
+                continue;
+            }
+            let mut args = vec!["CLUSTER", "ADDSLOTS"];
+            args.extend(missing.iter().map(String::as_str));
+            if let Err(e) = command(p.addr(), tls, &args).await {
+                tracing::warn!(group = id, node = %p.spec.key, error = %e, "ADDSLOTS failed");
+                return;
+            }
+        }
+        if let Err(e) = self.cp.finish_recluster(scope, id) {
+            tracing::warn!(group = id, error = %e, "could not record the re-formed cluster");
+        }
     }
 
     /// Move slots, one at a time, each with its keys.

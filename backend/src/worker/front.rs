@@ -554,6 +554,16 @@ impl Topology {
         let name = String::from_utf8_lossy(args.first()?).to_ascii_uppercase();
         match name.as_str() {
             "READONLY" | "READWRITE" | "ASKING" => Some(b"+OK\r\n".to_vec()),
+            // As a cluster node: one database. A group's engines must hold
+            // nothing elsewhere (a group served by fronts turns into a Redis
+            // Cluster again before it reshards, and a cluster node with keys
+            // in another database does not start).
+            "SELECT" if self.redirect && args.get(1).is_some_and(|d| *d != b"0") => {
+                Some(error("ERR SELECT is not allowed in cluster mode"))
+            }
+            "MOVE" | "SWAPDB" if self.redirect => {
+                Some(error(&format!("ERR {name} is not allowed in cluster mode")))
+            }
             "CLUSTER" => {
                 let sub = String::from_utf8_lossy(args.get(1)?).to_ascii_uppercase();
                 let argc = args.len();
@@ -956,6 +966,14 @@ mod tests {
             text(a2.answer(&[b"SET", b"bar", b"1"], ro)).as_deref(),
             Some("-MOVED 5061 127.0.0.9:7001\r\n")
         );
+        // One database, as on a cluster node.
+        assert_eq!(text(a.answer(&[b"SELECT", b"0"], rw)), None);
+        assert_eq!(
+            text(a.answer(&[b"SELECT", b"1"], rw)).as_deref(),
+            Some("-ERR SELECT is not allowed in cluster mode\r\n")
+        );
+        assert!(text(a.answer(&[b"SWAPDB", b"0", b"1"], rw))
+            .is_some_and(|r| r.starts_with("-ERR SWAPDB is not allowed")));
         assert!(a.nodes().contains("myself,master - 0 0 1 connected 0-8191"));
         assert!(a.info().contains("cluster_size:2"));
     }

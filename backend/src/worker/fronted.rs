@@ -80,10 +80,6 @@ fn key_tables() -> &'static Mutex<HashMap<String, Arc<KeyTable>>> {
 }
 
 impl Reconciler {
-    fn fronted_prefix(scope: &Scope, g: &ReplicationGroup) -> String {
-        format!("{}-{}-{}-node-", scope.account, scope.region, g.id)
-    }
-
     /// The same key as a Redis Cluster's configuration endpoint: a group
     /// turning to fronts keeps its listener.
     fn fronted_config_key(scope: &Scope, g: &ReplicationGroup) -> String {
@@ -141,7 +137,7 @@ impl Reconciler {
     #[allow(clippy::too_many_lines)]
     pub(super) async fn fronted_group(&self, scope: &Scope, g: &ReplicationGroup) {
         let id = g.id.as_str();
-        let prefix = Self::fronted_prefix(scope, g);
+        let prefix = Self::fronted_prefix(scope, &g.id);
         if g.status == lifecycle::DELETING {
             let left = {
                 let st = self.cp.lock();
@@ -528,6 +524,11 @@ impl Reconciler {
         if settled && g.users_pending {
             settled = false;
             push_pending_users(self.cp.as_ref(), scope, id).await;
+        }
+        // A reshard asked for outside a datastore: the group turns into a
+        // Redis Cluster first (again, when a stopped backend left it undone).
+        if g.pending_shards.is_some() && self.cp.resume_shards(scope, id) {
+            return;
         }
         if settled
             && matches!(

@@ -267,6 +267,14 @@ impl Reconciler {
     }
 
     /// How a node of `c` runs.
+    /// The keys of a fronted group's node fronts (`worker/fronted.rs`) start
+    /// with this; then the node's cluster ID. The clusters' pass stops a
+    /// node's front before its engine takes the endpoint back (a group that
+    /// turns into a Redis Cluster again).
+    fn fronted_prefix(scope: &Scope, group: &str) -> String {
+        format!("{}-{}-{group}-node-", scope.account, scope.region)
+    }
+
     fn spec(&self, scope: &Scope, c: &CacheCluster, n: &CacheNode) -> NodeSpec {
         node::spec(self.cp.as_ref(), scope, c, n)
     }

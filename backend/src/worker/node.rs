@@ -484,6 +484,21 @@ pub(super) async fn apply_params(
 ///
 /// At the first of `ports` that answers: a node turning to be served by a
 /// front still runs where it ran before.
+/// Make the engine at `port` refuse writes from now on (`-NOREPLICAS`:
+/// `min-replicas-to-write` out of reach, on every engine version), before a
+/// `SAVE` and a stop that must lose no acknowledged write. The engine forgets
+/// it when it restarts. Nothing when the engine does not answer.
+pub(super) async fn refuse_writes(host: Ipv4Addr, port: u16, tls: bool) {
+    if let Ok(mut c) = connect(host, port, tls).await {
+        if let Err(e) = c
+            .cmd(&["CONFIG", "SET", "min-replicas-to-write", "1000000"])
+            .await
+        {
+            tracing::warn!(port, error = %e, "could not stop writes before a restart");
+        }
+    }
+}
+
 pub(super) async fn save_at(host: Ipv4Addr, ports: &[u16], tls: bool) {
     let mut conn = None;
     let mut last = None;

@@ -292,6 +292,22 @@ impl Reconciler {
                 continue;
             }
             let spec = self.spec(scope, c, n);
+            // A group turning from fronts into a Redis Cluster again: the
+            // node's front leaves its endpoint to the engine, the engine
+            // (beside it until now) saves first, and its cluster identity
+            // starts anew (a `nodes.conf` from an earlier time as a Redis
+            // Cluster names peers and slots of then).
+            let recluster = n.restart
+                && c.replication_group_id
+                    .as_deref()
+                    .and_then(|rg| self.cp.find_replication_group(scope, rg).ok())
+                    .is_some_and(|g| g.recluster);
+            if recluster {
+                if let Some(rg) = c.replication_group_id.as_deref() {
+                    self.proxies
+                        .stop(&format!("{}{}", Self::fronted_prefix(scope, rg), c.id));
+                }
+            }
             let rt = self.cp.runtime.clone();
             let ca = self.ca.clone();
             let keys = crate::atrest::KeyStore::new(&self.cp.settings.keys_dir);
@@ -337,12 +353,23 @@ impl Reconciler {
                 }
                 if restart {
                     if keep && spec.engine != EngineKind::Memcached {
-                        node::save_at(spec.host, &[spec.port, endpoint_port], tls).await;
+                        let mut ports = vec![spec.port, endpoint_port];
+                        if recluster {
+                            // No write is acknowledged after the SAVE (the
+                            // engine saves nothing when it stops).
+                            let engine = node::fronted_engine_port(endpoint_port);
+                            node::refuse_writes(spec.host, engine, tls).await;
+                            ports.insert(0, engine);
+                        }
+                        node::save_at(spec.host, &ports, tls).await;
                     }
                     rt.stop(&spec).await?;
                     if !keep {
                         // A reboot loses what was not persisted, as on AWS.
                         let _ = std::fs::remove_file(spec.data_dir.join("dump.rdb"));
+                    }
+                    if recluster {
+                        let _ = std::fs::remove_file(spec.data_dir.join("nodes.conf"));
                     }
                 }
                 let info = node::start(rt.as_ref(), &ca, &spec, &names).await?;

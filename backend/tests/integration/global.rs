@@ -577,8 +577,10 @@ async fn wait_shards(
 /// node presents the shards; each shard's engines replicate the primary
 /// region's shard), read by cluster clients through its configuration
 /// endpoint, read-only; it follows the datastore's resharding, takes a
-/// failover and back, survives a backend restart, leaves, and no engine is
-/// left at the end.
+/// failover and back, survives a backend restart; the datastore reshards
+/// after the failover and back (the primary region, a Redis Cluster before
+/// the first failover, becomes one again); the secondary leaves and reshards
+/// on its own (a Redis Cluster again too), and no engine is left at the end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_mode_secondary_replicates_reshards_and_fails_over() {
     for rt in common::runtimes() {
@@ -803,18 +805,37 @@ async fn cluster_mode_secondary_replicates_reshards_and_fails_over() {
             }
         })
         .await;
-        let r = east
-            .increase_node_groups_in_global_replication_group()
+        // Resharding after a failover and back: the primary region, served
+        // by fronts since the first failover (and a Redis Cluster before it:
+        // its nodes' old cluster files are left behind), becomes a Redis
+        // Cluster again with its data, then reshards; the secondary follows.
+        east.increase_node_groups_in_global_replication_group()
             .global_replication_group_id(&gid)
             .node_group_count(4)
             .apply_immediately(true)
             .send()
-            .await;
-        assert_eq!(
-            code(r),
-            "InvalidParameterValue",
-            "{rt}: resharding after a failover: not yet"
-        );
+            .await
+            .unwrap();
+        eventually(
+            "increase after a failover: datastore available",
+            Duration::from_secs(240),
+            || async {
+                let g = global(&east, &gid).await?;
+                (g.status() == Some("available") && g.global_node_groups().len() == 4).then_some(())
+            },
+        )
+        .await;
+        wait_shards(&east, &p, 4).await;
+        wait_shards(&west, &s, 4).await;
+        let want = |i: usize| {
+            if i == 0 {
+                "v4-0".to_owned()
+            } else {
+                format!("v2-{i}")
+            }
+        };
+        every_key_reads("every key on the primary after resharding", pe, want).await;
+        every_key_reads("every key on the secondary after resharding", se, want).await;
 
         // The secondary leaves: a cluster of its own, writable.
         east.disassociate_global_replication_group()
@@ -828,6 +849,34 @@ async fn cluster_mode_secondary_replicates_reshards_and_fails_over() {
         until_reply(
             "the disassociated group writable",
             || cli_c(se, &["SET", "gkey:1", "own"]),
+            |r| r == "OK",
+        )
+        .await;
+        // It reshards on its own: a Redis Cluster again first, data kept.
+        west.modify_replication_group_shard_configuration()
+            .replication_group_id(&s)
+            .node_group_count(3)
+            .node_groups_to_remove("0004")
+            .apply_immediately(true)
+            .send()
+            .await
+            .unwrap();
+        wait_shards(&west, &s, 3).await;
+        let r = cli_c(se, &["INFO", "cluster"]);
+        assert!(r.contains("cluster_enabled:1"), "{rt}: {r}");
+        every_key_reads(
+            "every key of the disassociated group after resharding",
+            se,
+            |i| match i {
+                0 => "v4-0".to_owned(),
+                1 => "own".to_owned(),
+                _ => format!("v2-{i}"),
+            },
+        )
+        .await;
+        until_reply(
+            "the resharded group writable",
+            || cli_c(se, &["SET", "gkey:2", "own"]),
             |r| r == "OK",
         )
         .await;
@@ -860,6 +909,326 @@ async fn cluster_mode_secondary_replicates_reshards_and_fails_over() {
             })
             .await;
         }
+        b.kill();
+    }
+}
+
+/// The slot ranges a node answers in `CLUSTER SLOTS` (start, end, how many
+/// nodes serve it), sorted: a region's layout, whatever its addresses.
+async fn slot_layout(at: Ep) -> Vec<(i64, i64, usize)> {
+    let Ok(mut conn) = redis::Client::open(format!("redis://{at}/"))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+    else {
+        return Vec::new();
+    };
+    let Ok(redis::Value::Array(entries)) = redis::cmd("CLUSTER")
+        .arg("SLOTS")
+        .query_async::<redis::Value>(&mut conn)
+        .await
+    else {
+        return Vec::new();
+    };
+    let mut out: Vec<(i64, i64, usize)> = entries
+        .iter()
+        .filter_map(|e| match e {
+            redis::Value::Array(f) => match (f.first(), f.get(1)) {
+                (Some(redis::Value::Int(a)), Some(redis::Value::Int(b))) => {
+                    Some((*a, *b, f.len() - 2))
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+async fn events_of(c: &Client, id: &str) -> Vec<String> {
+    c.describe_events()
+        .source_type(aws_sdk_elasticache::types::SourceType::ReplicationGroup)
+        .source_identifier(id)
+        .duration(60)
+        .send()
+        .await
+        .unwrap()
+        .events()
+        .iter()
+        .filter_map(|e| e.message().map(str::to_owned))
+        .collect()
+}
+
+/// Cluster mode, resharding after a failover: the new primary region (a
+/// former secondary, served by fronts) turns into a Redis Cluster again with
+/// its data, then reshards 3 → 4 → rebalance → 3 with the old primary region
+/// following; no key is lost in either region, the new primary takes writes,
+/// the secondary refuses them, both show the same slot layout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_mode_reshards_after_a_failover() {
+    for rt in common::runtimes() {
+        let started = Instant::now();
+        let tmp = tempfile::Builder::new()
+            .prefix("ec-global-rs-")
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path().to_path_buf();
+        let _guard = Guard(dir.clone());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut b = Backend::start_in(&rt, &dir, port);
+        let (mut east, mut west) = (b.client_in("us-east-1"), b.client_in("us-west-2"));
+        let (p, s) = (common::name("grp"), common::name("grs"));
+        east.create_replication_group()
+            .replication_group_id(&p)
+            .replication_group_description("sharded primary region")
+            .engine("redis")
+            .cache_node_type("cache.r5.large")
+            .num_node_groups(3)
+            .replicas_per_node_group(1)
+            .cache_parameter_group_name("default.redis7.cluster.on")
+            .automatic_failover_enabled(true)
+            .send()
+            .await
+            .unwrap();
+        let pg = wait_shards(&east, &p, 3).await;
+        let (gid, _) = new_global(&east, &p, "resharded").await;
+        west.create_replication_group()
+            .replication_group_id(&s)
+            .replication_group_description("sharded secondary region")
+            .global_replication_group_id(&gid)
+            .send()
+            .await
+            .unwrap();
+        let sg = wait_shards(&west, &s, 3).await;
+        wait_global(&east, &gid, "available").await;
+        let (pe, se) = (config_ep(&pg), config_ep(&sg));
+        let mut conn = cluster_conn(pe).await;
+        for i in 0..KEYS {
+            redis::cmd("SET")
+                .arg(format!("gkey:{i}"))
+                .arg(format!("v1-{i}"))
+                .query_async::<()>(&mut conn)
+                .await
+                .unwrap();
+        }
+        drop(conn);
+        every_key_reads("every key on the secondary", se, |i| format!("v1-{i}")).await;
+
+        // Failover: us-west-2 is the primary, served by fronts.
+        west.failover_global_replication_group()
+            .global_replication_group_id(&gid)
+            .primary_region("us-west-2")
+            .primary_replication_group_id(&s)
+            .send()
+            .await
+            .unwrap();
+        let g = wait_global(&west, &gid, "available").await;
+        assert_eq!(roles(&g)[0], (s.clone(), "PRIMARY".to_owned()), "{rt}");
+        until_reply(
+            "the new primary region writable",
+            || cli_c(se, &["SET", "gkey:0", "v2-0"]),
+            |r| r == "OK",
+        )
+        .await;
+        let want = |i: usize| {
+            if i == 0 {
+                "v2-0".to_owned()
+            } else {
+                format!("v1-{i}")
+            }
+        };
+        let t0 = Instant::now();
+        // A writer on the new primary region throughout.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let w = tokio::spawn(writer_at_least(Target::Cluster(se), stop.clone(), 1));
+
+        // Resharding the datastore from the new primary region.
+        for (step, shards) in [("increase", 4), ("rebalance", 4), ("decrease", 3)] {
+            let t = Instant::now();
+            let g = match step {
+                "increase" => west
+                    .increase_node_groups_in_global_replication_group()
+                    .global_replication_group_id(&gid)
+                    .node_group_count(4)
+                    .apply_immediately(true)
+                    .send()
+                    .await
+                    .unwrap()
+                    .global_replication_group()
+                    .cloned(),
+                "rebalance" => west
+                    .rebalance_slots_in_global_replication_group()
+                    .global_replication_group_id(&gid)
+                    .apply_immediately(true)
+                    .send()
+                    .await
+                    .unwrap()
+                    .global_replication_group()
+                    .cloned(),
+                _ => west
+                    .decrease_node_groups_in_global_replication_group()
+                    .global_replication_group_id(&gid)
+                    .node_group_count(3)
+                    .apply_immediately(true)
+                    .send()
+                    .await
+                    .unwrap()
+                    .global_replication_group()
+                    .cloned(),
+            };
+            assert_eq!(
+                g.and_then(|g| g.status().map(str::to_owned)).as_deref(),
+                Some("modifying"),
+                "{rt}: {step}"
+            );
+            if step == "increase" {
+                // The backend stopped while the nodes restart: the record
+                // says what is next, the new backend goes on from there.
+                b.kill();
+                b = Backend::start_in(&rt, &dir, port);
+                (east, west) = (b.client_in("us-east-1"), b.client_in("us-west-2"));
+                let g = global(&west, &gid).await.unwrap();
+                assert_eq!(g.status(), Some("modifying"), "{rt}: after a restart");
+            }
+            // `modifying` until the reshard is done in both regions.
+            eventually(
+                &format!("{step}: datastore available"),
+                Duration::from_secs(240),
+                || async {
+                    let g = global(&west, &gid).await?;
+                    if g.status() != Some("available") {
+                        return None;
+                    }
+                    let (a, b) = (
+                        describe_group(&west, &s).await?,
+                        describe_group(&east, &p).await?,
+                    );
+                    assert_eq!(g.global_node_groups().len(), shards, "{rt}: {step}");
+                    assert_eq!(a.node_groups().len(), shards, "{rt}: {step}");
+                    assert_eq!(b.node_groups().len(), shards, "{rt}: {step}");
+                    Some(())
+                },
+            )
+            .await;
+            wait_shards(&west, &s, shards).await;
+            wait_shards(&east, &p, shards).await;
+            eprintln!(
+                "{rt}: {step} after a failover: {:.1} s",
+                t.elapsed().as_secs_f64()
+            );
+            every_key_reads(&format!("{step}: every key on the new primary"), se, want).await;
+            every_key_reads(&format!("{step}: every key on the secondary"), pe, want).await;
+        }
+        eprintln!(
+            "{rt}: the three reshards after a failover: {:.1} s",
+            t0.elapsed().as_secs_f64()
+        );
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let w = w.await.unwrap();
+        eprintln!(
+            "{rt}: writes during the reshards: {} acknowledged, {} refused, {} dropped",
+            w.acked.len(),
+            w.refused,
+            w.dropped
+        );
+        assert!(!w.acked.is_empty(), "{rt}: {w:?}");
+        let lost = missing(Target::Cluster(se), &w.acked).await;
+        assert!(lost.is_empty(), "{rt}: acknowledged writes lost: {lost:?}");
+        eventually(
+            "every acknowledged write on the secondary",
+            Duration::from_secs(60),
+            || async {
+                missing(Target::Cluster(pe), &w.acked)
+                    .await
+                    .is_empty()
+                    .then_some(())
+            },
+        )
+        .await;
+        let events = events_of(&west, &s).await;
+        assert!(
+            events.iter().any(|e| e.contains("Redis Cluster again")),
+            "{rt}: {events:?}"
+        );
+        // A real Redis Cluster now: the engine answers at the endpoint.
+        let r = cli_c(se, &["CLUSTER", "INFO"]);
+        assert!(r.contains("cluster_state:ok"), "{rt}: {r}");
+        assert!(r.contains("cluster_known_nodes:6"), "{rt}: {r}");
+        let r = cli_c(se, &["INFO", "cluster"]);
+        assert!(r.contains("cluster_enabled:1"), "{rt}: {r}");
+        let r = cli_c(pe, &["INFO", "cluster"]);
+        assert!(
+            r.contains("cluster_enabled:0"),
+            "{rt}: the secondary is served by fronts: {r}"
+        );
+        // Writes on the new primary reach the secondary; the secondary refuses them.
+        let mut conn = cluster_conn(se).await;
+        for i in 0..KEYS {
+            redis::cmd("SET")
+                .arg(format!("gkey:{i}"))
+                .arg(format!("v3-{i}"))
+                .query_async::<()>(&mut conn)
+                .await
+                .unwrap();
+        }
+        drop(conn);
+        every_key_reads("every new value on the secondary", pe, |i| {
+            format!("v3-{i}")
+        })
+        .await;
+        let r = cli_c(pe, &["SET", "gkey:1", "x"]);
+        assert!(
+            r.contains("READONLY"),
+            "{rt}: a write to the secondary: {r}"
+        );
+        let (ls, lp) = (slot_layout(se).await, slot_layout(pe).await);
+        assert_eq!(ls.len(), 3, "{rt}: {ls:?}");
+        assert_eq!(
+            ls.iter().map(|x| x.1 - x.0 + 1).sum::<i64>(),
+            16384,
+            "{rt}: {ls:?}"
+        );
+        assert_eq!(ls, lp, "{rt}: the same slot layout in both regions");
+
+        east.disassociate_global_replication_group()
+            .global_replication_group_id(&gid)
+            .replication_group_id(&p)
+            .replication_group_region("us-east-1")
+            .send()
+            .await
+            .unwrap();
+        wait_global(&west, &gid, "primary-only").await;
+        west.delete_global_replication_group()
+            .global_replication_group_id(&gid)
+            .retain_primary_replication_group(false)
+            .send()
+            .await
+            .unwrap();
+        east.delete_replication_group()
+            .replication_group_id(&p)
+            .send()
+            .await
+            .unwrap();
+        eventually("groups gone", Duration::from_secs(120), || async {
+            (describe_group(&east, &p).await.is_none() && describe_group(&west, &s).await.is_none())
+                .then_some(())
+        })
+        .await;
+        if rt == "process" {
+            eventually("no engine left", Duration::from_secs(30), || async {
+                live_engines(&dir).is_empty().then_some(())
+            })
+            .await;
+        }
+        eprintln!(
+            "{rt}: cluster_mode_reshards_after_a_failover: {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
         b.kill();
     }
 }
@@ -1037,15 +1406,33 @@ async fn write_conn(t: Target) -> Option<WriteConn> {
 /// Writes `fo:<n>` = `n`, n = 0, 1, …, one at a time through `t` until
 /// `stop`, reconnecting when the connection goes.
 async fn writer(t: Target, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Written {
+    writer_at_least(t, stop, 0).await
+}
+
+/// [`writer`], going on past `stop` until `min` writes were acknowledged
+/// (for at most 60 s more).
+async fn writer_at_least(
+    t: Target,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    min: usize,
+) -> Written {
     use std::sync::atomic::Ordering;
     let mut w = Written::default();
     let mut n = 0usize;
-    while !stop.load(Ordering::Relaxed) {
+    let mut stopped: Option<Instant> = None;
+    let mut done = |w: &Written| {
+        if !stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        let at = *stopped.get_or_insert_with(Instant::now);
+        w.acked.len() >= min || at.elapsed() > Duration::from_secs(60)
+    };
+    while !done(&w) {
         let Some(mut conn) = write_conn(t).await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
-        while !stop.load(Ordering::Relaxed) {
+        while !done(&w) {
             let cmd = redis::cmd("SET").arg(format!("fo:{n}")).arg(n).clone();
             let reply = tokio::time::timeout(Duration::from_secs(60), async {
                 match &mut conn {
@@ -1328,4 +1715,36 @@ async fn cluster_mode_datastore_in_transit_mode_preferred() {
     );
     let r = cli_with(&ca, pe, None, true, &["SET", "a", "x"]);
     assert!(r.contains("READONLY"), "{r}");
+
+    // Resharding after the failover: the new primary region, over TLS,
+    // becomes a Redis Cluster again (its engines saved over TLS), then grows.
+    west.increase_node_groups_in_global_replication_group()
+        .global_replication_group_id(&gid)
+        .node_group_count(3)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    eventually("3 global node groups", Duration::from_secs(240), || async {
+        let g = global(&west, &gid).await?;
+        (g.status() == Some("available") && g.global_node_groups().len() == 3).then_some(())
+    })
+    .await;
+    for (k, v) in [("a", "after"), ("b", "plain"), ("c", "plain")] {
+        for at in [se, pe] {
+            until_reply(
+                "the key after resharding, in plaintext",
+                || cli_c(at, &["GET", k]),
+                |r| r == v,
+            )
+            .await;
+            assert_eq!(
+                cli_with(&ca, at, None, true, &["GET", k]),
+                v,
+                "and over TLS"
+            );
+        }
+    }
+    let r = cli_c(se, &["INFO", "cluster"]);
+    assert!(r.contains("cluster_enabled:1"), "{r}");
 }

@@ -57,6 +57,27 @@ pub struct GlobalReplicationGroup {
     /// secondary catch up, then swaps the roles (`complete_global_failover`).
     #[serde(default)]
     pub failover_to: Option<(String, String)>,
+    /// A reshard asked for while the primary region's group was served by
+    /// fronts (after a failover): that group turns into a Redis Cluster
+    /// again first (`ControlPlane::recluster`), then this runs on every
+    /// member (`settle_global_datastores`).
+    #[serde(default)]
+    pub pending_reshard: Option<PendingReshard>,
+}
+
+/// A datastore's reshard waiting for its primary region's group to be a
+/// Redis Cluster again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PendingReshard {
+    /// `Increase`/`DecreaseNodeGroupsInGlobalReplicationGroup`: the count and
+    /// the members' own node group IDs to remove or retain.
+    Shards {
+        count: i64,
+        remove: Vec<String>,
+        retain: Vec<String>,
+    },
+    /// `RebalanceSlotsInGlobalReplicationGroup`.
+    Rebalance,
 }
 
 impl GlobalReplicationGroup {
@@ -416,6 +437,7 @@ impl ControlPlane {
             tags,
             delete_primary: false,
             failover_to: None,
+            pending_reshard: None,
         };
         {
             let mut st = self.lock();
@@ -962,21 +984,115 @@ impl ControlPlane {
         Ok(())
     }
 
-    /// Resharding a datastore whose primary region's cluster mode is served by
-    /// fronts (after a failover) is not done yet.
-    fn refuse_fronted_primary(&self, scope: &Scope, g: &GlobalReplicationGroup) -> Result<()> {
-        let Some(p) = g.primary() else { return Ok(()) };
+    /// Whether the datastore's primary region's group is served by fronts
+    /// (a former secondary, after a failover).
+    fn primary_fronted(&self, scope: &Scope, g: &GlobalReplicationGroup) -> bool {
+        let Some(p) = g.primary() else { return false };
         let ps = Scope::new(scope.account.clone(), p.region.clone());
-        if self
-            .find_replication_group(&ps, &p.replication_group_id)
+        self.find_replication_group(&ps, &p.replication_group_id)
             .is_ok_and(|rg| rg.fronted)
-        {
-            return Err(Error::invalid(format!(
-                "Changing the node groups or slots of global replication group {} after a failover (its primary, {} in {}, is a former secondary) is not available yet in elasticache-local.",
-                g.id, p.replication_group_id, p.region
-            )));
+    }
+
+    /// A reshard of a datastore whose primary region is served by fronts:
+    /// stored, then the primary region's group turns into a Redis Cluster
+    /// again (a restart of every node, data kept); the reshard runs once it
+    /// is one (`settle_global_datastores`). The datastore reads `modifying`
+    /// throughout.
+    fn defer_reshard(
+        &self,
+        scope: &Scope,
+        g: &GlobalReplicationGroup,
+        pending: PendingReshard,
+    ) -> Result<GlobalReplicationGroup> {
+        let g = self.update_global(scope, &g.id, |g| {
+            g.pending_reshard = Some(pending);
+            g.status = lifecycle::MODIFYING.to_owned();
+            Ok(())
+        })?;
+        if let Some(p) = g.primary() {
+            self.global_event(
+                &g,
+                &scope.account,
+                &format!(
+                    "Global replication group {}: its primary, replication group {} in region {}, is served by fronts since a failover; it restarts every node with its data to become a Redis Cluster again, then the node groups change",
+                    g.id, p.replication_group_id, p.region
+                ),
+            );
+            let ps = Scope::new(scope.account.clone(), p.region.clone());
+            if let Err(e) = self.recluster(&ps, &p.replication_group_id) {
+                // The datastore's pass tries again (`resume_reshard`).
+                tracing::warn!(global = %g.id, error = %e, "could not start turning the primary region's group into a Redis Cluster");
+            }
         }
-        Ok(())
+        Ok(g)
+    }
+
+    /// A deferred reshard, from the datastore's pass: the primary region's
+    /// group turns into a Redis Cluster (again, if a stopped backend left
+    /// that undone); once it is one and every member is settled, every
+    /// member reshards as any datastore does, and the reshard is forgotten.
+    /// A member that already has the asked shard count (a backend stopped
+    /// between members) is left as it is.
+    fn resume_reshard(&self, home: &Scope, g: &GlobalReplicationGroup) {
+        let Some(pending) = g.pending_reshard.clone() else {
+            return;
+        };
+        let Some(p) = g.primary() else { return };
+        let ps = Scope::new(home.account.clone(), p.region.clone());
+        let Ok(pg) = self.find_replication_group(&ps, &p.replication_group_id) else {
+            return;
+        };
+        if pg.fronted {
+            if let Err(e) = self.recluster(&ps, &pg.id) {
+                tracing::warn!(global = %g.id, error = %e, "could not start turning the primary region's group into a Redis Cluster");
+            }
+            return;
+        }
+        if pg.recluster || g.failover_to.is_some() {
+            return;
+        }
+        let settled = g.members.iter().all(|m| {
+            let ms = Scope::new(home.account.clone(), m.region.clone());
+            m.status == ASSOCIATED
+                && self
+                    .find_replication_group(&ms, &m.replication_group_id)
+                    .is_ok_and(|rg| rg.status == lifecycle::AVAILABLE)
+        });
+        if !settled {
+            return;
+        }
+        let done = match &pending {
+            PendingReshard::Shards {
+                count,
+                remove,
+                retain,
+            } => self.reshard_members(home, g, *count, remove, retain),
+            PendingReshard::Rebalance => self.rebalance_members(home, g),
+        };
+        match done {
+            Err(e) if matches!(e.fault, Fault::ServiceUnavailable | Fault::Internal) => {
+                tracing::warn!(global = %g.id, error = %e, "the deferred reshard could not be stored; trying again");
+                return;
+            }
+            Err(e) => {
+                // It no longer fits (a member changed meanwhile): dropped, said.
+                self.global_event(
+                    g,
+                    &home.account,
+                    &format!(
+                        "The node group change of global replication group {} could not be made: {e}",
+                        g.id
+                    ),
+                );
+            }
+            Ok(_) => {}
+        }
+        if let Err(e) = self.update_global(home, &g.id, |g| {
+            g.pending_reshard = None;
+            Ok(())
+        }) {
+            tracing::warn!(global = %g.id, error = %e, "could not record the deferred reshard as done");
+        }
     }
 
     /// `Increase`/`DecreaseNodeGroupsInGlobalReplicationGroup`: every member
@@ -999,7 +1115,6 @@ impl ControlPlane {
             return Err(Error::invalid("ApplyImmediately must be true."));
         }
         let g = self.settled_global(scope, id, "change its node groups")?;
-        self.refuse_fronted_primary(scope, &g)?;
         let view = self.global_view(scope, &g);
         if !view.cluster_enabled {
             return Err(Error::invalid(format!(
@@ -1044,6 +1159,14 @@ impl ControlPlane {
                 .map(|i| format!("{:04}", i + 1))
                 .collect();
         }
+        if self.primary_fronted(scope, &g) {
+            let pending = PendingReshard::Shards {
+                count,
+                remove,
+                retain,
+            };
+            return self.defer_reshard(scope, &g, pending);
+        }
         self.reshard_members(scope, &g, count, &remove, &retain)
     }
 
@@ -1058,13 +1181,23 @@ impl ControlPlane {
             return Err(Error::invalid("ApplyImmediately must be true."));
         }
         let g = self.settled_global(scope, id, "rebalance its slots")?;
-        self.refuse_fronted_primary(scope, &g)?;
         let view = self.global_view(scope, &g);
         if !view.cluster_enabled {
             return Err(Error::invalid(format!(
                 "Global replication group {id} has cluster mode disabled: it has no slots to rebalance."
             )));
         }
+        if self.primary_fronted(scope, &g) {
+            return self.defer_reshard(scope, &g, PendingReshard::Rebalance);
+        }
+        self.rebalance_members(scope, &g)
+    }
+
+    fn rebalance_members(
+        &self,
+        scope: &Scope,
+        g: &GlobalReplicationGroup,
+    ) -> Result<GlobalReplicationGroup> {
         for m in &g.members {
             let ms = Scope::new(scope.account.clone(), m.region.clone());
             self.rebalance_slots(&ms, &m.replication_group_id)?;
@@ -1091,6 +1224,12 @@ impl ControlPlane {
     ) -> Result<GlobalReplicationGroup> {
         for m in &g.members {
             let ms = Scope::new(scope.account.clone(), m.region.clone());
+            let has = self
+                .find_replication_group(&ms, &m.replication_group_id)
+                .map(|rg| rg.node_groups.iter().filter(|x| !x.removing).count());
+            if has.is_ok_and(|n| i64::try_from(n).is_ok_and(|n| n == count)) {
+                continue;
+            }
             let req = ShardConfiguration {
                 id: m.replication_group_id.clone(),
                 node_group_count: count,
@@ -1137,7 +1276,8 @@ impl ControlPlane {
                 self.finish_global_delete(&home, &g);
                 continue;
             }
-            let mut busy = false;
+            self.resume_reshard(&home, &g);
+            let mut busy = g.pending_reshard.is_some();
             for m in &g.members {
                 let ms = Scope::new(home.account.clone(), m.region.clone());
                 match self.find_replication_group(&ms, &m.replication_group_id) {

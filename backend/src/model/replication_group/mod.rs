@@ -122,6 +122,17 @@ pub struct ReplicationGroup {
     /// (`worker/fronted.rs`). Stock engines refuse `REPLICAOF` in cluster mode.
     #[serde(default)]
     pub fronted: bool,
+    /// Turning from fronts back into a Redis Cluster with its data (before
+    /// it reshards, see `shards.rs` `recluster`): its nodes restart with
+    /// cluster mode on, shard primaries with their data, replicas empty; the
+    /// worker claims each shard's slots on its primary before the nodes
+    /// meet, then clears this.
+    #[serde(default)]
+    pub recluster: bool,
+    /// A reshard asked for while the group, outside any datastore, was
+    /// served by fronts: it runs once the group is a Redis Cluster again.
+    #[serde(default)]
+    pub pending_shards: Option<shards::PendingShards>,
 }
 
 impl ReplicationGroup {
@@ -713,6 +724,8 @@ impl ControlPlane {
             users_pending: false,
             global_id: joining.as_ref().map(|j| j.0.clone()),
             fronted: false,
+            recluster: false,
+            pending_shards: None,
         };
         if let Some((_, _, _, (ps, source))) = &joining {
             // Its own copy of the primary's parameter group, as on AWS.

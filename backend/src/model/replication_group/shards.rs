@@ -186,16 +186,21 @@ pub fn rebalance(groups: &mut [NodeGroup]) {
     }
 }
 
-/// A group whose cluster mode is served by fronts reshards only as a
-/// secondary following its datastore's primary (a real Redis Cluster).
-fn refuse_fronted_alone(g: &ReplicationGroup) -> Result<()> {
-    if g.fronted && g.global_id.is_none() {
-        return Err(Error::invalid(format!(
-            "Changing the shards of replication group {} is not available yet in elasticache-local: it left a global datastore, and its cluster mode is served by fronts (see docs/global-datastores.md).",
-            g.id
-        )));
-    }
-    Ok(())
+/// A reshard of a group that left a global datastore while its cluster
+/// mode was served by fronts, waiting for it to be a Redis Cluster again
+/// (`ControlPlane::recluster`); then it runs (`resume_shards`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PendingShards {
+    /// `ModifyReplicationGroupShardConfiguration` (and the shard count
+    /// actions that come to it).
+    Configure {
+        count: i64,
+        resharding: Vec<(String, Vec<String>)>,
+        remove: Vec<String>,
+        retain: Vec<String>,
+    },
+    /// Slots spread evenly again (`rebalance_slots`).
+    Rebalance,
 }
 
 /// Member cluster ids of a shard: `<rg>-<ng>-001…`.
@@ -572,6 +577,8 @@ impl ControlPlane {
             global_id: joining.as_ref().map(|j| j.0.clone()),
             // A secondary of a global datastore: fronts before replicas.
             fronted: joining.is_some(),
+            recluster: false,
+            pending_shards: None,
         };
         if let Some((_, _, _, (ps, source))) = &joining {
             // Its own copy of the primary's parameter group, as on AWS.
@@ -656,7 +663,39 @@ impl ControlPlane {
         if g.status != lifecycle::AVAILABLE {
             return Err(bad_state(&g));
         }
-        refuse_fronted_alone(&g)?;
+        let (groups, new_clusters, message) = self.plan_shards(scope, &g, &req)?;
+        if g.fronted && g.global_id.is_none() {
+            let pending = PendingShards::Configure {
+                count: req.node_group_count,
+                resharding: req.resharding,
+                remove: req.to_remove,
+                retain: req.to_retain,
+            };
+            return self.defer_shards(scope, &g, pending);
+        }
+        if !new_clusters.is_empty() {
+            self.insert_clusters(scope, &new_clusters, None)?;
+        }
+        let added: Vec<String> = new_clusters.iter().map(|c| c.id.clone()).collect();
+        let g = self.update_replication_group(scope, &g.id, move |g| {
+            g.node_groups = groups;
+            g.members.extend(added);
+            g.status = lifecycle::MODIFYING.to_owned();
+            Ok(())
+        })?;
+        self.event(scope, "replication-group", &g.id, message);
+        Ok(g)
+    }
+
+    /// The new shards of `g` after `req` (checked), the clusters to add and
+    /// the event that says so.
+    #[allow(clippy::too_many_lines)]
+    fn plan_shards(
+        &self,
+        scope: &Scope,
+        g: &ReplicationGroup,
+        req: &ShardConfiguration,
+    ) -> Result<(Vec<NodeGroup>, Vec<CacheCluster>, String)> {
         if !req.apply_immediately {
             return Err(Error::invalid(
                 "ApplyImmediately must be true: the only permitted value for ApplyImmediately is true.",
@@ -712,7 +751,7 @@ impl ControlPlane {
                 let ids: Vec<(String, Option<String>)> = (0..=replicas)
                     .map(|k| (member_id(&g.id, &ng, k + 1), azs.get(k).cloned()))
                     .collect();
-                let built = self.build_members(scope, &g, &ids)?;
+                let built = self.build_members(scope, g, &ids)?;
                 groups.push(NodeGroup {
                     id: ng,
                     slots: Vec::new(),
@@ -741,7 +780,7 @@ impl ControlPlane {
                         .collect::<Result<_>>()?;
                     for k in &keep {
                         if !groups.iter().any(|x| x.id == *k) {
-                            return Err(node_group_not_found(&g, k));
+                            return Err(node_group_not_found(g, k));
                         }
                     }
                     groups
@@ -763,7 +802,7 @@ impl ControlPlane {
             };
             for r in &remove {
                 if !groups.iter().any(|x| x.id == *r) {
-                    return Err(node_group_not_found(&g, r));
+                    return Err(node_group_not_found(g, r));
                 }
             }
             let mut uniq = remove.clone();
@@ -784,18 +823,7 @@ impl ControlPlane {
             );
         }
         rebalance(&mut groups);
-        if !new_clusters.is_empty() {
-            self.insert_clusters(scope, &new_clusters, None)?;
-        }
-        let added: Vec<String> = new_clusters.iter().map(|c| c.id.clone()).collect();
-        let g = self.update_replication_group(scope, &g.id, move |g| {
-            g.node_groups = groups;
-            g.members.extend(added);
-            g.status = lifecycle::MODIFYING.to_owned();
-            Ok(())
-        })?;
-        self.event(scope, "replication-group", &g.id, message);
-        Ok(g)
+        Ok((groups, new_clusters, message))
     }
 
     /// Spread the slots evenly over the shards again (the reconciler
@@ -811,7 +839,9 @@ impl ControlPlane {
         if g.status != lifecycle::AVAILABLE {
             return Err(bad_state(&g));
         }
-        refuse_fronted_alone(&g)?;
+        if g.fronted && g.global_id.is_none() {
+            return self.defer_shards(scope, &g, PendingShards::Rebalance);
+        }
         let g = self.update_replication_group(scope, id, |g| {
             rebalance(&mut g.node_groups);
             g.status = lifecycle::MODIFYING.to_owned();
@@ -824,6 +854,209 @@ impl ControlPlane {
             format!("Rebalancing the slots of replication group {}", g.id),
         );
         Ok(g)
+    }
+
+    /// A group whose cluster mode is served by fronts turns back into a real
+    /// Redis Cluster with its data (before it reshards: stock engines move
+    /// keys between shards only in cluster mode). Every node restarts with
+    /// cluster mode on: each shard's primary with its data (it holds exactly
+    /// its shard's keys), its replicas empty (they follow it again once the
+    /// cluster is formed). The worker claims each shard's slots on its primary
+    /// before the nodes meet, then clears `recluster`. The group and its
+    /// clusters are stored in one write, so a backend stopped at any moment
+    /// either restarts them all or none. Whether it started now (`false`: not
+    /// served by fronts, or already turning).
+    pub fn recluster(&self, scope: &Scope, id: &str) -> Result<bool> {
+        let started = {
+            let mut st = self.lock();
+            let r = st.region(scope);
+            let g = r
+                .replication_groups
+                .get(&id.to_ascii_lowercase())
+                .ok_or_else(|| super::not_found(id))?;
+            if !g.cluster_enabled() || !g.fronted {
+                false
+            } else {
+                let mut next = g.clone();
+                next.fronted = false;
+                next.recluster = true;
+                next.status = lifecycle::MODIFYING.to_owned();
+                next.generation += 1;
+                let mut clusters = Vec::new();
+                for ng in &next.node_groups {
+                    for mid in &ng.members {
+                        let Some(c) = r.clusters.get(mid) else {
+                            continue;
+                        };
+                        let mut c = c.clone();
+                        let primary = *mid == ng.primary;
+                        for n in &mut c.nodes {
+                            n.restart = true;
+                            n.keep_data = primary;
+                        }
+                        c.status = lifecycle::MODIFYING.to_owned();
+                        c.generation += 1;
+                        clusters.push(c);
+                    }
+                }
+                let mut items = Vec::new();
+                for c in &clusters {
+                    items.push(("cluster", c.id.as_str(), Some(Self::encode(c)?)));
+                }
+                items.push((
+                    "replicationgroup",
+                    next.id.as_str(),
+                    Some(Self::encode(&next)?),
+                ));
+                self.persist_all(scope, &items)?;
+                for c in clusters {
+                    r.clusters.insert(c.id.clone(), c);
+                }
+                r.replication_groups.insert(next.id.clone(), next);
+                true
+            }
+        };
+        if started {
+            self.wake();
+            self.event(
+                scope,
+                "replication-group",
+                id,
+                format!(
+                    "Replication group {id} restarts its nodes with cluster mode on, data kept, to become a Redis Cluster again before it reshards"
+                ),
+            );
+        }
+        Ok(started)
+    }
+
+    /// A reshard of a group served by fronts outside any datastore: stored,
+    /// then the group becomes a Redis Cluster again (`recluster`); the worker
+    /// runs it once the group is one (`resume_shards`).
+    fn defer_shards(
+        &self,
+        scope: &Scope,
+        g: &ReplicationGroup,
+        pending: PendingShards,
+    ) -> Result<ReplicationGroup> {
+        self.update_replication_group(scope, &g.id, |g| {
+            g.pending_shards = Some(pending);
+            Ok(())
+        })?;
+        self.recluster(scope, &g.id)?;
+        self.find_replication_group(scope, &g.id)
+    }
+
+    /// A deferred reshard, from the worker once the group is a Redis Cluster
+    /// again and settled (before it reads `available`): it runs now and is
+    /// forgotten; one that no longer fits (the group changed meanwhile) is
+    /// dropped with an event. A group still served by fronts (a stopped
+    /// backend left the turn undone) starts turning. Whether the group goes
+    /// on modifying.
+    pub fn resume_shards(&self, scope: &Scope, id: &str) -> bool {
+        let Ok(g) = self.find_replication_group(scope, id) else {
+            return false;
+        };
+        let Some(pending) = g.pending_shards.clone() else {
+            return false;
+        };
+        if g.fronted {
+            if let Err(e) = self.recluster(scope, id) {
+                tracing::warn!(group = id, error = %e, "could not start turning the group into a Redis Cluster");
+            }
+            return true;
+        }
+        if g.recluster {
+            return true;
+        }
+        let done = match pending {
+            PendingShards::Configure {
+                count,
+                resharding,
+                remove,
+                retain,
+            } => {
+                let req = ShardConfiguration {
+                    id: g.id.clone(),
+                    node_group_count: count,
+                    apply_immediately: true,
+                    resharding,
+                    to_remove: remove,
+                    to_retain: retain,
+                };
+                self.plan_shards(scope, &g, &req)
+                    .and_then(|(groups, new_clusters, message)| {
+                        if !new_clusters.is_empty() {
+                            self.insert_clusters(scope, &new_clusters, None)?;
+                        }
+                        let added: Vec<String> =
+                            new_clusters.iter().map(|c| c.id.clone()).collect();
+                        self.update_replication_group(scope, id, move |g| {
+                            g.node_groups = groups;
+                            g.members.extend(added);
+                            g.pending_shards = None;
+                            g.status = lifecycle::MODIFYING.to_owned();
+                            Ok(())
+                        })?;
+                        self.event(scope, "replication-group", id, message);
+                        Ok(())
+                    })
+            }
+            PendingShards::Rebalance => self
+                .update_replication_group(scope, id, |g| {
+                    rebalance(&mut g.node_groups);
+                    g.pending_shards = None;
+                    g.status = lifecycle::MODIFYING.to_owned();
+                    Ok(())
+                })
+                .map(|g| {
+                    self.event(
+                        scope,
+                        "replication-group",
+                        &g.id,
+                        format!("Rebalancing the slots of replication group {}", g.id),
+                    );
+                }),
+        };
+        match done {
+            Ok(()) => true,
+            Err(e) if matches!(e.fault, Fault::ServiceUnavailable | Fault::Internal) => {
+                tracing::warn!(group = id, error = %e, "the deferred reshard could not be stored; trying again");
+                true
+            }
+            Err(e) => {
+                let _ = self.update_replication_group(scope, id, |g| {
+                    g.pending_shards = None;
+                    Ok(())
+                });
+                self.event(
+                    scope,
+                    "replication-group",
+                    id,
+                    format!("The shard change of replication group {id} could not be made: {e}"),
+                );
+                false
+            }
+        }
+    }
+
+    /// The worker claimed every shard's slots on its primary: the nodes
+    /// meet and the replicas follow as in any cluster-mode group.
+    pub fn finish_recluster(&self, scope: &Scope, id: &str) -> Result<()> {
+        let g = self.update_replication_group(scope, id, |g| {
+            g.recluster = false;
+            Ok(())
+        })?;
+        self.event(
+            scope,
+            "replication-group",
+            &g.id,
+            format!(
+                "Replication group {} formed its Redis Cluster again around the data of its shards",
+                g.id
+            ),
+        );
+        Ok(())
     }
 
     /// The reconciler moved every slot off a removed shard and made the
