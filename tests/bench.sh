@@ -16,6 +16,8 @@
 #
 # Env: BENCH_PROFILE=debug|release   override the build profile of the mode
 #      ELASTICACHE_TEST_RUNTIMES=process   leave the Docker runtime out
+#      BENCH_API_OPS=CreateCacheCluster    measure only the named API operations
+#                                    (comma-separated; use with --out, the report is partial)
 #      TF_PLUGIN_MIRROR=DIR          mirror holding hashicorp/aws 5.100.0 (default /opt/tf-plugins)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

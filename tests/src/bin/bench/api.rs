@@ -42,6 +42,13 @@ const OPS: [Op; 4] = [
 ];
 const LEVELS: [usize; 3] = [1, 4, 16];
 
+/// Whether `op` is measured: all of them, or those `BENCH_API_OPS` names
+/// (comma-separated, e.g. `CreateCacheCluster`), for a narrow run while
+/// working on one operation (its report then lacks the other rows).
+fn wanted(op: Op) -> bool {
+    std::env::var("BENCH_API_OPS").map_or(true, |v| v.split(',').any(|w| w.trim() == op.name()))
+}
+
 /// One cell: an op at a concurrency on one server.
 #[derive(Default)]
 struct Cell {
@@ -101,7 +108,7 @@ async fn matrix(
     wait_engines: bool,
 ) -> Vec<((Op, usize), Cell)> {
     let mut out = Vec::new();
-    for op in OPS {
+    for op in OPS.into_iter().filter(|op| wanted(*op)) {
         if op == Op::DescribeCacheParameters {
             // moto does not implement it: one probe decides.
             let a = target
