@@ -25,6 +25,31 @@ pub trait Store: Send + Sync + 'static {
     /// Several puts (`Some`) and deletes (`None`) in one durable transaction:
     /// after a crash either all of them are there or none.
     fn write(&self, batch: &[(String, Option<Vec<u8>>)]) -> anyhow::Result<()>;
+    /// Queue a batch (as [`write`](Self::write) takes it) for the next
+    /// commit and return at once: batches are stored in the order they were
+    /// submitted (a later one never under an earlier one), and one is durable
+    /// once its [`Pending::wait`] answers `Ok`. A caller fixes the order of
+    /// its write under its own lock and waits for the commit outside it. By
+    /// default the write happens here.
+    fn submit(&self, batch: Vec<(String, Option<Vec<u8>>)>) -> Box<dyn Pending + '_> {
+        Box::new(Written(self.write(&batch)))
+    }
+}
+
+/// A batch [`Store::submit`] queued. Dropped without `wait`, it is still
+/// stored (the drop waits).
+pub trait Pending {
+    /// Wait until the batch is durable (or its commit failed).
+    fn wait(self: Box<Self>) -> anyhow::Result<()>;
+}
+
+/// A batch written when it was submitted.
+struct Written(anyhow::Result<()>);
+
+impl Pending for Written {
+    fn wait(self: Box<Self>) -> anyhow::Result<()> {
+        self.0
+    }
 }
 
 #[cfg(test)]
