@@ -420,6 +420,10 @@ impl EngineRuntime for ProcessRuntime {
 
     async fn start(&self, spec: &NodeSpec) -> anyhow::Result<StartInfo> {
         let (bin, substitution) = self.binary_for(spec.engine, &spec.version)?;
+        // A new node's directory: no engine can be running in it, so there is
+        // nothing to re-adopt, and no scan of every process for one (which
+        // made each create cost as much as the processes on the machine).
+        let fresh = !tokio::fs::try_exists(&spec.data_dir).await.unwrap_or(false);
         tokio::fs::create_dir_all(&spec.data_dir)
             .await
             .with_context(|| format!("create data dir {}", spec.data_dir.display()))?;
@@ -433,7 +437,11 @@ impl EngineRuntime for ProcessRuntime {
 
         // Re-adoption: a live engine from an earlier run of this node.
         let dd = data_dir.clone();
-        let existing = tokio::task::spawn_blocking(move || live_record(&dd)).await?;
+        let existing = if fresh {
+            None
+        } else {
+            tokio::task::spawn_blocking(move || live_record(&dd)).await?
+        };
         if let Some(rec) = existing {
             if !legacy && rec.key == spec.key && rec.port == spec.port && rec.engine == spec.engine
             {
