@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{ControlPlane, Result, Scope};
+use super::{ControlPlane, Result, Scope, State};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
@@ -29,8 +29,72 @@ pub struct EventQuery {
     pub duration_minutes: Option<i64>,
 }
 
+/// An event numbered and dated, with the records that store it, not yet in
+/// memory: stored in the transaction of the change it reports (one commit
+/// for both), then shown with [`ControlPlane::show_event`].
+pub(crate) struct StagedEvent {
+    scope: Scope,
+    ev: Event,
+    id: String,
+    bytes: Vec<u8>,
+    /// Events past the retention, removed with this one.
+    expired: Vec<String>,
+}
+
+impl StagedEvent {
+    /// Its records, as [`ControlPlane::persist_all`] takes them: the event,
+    /// and the removal of the events it outlives.
+    pub(crate) fn items(&self) -> Vec<(&'static str, &str, Option<Vec<u8>>)> {
+        let mut items = vec![("event", self.id.as_str(), Some(self.bytes.clone()))];
+        items.extend(self.expired.iter().map(|id| ("event", id.as_str(), None)));
+        items
+    }
+}
+
 impl ControlPlane {
-    /// Record an event and persist it.
+    /// Number and date an event under the lock `st` comes from (events
+    /// stay in date and number order), for storing with a change.
+    pub(crate) fn stage_event(
+        st: &mut State,
+        scope: &Scope,
+        source_type: &str,
+        source_id: &str,
+        message: impl Into<String>,
+    ) -> Result<StagedEvent> {
+        st.event_seq += 1;
+        let ev = Event {
+            source_id: source_id.to_owned(),
+            source_type: source_type.to_owned(),
+            message: message.into(),
+            date: Self::now(),
+            seq: st.event_seq,
+        };
+        let cutoff = ev.date - Duration::days(RETENTION_DAYS);
+        let region = st.region(scope);
+        // Oldest first: what expired is a prefix (no scan of all events
+        // for every new one).
+        let expired = region.events.partition_point(|e| e.date < cutoff);
+        Ok(StagedEvent {
+            scope: scope.clone(),
+            id: event_id(&ev),
+            bytes: Self::encode(&ev)?,
+            expired: region.events[..expired].iter().map(event_id).collect(),
+            ev,
+        })
+    }
+
+    /// Show a staged event (`DescribeEvents`, the dashboard), under the
+    /// same lock as it was staged, and drop from memory those it outlives.
+    pub(crate) fn show_event(st: &mut State, staged: &StagedEvent) {
+        let ev = &staged.ev;
+        tracing::info!(source = %ev.source_id, kind = %ev.source_type, message = %ev.message, "event");
+        let region = st.region(&staged.scope);
+        region.events.push(ev.clone());
+        region.events.drain(..staged.expired.len());
+    }
+
+    /// Record an event and persist it (with the removal of the events past
+    /// the retention, in one transaction).
     pub fn event(
         &self,
         scope: &Scope,
@@ -38,30 +102,16 @@ impl ControlPlane {
         source_id: &str,
         message: impl Into<String>,
     ) {
-        let ev = {
+        let staged = {
             let mut st = self.lock();
-            st.event_seq += 1;
-            let ev = Event {
-                source_id: source_id.to_owned(),
-                source_type: source_type.to_owned(),
-                message: message.into(),
-                date: Self::now(),
-                seq: st.event_seq,
+            let Ok(staged) = Self::stage_event(&mut st, scope, source_type, source_id, message)
+            else {
+                return;
             };
-            let region = st.region(scope);
-            region.events.push(ev.clone());
-            let cutoff = Self::now() - Duration::days(RETENTION_DAYS);
-            // Oldest first: what expired is a prefix (no scan of all events
-            // for every new one).
-            let expired = region.events.partition_point(|e| e.date < cutoff);
-            let old: Vec<Event> = region.events.drain(..expired).collect();
-            for e in old {
-                let _ = self.persist::<Event>("event", scope, &event_id(&e), None);
-            }
-            ev
+            Self::show_event(&mut st, &staged);
+            staged
         };
-        tracing::info!(source = %ev.source_id, kind = %ev.source_type, message = %ev.message, "event");
-        let _ = self.persist("event", scope, &event_id(&ev), Some(&ev));
+        let _ = self.persist_all(scope, &staged.items());
     }
 
     /// One page of the events of one scope matching `q`, oldest first, the

@@ -89,6 +89,11 @@ pub struct Region {
     /// Tags of the `default.*` parameter groups and `default` subnet group,
     /// which are not stored as records of their own.
     pub default_tags: BTreeMap<String, Vec<Tag>>,
+    /// Clusters being created, by id, with their node counts: being stored,
+    /// not visible yet (`insert_clusters`), but their ids and quota taken.
+    pub(crate) pending_clusters: BTreeMap<String, usize>,
+    /// Replication groups being created likewise.
+    pub(crate) pending_groups: std::collections::BTreeSet<String>,
 }
 
 #[derive(Debug, Default)]
@@ -254,6 +259,24 @@ impl ControlPlane {
         self.store.write(&batch).map_err(Error::storage)
     }
 
+    /// Queue the records of one change as [`persist_all`](Self::persist_all)
+    /// stores them, and return at once: called under the lock, the store
+    /// keeps the lock's order of changes (a later change is never stored
+    /// under this one), and the caller waits for the commit after releasing
+    /// the lock ([`crate::store::Pending::wait`]). Only for changes already
+    /// visible by design (the reconciler's own), not for acknowledged ones.
+    pub(crate) fn submit_all(
+        &self,
+        scope: &Scope,
+        items: &[(&str, &str, Option<Vec<u8>>)],
+    ) -> Box<dyn crate::store::Pending + '_> {
+        let batch = items
+            .iter()
+            .map(|(kind, id, v)| (record::key(kind, scope, id), v.clone()))
+            .collect();
+        self.store.submit(batch)
+    }
+
     /// A record as [`persist_all`](Self::persist_all) stores it.
     pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
         record::encode(value).map_err(Error::internal)
@@ -306,15 +329,18 @@ impl ControlPlane {
         clusters: &[cluster::CacheCluster],
         group: Option<&replication_group::ReplicationGroup>,
     ) -> Result<()> {
+        let mut items = Vec::new();
+        for cluster in clusters {
+            items.push(("cluster", cluster.id.as_str(), Some(Self::encode(cluster)?)));
+        }
+        if let Some(g) = group {
+            items.push(("replicationgroup", g.id.as_str(), Some(Self::encode(g)?)));
+        }
         {
             let mut st = self.lock();
-            let total_nodes: usize = st
-                .regions
-                .get(scope)
-                .map_or(0, |r| r.clusters.values().map(|c| c.nodes.len()).sum());
             let r = st.region(scope);
             if let Some(g) = group {
-                if r.replication_groups.contains_key(&g.id) {
+                if r.replication_groups.contains_key(&g.id) || r.pending_groups.contains(&g.id) {
                     return Err(Error::new(
                         Fault::ReplicationGroupAlreadyExists,
                         format!("Replication group {} already exists.", g.id),
@@ -322,19 +348,24 @@ impl ControlPlane {
                 }
             }
             for cluster in clusters {
-                if r.clusters.contains_key(&cluster.id) {
+                if r.clusters.contains_key(&cluster.id)
+                    || r.pending_clusters.contains_key(&cluster.id)
+                {
                     return Err(Error::new(
                         Fault::CacheClusterAlreadyExists,
                         format!("Cache cluster {} already exists.", cluster.id),
                     ));
                 }
             }
-            if r.clusters.len() + clusters.len() > cluster::MAX_CLUSTERS {
+            if r.clusters.len() + r.pending_clusters.len() + clusters.len() > cluster::MAX_CLUSTERS
+            {
                 return Err(Error::new(
                     Fault::ClusterQuotaForCustomerExceeded,
                     format!("The request cannot be processed: the quota of {} cache clusters has been reached.", cluster::MAX_CLUSTERS),
                 ));
             }
+            let total_nodes: usize = r.clusters.values().map(|c| c.nodes.len()).sum::<usize>()
+                + r.pending_clusters.values().sum::<usize>();
             let new_nodes: usize = clusters.iter().map(|c| c.nodes.len()).sum();
             if total_nodes + new_nodes > cluster::MAX_NODES_PER_CUSTOMER {
                 return Err(Error::new(
@@ -342,23 +373,38 @@ impl ControlPlane {
                     format!("The request cannot be processed: the quota of {} cache nodes has been reached.", cluster::MAX_NODES_PER_CUSTOMER),
                 ));
             }
-            let mut items = Vec::new();
+            // The ids and the quota are taken from here on.
             for cluster in clusters {
-                items.push(("cluster", cluster.id.as_str(), Some(Self::encode(cluster)?)));
+                r.pending_clusters
+                    .insert(cluster.id.clone(), cluster.nodes.len());
             }
             if let Some(g) = group {
-                items.push(("replicationgroup", g.id.as_str(), Some(Self::encode(g)?)));
-            }
-            // Under the lock: durable before it is visible.
-            self.persist_all(scope, &items)?;
-            let r = st.region(scope);
-            for cluster in clusters {
-                r.clusters.insert(cluster.id.clone(), cluster.clone());
-            }
-            if let Some(g) = group {
-                r.replication_groups.insert(g.id.clone(), g.clone());
+                r.pending_groups.insert(g.id.clone());
             }
         }
+        // Stored outside the lock, so that concurrent creates share a commit
+        // (the store's group commit) and nothing else waits for it; still
+        // durable before anyone sees the records: until then they are only
+        // pending (no describe, reconciler or change finds them, so no other
+        // write of their keys can come first).
+        let stored = self.persist_all(scope, &items);
+        {
+            let mut st = self.lock();
+            let r = st.region(scope);
+            for cluster in clusters {
+                r.pending_clusters.remove(&cluster.id);
+                if stored.is_ok() {
+                    r.clusters.insert(cluster.id.clone(), cluster.clone());
+                }
+            }
+            if let Some(g) = group {
+                r.pending_groups.remove(&g.id);
+                if stored.is_ok() {
+                    r.replication_groups.insert(g.id.clone(), g.clone());
+                }
+            }
+        }
+        stored?;
         self.wake();
         Ok(())
     }

@@ -1016,6 +1016,91 @@ mod tests {
         }
     }
 
+    /// Issue 15: creates store their records outside the state lock (so that
+    /// concurrent ones share a commit), their ids taken meanwhile. Of
+    /// concurrent creates of one id exactly one succeeds; every create that
+    /// answered is in the database (a restart finds it), and none other is.
+    #[test]
+    fn concurrent_creates_share_commits_and_keep_ids_unique() {
+        let tmp = tempfile::tempdir().unwrap();
+        let open = || {
+            let store = std::sync::Arc::new(crate::store::RedbStore::open(tmp.path()).unwrap());
+            let runtime = std::sync::Arc::new(
+                crate::engine::process::ProcessRuntime::new(tmp.path().join("rt")).unwrap(),
+            );
+            crate::model::ControlPlane::load(
+                store,
+                runtime,
+                crate::model::Settings {
+                    nodes_dir: tmp.path().join("nodes"),
+                    advertise_host: "127.0.0.1".into(),
+                    snapshots_dir: tmp.path().join("snapshots"),
+                    buckets_dir: tmp.path().join("s3"),
+                    keys_dir: tmp.path().join("kms"),
+                },
+            )
+            .unwrap()
+        };
+        let cp = std::sync::Arc::new(open());
+        let scope = crate::model::Scope::new("000000000000", "us-east-1");
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let cp = cp.clone();
+                std::thread::spawn(move || {
+                    let mut answers = Vec::new();
+                    for id in [
+                        format!("own-{t}-a"),
+                        "same".to_owned(),
+                        format!("own-{t}-b"),
+                    ] {
+                        let params: Vec<(String, String)> = [
+                            ("CacheClusterId", id.as_str()),
+                            ("Engine", "memcached"),
+                            ("CacheNodeType", "cache.t3.micro"),
+                        ]
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect();
+                        let params = crate::query::Node::parse(&params);
+                        let scope = crate::model::Scope::new("000000000000", "us-east-1");
+                        let r = super::dispatch(&cp, scope, "CreateCacheCluster", &params, "r");
+                        answers.push((id, r.map_err(|e| e.code)));
+                    }
+                    answers
+                })
+            })
+            .collect();
+        let answers: Vec<(String, Result<String, String>)> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        let same: Vec<_> = answers.iter().filter(|(id, _)| id == "same").collect();
+        assert_eq!(same.iter().filter(|(_, r)| r.is_ok()).count(), 1);
+        for (_, r) in same.iter().filter(|(_, r)| r.is_err()) {
+            assert_eq!(r.as_ref().unwrap_err(), "CacheClusterAlreadyExists");
+        }
+        for (id, r) in answers.iter().filter(|(id, _)| id != "same") {
+            assert!(r.is_ok(), "{id}: {r:?}");
+        }
+        let listed = cp.list_clusters(&scope).len();
+        assert_eq!(listed, 8 * 2 + 1);
+        drop(cp);
+        let again = open();
+        let mut ids: Vec<String> = again
+            .list_clusters(&scope)
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        ids.sort();
+        let mut want: Vec<String> = answers
+            .iter()
+            .filter(|(_, r)| r.is_ok())
+            .map(|(id, _)| id.clone())
+            .collect();
+        want.sort();
+        assert_eq!(ids, want);
+    }
+
     pub(crate) fn test_control_plane(dir: &std::path::Path) -> crate::model::ControlPlane {
         let runtime = std::sync::Arc::new(
             crate::engine::process::ProcessRuntime::new(dir.join("rt")).unwrap(),

@@ -513,7 +513,7 @@ impl Reconciler {
         changed: bool,
     ) -> Option<(String, CacheCluster)> {
         let generation = c.generation;
-        let (was, cur) = {
+        let (was, cur, pending) = {
             let mut st = self.cp.lock();
             let cur = st.region(scope).clusters.get_mut(&c.id)?;
             cur.nodes.retain(|n| !pass.removed.contains(&n.id));
@@ -551,11 +551,37 @@ impl Reconciler {
             if changed {
                 cur.config_version += 1;
             }
-            // Stored under the lock, so that it never overwrites a later change
-            // (a delete marked meanwhile) in the store.
-            let _ = self.cp.persist("cluster", scope, &c.id, Some(&*cur));
-            (was, cur.clone())
+            let cur = cur.clone();
+            // A cluster that is now created says so in the same transaction
+            // as its record (one commit for both).
+            let created = (was == lifecycle::CREATING && cur.status == lifecycle::AVAILABLE)
+                .then(|| {
+                    ControlPlane::stage_event(
+                        &mut st,
+                        scope,
+                        "cache-cluster",
+                        &c.id,
+                        format!("Cache cluster {} created", c.id),
+                    )
+                    .ok()
+                })
+                .flatten();
+            // Queued for the store under the lock, so that it never overwrites
+            // a later change (a delete marked meanwhile) in the store; the
+            // commit is waited for outside it (creates and describes go on).
+            let pending = ControlPlane::encode(&cur).ok().map(|bytes| {
+                let mut items = vec![("cluster", c.id.as_str(), Some(bytes))];
+                items.extend(created.iter().flat_map(|e| e.items()));
+                self.cp.submit_all(scope, &items)
+            });
+            if let Some(e) = &created {
+                ControlPlane::show_event(&mut st, e);
+            }
+            (was, cur, pending)
         };
+        if let Some(p) = pending {
+            let _ = p.wait();
+        }
         Some((was, cur))
     }
 
@@ -573,12 +599,7 @@ impl Reconciler {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .remove(&(scope.clone(), id.to_owned()));
-            self.cp.event(
-                scope,
-                "cache-cluster",
-                id,
-                format!("Cache cluster {id} created"),
-            );
+            // Its event was stored with the record (`settle`).
             return;
         }
         if !added.is_empty() && was != lifecycle::CREATING {
