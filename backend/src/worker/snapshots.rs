@@ -268,16 +268,18 @@ impl Reconciler {
                     *e = (*e).max(s.created);
                     auto.entry(owner).or_default().push(s);
                 }
+                // Borrowed, not copied: this runs on every wake of the
+                // reconciler (each create), over every cluster stored.
                 let mut sources: Vec<Source> = r
                     .clusters
                     .values()
                     .filter(|c| c.replication_group_id.is_none())
                     .map(|c| {
                         (
-                            Some(c.id.clone()),
+                            Some(c.id.as_str()),
                             None,
                             c.snapshot_retention_limit,
-                            c.snapshot_window.clone().unwrap_or_default(),
+                            c.snapshot_window.as_deref().unwrap_or_default(),
                             c.status == lifecycle::AVAILABLE,
                         )
                     })
@@ -285,29 +287,37 @@ impl Reconciler {
                 sources.extend(r.replication_groups.values().map(|g| {
                     (
                         None,
-                        Some(g.id.clone()),
+                        Some(g.id.as_str()),
                         g.snapshot_retention_limit,
-                        g.snapshot_window.clone(),
+                        g.snapshot_window.as_str(),
                         g.status == lifecycle::AVAILABLE,
                     )
                 }));
-                for (cid, gid, limit, window, available) in &sources {
-                    let owner = gid.clone().or_else(|| cid.clone()).unwrap_or_default();
+                for &(cid, gid, limit, window, available) in &sources {
+                    // Nothing to take and nothing to prune: no copies made.
+                    if limit <= 0 && auto.is_empty() {
+                        continue;
+                    }
+                    let owner = gid.or(cid).unwrap_or_default().to_owned();
                     let busy = auto
                         .get(&owner)
                         .is_some_and(|v| v.iter().any(|s| s.status != AVAILABLE));
-                    if *limit > 0
-                        && *available
+                    if limit > 0
+                        && available
                         && !busy
                         && in_daily_window(window, now)
                         && last.get(&owner).is_none_or(|t| now - *t >= AUTOMATIC_EVERY)
                     {
-                        due.push((scope.clone(), cid.clone(), gid.clone()));
+                        due.push((
+                            scope.clone(),
+                            cid.map(str::to_owned),
+                            gid.map(str::to_owned),
+                        ));
                     }
                     // Prune: keep the newest `limit` automatic backups.
                     if let Some(list) = auto.get_mut(&owner) {
                         list.sort_by_key(|s| std::cmp::Reverse(s.created));
-                        let keep = usize::try_from((*limit).max(0)).unwrap_or(0);
+                        let keep = usize::try_from(limit.max(0)).unwrap_or(0);
                         for s in list.iter().skip(keep).filter(|s| s.status == AVAILABLE) {
                             prune.push((scope.clone(), s.name.clone()));
                         }
@@ -317,7 +327,7 @@ impl Reconciler {
                 for (owner, list) in &auto {
                     if !sources
                         .iter()
-                        .any(|(c, g, ..)| g.as_ref() == Some(owner) || c.as_ref() == Some(owner))
+                        .any(|(c, g, ..)| *g == Some(owner.as_str()) || *c == Some(owner.as_str()))
                     {
                         for s in list.iter().filter(|s| s.status == AVAILABLE) {
                             prune.push((scope.clone(), s.name.clone()));
@@ -347,7 +357,7 @@ impl Reconciler {
 
 /// A cluster or group that may take automatic backups:
 /// (cluster, group, retention limit, window, available).
-type Source = (Option<String>, Option<String>, i64, String, bool);
+type Source<'a> = (Option<&'a str>, Option<&'a str>, i64, &'a str, bool);
 
 /// Whether `now` falls inside a daily `hh24:mi-hh24:mi` window (UTC).
 fn in_daily_window(window: &str, now: DateTime<Utc>) -> bool {

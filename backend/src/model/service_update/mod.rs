@@ -341,6 +341,17 @@ impl ControlPlane {
     /// Records of actions being applied or stopped (for the update pass),
     /// with those of targets gone removed.
     pub fn update_actions_in_flight(&self, scope: &Scope) -> Vec<UpdateActionRecord> {
+        // The update pass asks on every wake of the reconciler (each create):
+        // with no action stored, no target list (a copy of every cluster's
+        // nodes, under the lock) is made.
+        if self
+            .lock()
+            .regions
+            .get(scope)
+            .is_none_or(|r| r.update_actions.is_empty())
+        {
+            return Vec::new();
+        }
         let targets = self.update_targets(scope);
         let (live, gone): (Vec<_>, Vec<_>) = {
             let st = self.lock();
