@@ -39,6 +39,8 @@ pub(crate) struct StagedEvent {
     bytes: Vec<u8>,
     /// Events past the retention, removed with this one.
     expired: Vec<String>,
+    /// Events older than this are past the retention.
+    cutoff: DateTime<Utc>,
 }
 
 impl StagedEvent {
@@ -79,18 +81,21 @@ impl ControlPlane {
             id: event_id(&ev),
             bytes: Self::encode(&ev)?,
             expired: region.events[..expired].iter().map(event_id).collect(),
+            cutoff,
             ev,
         })
     }
 
     /// Show a staged event (`DescribeEvents`, the dashboard), under the
-    /// same lock as it was staged, and drop from memory those it outlives.
+    /// same lock as it was staged (events of one hold are shown in the order
+    /// they were staged), and drop from memory those it outlives.
     pub(crate) fn show_event(st: &mut State, staged: &StagedEvent) {
         let ev = &staged.ev;
         tracing::info!(source = %ev.source_id, kind = %ev.source_type, message = %ev.message, "event");
         let region = st.region(&staged.scope);
         region.events.push(ev.clone());
-        region.events.drain(..staged.expired.len());
+        let expired = region.events.partition_point(|e| e.date < staged.cutoff);
+        region.events.drain(..expired);
     }
 
     /// Record an event and persist it (with the removal of the events past

@@ -42,6 +42,18 @@ use crate::tls::Authority;
 
 const HEALTH_EVERY: Duration = Duration::from_secs(5);
 
+/// Run `f`, which waits for a store commit (`fdatasync`), without holding up
+/// the runtime's other tasks (the API's requests among them): on the
+/// multi-thread runtime this thread first hands its tasks to another. The
+/// reconciler's writes ran on the runtime's threads (one per core), so a few
+/// of them at once held up every request until their commits were over.
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 /// The reconciler: the one place where the model and the engines meet.
 ///
 /// It watches the control plane, makes the engines match the desired state,
@@ -71,7 +83,26 @@ pub struct Reconciler {
     snap_inflight: Mutex<HashSet<(Scope, String)>>,
     /// Scopes whose users' pass is running.
     users_inflight: Mutex<HashSet<Scope>>,
+    /// Engines starting at once (see [`start_slots`]).
+    starts: Arc<tokio::sync::Semaphore>,
 }
+
+/// How many engines may be starting (from spawn until they answer, at most
+/// [`SLOT_HOLD`]) at once: one per two cores. An engine's start is mostly CPU
+/// (the exec, the dynamic linker, the engine's own start, the node's files:
+/// ~10 ms of CPU for a Memcached node on the benchmark machine), so a burst
+/// of creates that started every engine at once left the API's requests a
+/// sliver of the cores (CreateCacheCluster stayed at ~moto's 250 req/s
+/// whatever the clients). Beyond this the starts queue, and the cores they
+/// leave serve requests. The price: the nodes of one create start in turns
+/// when there are more of them than slots (a few ms each for a process).
+fn start_slots() -> usize {
+    (std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get) / 2).max(1)
+}
+
+/// The longest an engine holds its start slot: one that is slow to answer (a
+/// container image, an engine that fails) lets the next start go after this.
+pub(crate) const SLOT_HOLD: Duration = Duration::from_millis(250);
 
 impl Reconciler {
     #[must_use]
@@ -90,6 +121,7 @@ impl Reconciler {
             died_again: Mutex::new(HashMap::new()),
             snap_inflight: Mutex::new(HashSet::new()),
             users_inflight: Mutex::new(HashSet::new()),
+            starts: Arc::new(tokio::sync::Semaphore::new(start_slots())),
         })
     }
 

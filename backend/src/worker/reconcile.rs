@@ -194,17 +194,9 @@ impl Reconciler {
             c.config_version + u64::from(changed),
         )
         .await;
-        let Some((was, cur)) = self.settle(scope, &c, &pass, changed) else {
+        let Some((was, cur)) = super::blocking(|| self.settle(scope, &c, &pass, changed)) else {
             return pass.ok;
         };
-        for s in pass.substitutions.iter().collect::<HashSet<_>>() {
-            self.cp.event(
-                scope,
-                "cache-cluster",
-                id,
-                format!("Cache cluster {id}: {s}"),
-            );
-        }
         self.serve_config_endpoint(
             scope,
             &cur,
@@ -212,7 +204,7 @@ impl Reconciler {
             cur.config_version,
         )
         .await;
-        self.announce(scope, &was, &cur, &pass);
+        super::blocking(|| self.announce(scope, &was, &cur, &pass));
         pass.ok
     }
 
@@ -309,6 +301,7 @@ impl Reconciler {
                 }
             }
             let rt = self.cp.runtime.clone();
+            let starts = self.starts.clone();
             let ca = self.ca.clone();
             let keys = crate::atrest::KeyStore::new(&self.cp.settings.keys_dir);
             let names = node::tls_names(self.cp.as_ref(), scope, c, spec.host);
@@ -372,8 +365,12 @@ impl Reconciler {
                         let _ = std::fs::remove_file(spec.data_dir.join("nodes.conf"));
                     }
                 }
+                // A start slot until the engine answers, at most SLOT_HOLD
+                // (for a restore, until it runs: loading an RDB holds none).
+                let slot = starts.acquire_owned().await.ok();
                 let info = node::start(rt.as_ref(), &ca, &spec, &names).await?;
                 if restoring && spec.engine != EngineKind::Memcached {
+                    drop(slot);
                     // The engine loads the RDB before it answers: say how far it is.
                     tokio::select! {
                         r = engine::wait_ready(rt.as_ref(), &spec, ready_in) => r?,
@@ -385,7 +382,18 @@ impl Reconciler {
                         "restoring a snapshot: done, the node has loaded it"
                     );
                 } else {
-                    engine::wait_ready(rt.as_ref(), &spec, READY_TIMEOUT).await?;
+                    let ready = engine::wait_ready(rt.as_ref(), &spec, READY_TIMEOUT);
+                    tokio::pin!(ready);
+                    tokio::select! {
+                        r = &mut ready => {
+                            drop(slot);
+                            r?;
+                        }
+                        () = tokio::time::sleep(super::SLOT_HOLD) => {
+                            drop(slot);
+                            ready.await?;
+                        }
+                    }
                 }
                 if let Some(dump) = load {
                     let data = tokio::task::spawn_blocking(move || {
@@ -552,29 +560,34 @@ impl Reconciler {
                 cur.config_version += 1;
             }
             let cur = cur.clone();
-            // A cluster that is now created says so in the same transaction
-            // as its record (one commit for both).
-            let created = (was == lifecycle::CREATING && cur.status == lifecycle::AVAILABLE)
-                .then(|| {
-                    ControlPlane::stage_event(
-                        &mut st,
-                        scope,
-                        "cache-cluster",
-                        &c.id,
-                        format!("Cache cluster {} created", c.id),
-                    )
-                    .ok()
+            // What the runtime ran instead of what was asked, and that the
+            // cluster is now created, are said in the same transaction as its
+            // record (one commit for all).
+            let mut notes: Vec<String> = pass
+                .substitutions
+                .iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .map(|s| format!("Cache cluster {}: {s}", c.id))
+                .collect();
+            if was == lifecycle::CREATING && cur.status == lifecycle::AVAILABLE {
+                notes.push(format!("Cache cluster {} created", c.id));
+            }
+            let events: Vec<_> = notes
+                .into_iter()
+                .filter_map(|m| {
+                    ControlPlane::stage_event(&mut st, scope, "cache-cluster", &c.id, m).ok()
                 })
-                .flatten();
+                .collect();
             // Queued for the store under the lock, so that it never overwrites
             // a later change (a delete marked meanwhile) in the store; the
             // commit is waited for outside it (creates and describes go on).
             let pending = ControlPlane::encode(&cur).ok().map(|bytes| {
                 let mut items = vec![("cluster", c.id.as_str(), Some(bytes))];
-                items.extend(created.iter().flat_map(|e| e.items()));
+                items.extend(events.iter().flat_map(|e| e.items()));
                 self.cp.submit_all(scope, &items)
             });
-            if let Some(e) = &created {
+            for e in &events {
                 ControlPlane::show_event(&mut st, e);
             }
             (was, cur, pending)
