@@ -230,7 +230,11 @@ impl RedbStore {
             q.leading = true;
             let round = std::mem::take(&mut q.waiting);
             drop(q);
-            let r = self.commit(&round).map_err(|e| format!("{e:#}"));
+            // A panic in the commit must not leave `leading` set (every
+            // writer would wait for ever): it fails the round instead.
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.commit(&round)))
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the commit panicked")))
+                .map_err(|e| format!("{e:#}"));
             q = self.queue();
             for (t, _) in &round {
                 q.done.insert(*t, r.clone());
