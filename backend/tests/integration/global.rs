@@ -401,6 +401,69 @@ async fn secondary_region_replicates_fails_over_and_leaves() {
         )
         .await;
 
+        // Redis → Valkey through the datastore: every member, data and link kept.
+        let r = east
+            .modify_global_replication_group()
+            .global_replication_group_id(&gid)
+            .apply_immediately(true)
+            .engine("valkey")
+            .send()
+            .await;
+        assert_eq!(code(r), "InvalidParameterValue", "{rt}: engine, no version");
+        east.modify_global_replication_group()
+            .global_replication_group_id(&gid)
+            .apply_immediately(true)
+            .engine("valkey")
+            .engine_version("7.2")
+            .send()
+            .await
+            .unwrap();
+        let g = eventually("engine changed", Duration::from_secs(240), || async {
+            let g = global(&east, &gid).await?;
+            (g.status() == Some("available") && g.engine() == Some("valkey")).then_some(g)
+        })
+        .await;
+        assert_eq!(g.engine_version(), Some("7.2"), "{rt}");
+        for (c, id) in [(&east, &p), (&west, &s)] {
+            let rg = wait_group(c, id).await;
+            assert_eq!(rg.engine(), Some("valkey"), "{rt}: {id}");
+            let nodes = c.describe_cache_clusters().send().await.unwrap();
+            let nodes = nodes
+                .cache_clusters()
+                .iter()
+                .filter(|n| n.replication_group_id() == Some(id.as_str()));
+            for n in nodes {
+                assert_eq!(n.engine(), Some("valkey"), "{rt}: {id}");
+                assert_eq!(n.engine_version(), Some("7.2"), "{rt}: {id}");
+            }
+        }
+        let r = east
+            .modify_global_replication_group()
+            .global_replication_group_id(&gid)
+            .apply_immediately(true)
+            .engine("redis")
+            .engine_version("7.1")
+            .send()
+            .await;
+        assert_eq!(
+            code(r),
+            "InvalidParameterCombination",
+            "{rt}: no way back to redis"
+        );
+        until_reply(
+            "data kept through the engine change",
+            || cli(&ca, sr, Some(TOKEN), &["GET", "k"]),
+            |r| r == "v4",
+        )
+        .await;
+        assert_eq!(cli(&ca, pe, Some(TOKEN), &["SET", "k", "v5"]), "OK");
+        until_reply(
+            "the secondary still follows",
+            || cli(&ca, sr, Some(TOKEN), &["GET", "k"]),
+            |r| r == "v5",
+        )
+        .await;
+
         // The secondary leaves: writable on its own; the datastore is primary-only.
         let r = east
             .delete_global_replication_group()
@@ -441,7 +504,7 @@ async fn secondary_region_replicates_fails_over_and_leaves() {
         .await;
         assert_eq!(
             cli(&ca, pe, Some(TOKEN), &["GET", "k"]),
-            "v4",
+            "v5",
             "{rt}: the primary keeps its data"
         );
         let r = east

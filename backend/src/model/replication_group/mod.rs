@@ -905,6 +905,16 @@ impl ControlPlane {
         }
         let engine = req.engine.unwrap_or(g.engine);
         let engine_change = (engine != g.engine).then_some(engine);
+        if engine_change.is_some()
+            && !(g.engine == EngineKind::Redis && engine == EngineKind::Valkey)
+        {
+            return Err(Error::combination(format!(
+                "Replication group {} runs {}: its engine cannot change to {} (only redis to valkey).",
+                g.id,
+                g.engine.as_str(),
+                engine.as_str()
+            )));
+        }
         if engine_change.is_some() && !(m.apply_immediately && m.engine_version.is_some()) {
             return Err(Error::invalid(
                 "A change of engine needs the new engine's version, applied immediately.",
