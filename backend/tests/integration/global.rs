@@ -137,11 +137,7 @@ async fn secondary_region_replicates_fails_over_and_leaves() {
             .unwrap();
         let dir = tmp.path().to_path_buf();
         let _guard = Guard(dir.clone());
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = common::free_port();
         let mut b = Backend::start_in(&rt, &dir, port);
         let (east, west) = (b.client_in("us-east-1"), b.client_in("us-west-2"));
         let ca = fetch_ca(&b).await;
@@ -620,6 +616,44 @@ fn live_engines(dir: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+/// A 3-shard (1 replica each) cluster-mode group `p` in `east`, a datastore
+/// on it (`suffix`), and its secondary `s` in `west`, both with their shards.
+async fn sharded_pair(
+    east: &Client,
+    west: &Client,
+    p: &str,
+    s: &str,
+    suffix: &str,
+) -> (
+    String,
+    aws_sdk_elasticache::types::ReplicationGroup,
+    aws_sdk_elasticache::types::ReplicationGroup,
+) {
+    east.create_replication_group()
+        .replication_group_id(p)
+        .replication_group_description("sharded primary region")
+        .engine("redis")
+        .cache_node_type("cache.r5.large")
+        .num_node_groups(3)
+        .replicas_per_node_group(1)
+        .cache_parameter_group_name("default.redis7.cluster.on")
+        .automatic_failover_enabled(true)
+        .send()
+        .await
+        .unwrap();
+    let pg = wait_shards(east, p, 3).await;
+    let (gid, _) = new_global(east, p, suffix).await;
+    west.create_replication_group()
+        .replication_group_id(s)
+        .replication_group_description("sharded secondary region")
+        .global_replication_group_id(&gid)
+        .send()
+        .await
+        .unwrap();
+    let sg = wait_shards(west, s, 3).await;
+    (gid, pg, sg)
+}
+
 async fn wait_shards(
     c: &Client,
     id: &str,
@@ -653,36 +687,11 @@ async fn cluster_mode_secondary_replicates_reshards_and_fails_over() {
             .unwrap();
         let dir = tmp.path().to_path_buf();
         let _guard = Guard(dir.clone());
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = common::free_port();
         let mut b = Backend::start_in(&rt, &dir, port);
         let (east, west) = (b.client_in("us-east-1"), b.client_in("us-west-2"));
         let (p, s) = (common::name("gcp"), common::name("gcs"));
-        east.create_replication_group()
-            .replication_group_id(&p)
-            .replication_group_description("sharded primary region")
-            .engine("redis")
-            .cache_node_type("cache.r5.large")
-            .num_node_groups(3)
-            .replicas_per_node_group(1)
-            .cache_parameter_group_name("default.redis7.cluster.on")
-            .automatic_failover_enabled(true)
-            .send()
-            .await
-            .unwrap();
-        let pg = wait_shards(&east, &p, 3).await;
-        let (gid, _) = new_global(&east, &p, "sharded").await;
-        west.create_replication_group()
-            .replication_group_id(&s)
-            .replication_group_description("sharded secondary region")
-            .global_replication_group_id(&gid)
-            .send()
-            .await
-            .unwrap();
-        let sg = wait_shards(&west, &s, 3).await;
+        let (gid, pg, sg) = sharded_pair(&east, &west, &p, &s, "sharded").await;
         let g = wait_global(&east, &gid, "available").await;
         assert_eq!(g.cluster_enabled(), Some(true), "{rt}");
         assert_eq!(sg.cluster_enabled(), Some(true), "{rt}");
@@ -1038,36 +1047,11 @@ async fn cluster_mode_reshards_after_a_failover() {
             .unwrap();
         let dir = tmp.path().to_path_buf();
         let _guard = Guard(dir.clone());
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = common::free_port();
         let mut b = Backend::start_in(&rt, &dir, port);
         let (mut east, mut west) = (b.client_in("us-east-1"), b.client_in("us-west-2"));
         let (p, s) = (common::name("grp"), common::name("grs"));
-        east.create_replication_group()
-            .replication_group_id(&p)
-            .replication_group_description("sharded primary region")
-            .engine("redis")
-            .cache_node_type("cache.r5.large")
-            .num_node_groups(3)
-            .replicas_per_node_group(1)
-            .cache_parameter_group_name("default.redis7.cluster.on")
-            .automatic_failover_enabled(true)
-            .send()
-            .await
-            .unwrap();
-        let pg = wait_shards(&east, &p, 3).await;
-        let (gid, _) = new_global(&east, &p, "resharded").await;
-        west.create_replication_group()
-            .replication_group_id(&s)
-            .replication_group_description("sharded secondary region")
-            .global_replication_group_id(&gid)
-            .send()
-            .await
-            .unwrap();
-        let sg = wait_shards(&west, &s, 3).await;
+        let (gid, pg, sg) = sharded_pair(&east, &west, &p, &s, "resharded").await;
         wait_global(&east, &gid, "available").await;
         let (pe, se) = (config_ep(&pg), config_ep(&sg));
         let mut conn = cluster_conn(pe).await;
@@ -1634,11 +1618,7 @@ async fn failover_keeps_every_acknowledged_write() {
                 .unwrap();
             let dir = tmp.path().to_path_buf();
             let _guard = Guard(dir.clone());
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
+            let port = common::free_port();
             let b = Backend::start_in(&rt, &dir, port);
             let (east, west) = (b.client_in("us-east-1"), b.client_in("us-west-2"));
             let (p, s) = (common::name("gfp"), common::name("gfs"));
