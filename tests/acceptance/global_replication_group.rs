@@ -124,6 +124,36 @@ fn redis_cli(host: &str, port: u64, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// Apply `config`, an engine change made through the datastore: one change
+/// planned; a refresh then records the secondary's new version (only outputs
+/// move), the plan is clean, and every cluster of both regions runs `version`.
+fn upgrade_through_datastore(be: &Backend, tf: &Tf, config: &str, version: &str) {
+    tf.config(config);
+    let plan = tf.plan_has_changes();
+    assert!(
+        plan.contains("0 to add, 1 to change, 0 to destroy"),
+        "{plan}"
+    );
+    tf.apply();
+    let o = tf.run(&[
+        "apply",
+        "-refresh-only",
+        "-auto-approve",
+        "-input=false",
+        "-no-color",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.text);
+    tf.plan_is_clean();
+    assert!(out_str(tf, "secondary_version").starts_with(version));
+    for region in ["us-east-1", "us-west-2"] {
+        let v = cluster_versions(be, region);
+        assert!(
+            v.len() == 2 && v.iter().all(|v| v.starts_with(version)),
+            "{region}: {v:?}"
+        );
+    }
+}
+
 /// The engine versions of every cache cluster in `region`.
 fn cluster_versions(be: &Backend, region: &str) -> Vec<String> {
     let c = client_in(be, region);
@@ -340,69 +370,24 @@ fn two_regions(be: &Backend) {
     replicates((&pa, pp), (&sr, sp), "greeting", "from-east-again");
 
     // an engine upgrade through the datastore reaches both regions
-    tf.config(&hcl(be, &primary, &secondary, &suffix, "second", "7.1"));
-    let plan = tf.plan_has_changes();
-    assert!(
-        plan.contains("0 to add, 1 to change, 0 to destroy"),
-        "{plan}"
+    upgrade_through_datastore(
+        be,
+        &tf,
+        &hcl(be, &primary, &secondary, &suffix, "second", "7.1"),
+        "7.1",
     );
-    tf.apply();
-    // The secondary's version changed with the datastore: a refresh
-    // records it (only outputs move).
-    let o = tf.run(&[
-        "apply",
-        "-refresh-only",
-        "-auto-approve",
-        "-input=false",
-        "-no-color",
-    ]);
-    assert_eq!(o.code, 0, "{}", o.text);
-    tf.plan_is_clean();
     assert!(out_str(&tf, "engine_version_actual").starts_with("7.1"));
-    assert!(out_str(&tf, "secondary_version").starts_with("7.1"));
-    for region in ["us-east-1", "us-west-2"] {
-        let v = cluster_versions(be, region);
-        assert!(
-            v.len() == 2 && v.iter().all(|v| v.starts_with("7.1")),
-            "{region}: {v:?}"
-        );
-    }
     // The data came through the upgrade.
     assert_eq!(redis_cli(&sr, sp, &["GET", "greeting"]), "from-east-again");
 
     // Redis OSS -> Valkey through the datastore, the same way
-    tf.config(&hcl(
+    upgrade_through_datastore(
         be,
-        &primary,
-        &secondary,
-        &suffix,
-        "second",
-        "valkey 7.2",
-    ));
-    let plan = tf.plan_has_changes();
-    assert!(
-        plan.contains("0 to add, 1 to change, 0 to destroy"),
-        "{plan}"
+        &tf,
+        &hcl(be, &primary, &secondary, &suffix, "second", "valkey 7.2"),
+        "7.2",
     );
-    tf.apply();
-    let o = tf.run(&[
-        "apply",
-        "-refresh-only",
-        "-auto-approve",
-        "-input=false",
-        "-no-color",
-    ]);
-    assert_eq!(o.code, 0, "{}", o.text);
-    tf.plan_is_clean();
     assert_eq!(out_str(&tf, "secondary_engine"), "valkey");
-    assert!(out_str(&tf, "secondary_version").starts_with("7.2"));
-    for region in ["us-east-1", "us-west-2"] {
-        let v = cluster_versions(be, region);
-        assert!(
-            v.len() == 2 && v.iter().all(|v| v.starts_with("7.2")),
-            "{region}: {v:?}"
-        );
-    }
     assert_eq!(redis_cli(&sr, sp, &["GET", "greeting"]), "from-east-again");
 
     // import by ID
