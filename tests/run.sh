@@ -101,7 +101,7 @@ say "cargo test (runtimes: $runtimes)"
 if [ -d "${CARGO_TARGET_DIR:-$root/target}/debug/deps" ]; then
   echo "building the tests (up to date: seconds)…"
 else
-  echo "building the tests: the first build takes about 10-20 minutes on 2 cores…"
+  echo "building the tests: the first build takes 5-10 minutes on 2 cores…"
 fi
 cargo test --workspace --no-run -q 2>&1 | tail -5
 # The binaries the acceptance harness and the scripts below start, built with the

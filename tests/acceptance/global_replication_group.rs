@@ -8,7 +8,8 @@
 //! primary read on the secondary's reader endpoint; a description update;
 //! a failover to us-west-2 and back with the SDK (writes follow the
 //! primary, Terraform sees the new primary as HashiCorp's provider does); an
-//! engine upgrade through the datastore (both regions' clusters run it);
+//! engine upgrade through the datastore, then Redis OSS → Valkey (both
+//! regions' clusters run it);
 //! import by ID; a destroy that leaves nothing. The datastore has no tags
 //! (neither has HashiCorp's), so there is no `_tags`.
 
@@ -39,10 +40,11 @@ fn hcl(
     desc: &str,
     version: &str,
 ) -> String {
-    let version = if version.is_empty() {
-        String::new()
-    } else {
-        format!("engine_version = \"{version}\"")
+    // "7.1", or "valkey 7.2" for an engine change.
+    let version = match version.split_once(' ') {
+        _ if version.is_empty() => String::new(),
+        Some((engine, v)) => format!("engine = \"{engine}\"\n  engine_version = \"{v}\""),
+        None => format!("engine_version = \"{version}\""),
     };
     let secondary = if secondary.is_empty() {
         String::new()
@@ -79,7 +81,7 @@ resource "aws_elasticache_replication_group" "primary" {{
 
   # The datastore upgrades its members (HashiCorp's documented pattern).
   lifecycle {{
-    ignore_changes = [engine_version]
+    ignore_changes = [engine, engine_version]
   }}
 }}
 
@@ -120,6 +122,36 @@ fn redis_cli(host: &str, port: u64, args: &[&str]) -> String {
         .output()
         .expect("redis-cli runs");
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Apply `config`, an engine change made through the datastore: one change
+/// planned; a refresh then records the secondary's new version (only outputs
+/// move), the plan is clean, and every cluster of both regions runs `version`.
+fn upgrade_through_datastore(be: &Backend, tf: &Tf, config: &str, version: &str) {
+    tf.config(config);
+    let plan = tf.plan_has_changes();
+    assert!(
+        plan.contains("0 to add, 1 to change, 0 to destroy"),
+        "{plan}"
+    );
+    tf.apply();
+    let o = tf.run(&[
+        "apply",
+        "-refresh-only",
+        "-auto-approve",
+        "-input=false",
+        "-no-color",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.text);
+    tf.plan_is_clean();
+    assert!(out_str(tf, "secondary_version").starts_with(version));
+    for region in ["us-east-1", "us-west-2"] {
+        let v = cluster_versions(be, region);
+        assert!(
+            v.len() == 2 && v.iter().all(|v| v.starts_with(version)),
+            "{region}: {v:?}"
+        );
+    }
 }
 
 /// The engine versions of every cache cluster in `region`.
@@ -338,34 +370,24 @@ fn two_regions(be: &Backend) {
     replicates((&pa, pp), (&sr, sp), "greeting", "from-east-again");
 
     // an engine upgrade through the datastore reaches both regions
-    tf.config(&hcl(be, &primary, &secondary, &suffix, "second", "7.1"));
-    let plan = tf.plan_has_changes();
-    assert!(
-        plan.contains("0 to add, 1 to change, 0 to destroy"),
-        "{plan}"
+    upgrade_through_datastore(
+        be,
+        &tf,
+        &hcl(be, &primary, &secondary, &suffix, "second", "7.1"),
+        "7.1",
     );
-    tf.apply();
-    // The secondary's version changed with the datastore: a refresh
-    // records it (only outputs move).
-    let o = tf.run(&[
-        "apply",
-        "-refresh-only",
-        "-auto-approve",
-        "-input=false",
-        "-no-color",
-    ]);
-    assert_eq!(o.code, 0, "{}", o.text);
-    tf.plan_is_clean();
     assert!(out_str(&tf, "engine_version_actual").starts_with("7.1"));
-    assert!(out_str(&tf, "secondary_version").starts_with("7.1"));
-    for region in ["us-east-1", "us-west-2"] {
-        let v = cluster_versions(be, region);
-        assert!(
-            v.len() == 2 && v.iter().all(|v| v.starts_with("7.1")),
-            "{region}: {v:?}"
-        );
-    }
     // The data came through the upgrade.
+    assert_eq!(redis_cli(&sr, sp, &["GET", "greeting"]), "from-east-again");
+
+    // Redis OSS -> Valkey through the datastore, the same way
+    upgrade_through_datastore(
+        be,
+        &tf,
+        &hcl(be, &primary, &secondary, &suffix, "second", "valkey 7.2"),
+        "7.2",
+    );
+    assert_eq!(out_str(&tf, "secondary_engine"), "valkey");
     assert_eq!(redis_cli(&sr, sp, &["GET", "greeting"]), "from-east-again");
 
     // import by ID

@@ -21,6 +21,7 @@ use futures_util::StreamExt;
 
 use super::images::{default_image, ImageTable};
 use super::process::memcached_mib;
+use super::pull::PullProgress;
 use super::{probe, EngineKind, EngineRuntime, NodeSpec, NodeStatus, StartInfo};
 
 pub const LABEL_NODE: &str = "elasticache-local.node";
@@ -99,12 +100,6 @@ fn container_port(engine: EngineKind) -> u16 {
     }
 }
 
-/// Bytes as megabytes, for the pull's log lines.
-#[allow(clippy::cast_precision_loss)]
-fn mib(bytes: i64) -> f64 {
-    bytes as f64 / 1_000_000.0
-}
-
 fn running_as_root() -> bool {
     rustix::process::geteuid().is_root()
 }
@@ -139,7 +134,8 @@ impl DockerRuntime {
         &self.images
     }
 
-    /// Make sure `image` exists locally; pull it (with progress logs) if not.
+    /// Make sure `image` exists locally; pull it (its progress as bars on a
+    /// terminal, log lines otherwise) if not.
     async fn ensure_image(&self, image: &str) -> anyhow::Result<()> {
         match self.docker.inspect_image(image).await {
             Ok(_) => return Ok(()),
@@ -152,10 +148,7 @@ impl DockerRuntime {
             ..Default::default()
         };
         let mut stream = self.docker.create_image(Some(opts), None, None);
-        // Per layer: its status and bytes (downloaded, total). One line per
-        // layer when it is done, and a summary of them all every 2 seconds.
-        let mut layers: HashMap<String, (String, i64, i64)> = HashMap::new();
-        let mut last_summary = std::time::Instant::now();
+        let mut progress = PullProgress::new(image);
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| {
                 anyhow!(
@@ -172,38 +165,15 @@ impl DockerRuntime {
                 }
                 continue;
             };
-            let status = info.status.unwrap_or_default();
             let detail = info.progress_detail.unwrap_or_default();
-            let entry = layers.entry(layer.clone()).or_default();
-            if status == "Downloading" {
-                entry.1 = detail.current.unwrap_or(entry.1);
-                entry.2 = detail.total.unwrap_or(entry.2);
-            }
-            if entry.0 != status {
-                tracing::debug!(%image, %layer, %status, "pull");
-                if matches!(status.as_str(), "Pull complete" | "Already exists") {
-                    entry.1 = entry.2;
-                    tracing::info!(%image, %layer, mb = format!("{:.1}", mib(entry.2)), "pull: layer {status}");
-                }
-                entry.0 = status;
-            }
-            if last_summary.elapsed() >= Duration::from_secs(2) {
-                last_summary = std::time::Instant::now();
-                let done = layers
-                    .values()
-                    .filter(|l| matches!(l.0.as_str(), "Pull complete" | "Already exists"))
-                    .count();
-                let (have, total) = layers.values().fold((0, 0), |a, l| (a.0 + l.1, a.1 + l.2));
-                tracing::info!(
-                    %image,
-                    "pull: {done}/{} layers, {:.1}/{:.1} MB",
-                    layers.len(),
-                    mib(have),
-                    mib(total)
-                );
-            }
+            progress.update(
+                &layer,
+                info.status.as_deref().unwrap_or_default(),
+                detail.current,
+                detail.total,
+            );
         }
-        tracing::info!(%image, layers = layers.len(), "pull: done");
+        progress.finish();
         self.docker
             .inspect_image(image)
             .await

@@ -8,6 +8,7 @@
 pub mod docker;
 pub mod images;
 pub mod process;
+pub mod pull;
 pub mod resp;
 
 use std::net::Ipv4Addr;

@@ -135,7 +135,7 @@ pub(super) fn modify(
         cache_parameter_group_name,
         notification_topic_status,
         apply_immediately,
-        engine: _,
+        engine,
         engine_version,
         auto_minor_version_upgrade,
         snapshot_retention_limit,
@@ -170,6 +170,9 @@ pub(super) fn modify(
         ip_discovery: ip_discovery.map(String::from),
         transit: None,
     };
+    if let Some(e) = engine.filter(|e| !e.is_empty()) {
+        ctx.cp.check_cluster_engine(&ctx.scope, &req.id, &e)?;
+    }
     if !cache_security_group_names.unwrap_or_default().is_empty() {
         return Err(Error::invalid(
             "Use of cache security groups is not permitted in this API version for your account.",

@@ -12,7 +12,7 @@ use crate::dto::{
     ModifyReplicationGroupShardConfigurationOutput, NodeGroupMember,
     ReplicationGroupPendingModifiedValues, TestFailoverInput, TestFailoverOutput,
 };
-use crate::model::cluster::{CreateCluster, ModifyCluster};
+use crate::model::cluster::{parse_engine, CreateCluster, ModifyCluster};
 use crate::model::replication_group::{
     CreateReplicationGroup, ModifyReplicationGroup, ReplicationGroup, NODE_GROUP_ID,
 };
@@ -196,7 +196,7 @@ pub(super) fn modify(
         cache_parameter_group_name,
         notification_topic_status,
         apply_immediately,
-        engine: _,
+        engine,
         engine_version,
         auto_minor_version_upgrade,
         snapshot_retention_limit,
@@ -251,7 +251,10 @@ pub(super) fn modify(
         durability: durability.map(String::from),
         transit_enabled: transit_encryption_enabled,
         transit_mode: transit_encryption_mode.map(String::from),
-        engine: None,
+        engine: engine
+            .filter(|e| !e.is_empty())
+            .map(|e| parse_engine(&e))
+            .transpose()?,
         cluster,
     };
     let g = ctx.cp.modify_replication_group(&ctx.scope, req)?;

@@ -137,11 +137,7 @@ async fn secondary_region_replicates_fails_over_and_leaves() {
             .unwrap();
         let dir = tmp.path().to_path_buf();
         let _guard = Guard(dir.clone());
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = common::free_port();
         let mut b = Backend::start_in(&rt, &dir, port);
         let (east, west) = (b.client_in("us-east-1"), b.client_in("us-west-2"));
         let ca = fetch_ca(&b).await;
@@ -401,6 +397,69 @@ async fn secondary_region_replicates_fails_over_and_leaves() {
         )
         .await;
 
+        // Redis → Valkey through the datastore: every member, data and link kept.
+        let r = east
+            .modify_global_replication_group()
+            .global_replication_group_id(&gid)
+            .apply_immediately(true)
+            .engine("valkey")
+            .send()
+            .await;
+        assert_eq!(code(r), "InvalidParameterValue", "{rt}: engine, no version");
+        east.modify_global_replication_group()
+            .global_replication_group_id(&gid)
+            .apply_immediately(true)
+            .engine("valkey")
+            .engine_version("7.2")
+            .send()
+            .await
+            .unwrap();
+        let g = eventually("engine changed", Duration::from_secs(240), || async {
+            let g = global(&east, &gid).await?;
+            (g.status() == Some("available") && g.engine() == Some("valkey")).then_some(g)
+        })
+        .await;
+        assert_eq!(g.engine_version(), Some("7.2"), "{rt}");
+        for (c, id) in [(&east, &p), (&west, &s)] {
+            let rg = wait_group(c, id).await;
+            assert_eq!(rg.engine(), Some("valkey"), "{rt}: {id}");
+            let nodes = c.describe_cache_clusters().send().await.unwrap();
+            let nodes = nodes
+                .cache_clusters()
+                .iter()
+                .filter(|n| n.replication_group_id() == Some(id.as_str()));
+            for n in nodes {
+                assert_eq!(n.engine(), Some("valkey"), "{rt}: {id}");
+                assert_eq!(n.engine_version(), Some("7.2"), "{rt}: {id}");
+            }
+        }
+        let r = east
+            .modify_global_replication_group()
+            .global_replication_group_id(&gid)
+            .apply_immediately(true)
+            .engine("redis")
+            .engine_version("7.1")
+            .send()
+            .await;
+        assert_eq!(
+            code(r),
+            "InvalidParameterCombination",
+            "{rt}: no way back to redis"
+        );
+        until_reply(
+            "data kept through the engine change",
+            || cli(&ca, sr, Some(TOKEN), &["GET", "k"]),
+            |r| r == "v4",
+        )
+        .await;
+        assert_eq!(cli(&ca, pe, Some(TOKEN), &["SET", "k", "v5"]), "OK");
+        until_reply(
+            "the secondary still follows",
+            || cli(&ca, sr, Some(TOKEN), &["GET", "k"]),
+            |r| r == "v5",
+        )
+        .await;
+
         // The secondary leaves: writable on its own; the datastore is primary-only.
         let r = east
             .delete_global_replication_group()
@@ -441,7 +500,7 @@ async fn secondary_region_replicates_fails_over_and_leaves() {
         .await;
         assert_eq!(
             cli(&ca, pe, Some(TOKEN), &["GET", "k"]),
-            "v4",
+            "v5",
             "{rt}: the primary keeps its data"
         );
         let r = east
@@ -557,6 +616,44 @@ fn live_engines(dir: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+/// A 3-shard (1 replica each) cluster-mode group `p` in `east`, a datastore
+/// on it (`suffix`), and its secondary `s` in `west`, both with their shards.
+async fn sharded_pair(
+    east: &Client,
+    west: &Client,
+    p: &str,
+    s: &str,
+    suffix: &str,
+) -> (
+    String,
+    aws_sdk_elasticache::types::ReplicationGroup,
+    aws_sdk_elasticache::types::ReplicationGroup,
+) {
+    east.create_replication_group()
+        .replication_group_id(p)
+        .replication_group_description("sharded primary region")
+        .engine("redis")
+        .cache_node_type("cache.r5.large")
+        .num_node_groups(3)
+        .replicas_per_node_group(1)
+        .cache_parameter_group_name("default.redis7.cluster.on")
+        .automatic_failover_enabled(true)
+        .send()
+        .await
+        .unwrap();
+    let pg = wait_shards(east, p, 3).await;
+    let (gid, _) = new_global(east, p, suffix).await;
+    west.create_replication_group()
+        .replication_group_id(s)
+        .replication_group_description("sharded secondary region")
+        .global_replication_group_id(&gid)
+        .send()
+        .await
+        .unwrap();
+    let sg = wait_shards(west, s, 3).await;
+    (gid, pg, sg)
+}
+
 async fn wait_shards(
     c: &Client,
     id: &str,
@@ -590,36 +687,11 @@ async fn cluster_mode_secondary_replicates_reshards_and_fails_over() {
             .unwrap();
         let dir = tmp.path().to_path_buf();
         let _guard = Guard(dir.clone());
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = common::free_port();
         let mut b = Backend::start_in(&rt, &dir, port);
         let (east, west) = (b.client_in("us-east-1"), b.client_in("us-west-2"));
         let (p, s) = (common::name("gcp"), common::name("gcs"));
-        east.create_replication_group()
-            .replication_group_id(&p)
-            .replication_group_description("sharded primary region")
-            .engine("redis")
-            .cache_node_type("cache.r5.large")
-            .num_node_groups(3)
-            .replicas_per_node_group(1)
-            .cache_parameter_group_name("default.redis7.cluster.on")
-            .automatic_failover_enabled(true)
-            .send()
-            .await
-            .unwrap();
-        let pg = wait_shards(&east, &p, 3).await;
-        let (gid, _) = new_global(&east, &p, "sharded").await;
-        west.create_replication_group()
-            .replication_group_id(&s)
-            .replication_group_description("sharded secondary region")
-            .global_replication_group_id(&gid)
-            .send()
-            .await
-            .unwrap();
-        let sg = wait_shards(&west, &s, 3).await;
+        let (gid, pg, sg) = sharded_pair(&east, &west, &p, &s, "sharded").await;
         let g = wait_global(&east, &gid, "available").await;
         assert_eq!(g.cluster_enabled(), Some(true), "{rt}");
         assert_eq!(sg.cluster_enabled(), Some(true), "{rt}");
@@ -975,36 +1047,11 @@ async fn cluster_mode_reshards_after_a_failover() {
             .unwrap();
         let dir = tmp.path().to_path_buf();
         let _guard = Guard(dir.clone());
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = common::free_port();
         let mut b = Backend::start_in(&rt, &dir, port);
         let (mut east, mut west) = (b.client_in("us-east-1"), b.client_in("us-west-2"));
         let (p, s) = (common::name("grp"), common::name("grs"));
-        east.create_replication_group()
-            .replication_group_id(&p)
-            .replication_group_description("sharded primary region")
-            .engine("redis")
-            .cache_node_type("cache.r5.large")
-            .num_node_groups(3)
-            .replicas_per_node_group(1)
-            .cache_parameter_group_name("default.redis7.cluster.on")
-            .automatic_failover_enabled(true)
-            .send()
-            .await
-            .unwrap();
-        let pg = wait_shards(&east, &p, 3).await;
-        let (gid, _) = new_global(&east, &p, "resharded").await;
-        west.create_replication_group()
-            .replication_group_id(&s)
-            .replication_group_description("sharded secondary region")
-            .global_replication_group_id(&gid)
-            .send()
-            .await
-            .unwrap();
-        let sg = wait_shards(&west, &s, 3).await;
+        let (gid, pg, sg) = sharded_pair(&east, &west, &p, &s, "resharded").await;
         wait_global(&east, &gid, "available").await;
         let (pe, se) = (config_ep(&pg), config_ep(&sg));
         let mut conn = cluster_conn(pe).await;
@@ -1571,11 +1618,7 @@ async fn failover_keeps_every_acknowledged_write() {
                 .unwrap();
             let dir = tmp.path().to_path_buf();
             let _guard = Guard(dir.clone());
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
+            let port = common::free_port();
             let b = Backend::start_in(&rt, &dir, port);
             let (east, west) = (b.client_in("us-east-1"), b.client_in("us-west-2"));
             let (p, s) = (common::name("gfp"), common::name("gfs"));

@@ -315,6 +315,52 @@ async fn scenario(runtime: &str) {
     .await;
     everywhere(&g, "k3", "v3").await;
 
+    // Redis → Valkey (as `aws elasticache modify-replication-group --engine valkey
+    // --engine-version 8.0` does it): rolled the same way, data kept; never back.
+    c.modify_replication_group()
+        .replication_group_id(&id)
+        .engine("valkey")
+        .engine_version("8.0")
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    let g = eventually("engine changed", Duration::from_secs(120), || async {
+        let g = describe(&c, &id).await?;
+        (g.status() == Some("available") && g.engine() == Some("valkey")).then_some(g)
+    })
+    .await;
+    let nodes = c.describe_cache_clusters().send().await.unwrap();
+    let nodes = nodes
+        .cache_clusters()
+        .iter()
+        .filter(|n| n.replication_group_id() == Some(id.as_str()));
+    for n in nodes {
+        assert_eq!(n.engine(), Some("valkey"), "{runtime}");
+        assert_eq!(n.engine_version(), Some("8.0"), "{runtime}");
+        assert_eq!(
+            n.cache_parameter_group()
+                .and_then(|p| p.cache_parameter_group_name()),
+            Some("default.valkey8"),
+            "{runtime}"
+        );
+    }
+    everywhere(&g, "k3", "v3").await;
+    let err = c
+        .modify_replication_group()
+        .replication_group_id(&id)
+        .engine("redis")
+        .engine_version("7.1")
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_service_error().and_then(|e| e.meta().code()),
+        Some("InvalidParameterCombination"),
+        "{runtime}"
+    );
+
     // A backend restart: members re-adopted, endpoints on the same ports, replication on.
     // (`b` stays in scope: it owns the data directory and cleans up at the end.)
     // The primary also dies while the backend is down: the replica takes over.

@@ -695,12 +695,31 @@ async fn scenario(runtime: &str) {
         .await
         .unwrap();
     let mfin = name("mcfin");
-    c.delete_serverless_cache()
-        .serverless_cache_name(&m)
-        .final_snapshot_name(&mfin)
-        .send()
-        .await
-        .unwrap();
+    // The settings reach the engines behind the cache first: until then the
+    // delete answers "busy ... try again shortly", and a user tries again.
+    eventually(
+        "delete with a final snapshot",
+        Duration::from_secs(30),
+        || async {
+            match c
+                .delete_serverless_cache()
+                .serverless_cache_name(&m)
+                .final_snapshot_name(&mfin)
+                .send()
+                .await
+            {
+                Ok(_) => Some(()),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_invalid_serverless_cache_state_fault()) =>
+                {
+                    None
+                }
+                Err(e) => panic!("delete: {e:?}"),
+            }
+        },
+    )
+    .await;
     wait_gone(&c, &restored).await;
     wait_gone(&c, &m).await;
     wait_snapshot(&c, &mfin).await;

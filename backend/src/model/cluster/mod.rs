@@ -320,7 +320,8 @@ pub struct ModifyCluster {
     pub parameter_group: Option<String>,
     pub apply_immediately: bool,
     /// A new engine (Redis → Valkey), with `engine_version` of that engine:
-    /// a serverless cache's engine change (the API's `Engine` is not taken yet).
+    /// rolled through a replication group's members (`ModifyCacheCluster`
+    /// takes no engine change: see `check_cluster_engine`).
     pub engine: Option<EngineKind>,
     pub engine_version: Option<String>,
     pub auto_minor_version_upgrade: Option<bool>,
@@ -795,6 +796,23 @@ impl ControlPlane {
     }
 
     #[allow(clippy::too_many_lines)]
+    /// `ModifyCacheCluster` with `Engine`: its own engine is accepted; a new
+    /// one is given through the replication group, as AWS requires (a
+    /// single-node cluster joins a replication group first).
+    pub fn check_cluster_engine(&self, scope: &Scope, id: &str, engine: &str) -> Result<()> {
+        let engine = parse_engine(engine)?;
+        let c = self.find_cluster(scope, id)?;
+        if engine == c.engine {
+            return Ok(());
+        }
+        Err(Error::combination(format!(
+            "Cache cluster {} runs {}: its engine changes to {} through a replication group (ModifyReplicationGroup with Engine and EngineVersion); a single-node cluster first joins one.",
+            c.id,
+            c.engine.as_str(),
+            engine.as_str()
+        )))
+    }
+
     pub fn modify_cluster(&self, scope: &Scope, req: ModifyCluster) -> Result<CacheCluster> {
         let current = self.find_cluster(scope, &req.id)?;
         if current.status != lifecycle::AVAILABLE {

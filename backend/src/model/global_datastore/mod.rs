@@ -13,6 +13,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::engine::EngineKind;
 use crate::model::cluster::ModifyCluster;
 use crate::model::replication_group::{ModifyReplicationGroup, ReplicationGroup};
 use crate::model::shards::ShardConfiguration;
@@ -614,7 +615,8 @@ impl ControlPlane {
     }
 
     /// `ModifyGlobalReplicationGroup`: description, automatic failover, and node
-    /// type / engine version / parameter group rolled through every member.
+    /// type / engine (Redis → Valkey) / engine version / parameter group rolled
+    /// through every member.
     pub fn modify_global_replication_group(
         &self,
         scope: &Scope,
@@ -627,11 +629,28 @@ impl ControlPlane {
         }
         let g = self.settled_global(scope, &req.id, "be modified")?;
         let view = self.global_view(scope, &g);
-        if let Some(e) = &req.engine {
-            if !e.eq_ignore_ascii_case(&view.engine) {
+        // Redis → Valkey, as AWS allows it: with the new engine's version, the
+        // members rolled like a major upgrade (each takes a new parameter group).
+        let engine_now = crate::model::cluster::parse_engine(&view.engine)?;
+        let engine = match req.engine.as_deref().filter(|e| !e.is_empty()) {
+            Some(e) => crate::model::cluster::parse_engine(e)?,
+            None => engine_now,
+        };
+        let engine_change = (engine != engine_now).then_some(engine);
+        if engine_change.is_some() {
+            if !(engine_now == EngineKind::Redis && engine == EngineKind::Valkey) {
+                return Err(Error::combination(format!(
+                    "Global replication group {} runs {}: its engine cannot change to {} (only redis to valkey).",
+                    g.id,
+                    engine_now.as_str(),
+                    engine.as_str()
+                )));
+            }
+            if req.engine_version.is_none() {
                 return Err(Error::invalid(format!(
-                    "Changing the engine of global replication group {} from {} to {e} is not available yet in elasticache-local.",
-                    g.id, view.engine
+                    "Changing the engine of global replication group {} to {} needs EngineVersion.",
+                    g.id,
+                    engine.as_str()
                 )));
             }
         }
@@ -653,7 +672,6 @@ impl ControlPlane {
         // family's default; a parameter group alone is refused, as on AWS.
         let family_now =
             crate::catalog::family_for(&view.engine, &view.engine_version).unwrap_or_default();
-        let engine = crate::model::cluster::parse_engine(&view.engine)?;
         let target = match &req.engine_version {
             Some(v) => crate::model::cluster::resolve_version(engine, Some(v))?
                 .cache_parameter_group_family
@@ -708,6 +726,7 @@ impl ControlPlane {
                 let modify = ModifyReplicationGroup {
                     id: m.replication_group_id.clone(),
                     automatic_failover: req.automatic_failover,
+                    engine: engine_change,
                     cluster: ModifyCluster {
                         id: m.replication_group_id.clone(),
                         apply_immediately: true,

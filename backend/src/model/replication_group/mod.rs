@@ -748,6 +748,32 @@ impl ControlPlane {
         Ok(group)
     }
 
+    /// Store a group and the clusters it changes in one transaction (after a
+    /// crash all of them or none), then make them visible in `r`.
+    pub(crate) fn store_group_with_clusters(
+        &self,
+        scope: &Scope,
+        r: &mut super::Region,
+        group: ReplicationGroup,
+        clusters: Vec<CacheCluster>,
+    ) -> Result<()> {
+        let mut items = Vec::new();
+        for c in &clusters {
+            items.push(("cluster", c.id.as_str(), Some(Self::encode(c)?)));
+        }
+        items.push((
+            "replicationgroup",
+            group.id.as_str(),
+            Some(Self::encode(&group)?),
+        ));
+        self.persist_all(scope, &items)?;
+        for c in clusters {
+            r.clusters.insert(c.id.clone(), c);
+        }
+        r.replication_groups.insert(group.id.clone(), group);
+        Ok(())
+    }
+
     #[allow(clippy::too_many_lines)]
     pub fn modify_replication_group(
         &self,
@@ -905,6 +931,16 @@ impl ControlPlane {
         }
         let engine = req.engine.unwrap_or(g.engine);
         let engine_change = (engine != g.engine).then_some(engine);
+        if engine_change.is_some()
+            && !(g.engine == EngineKind::Redis && engine == EngineKind::Valkey)
+        {
+            return Err(Error::combination(format!(
+                "Replication group {} runs {}: its engine cannot change to {} (only redis to valkey).",
+                g.id,
+                g.engine.as_str(),
+                engine.as_str()
+            )));
+        }
         if engine_change.is_some() && !(m.apply_immediately && m.engine_version.is_some()) {
             return Err(Error::invalid(
                 "A change of engine needs the new engine's version, applied immediately.",
@@ -1108,20 +1144,7 @@ impl ControlPlane {
                 c.generation += 1;
                 members.push(c);
             }
-            let mut items = Vec::new();
-            for c in &members {
-                items.push(("cluster", c.id.as_str(), Some(Self::encode(c)?)));
-            }
-            items.push((
-                "replicationgroup",
-                next.id.as_str(),
-                Some(Self::encode(&next)?),
-            ));
-            self.persist_all(scope, &items)?;
-            for c in members {
-                r.clusters.insert(c.id.clone(), c);
-            }
-            r.replication_groups.insert(next.id.clone(), next.clone());
+            self.store_group_with_clusters(scope, r, next.clone(), members)?;
             next
         };
         self.wake();

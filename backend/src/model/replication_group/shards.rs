@@ -899,20 +899,7 @@ impl ControlPlane {
                         clusters.push(c);
                     }
                 }
-                let mut items = Vec::new();
-                for c in &clusters {
-                    items.push(("cluster", c.id.as_str(), Some(Self::encode(c)?)));
-                }
-                items.push((
-                    "replicationgroup",
-                    next.id.as_str(),
-                    Some(Self::encode(&next)?),
-                ));
-                self.persist_all(scope, &items)?;
-                for c in clusters {
-                    r.clusters.insert(c.id.clone(), c);
-                }
-                r.replication_groups.insert(next.id.clone(), next);
+                self.store_group_with_clusters(scope, r, next, clusters)?;
                 true
             }
         };
