@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_elasticache::config::retry::RetryConfig;
+use aws_sdk_elasticache::config::timeout::TimeoutConfig;
 use aws_sdk_elasticache::config::{BehaviorVersion, Credentials, Region};
 
 /// The backend binary, built once per test process (only the backend), or
@@ -78,6 +79,28 @@ impl Backend {
     /// Start the backend on the data directory (a new port each time) and wait
     /// until it answers.
     pub fn start(&mut self) {
+        let log = self.spawn();
+        // Until it answers: the port is bound before the database opens, so a
+        // connection alone does not say it started (nor that it did not exit).
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !health_answers(self.port) {
+            if let Some(st) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "backend exited ({st}) at start; log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            assert!(Instant::now() < deadline, "backend did not answer");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Start the backend process without waiting for it; its log file.
+    pub fn spawn(&mut self) -> PathBuf {
         assert!(self.child.is_none(), "backend already running");
         self.port = free_port();
         let log = self
@@ -100,21 +123,7 @@ impl Backend {
             .expect("start elasticache-local");
         self.child = Some(child);
         self.logs.push(log.clone());
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            if let Some(st) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                panic!(
-                    "backend exited ({st}) at start; log:\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-            assert!(Instant::now() < deadline, "backend did not listen");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        log
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -137,6 +146,12 @@ impl Backend {
             .credentials_provider(Credentials::new("AKIDDRILL", "drill", None, None, "drill"))
             .endpoint_url(format!("http://127.0.0.1:{}", self.port))
             .retry_config(RetryConfig::disabled())
+            // A request nobody answers is an error, not a drill that waits forever.
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_timeout(Duration::from_secs(120))
+                    .build(),
+            )
             .build();
         aws_sdk_elasticache::Client::from_conf(conf)
     }
@@ -274,6 +289,20 @@ pub fn remove_containers(marker: &str) {
             .stderr(Stdio::null())
             .status();
     }
+}
+
+/// Whether the backend on `port` answers `GET /_health`.
+fn health_answers(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut head = [0u8; 12];
+    s.write_all(b"GET /_health HTTP/1.0\r\nHost: drill\r\n\r\n")
+        .is_ok()
+        && s.read_exact(&mut head).is_ok()
+        && head.starts_with(b"HTTP/1.0 200") | head.starts_with(b"HTTP/1.1 200")
 }
 
 /// Whether something accepts connections on `addr:port`.

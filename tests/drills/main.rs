@@ -69,7 +69,11 @@ async fn run_crash(runtime: &str, w: Workload, rounds: usize) -> (crash::Report,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn crash_at_any_point_short() {
-    let mut failed = Vec::new();
+    let mut failed = crash::first_start_killed(8, harness::Rng::seed_from_env()).await;
+    eprintln!(
+        "crash/first start: 8 kills while the database was made, {} broken",
+        failed.len()
+    );
     for (w, rounds) in [(Workload::Churn, 4), (Workload::Mixed, 3)] {
         let (r, finish) = run_crash("process", w, rounds).await;
         eprintln!(

@@ -78,9 +78,6 @@ fn check_header(path: &Path) -> anyhow::Result<()> {
         .take(256)
         .read_to_end(&mut head)
         .with_context(|| format!("cannot read the database {}", path.display()))?;
-    if head.is_empty() {
-        return Ok(()); // a new database
-    }
     if head.len() < 256 || head[..REDB_MAGIC.len()] != REDB_MAGIC {
         return Err(refuse(
             path,
@@ -138,23 +135,55 @@ fn create(path: &Path) -> Result<Database, redb::DatabaseError> {
         .create(path)
 }
 
+/// Make a new database at `path`, whole or not at all. redb writes its magic
+/// number last when it makes a file, so a backend killed while its first start
+/// made the database left a file without it, which no later start could open
+/// (drill 1 found it: a SIGKILL 20 ms into a first start). The database is made
+/// beside it (owner-only before redb writes a byte: records hold AUTH tokens and
+/// password hashes), with its schema marker, and renamed into place once on disk.
+fn create_new(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let fresh = path.with_extension("redb.new");
+    // What a start killed during this left is redone from the start.
+    let _ = std::fs::remove_file(&fresh);
+    std::fs::OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .mode(0o600)
+        .open(&fresh)
+        .with_context(|| format!("cannot create the database {}", fresh.display()))?;
+    {
+        let db = create(&fresh).map_err(|e| open_error(&fresh, e))?;
+        let tx = db.begin_write()?;
+        tx.open_table(META)?
+            .insert("schema_version", SCHEMA_VERSION)?;
+        tx.open_table(RECORDS)?;
+        tx.commit()?;
+    }
+    std::fs::rename(&fresh, path)
+        .with_context(|| format!("cannot create the database {}", path.display()))?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("cannot sync the data directory {}", dir.display()))?;
+    }
+    Ok(())
+}
+
 impl RedbStore {
     /// Open (or create) `dir/state.redb`, checking and migrating its schema version.
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
         let path = dir.join("state.redb");
-        // Owner-only: records hold AUTH tokens and user passwords' hashes.
-        // Made so before redb writes a byte (an empty file is a new database),
-        // and set again on a file an older release made.
+        let empty = std::fs::metadata(&path).map_or(true, |m| m.len() == 0);
+        if empty {
+            create_new(&path)?;
+        }
+        // Owner-only: records hold AUTH tokens and user passwords' hashes (set
+        // again on a file an older release made).
         {
-            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .mode(0o600)
-                .open(&path)
-                .with_context(|| format!("cannot open the database {}", path.display()))?;
+            use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
                 .with_context(|| format!("cannot make {} owner-only", path.display()))?;
         }
@@ -429,6 +458,37 @@ mod tests {
                 assert_eq!(all[&format!("a/{t}/{i}")], vec![1]);
             }
         }
+    }
+
+    /// Drill 1: a start killed while it made the database leaves no file that
+    /// later starts refuse: what it left beside it (a half-made database) and
+    /// an empty file are made anew.
+    #[test]
+    fn a_database_is_made_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.redb");
+        // A half-made database beside it, as a kill mid-create leaves it.
+        std::fs::write(path.with_extension("redb.new"), [0u8; 4096]).unwrap();
+        let s = RedbStore::open(dir.path()).unwrap();
+        s.put("k", b"v").unwrap();
+        drop(s);
+        assert!(!path.with_extension("redb.new").exists());
+        assert_eq!(
+            RedbStore::open(dir.path())
+                .unwrap()
+                .load_all()
+                .unwrap()
+                .len(),
+            1
+        );
+        // An empty file (what an older release made first) is a new database.
+        std::fs::write(&path, b"").unwrap();
+        let s = RedbStore::open(dir.path()).unwrap();
+        assert!(s.load_all().unwrap().is_empty());
+        assert_eq!(
+            &std::fs::read(&path).unwrap()[..REDB_MAGIC.len()],
+            &REDB_MAGIC
+        );
     }
 
     /// Issue 17 (drill 6): the database holds secrets; only its owner reads it.
