@@ -85,6 +85,9 @@ pub struct Reconciler {
     users_inflight: Mutex<HashSet<Scope>>,
     /// Engines starting at once (see [`start_slots`]).
     starts: Arc<tokio::sync::Semaphore>,
+    /// Nodes running with a fast server cron until their group settles
+    /// (see [`node::SYNC_HZ`]).
+    fast_cron: Arc<Mutex<HashSet<String>>>,
 }
 
 /// How many engines may be starting (from spawn until they answer, at most
@@ -122,6 +125,7 @@ impl Reconciler {
             snap_inflight: Mutex::new(HashSet::new()),
             users_inflight: Mutex::new(HashSet::new()),
             starts: Arc::new(tokio::sync::Semaphore::new(start_slots())),
+            fast_cron: Arc::default(),
         })
     }
 
@@ -279,7 +283,9 @@ impl Reconciler {
     ) -> anyhow::Result<StartInfo> {
         let names = node::tls_names(self.cp.as_ref(), scope, c, spec.host);
         self.announce_pull(scope, c, spec).await;
-        node::start(self.runtime(), &self.ca, spec, &names).await
+        let info = node::start(self.runtime(), &self.ca, spec, &names).await?;
+        node::note_fast_cron(&self.fast_cron, spec);
+        Ok(info)
     }
 
     /// Say in `c`'s events when starting `spec` must pull its image first

@@ -302,6 +302,7 @@ impl Reconciler {
             }
             let rt = self.cp.runtime.clone();
             let starts = self.starts.clone();
+            let fast_cron = self.fast_cron.clone();
             let ca = self.ca.clone();
             let keys = crate::atrest::KeyStore::new(&self.cp.settings.keys_dir);
             let names = node::tls_names(self.cp.as_ref(), scope, c, spec.host);
@@ -369,6 +370,7 @@ impl Reconciler {
                 // (for a restore, until it runs: loading an RDB holds none).
                 let slot = starts.acquire_owned().await.ok();
                 let info = node::start(rt.as_ref(), &ca, &spec, &names).await?;
+                node::note_fast_cron(&fast_cron, &spec);
                 if restoring && spec.engine != EngineKind::Memcached {
                     drop(slot);
                     // The engine loads the RDB before it answers: say how far it is.

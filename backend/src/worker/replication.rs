@@ -549,6 +549,10 @@ impl Reconciler {
             })
         };
 
+        if settled_members && links_up {
+            self.slow_cron(&members, tls).await;
+        }
+
         // Roll node type / engine changes through the members, one at a time.
         if !fresh.rolling.is_empty() && settled_members && links_up && fresh.failover_to.is_none() {
             let next = fresh.rolling[0].clone();
@@ -616,6 +620,37 @@ impl Reconciler {
     }
 
     /// `REPLICAOF` the primary's address as this runtime's nodes see it.
+    /// Members started with a fast server cron for their replicas' first sync
+    /// go back to Redis's default once the group has settled (see
+    /// [`super::node::SYNC_HZ`]).
+    async fn slow_cron(&self, members: &[Member], tls: bool) {
+        let fast: Vec<&Member> = {
+            let set = self
+                .fast_cron
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            members
+                .iter()
+                .filter(|m| set.contains(&m.spec.key))
+                .collect()
+        };
+        for m in fast {
+            if command(
+                m.addr(),
+                tls,
+                &["CONFIG", "SET", "hz", super::node::IDLE_HZ],
+            )
+            .await
+            .is_ok()
+            {
+                self.fast_cron
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&m.spec.key);
+            }
+        }
+    }
+
     async fn make_replica(&self, members: &[Member], m: &Member, primary: &str, tls: bool) {
         let Some(p) = members.iter().find(|x| x.cluster.id == primary) else {
             return;
