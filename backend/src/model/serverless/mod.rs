@@ -255,15 +255,23 @@ fn bad_state(c: &ServerlessCache) -> Error {
 
 /// The engines behind an `available` cache may be busy for a moment (a daily
 /// snapshot): the cache's own fault, not the hidden group's.
+/// The backing engines refused a change for their state: the cache's own
+/// error, saying what they are doing (a snapshot, or an earlier change still
+/// reaching them) without naming them (they are never shown).
 fn backing_busy(e: Error, c: &ServerlessCache) -> Error {
     if matches!(
         e.fault,
         Fault::InvalidReplicationGroupState | Fault::InvalidCacheClusterState
     ) {
+        let doing = if e.message.contains("snapshotting") {
+            "a snapshot is being taken"
+        } else {
+            "an earlier change is still being applied"
+        };
         Error::new(
             Fault::InvalidServerlessCacheStateFault,
             format!(
-                "Serverless cache {} is busy (a snapshot is being taken); try again shortly.",
+                "Serverless cache {} is busy ({doing}); try again shortly.",
                 c.name
             ),
         )
