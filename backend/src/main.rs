@@ -4,8 +4,57 @@ use clap::Parser;
 /// is the last line of its standard error).
 const FAILED: i32 = 1;
 
+/// glibc's malloc tunable that stops resident memory from ratcheting up.
+///
+/// glibc serves an allocation of 128 KiB or more with its own mapping, given
+/// back when freed, but raises that threshold to the size of every such
+/// block freed (up to 32 MiB): from then on those blocks come from the
+/// arenas, whose pages stay resident. In the soak (drill 4) resident memory
+/// grew by steps of 1.3–1.8 MiB, ~12 MiB an hour, while the live heap stayed
+/// under 6 MiB; with the threshold fixed it stayed flat (+0.16 MiB over the
+/// 120 cycles where it had grown by 2.1 MiB). A tunable is read only when a
+/// process starts, hence [`with_malloc_tunable`].
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const MMAP_THRESHOLD: &str = "glibc.malloc.mmap_threshold=131072";
+
+/// Start again (same pid, same arguments) with [`MMAP_THRESHOLD`] in
+/// `GLIBC_TUNABLES` when it is not there yet; a user's own tunables are kept
+/// (one of theirs for the threshold wins). If the exec fails, go on as is.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn with_malloc_tunable() {
+    use std::os::unix::process::CommandExt;
+    // Once only, whatever glibc makes of the variable.
+    const DONE: &str = "ELASTICACHE_MALLOC_TUNED";
+    let current = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
+    if current.contains("glibc.malloc.mmap_threshold") || std::env::var_os(DONE).is_some() {
+        return;
+    }
+    let tunables = if current.is_empty() {
+        MMAP_THRESHOLD.to_owned()
+    } else {
+        format!("{current}:{MMAP_THRESHOLD}")
+    };
+    let mut args = std::env::args_os();
+    let arg0 = args.next().unwrap_or_default();
+    let err = std::process::Command::new("/proc/self/exe")
+        .arg0(arg0)
+        .args(args)
+        .env("GLIBC_TUNABLES", tunables)
+        .env(DONE, "1")
+        .exec();
+    eprintln!(
+        "elasticache-local: could not set glibc's malloc tunable ({err}); going on without it"
+    );
+}
+
+fn main() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    with_malloc_tunable();
+    serve();
+}
+
 #[tokio::main]
-async fn main() {
+async fn serve() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ELASTICACHE_LOG")
