@@ -23,6 +23,14 @@ pub enum RuntimeKind {
     Process,
 }
 
+/// Where the Docker runtime's engines are on the network (`--docker-network`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DockerNetwork {
+    Auto,
+    Host,
+    Backend,
+}
+
 /// A local Amazon ElastiCache: the Query API on real Redis, Valkey and Memcached.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "elasticache-local", version)]
@@ -46,6 +54,20 @@ pub struct Args {
     /// Address written into endpoints (where clients reach the engines).
     #[arg(long, env = "ELASTICACHE_ADVERTISE_HOST", default_value = "127.0.0.1")]
     pub advertise_host: String,
+    /// Docker runtime: where engine containers' network is. `backend`: in the
+    /// backend's container's network namespace, each on a port of its own, the
+    /// endpoints at the backend's address (a backend in a container that is
+    /// not on the host's network, e.g. a GitHub Actions service); `host`: as
+    /// for a backend on the host (published ports, cluster nodes on the host's
+    /// network); `auto`: `backend` when the backend runs in a container that is
+    /// not on the host's network.
+    #[arg(
+        long,
+        env = "ELASTICACHE_DOCKER_NETWORK",
+        value_enum,
+        default_value = "auto"
+    )]
+    pub docker_network: DockerNetwork,
     /// Move the control plane's clock (e.g. `1d`, `90m`, `-3600`): automatic
     /// snapshots, maintenance windows and timestamps follow it. For tests.
     #[arg(long, env = "ELASTICACHE_CLOCK_OFFSET", value_parser = crate::model::parse_clock_offset)]
@@ -108,17 +130,41 @@ pub async fn runtime(args: &Args) -> anyhow::Result<Arc<dyn EngineRuntime>> {
     let nodes = args.data_dir.join("nodes");
     std::fs::create_dir_all(&nodes)?;
     let images = ImageTable::from_env()?;
+    let net = match args.docker_network {
+        DockerNetwork::Auto => "auto",
+        DockerNetwork::Host => "host",
+        DockerNetwork::Backend => "backend",
+    };
     Ok(match args.runtime {
-        RuntimeKind::Docker => Arc::new(DockerRuntime::connect(images).await?.with_root(&nodes)),
-        RuntimeKind::Process => Arc::new(ProcessRuntime::new(nodes)?),
+        RuntimeKind::Docker => docker(DockerRuntime::connect(images).await?, net, &nodes).await?,
+        RuntimeKind::Process => {
+            if args.docker_network == DockerNetwork::Backend {
+                anyhow::bail!("--docker-network backend needs the Docker runtime");
+            }
+            Arc::new(ProcessRuntime::new(nodes)?)
+        }
         RuntimeKind::Auto => match DockerRuntime::connect(images).await {
-            Ok(d) => Arc::new(d.with_root(&nodes)),
+            Ok(d) => docker(d, net, &nodes).await?,
             Err(e) => {
                 tracing::info!(reason = %e, "Docker is not reachable; engines run as local processes");
                 Arc::new(ProcessRuntime::new(nodes)?)
             }
         },
     })
+}
+
+/// The Docker runtime, in shared-network mode when `network` says so or the
+/// backend's container is not on the host's network
+/// (`DockerRuntime::detect_shared`).
+async fn docker(
+    d: DockerRuntime,
+    network: &str,
+    nodes: &std::path::Path,
+) -> anyhow::Result<Arc<dyn EngineRuntime>> {
+    if let Some(sh) = d.detect_shared(network).await? {
+        crate::engine::set_shared(sh);
+    }
+    Ok(Arc::new(d.with_root(nodes)))
 }
 
 /// The lock file of a data directory (`<data-dir>/elasticache-local.lock`).
@@ -198,18 +244,27 @@ pub async fn serve(args: Args) -> anyhow::Result<()> {
     let listener = listen(args.listen).await?;
     // The backend's own identity on its Redis/Valkey nodes (never logged).
     crate::engine::load_admin_secret(&args.data_dir.join("admin.secret"))?;
+    let runtime = runtime(&args).await?;
     // Endpoints advertised at another host than loopback (the backend in a
-    // container): engines and endpoints listen on every interface.
-    let loopback = matches!(args.advertise_host.as_str(), "localhost")
-        || args
-            .advertise_host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
+    // container): engines and endpoints listen on every interface. In
+    // shared-network mode they are at the backend's address on its network
+    // unless another host is named.
+    let mut args = args;
+    let loopback = |h: &str| {
+        h == "localhost"
+            || h.parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    };
+    if let Some(sh) = crate::engine::shared() {
+        if loopback(&args.advertise_host) {
+            args.advertise_host = sh.address.to_string();
+        }
+    }
+    let loopback = loopback(&args.advertise_host);
     crate::engine::set_listen_all(!loopback);
     if !loopback {
         tracing::info!(host = %args.advertise_host, "endpoints advertised at another host: engines and endpoints listen on every interface");
     }
-    let runtime = runtime(&args).await?;
     let store = Arc::new(RedbStore::open(&args.data_dir)?);
     let settings = Settings {
         nodes_dir: args.data_dir.join("nodes"),

@@ -28,6 +28,9 @@ pub const LABEL_NODE: &str = "elasticache-local.node";
 pub const LABEL_PORT: &str = "elasticache-local.port";
 pub const LABEL_ENGINE: &str = "elasticache-local.engine";
 pub const LABEL_IMAGE: &str = "elasticache-local.image";
+/// Shared-network mode: the network namespace (sandbox key) of the backend's
+/// container that the node's container joined.
+pub const LABEL_NETNS: &str = "elasticache-local.netns";
 /// The nodes directory of the backend that made the container (canonical).
 pub const LABEL_ROOT: &str = "elasticache-local.root";
 
@@ -122,6 +125,81 @@ impl DockerRuntime {
         })
     }
 
+    /// Whether engines must share the backend's network namespace
+    /// (shared-network mode, see [`super::Shared`]): `mode` (`--docker-network`)
+    /// `host` says never, `backend` always (an error outside a container);
+    /// `auto` when the backend runs in a container (`/.dockerenv`, found by its
+    /// host name) that is not on the host's network.
+    ///
+    /// # Errors
+    /// `backend` when the backend's container cannot be found, or has no IPv4
+    /// address on a network.
+    pub async fn detect_shared(&self, mode: &str) -> anyhow::Result<Option<super::Shared>> {
+        if mode == "host" {
+            return Ok(None);
+        }
+        let forced = mode == "backend";
+        let hostname = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+        let hostname = hostname.trim();
+        if !forced && !std::path::Path::new("/.dockerenv").exists() {
+            return Ok(None);
+        }
+        let me = match self
+            .docker
+            .inspect_container(hostname, None::<InspectContainerOptions>)
+            .await
+        {
+            Ok(info) => info,
+            Err(e) if forced => {
+                bail!("--docker-network backend: Docker does not know this backend's container by its host name {hostname}: {e}")
+            }
+            Err(e) => {
+                tracing::info!(%hostname, "in a container that Docker does not know by its host name ({e}): engines publish their ports as for a backend on the host");
+                return Ok(None);
+            }
+        };
+        let mode = me
+            .host_config
+            .as_ref()
+            .and_then(|h| h.network_mode.clone())
+            .unwrap_or_default();
+        if mode == "host" && !forced {
+            return Ok(None);
+        }
+        let ns = me.network_settings.unwrap_or_default();
+        // Its address on a network other than Docker's default bridge first
+        // (a user-defined network's name resolves there too), by name.
+        let mut nets: Vec<(String, String)> = ns
+            .networks
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(n, e)| Some((n, e.ip_address.filter(|ip| !ip.is_empty())?)))
+            .collect();
+        nets.sort_by_key(|(n, _)| (n == "bridge", n.clone()));
+        let Some((network, address)) = nets.into_iter().next() else {
+            if forced {
+                bail!("--docker-network backend: the backend's container has no address on a Docker network");
+            }
+            return Ok(None);
+        };
+        let address: std::net::Ipv4Addr = address
+            .parse()
+            .with_context(|| format!("the backend's address on {network}: {address}"))?;
+        let container = me.id.unwrap_or_else(|| hostname.to_owned());
+        let sandbox = ns.sandbox_key.unwrap_or_default();
+        tracing::info!(
+            %network,
+            %address,
+            "the backend runs in a container on Docker network {network}: engines share its network \
+             namespace, each on a port of its own, and endpoints are at {address}"
+        );
+        Ok(Some(super::Shared {
+            container,
+            address,
+            sandbox,
+        }))
+    }
+
     /// Own only the containers whose data directory is under `nodes`.
     #[must_use]
     pub fn with_root(mut self, nodes: &std::path::Path) -> Self {
@@ -185,10 +263,17 @@ impl DockerRuntime {
         let s = |v: &str| v.to_string();
         match spec.engine {
             EngineKind::Memcached => {
+                // Shared-network mode: on the node's own port, beside the
+                // backend's other engines.
+                let port = if super::shared().is_some() {
+                    spec.port
+                } else {
+                    11211
+                };
                 let mut a = vec![
                     s("memcached"),
                     s("-p"),
-                    s("11211"),
+                    port.to_string(),
                     s("-m"),
                     memcached_mib(spec.memory_bytes).to_string(),
                     s("-U"),
@@ -210,20 +295,22 @@ impl DockerRuntime {
                     "redis-server"
                 };
                 // A cluster node (or a node beside cluster nodes) shares the
-                // host's network (see `create`).
-                let (port, plain, bind) = if super::on_host_network(spec) {
-                    (
-                        spec.port,
-                        spec.plain_port,
-                        super::listen_addr(spec.host).to_string(),
-                    )
-                } else {
-                    (
-                        6379,
-                        spec.plain_port.map(|_| super::CONTAINER_PLAIN_PORT),
-                        s("0.0.0.0"),
-                    )
-                };
+                // host's network, and every node shares the backend's in
+                // shared-network mode (see `create`).
+                let (port, plain, bind) =
+                    if super::on_host_network(spec) || super::shared().is_some() {
+                        (
+                            spec.port,
+                            spec.plain_port,
+                            super::listen_addr(spec.host).to_string(),
+                        )
+                    } else {
+                        (
+                            6379,
+                            spec.plain_port.map(|_| super::CONTAINER_PLAIN_PORT),
+                            s("0.0.0.0"),
+                        )
+                    };
                 let mut a = vec![s(server), format!("/data/{}", super::NODE_CONF)];
                 a.extend(super::redis_listen_args(spec, port, plain));
                 a.extend([s("--bind"), bind, s("--dir"), s("/data")]);
@@ -256,10 +343,21 @@ impl DockerRuntime {
         // bound to its own loopback address, instead of publishing ports.
         // So does a node of a group served by fronts, which replicates from
         // cluster nodes at those addresses (`engine::on_host_network`).
-        let cluster = super::on_host_network(spec);
+        //
+        // Shared-network mode (the backend in a container that is not on the
+        // host's network): every node runs in the backend's network namespace
+        // instead, on its own port, as it would on the host's network.
+        let shared = super::shared();
+        let cluster = super::on_host_network(spec) || shared.is_some();
+        if let Some(sh) = shared {
+            labels.insert(LABEL_NETNS.to_string(), sh.sandbox.clone());
+        }
         let host_config = HostConfig {
             memory: Some(memory),
-            network_mode: cluster.then(|| "host".to_string()),
+            network_mode: match shared {
+                Some(sh) => Some(format!("container:{}", sh.container)),
+                None => cluster.then(|| "host".to_string()),
+            },
             port_bindings: (!cluster).then(|| {
                 let mut m = HashMap::from([(
                     cport.clone(),
@@ -461,7 +559,12 @@ impl EngineRuntime for DockerRuntime {
                 // The command carries the memory limit and the start-time
                 // parameters: a node type or parameter change needs a new container.
                 let cmd = info.config.as_ref().and_then(|c| c.cmd.clone());
+                // Shared-network mode: a container that joined another
+                // namespace of the backend's (before the backend's container
+                // restarted) is unreachable; it is made again.
+                let netns = super::shared().map(|sh| &sh.sandbox);
                 let same = labels.get(LABEL_PORT) == Some(&port_label(spec))
+                    && labels.get(LABEL_NETNS) == netns
                     && labels.get(LABEL_ENGINE).map(String::as_str) == Some(spec.engine.as_str())
                     && labels.get(LABEL_IMAGE) == Some(&image)
                     && cmd.as_ref() == Some(&Self::cmd(spec, &image));
@@ -544,7 +647,7 @@ impl EngineRuntime for DockerRuntime {
     /// published ports listen on the host's 127.0.0.1, which other containers
     /// cannot reach.
     async fn peer_address(&self, spec: &NodeSpec) -> anyhow::Result<(String, u16)> {
-        if super::on_host_network(spec) {
+        if super::on_host_network(spec) || super::shared().is_some() {
             return Ok((spec.host.to_string(), spec.port));
         }
         let name = self.name(&spec.key);

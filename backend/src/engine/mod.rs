@@ -532,3 +532,36 @@ pub fn free_loopback(port: u16, taken: &[Ipv4Addr]) -> Option<Ipv4Addr> {
     }
     None
 }
+
+/// Shared-network mode of the Docker runtime: the backend runs in a container
+/// that is not on the host's network (a GitHub Actions service container, a
+/// compose service, `docker run --network NAME`). Its engines then run in its
+/// network namespace (`--network container:<backend>`), as they run on the
+/// host's network when the backend does: each answers on a port of its own on
+/// the backend's address (every interface), the backend reaches them on
+/// 127.0.0.1, and endpoints carry the backend's address on its network, where
+/// the host and the network's other containers reach it.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    /// The backend's container (its id).
+    pub container: String,
+    /// The backend's address on its network: the endpoints' address.
+    pub address: Ipv4Addr,
+    /// The backend container's network namespace (its sandbox key): engines
+    /// that joined another one (the backend's container restarted since)
+    /// are made again.
+    pub sandbox: String,
+}
+
+static SHARED: OnceLock<Shared> = OnceLock::new();
+
+/// Enter shared-network mode (once, at start, before any node starts).
+pub fn set_shared(s: Shared) {
+    let _ = SHARED.set(s);
+}
+
+/// The backend's container whose network engines share, in shared-network mode.
+#[must_use]
+pub fn shared() -> Option<&'static Shared> {
+    SHARED.get()
+}
