@@ -24,6 +24,10 @@ impl Series {
         self.0.push(d.as_secs_f64());
     }
 
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
