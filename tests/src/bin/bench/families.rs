@@ -205,7 +205,7 @@ pub async fn run(mode: Mode, rep: &mut Report, plain: Option<f64>) -> anyhow::Re
     };
     let _ = writeln!(
         out.md,
-        "\nIssue 15's new families, process runtime only (median of {reps}, spread min–max; the \
+        "\n#### New families (issue 15)\n\nProcess runtime only (median of {reps}, spread min–max; the \
          Docker runtime is not measured for them). Floors as above: as many bare engines as the \
          resource runs, spawned at once, until each answers (`redis-server` for Valkey too).\n"
     );
@@ -236,7 +236,7 @@ pub async fn run(mode: Mode, rep: &mut Report, plain: Option<f64>) -> anyhow::Re
         let fl = floor(EngineKind::Redis, 3).await;
         let per_node = tls.median().zip(plain).map(|(t, p)| (t - p) / 3.0);
         let note = format!(
-            "TLS cost per node vs the plain 1+2 group ({}): {}",
+            "TLS cost per node, (this − the plain 1+2 group's {}) ÷ 3: {}",
             plain.map_or("–".into(), secs),
             per_node.map_or("–".into(), |d| {
                 if d < 0.0 {
