@@ -159,7 +159,7 @@ pub async fn run(mode: Mode, rep: &mut Report, work: &Path) -> anyhow::Result<()
     let _ = writeln!(
         md,
         "| start → first answer, {} records stored ({} clusters, {} parameter groups, {} subnet groups, {} replication groups, {} snapshots, {} events) | {} |",
-        stored.records(),
+        crate::stats::thousands(stored.records()),
         stored.clusters + 1,
         stored.groups,
         stored.groups,
@@ -190,7 +190,7 @@ pub async fn run(mode: Mode, rep: &mut Report, work: &Path) -> anyhow::Result<()
         crate::order::FOOTPRINT,
         &format!(
             "Start → first answer with {} records stored ≤ 100 ms",
-            stored.records()
+            crate::stats::thousands(stored.records())
         ),
         format!(
             "{} (empty data dir: {})",

@@ -387,7 +387,7 @@ fn api_goals(rep: &mut Report) {
                 .map_or("–".into(), |n| n.to_string())
         };
         rows.push((
-            format!("{op} default page: req/s with thousands stored ≥ 0.8× with one"),
+            format!("{op} default page: req/s with thousands stored ≥ 0.8× with one (at 1, 4 and 16 clients)"),
             format!(
                 "{} (page of {} items ÷ {}); same answer, thousands ÷ one full page stored: {}",
                 literal.join(", "),
