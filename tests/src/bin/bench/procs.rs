@@ -308,3 +308,32 @@ pub async fn list_clusters(c: &mut crate::http::Client) -> anyhow::Result<Vec<(S
         }
     }
 }
+
+/// Poll `body` until its first `<tag>` reads `want`; returns the time it took
+/// and the last answer, or fails on a status holding `fail` or after `timeout`.
+pub async fn wait_status(
+    target: &Target,
+    body: &str,
+    tag: &str,
+    want: &str,
+    timeout: Duration,
+) -> anyhow::Result<(Duration, String)> {
+    let t0 = Instant::now();
+    let mut c = target.client();
+    loop {
+        let a = c.call(body).await?;
+        let t = a.text();
+        let st = crate::http::xml_value(&t, tag).unwrap_or_default();
+        if st == want {
+            return Ok((t0.elapsed(), t));
+        }
+        if st.contains("fail") || t0.elapsed() > timeout {
+            bail!(
+                "{tag} {st:?} (not {want}) after {:?}: {}",
+                t0.elapsed(),
+                crate::http::xml_value(&t, "Message").unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
