@@ -139,6 +139,25 @@ impl Settings {
 /// Free space a create needs on the data directory (`check_room`).
 pub const ROOM_RESERVE: u64 = 16 << 20;
 
+/// One page of `items`: the `size` after the first `skip`, cloned, and how
+/// many there are. Only the page is cloned, so that a describe costs the
+/// same whatever else is stored (callers iterate under the state lock).
+pub fn page_of<'a, T: Clone + 'a>(
+    items: impl Iterator<Item = &'a T>,
+    skip: usize,
+    size: usize,
+) -> (Vec<T>, usize) {
+    let mut total = 0;
+    let mut page = Vec::new();
+    for item in items {
+        if total >= skip && page.len() < size {
+            page.push(item.clone());
+        }
+        total += 1;
+    }
+    (page, total)
+}
+
 /// The control plane: state in memory, written through to the store on every change.
 pub struct ControlPlane {
     store: Arc<dyn Store>,

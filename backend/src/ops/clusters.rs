@@ -97,19 +97,24 @@ pub(super) fn describe(
         show_cache_clusters_not_in_replication_groups,
     } = input;
     let show_nodes = show_cache_node_info.unwrap_or(false);
-    let clusters = match cache_cluster_id {
-        Some(id) => vec![ctx.cp.find_cluster(&ctx.scope, &id)?],
-        None => ctx.cp.list_clusters(&ctx.scope),
-    };
     let not_in_rg = show_cache_clusters_not_in_replication_groups.unwrap_or(false);
-    let clusters: Vec<&CacheCluster> = clusters
-        .iter()
-        .filter(|c| super::shown(&c.id))
-        .filter(|c| !not_in_rg || c.replication_group_id.is_none())
-        .collect();
-    let (clusters, marker) = page(clusters, max_records, marker.as_deref(), 20, 100)?;
+    let keep =
+        |c: &CacheCluster| super::shown(&c.id) && (!not_in_rg || c.replication_group_id.is_none());
+    let (clusters, marker) = match cache_cluster_id {
+        Some(id) => {
+            let c = ctx.cp.find_cluster(&ctx.scope, &id)?;
+            let found: Vec<CacheCluster> = std::iter::once(c).filter(|c| keep(c)).collect();
+            page(found, max_records, marker.as_deref(), 20, 100)?
+        }
+        None => {
+            let (start, size) = super::page_bounds(max_records, marker.as_deref(), 20, 100)?;
+            let (page, total) = ctx.cp.clusters_page(&ctx.scope, keep, start, size);
+            let next = super::next_marker(start, page.len(), total, marker.as_deref())?;
+            (page, next)
+        }
+    };
     let items = clusters
-        .into_iter()
+        .iter()
         .map(|c| flatten(ctx, c, show_nodes))
         .collect();
     Ok(DescribeCacheClustersOutput {

@@ -286,6 +286,25 @@ fn page_bounds(
     Ok((start, usize::try_from(size).unwrap_or(100)))
 }
 
+/// The marker after a page of `shown` items from `start`, of `total` (the
+/// model cut the page: see [`crate::model::page_of`]); a marker past the
+/// end is refused.
+fn next_marker(
+    start: usize,
+    shown: usize,
+    total: usize,
+    marker: Option<&str>,
+) -> Result<Option<String>, Error> {
+    if start > total {
+        return Err(Error::invalid(format!(
+            "Invalid marker: {}",
+            marker.unwrap_or_default()
+        )));
+    }
+    let end = start + shown;
+    Ok((end < total).then(|| format!("page-{end}")))
+}
+
 /// One page of `items` after `marker`, at most `max_records` (min..=max, default `max`).
 /// Page the domain objects before flattening them: flattening every stored
 /// object to answer with one page made a describe cost grow with the state.

@@ -161,16 +161,22 @@ pub(super) fn describe(
         max_records,
         marker,
     } = input;
-    let groups = match replication_group_id {
-        Some(id) => vec![ctx.cp.find_replication_group(&ctx.scope, &id)?],
-        None => ctx.cp.list_replication_groups(&ctx.scope),
+    let (groups, marker) = match replication_group_id {
+        Some(id) => {
+            let g = ctx.cp.find_replication_group(&ctx.scope, &id)?;
+            let found: Vec<_> = std::iter::once(g).filter(|g| super::shown(&g.id)).collect();
+            page(found, max_records, marker.as_deref(), 20, 100)?
+        }
+        None => {
+            let (start, size) = super::page_bounds(max_records, marker.as_deref(), 20, 100)?;
+            let (page, total) =
+                ctx.cp
+                    .replication_groups_page(&ctx.scope, |g| super::shown(&g.id), start, size);
+            let next = super::next_marker(start, page.len(), total, marker.as_deref())?;
+            (page, next)
+        }
     };
-    let items = groups
-        .iter()
-        .filter(|g| super::shown(&g.id))
-        .map(|g| flatten(ctx, g))
-        .collect();
-    let (items, marker) = page(items, max_records, marker.as_deref(), 20, 100)?;
+    let items = groups.iter().map(|g| flatten(ctx, g)).collect();
     Ok(DescribeReplicationGroupsOutput {
         marker,
         replication_groups: Some(items),

@@ -1,6 +1,6 @@
 //! CreateSnapshot, CopySnapshot, DeleteSnapshot, DescribeSnapshots.
 
-use super::{enabled, not_blank, page, tags_in, Ctx};
+use super::{enabled, not_blank, tags_in, Ctx};
 use crate::dto::{
     self, CopySnapshotInput, CopySnapshotOutput, CreateSnapshotInput, CreateSnapshotOutput,
     DeleteSnapshotInput, DeleteSnapshotOutput, DescribeSnapshotsInput, DescribeSnapshotsOutput,
@@ -87,11 +87,16 @@ pub(super) fn describe(
         source: snapshot_source,
     };
     let show = show_node_group_config.unwrap_or(false);
-    let mut snaps = ctx.cp.describe_snapshots(&ctx.scope, &q)?;
-    snaps.retain(|s| !crate::model::serverless::is_serverless_snapshot(s));
-    snaps.sort_by(|a, b| a.created.cmp(&b.created).then(a.name.cmp(&b.name)));
+    let (start, size) = super::page_bounds(max_records, marker.as_deref(), 20, 50)?;
+    let (snaps, total) = ctx.cp.describe_snapshots(
+        &ctx.scope,
+        &q,
+        |s| !crate::model::serverless::is_serverless_snapshot(s),
+        start,
+        size,
+    )?;
+    let marker = super::next_marker(start, snaps.len(), total, marker.as_deref())?;
     let items = snaps.iter().map(|s| flatten(ctx, s, show)).collect();
-    let (items, marker) = page(items, max_records, marker.as_deref(), 20, 50)?;
     Ok(DescribeSnapshotsOutput {
         marker,
         snapshots: Some(items),

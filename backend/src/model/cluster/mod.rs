@@ -512,6 +512,21 @@ impl ControlPlane {
             .unwrap_or_default()
     }
 
+    /// One page of the scope's clusters (in id order) that `keep` selects,
+    /// and how many it selects (see [`super::page_of`]).
+    pub fn clusters_page(
+        &self,
+        scope: &Scope,
+        keep: impl Fn(&CacheCluster) -> bool,
+        skip: usize,
+        size: usize,
+    ) -> (Vec<CacheCluster>, usize) {
+        let st = self.lock();
+        st.regions.get(scope).map_or((Vec::new(), 0), |r| {
+            super::page_of(r.clusters.values().filter(|c| keep(c)), skip, size)
+        })
+    }
+
     pub(super) fn save_cluster(&self, scope: &Scope, c: &CacheCluster) -> Result<()> {
         self.persist("cluster", scope, &c.id, Some(c))
     }

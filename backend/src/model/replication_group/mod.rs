@@ -459,6 +459,25 @@ impl ControlPlane {
             .unwrap_or_default()
     }
 
+    /// One page of the scope's groups (in id order) that `keep` selects, and
+    /// how many it selects (see [`super::page_of`]).
+    pub fn replication_groups_page(
+        &self,
+        scope: &Scope,
+        keep: impl Fn(&ReplicationGroup) -> bool,
+        skip: usize,
+        size: usize,
+    ) -> (Vec<ReplicationGroup>, usize) {
+        let st = self.lock();
+        st.regions.get(scope).map_or((Vec::new(), 0), |r| {
+            super::page_of(
+                r.replication_groups.values().filter(|g| keep(g)),
+                skip,
+                size,
+            )
+        })
+    }
+
     /// A group and its member clusters (in member order; missing ones skipped).
     pub fn replication_group_view(&self, scope: &Scope, g: &ReplicationGroup) -> Vec<CacheCluster> {
         let st = self.lock();

@@ -796,7 +796,17 @@ impl ControlPlane {
         Ok(s)
     }
 
-    pub fn describe_snapshots(&self, scope: &Scope, q: &SnapshotQuery) -> Result<Vec<Snapshot>> {
+    /// One page of the snapshots `q` selects that `keep` also does, oldest
+    /// first (then by name), and how many there are; only the page is cloned
+    /// (see [`super::page_of`]).
+    pub fn describe_snapshots(
+        &self,
+        scope: &Scope,
+        q: &SnapshotQuery,
+        keep: impl Fn(&Snapshot) -> bool,
+        skip: usize,
+        size: usize,
+    ) -> Result<(Vec<Snapshot>, usize)> {
         let source = match q.source.as_deref() {
             None => None,
             Some("user" | "manual") => Some(SOURCE_MANUAL),
@@ -812,13 +822,22 @@ impl ControlPlane {
         }
         let lower = |s: &Option<String>| s.as_ref().map(|v| v.to_ascii_lowercase());
         let (cid, rg) = (lower(&q.cluster_id), lower(&q.replication_group_id));
-        let all = self.list_snapshots(scope);
+        let st = self.lock();
+        let Some(r) = st.regions.get(scope) else {
+            if let Some(c) = &cid {
+                return Err(Error::new(
+                    Fault::CacheClusterNotFound,
+                    format!("CacheCluster not found: {c}"),
+                ));
+            }
+            return Ok((Vec::new(), 0));
+        };
         if let Some(c) = &cid {
             // A cluster that neither exists nor left snapshots is unknown.
-            let known = all
-                .iter()
-                .any(|s| s.node_snapshots.iter().any(|n| &n.cluster_id == c))
-                || self.find_cluster(scope, c).is_ok();
+            let known = r.clusters.contains_key(c)
+                || r.snapshots
+                    .values()
+                    .any(|s| s.node_snapshots.iter().any(|n| &n.cluster_id == c));
             if !known {
                 return Err(Error::new(
                     Fault::CacheClusterNotFound,
@@ -826,8 +845,9 @@ impl ControlPlane {
                 ));
             }
         }
-        Ok(all
-            .into_iter()
+        let mut selected: Vec<&Snapshot> = r
+            .snapshots
+            .values()
             .filter(|s| {
                 q.name
                     .as_ref()
@@ -845,7 +865,10 @@ impl ControlPlane {
             })
             .filter(|s| source.is_none_or(|x| s.source == x))
             .filter(|s| s.status != DELETING)
-            .collect())
+            .filter(|s| keep(s))
+            .collect();
+        selected.sort_by(|a, b| a.created.cmp(&b.created).then(a.name.cmp(&b.name)));
+        Ok(super::page_of(selected.into_iter(), skip, size))
     }
 
     /// The engine of the snapshot a restore names (its default engine).
