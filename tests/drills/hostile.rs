@@ -1056,6 +1056,18 @@ fn restart_dockerd() -> Result<(), String> {
     // Its executable by path: argv[0] may be a bare name, and its
     // environment may have no PATH.
     let exe = std::fs::read_link(format!("/proc/{pid}/exe")).map_err(|e| e.to_string())?;
+    // The same command line and environment (read while it runs: its
+    // /proc entry goes with it), started again in a session of its own (it
+    // outlives this test). Without them dockerd finds no containerd.
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+    let vars: Vec<(String, String)> = environ
+        .split(|b| *b == 0)
+        .filter_map(|kv| {
+            let kv = String::from_utf8_lossy(kv).into_owned();
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        })
+        .collect();
     Command::new("kill")
         .args(["-TERM", &pid])
         .status()
@@ -1067,17 +1079,6 @@ fn restart_dockerd() -> Result<(), String> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    // The same command line and environment, in a session of its own (it
-    // outlives this test).
-    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-    let vars: Vec<(String, String)> = environ
-        .split(|b| *b == 0)
-        .filter_map(|kv| {
-            let kv = String::from_utf8_lossy(kv).into_owned();
-            kv.split_once('=')
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        })
-        .collect();
     let log = "/tmp/ec-hostile-dockerd.log";
     let out = std::fs::OpenOptions::new()
         .create(true)
