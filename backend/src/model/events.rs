@@ -170,15 +170,7 @@ impl ControlPlane {
             .filter(|e| q.source_type.as_ref().is_none_or(|t| &e.source_type == t))
             .filter(|e| q.source_id.as_ref().is_none_or(|s| &e.source_id == s))
             .filter(|e| !super::validate::is_internal(&e.source_id));
-        let mut total = 0;
-        let mut page = Vec::new();
-        for e in matching {
-            if total >= skip && page.len() < size {
-                page.push(e.clone());
-            }
-            total += 1;
-        }
-        Ok((page, total))
+        Ok(super::page_of(matching, skip, size))
     }
 }
 
