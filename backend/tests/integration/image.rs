@@ -49,6 +49,49 @@ fn aws(port: u16, args: &[&str]) -> String {
         .env("AWS_PAGER", "")))
 }
 
+/// Wait until the backend in container `name` answers `GET /_health` on
+/// `port` (30 s at most; its log otherwise).
+fn wait_served(port: u16, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let up = Command::new("curl")
+            .args(["-sf", &format!("http://127.0.0.1:{port}/_health")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if up {
+            return;
+        }
+        let logs = Command::new("docker")
+            .args(["logs", name])
+            .output()
+            .unwrap();
+        assert!(
+            Instant::now() < deadline,
+            "the container did not serve: {}",
+            String::from_utf8_lossy(&logs.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Create a one-node Redis cluster `id` through the AWS CLI.
+fn create_redis(port: u16, id: &str) {
+    aws(
+        port,
+        &[
+            "create-cache-cluster",
+            "--cache-cluster-id",
+            id,
+            "--engine",
+            "redis",
+            "--cache-node-type",
+            "cache.t3.micro",
+            "--num-cache-nodes",
+            "1",
+        ],
+    );
+}
+
 /// Removes the backend's container and any engine container left behind.
 struct Cleanup {
     name: String,
@@ -138,35 +181,10 @@ fn backend_image_runs_with_the_docker_runtime_and_serves_reachable_endpoints() {
         .args(["-e", &format!("ELASTICACHE_IMAGES={}", images_json())])
         .arg(TAG)
         .args(["--advertise-host", &gateway]));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        let logs = Command::new("docker")
-            .args(["logs", &name])
-            .output()
-            .unwrap();
-        assert!(
-            Instant::now() < deadline,
-            "the container did not serve: {}",
-            String::from_utf8_lossy(&logs.stderr)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_served(port, &name);
 
     let id = common::name("img");
-    aws(
-        port,
-        &[
-            "create-cache-cluster",
-            "--cache-cluster-id",
-            &id,
-            "--engine",
-            "redis",
-            "--cache-node-type",
-            "cache.t3.micro",
-            "--num-cache-nodes",
-            "1",
-        ],
-    );
+    create_redis(port, &id);
     aws(
         port,
         &["wait", "cache-cluster-available", "--cache-cluster-id", &id],
@@ -341,43 +359,11 @@ fn backend_image_on_a_bridge_network_serves_the_host_and_other_containers() {
         backend_ip.parse::<std::net::Ipv4Addr>().is_ok(),
         "{backend_ip}"
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let up = Command::new("curl")
-            .args(["-sf", &format!("http://127.0.0.1:{port}/_health")])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if up {
-            break;
-        }
-        let logs = Command::new("docker")
-            .args(["logs", &name])
-            .output()
-            .unwrap();
-        assert!(
-            Instant::now() < deadline,
-            "the container did not serve: {}",
-            String::from_utf8_lossy(&logs.stderr)
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_served(port, &name);
 
     let id = common::name("brc");
     let rg = common::name("brg");
-    aws(
-        port,
-        &[
-            "create-cache-cluster",
-            "--cache-cluster-id",
-            &id,
-            "--engine",
-            "redis",
-            "--cache-node-type",
-            "cache.t3.micro",
-            "--num-cache-nodes",
-            "1",
-        ],
-    );
+    create_redis(port, &id);
     aws(
         port,
         &[
