@@ -135,6 +135,16 @@ fn create(path: &Path) -> Result<Database, redb::DatabaseError> {
         .create(path)
 }
 
+/// Write this build's schema marker and make the records' table.
+fn set_schema(db: &Database) -> anyhow::Result<()> {
+    let tx = db.begin_write()?;
+    tx.open_table(META)?
+        .insert("schema_version", SCHEMA_VERSION)?;
+    tx.open_table(RECORDS)?;
+    tx.commit()?;
+    Ok(())
+}
+
 /// Make a new database at `path`, whole or not at all. redb writes its magic
 /// number last when it makes a file, so a backend killed while its first start
 /// made the database left a file without it, which no later start could open
@@ -154,11 +164,7 @@ fn create_new(path: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create the database {}", fresh.display()))?;
     {
         let db = create(&fresh).map_err(|e| open_error(&fresh, e))?;
-        let tx = db.begin_write()?;
-        tx.open_table(META)?
-            .insert("schema_version", SCHEMA_VERSION)?;
-        tx.open_table(RECORDS)?;
-        tx.commit()?;
+        set_schema(&db)?;
     }
     std::fs::rename(&fresh, path)
         .with_context(|| format!("cannot create the database {}", path.display()))?;
@@ -210,11 +216,7 @@ impl RedbStore {
         if found != Some(SCHEMA_VERSION) {
             // New, or an older layout: record-level migration happens as
             // records load (each record carries its own version); set the marker.
-            let tx = db.begin_write()?;
-            tx.open_table(META)?
-                .insert("schema_version", SCHEMA_VERSION)?;
-            tx.open_table(RECORDS)?;
-            tx.commit()?;
+            set_schema(&db)?;
         }
         Ok(Self {
             path,
