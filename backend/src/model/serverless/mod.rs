@@ -253,17 +253,25 @@ fn bad_state(c: &ServerlessCache) -> Error {
     )
 }
 
-/// The engines behind an `available` cache may be busy for a moment (a daily
-/// snapshot): the cache's own fault, not the hidden group's.
-/// The backing engines refused a change for their state: the cache's own
-/// error, saying what they are doing (a snapshot, or an earlier change still
-/// reaching them) without naming them (they are never shown).
-fn backing_busy(e: Error, c: &ServerlessCache) -> Error {
-    if matches!(
-        e.fault,
-        Fault::InvalidReplicationGroupState | Fault::InvalidCacheClusterState
-    ) {
-        let doing = if e.message.contains("snapshotting") {
+impl ControlPlane {
+    /// The backing engines refused a change for their state (a daily snapshot,
+    /// an earlier change still reaching them): the cache's own error, saying
+    /// which from the backing's status, without naming them (never shown).
+    fn backing_busy(&self, scope: &Scope, e: Error, c: &ServerlessCache) -> Error {
+        if !matches!(
+            e.fault,
+            Fault::InvalidReplicationGroupState | Fault::InvalidCacheClusterState
+        ) {
+            return e;
+        }
+        let status = if c.engine == EngineKind::Memcached {
+            self.find_cluster(scope, &c.backing_id())
+                .ok()
+                .map(|b| b.status)
+        } else {
+            self.serverless_backing_group(scope, c).map(|g| g.status)
+        };
+        let doing = if status.as_deref() == Some(lifecycle::SNAPSHOTTING) {
             "a snapshot is being taken"
         } else {
             "an earlier change is still being applied"
@@ -275,8 +283,6 @@ fn backing_busy(e: Error, c: &ServerlessCache) -> Error {
                 c.name
             ),
         )
-    } else {
-        e
     }
 }
 
@@ -811,7 +817,7 @@ impl ControlPlane {
                     }
                     Ok(())
                 })
-                .map_err(|e| backing_busy(e, &c))?;
+                .map_err(|e| self.backing_busy(scope, e, &c))?;
             }
         } else {
             let g = self
@@ -830,7 +836,7 @@ impl ControlPlane {
                 m.cluster.snapshot_window = daily.as_deref().map(window_of);
                 m.cluster.apply_immediately = true;
                 self.modify_replication_group(scope, m)
-                    .map_err(|e| backing_busy(e, &c))?;
+                    .map_err(|e| self.backing_busy(scope, e, &c))?;
             }
             if let Some((engine, _, full)) = &engine_change {
                 // Rolled through the engines, replica first, each restarted
@@ -848,7 +854,7 @@ impl ControlPlane {
                         ..ModifyReplicationGroup::default()
                     },
                 )
-                .map_err(|e| backing_busy(e, &c))?;
+                .map_err(|e| self.backing_busy(scope, e, &c))?;
             }
             if memory_change {
                 for mid in &g.members {
@@ -995,7 +1001,7 @@ impl ControlPlane {
                 tags,
             },
         )
-        .map_err(|e| backing_busy(e, &c))
+        .map_err(|e| self.backing_busy(scope, e, &c))
     }
 
     /// A serverless snapshot by its shown name.
