@@ -801,15 +801,8 @@ impl Reconciler {
         {
             settled = false;
         }
-        let leaving = {
-            let st = self.cp.lock();
-            st.regions.get(scope).is_some_and(|r| {
-                r.clusters.values().any(|c| {
-                    c.replication_group_id.as_deref() == Some(id) && !g.members.contains(&c.id)
-                })
-            })
-        };
-        if leaving {
+        // Asked only when it matters (a scan of the region's clusters).
+        if settled && self.clusters_leaving(scope, g) {
             settled = false;
         }
         // Users changed (user groups attached or removed): every node gets

@@ -37,10 +37,14 @@ use self::discovery::Discovery;
 use self::proxy::Proxies;
 use crate::engine::{EngineRuntime, NodeSpec, StartInfo};
 use crate::model::cluster::{CacheCluster, CacheNode};
+use crate::model::replication_group::ReplicationGroup;
 use crate::model::{ControlPlane, Scope};
 use crate::tls::Authority;
 
 const HEALTH_EVERY: Duration = Duration::from_secs(5);
+
+/// Per region, per group: a record and when it was seen.
+type RgSeen = HashMap<Scope, HashMap<String, (ReplicationGroup, Instant)>>;
 
 /// Run `f`, which waits for a store commit (`fdatasync`), without holding up
 /// the runtime's other tasks (the API's requests among them): on the
@@ -69,6 +73,10 @@ pub struct Reconciler {
     rg_inflight: Mutex<HashSet<(Scope, String)>>,
     /// Groups woken while their pass was running.
     rg_rerun: Mutex<HashSet<(Scope, String)>>,
+    /// Dormant groups (see `replication::dormant`): each one's record at its
+    /// last visit, and when; visited again when the record differs or a
+    /// sweep is due.
+    rg_dormant: Mutex<RgSeen>,
     failed_at: Mutex<HashMap<(Scope, String), Instant>>,
     /// Failed passes of clusters still `creating`.
     create_failures: Mutex<HashMap<(Scope, String), u32>>,
@@ -118,6 +126,7 @@ impl Reconciler {
             inflight: Mutex::new(HashSet::new()),
             rg_inflight: Mutex::new(HashSet::new()),
             rg_rerun: Mutex::new(HashSet::new()),
+            rg_dormant: Mutex::new(HashMap::new()),
             failed_at: Mutex::new(HashMap::new()),
             create_failures: Mutex::new(HashMap::new()),
             recovery_failures: Mutex::new(HashSet::new()),

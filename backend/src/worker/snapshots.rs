@@ -7,7 +7,7 @@
 //! into `<data-dir>/snapshots/<account>/<region>/<name>/<node-group>.rdb`
 //! through a temporary file and a rename.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -294,19 +294,19 @@ impl Reconciler {
                     )
                 }));
                 for &(cid, gid, limit, window, available) in &sources {
+                    let owner = gid.or(cid).unwrap_or_default();
                     // Nothing to take and nothing to prune: no copies made.
-                    if limit <= 0 && auto.is_empty() {
+                    if limit <= 0 && !auto.contains_key(owner) {
                         continue;
                     }
-                    let owner = gid.or(cid).unwrap_or_default().to_owned();
                     let busy = auto
-                        .get(&owner)
+                        .get(owner)
                         .is_some_and(|v| v.iter().any(|s| s.status != AVAILABLE));
                     if limit > 0
                         && available
                         && !busy
                         && in_daily_window(window, now)
-                        && last.get(&owner).is_none_or(|t| now - *t >= AUTOMATIC_EVERY)
+                        && last.get(owner).is_none_or(|t| now - *t >= AUTOMATIC_EVERY)
                     {
                         due.push((
                             scope.clone(),
@@ -315,7 +315,7 @@ impl Reconciler {
                         ));
                     }
                     // Prune: keep the newest `limit` automatic backups.
-                    if let Some(list) = auto.get_mut(&owner) {
+                    if let Some(list) = auto.get_mut(owner) {
                         list.sort_by_key(|s| std::cmp::Reverse(s.created));
                         let keep = usize::try_from(limit.max(0)).unwrap_or(0);
                         for s in list.iter().skip(keep).filter(|s| s.status == AVAILABLE) {
@@ -323,12 +323,17 @@ impl Reconciler {
                         }
                     }
                 }
-                // Automatic backups of clusters and groups that are gone go with them.
+                // Automatic backups of clusters and groups that are gone go with
+                // them. A set of the owners stored, built once: looking each
+                // owner up in the list of sources cost owners x sources per
+                // pass (thousands of each starved the API: issue 15).
+                let owners: HashSet<&str> = if auto.is_empty() {
+                    HashSet::new()
+                } else {
+                    sources.iter().filter_map(|(c, g, ..)| g.or(*c)).collect()
+                };
                 for (owner, list) in &auto {
-                    if !sources
-                        .iter()
-                        .any(|(c, g, ..)| *g == Some(owner.as_str()) || *c == Some(owner.as_str()))
-                    {
+                    if !owners.contains(owner.as_str()) {
                         for s in list.iter().filter(|s| s.status == AVAILABLE) {
                             prune.push((scope.clone(), s.name.clone()));
                         }
