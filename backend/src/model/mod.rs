@@ -85,7 +85,11 @@ pub struct Region {
     pub serverless_caches: BTreeMap<String, serverless::ServerlessCache>,
     /// Global datastores created in this region (seen from every region of the account).
     pub global_replication_groups: BTreeMap<String, global_datastore::GlobalReplicationGroup>,
+    /// The newest events (at most [`events::IN_MEMORY`]), oldest first.
     pub events: Vec<events::Event>,
+    /// The date of the oldest stored event older than `events` holds, if
+    /// any: the store has older ones that memory does not.
+    pub older_events: Option<chrono::DateTime<chrono::Utc>>,
     /// Tags of the `default.*` parameter groups and `default` subnet group,
     /// which are not stored as records of their own.
     pub default_tags: BTreeMap<String, Vec<Tag>>,

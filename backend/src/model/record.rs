@@ -35,7 +35,7 @@ pub fn encode<T: Serialize>(value: &T) -> anyhow::Result<Vec<u8>> {
     })?)
 }
 
-fn decode<T: DeserializeOwned>(bytes: &[u8]) -> anyhow::Result<T> {
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> anyhow::Result<T> {
     let env: EnvelopeIn = serde_json::from_slice(bytes)?;
     if env.v > RECORD_VERSION {
         anyhow::bail!(
@@ -50,6 +50,9 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> anyhow::Result<T> {
 /// Build the in-memory state from every stored record.
 pub fn load_state(store: &dyn Store) -> anyhow::Result<State> {
     let mut state = State::default();
+    // Events by scope, in key (date) order: only the newest are decoded.
+    let mut events: std::collections::BTreeMap<Scope, Vec<(String, Vec<u8>)>> =
+        std::collections::BTreeMap::new();
     for (k, bytes) in store.load_all()? {
         let mut parts = k.splitn(4, '/');
         let (Some(kind), Some(account), Some(region), Some(id)) =
@@ -95,7 +98,10 @@ pub fn load_state(store: &dyn Store) -> anyhow::Result<State> {
                 r.global_replication_groups
                     .insert(id.to_owned(), decode(&bytes)?);
             }
-            "event" => r.events.push(decode(&bytes)?),
+            "event" => events
+                .entry(scope)
+                .or_default()
+                .push((id.to_owned(), bytes)),
             "defaulttags" => {
                 r.default_tags.insert(id.to_owned(), decode(&bytes)?);
             }
@@ -103,7 +109,23 @@ pub fn load_state(store: &dyn Store) -> anyhow::Result<State> {
         }
     }
     let mut seq = 0;
-    for r in state.regions.values_mut() {
+    for (scope, stored) in events {
+        seq = seq.max(
+            stored
+                .iter()
+                .filter_map(|(id, _)| super::events::seq_of(id))
+                .max()
+                .unwrap_or(0),
+        );
+        let r = state.region(&scope);
+        let keep = stored.len().saturating_sub(super::events::IN_MEMORY);
+        r.older_events = stored
+            .first()
+            .filter(|_| keep > 0)
+            .and_then(|(id, _)| super::events::date_of(id));
+        for (_, bytes) in &stored[keep..] {
+            r.events.push(decode(bytes)?);
+        }
         r.events
             .sort_by(|a, b| a.date.cmp(&b.date).then(a.seq.cmp(&b.seq)));
         seq = seq.max(r.events.iter().map(|e| e.seq).max().unwrap_or(0));

@@ -562,6 +562,14 @@ mod tests {
         fn load_all(&self) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
             self.inner.load_all()
         }
+        fn range(
+            &self,
+            from: &str,
+            to: &str,
+            limit: usize,
+        ) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+            self.inner.range(from, to, limit)
+        }
         fn put(&self, key: &str, value: &[u8]) -> anyhow::Result<()> {
             self.spend()?;
             self.inner.put(key, value)

@@ -37,6 +37,21 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    fn range(&self, from: &str, to: &str, limit: usize) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+        let map = self
+            .map
+            .lock()
+            .map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
+        Ok(map
+            .range::<str, _>((
+                std::ops::Bound::Included(from),
+                std::ops::Bound::Excluded(to),
+            ))
+            .take(limit)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
     fn write(&self, batch: &[(String, Option<Vec<u8>>)]) -> anyhow::Result<()> {
         let mut map = self
             .map

@@ -22,6 +22,9 @@ pub trait Store: Send + Sync + 'static {
     fn put(&self, key: &str, value: &[u8]) -> anyhow::Result<()>;
     /// Remove one record (no error when absent).
     fn delete(&self, key: &str) -> anyhow::Result<()>;
+    /// The first `limit` records whose keys are in `from..to`, in key order
+    /// (records that need not stay in memory are read this way when asked for).
+    fn range(&self, from: &str, to: &str, limit: usize) -> anyhow::Result<Vec<(String, Vec<u8>)>>;
     /// Several puts (`Some`) and deletes (`None`) in one durable transaction:
     /// after a crash either all of them are there or none.
     fn write(&self, batch: &[(String, Option<Vec<u8>>)]) -> anyhow::Result<()>;
@@ -59,6 +62,12 @@ pub(crate) fn store_suite(s: &dyn Store) {
     s.put("cluster/000000000000/us-east-1/a", b"3").unwrap();
     s.delete("cluster/000000000000/us-east-1/b").unwrap();
     s.delete("cluster/000000000000/us-east-1/none").unwrap();
+    assert_eq!(
+        s.range("cluster/", "cluster0", 10).unwrap(),
+        vec![("cluster/000000000000/us-east-1/a".to_owned(), b"3".to_vec())]
+    );
+    assert!(s.range("cluster/", "cluster0", 0).unwrap().is_empty());
+    assert!(s.range("event/", "event0", 10).unwrap().is_empty());
     let all = s.load_all().unwrap();
     assert_eq!(
         all,

@@ -358,6 +358,19 @@ impl Store for RedbStore {
         })
     }
 
+    fn range(&self, from: &str, to: &str, limit: usize) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+        self.with_db(|db| {
+            let tx = db.begin_read()?;
+            let table = tx.open_table(RECORDS)?;
+            let mut out = Vec::new();
+            for item in table.range(from..to)?.take(limit) {
+                let (k, v) = item?;
+                out.push((k.value().to_owned(), v.value().to_vec()));
+            }
+            Ok(out)
+        })
+    }
+
     fn put(&self, key: &str, value: &[u8]) -> anyhow::Result<()> {
         self.submit(vec![(key.to_owned(), Some(value.to_vec()))])
             .wait()

@@ -578,7 +578,9 @@ impl Reconciler {
             let events: Vec<_> = notes
                 .into_iter()
                 .filter_map(|m| {
-                    ControlPlane::stage_event(&mut st, scope, "cache-cluster", &c.id, m).ok()
+                    self.cp
+                        .stage_event(&mut st, scope, "cache-cluster", &c.id, m)
+                        .ok()
                 })
                 .collect();
             // Queued for the store under the lock, so that it never overwrites
