@@ -173,9 +173,10 @@ impl ControlPlane {
 
     /// One page of the events of one scope matching `q`, oldest first, the
     /// backend's internal sources left out: after the first `skip`, at most
-    /// `size`; with the number of matching events. Only the page is cloned,
-    /// and the time window is found by bisection (events are kept in date
-    /// order): a describe costs the same whatever else is stored.
+    /// `size`; with the number of matching events, counted up to one past the
+    /// page. Only the page is cloned, and the time window is found by
+    /// bisection (events are kept in date order): a describe costs the same
+    /// whatever else is stored.
     pub fn events_page(
         &self,
         scope: &Scope,

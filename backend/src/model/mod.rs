@@ -144,7 +144,9 @@ impl Settings {
 pub const ROOM_RESERVE: u64 = 16 << 20;
 
 /// One page of `items`: the `size` after the first `skip`, cloned, and how
-/// many there are. Only the page is cloned, so that a describe costs the
+/// many there are, counted up to one past the page (enough to tell whether
+/// another page follows and whether `skip` is past the end). Only the page
+/// is cloned and nothing past it is visited, so that a describe costs the
 /// same whatever else is stored (callers iterate under the state lock).
 pub fn page_of<'a, T: Clone + 'a>(
     items: impl Iterator<Item = &'a T>,
@@ -153,7 +155,7 @@ pub fn page_of<'a, T: Clone + 'a>(
 ) -> (Vec<T>, usize) {
     let mut total = 0;
     let mut page = Vec::new();
-    for item in items {
+    for item in items.take(skip.saturating_add(size).saturating_add(1)) {
         if total >= skip && page.len() < size {
             page.push(item.clone());
         }

@@ -513,7 +513,8 @@ impl ControlPlane {
     }
 
     /// One page of the scope's clusters (in id order) that `keep` selects,
-    /// and how many it selects (see [`super::page_of`]).
+    /// and how many it selects, counted up to one past the page (see
+    /// [`super::page_of`]).
     pub fn clusters_page(
         &self,
         scope: &Scope,

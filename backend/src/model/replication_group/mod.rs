@@ -460,7 +460,8 @@ impl ControlPlane {
     }
 
     /// One page of the scope's groups (in id order) that `keep` selects, and
-    /// how many it selects (see [`super::page_of`]).
+    /// how many it selects, counted up to one past the page (see
+    /// [`super::page_of`]).
     pub fn replication_groups_page(
         &self,
         scope: &Scope,

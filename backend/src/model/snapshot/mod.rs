@@ -797,7 +797,8 @@ impl ControlPlane {
     }
 
     /// One page of the snapshots `q` selects that `keep` also does, oldest
-    /// first (then by name), and how many there are; only the page is cloned
+    /// first (then by name), and how many there are (up to one past the
+    /// page); only the page is cloned
     /// (see [`super::page_of`]).
     pub fn describe_snapshots(
         &self,
