@@ -385,7 +385,15 @@ impl AutoMtls {
         let cert = params.self_signed(&key).map_err(|e| tls(&e))?;
         let server_cert_der = cert.der().to_vec();
 
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        // ring for everything that needs randomness (the key above, the
+        // handshake's key exchange and signature), aws-lc-rs only to verify
+        // the client's P-521 signature: aws-lc's generator is never seeded,
+        // which costs 50-200 ms of CPU-jitter sampling per start.
+        let provider = Arc::new(rustls::crypto::CryptoProvider {
+            signature_verification_algorithms: rustls::crypto::aws_lc_rs::default_provider()
+                .signature_verification_algorithms,
+            ..rustls::crypto::ring::default_provider()
+        });
         let verifier = Arc::new(ExactClientCert {
             der: client_der,
             algs: provider.signature_verification_algorithms,

@@ -234,17 +234,19 @@ async fn provider_service_over_grpc() {
 
 // ------------------------------------------------------------ AutoMTLS
 
-/// A client certificate like go-plugin's: ECDSA P-521, self-signed, CA.
-fn go_plugin_like_cert() -> (String, Vec<u8>, Vec<u8>) {
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512).unwrap();
-    let mut params = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap();
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params.extended_key_usages = vec![
-        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
-        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
-    ];
-    let cert = params.self_signed(&key).unwrap();
-    (cert.pem(), cert.der().to_vec(), key.serialize_der())
+/// A client certificate like go-plugin's (ECDSA P-521, self-signed, CA),
+/// made once with openssl: `name` in tests/fixtures (`.crt`, and its key in
+/// PKCS#8 as `.key`). The provider's crypto (ring) cannot make P-521 keys;
+/// aws-lc-rs verifies their signatures. Answers the PEM, the DER, the key.
+fn go_plugin_like_cert(name: &str) -> (String, Vec<u8>, Vec<u8>) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let der_of = |pem: &str| {
+        let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).unwrap()
+    };
+    let pem = std::fs::read_to_string(dir.join(format!("{name}.crt"))).unwrap();
+    let key = std::fs::read_to_string(dir.join(format!("{name}.key"))).unwrap();
+    (pem.clone(), der_of(&pem), der_of(&key))
 }
 
 /// Trusts exactly the server certificate from the handshake line.
@@ -320,7 +322,7 @@ async fn tls_client(
 
 #[tokio::test]
 async fn auto_mtls_accepts_only_the_announced_client_cert() {
-    let (pem, der, key) = go_plugin_like_cert();
+    let (pem, der, key) = go_plugin_like_cert("go-plugin-client");
     let tls = plugin::AutoMtls::new(&pem).unwrap();
     let server_der = tls.server_cert_der.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -336,7 +338,7 @@ async fn auto_mtls_accepts_only_the_announced_client_cert() {
     assert!(matches!(conn, Some(Ok(_))));
 
     // Another certificate: no connection is produced.
-    let (_, other_der, other_key) = go_plugin_like_cert();
+    let (_, other_der, other_key) = go_plugin_like_cert("other-client");
     let _ = tls_client(addr, &server_der, other_der, other_key).await;
     let none = tokio::time::timeout(Duration::from_millis(1500), incoming.next()).await;
     assert!(
