@@ -263,6 +263,8 @@ pub(super) fn modify(
             .transpose()?,
         cluster,
     };
+    ctx.cp
+        .check_member_change(&ctx.scope, &req.id, Some(&req))?;
     let g = ctx.cp.modify_replication_group(&ctx.scope, req)?;
     Ok(ModifyReplicationGroupOutput {
         replication_group: Some(flatten(ctx, &g)),
@@ -382,6 +384,7 @@ pub(super) fn modify_shards(
         to_remove: node_groups_to_remove.unwrap_or_default(),
         to_retain: node_groups_to_retain.unwrap_or_default(),
     };
+    ctx.cp.check_member_change(&ctx.scope, &req.id, None)?;
     let g = ctx.cp.modify_shard_configuration(&ctx.scope, req)?;
     Ok(ModifyReplicationGroupShardConfigurationOutput {
         replication_group: Some(flatten(ctx, &g)),

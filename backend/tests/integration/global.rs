@@ -361,6 +361,26 @@ async fn secondary_region_replicates_fails_over_and_leaves() {
         )
         .await;
 
+        // A member cannot change its node type by itself (AWS refuses it:
+        // the regions would drift); the same value is no change.
+        let r = west
+            .modify_replication_group()
+            .replication_group_id(&s)
+            .apply_immediately(true)
+            .cache_node_type("cache.m5.xlarge")
+            .send()
+            .await;
+        assert_eq!(code(r), "InvalidParameterValue", "{rt}: member's node type");
+        west.modify_replication_group()
+            .replication_group_id(&s)
+            .apply_immediately(true)
+            .cache_node_type(wait_group(&west, &s).await.cache_node_type().unwrap())
+            .replication_group_description("secondary")
+            .send()
+            .await
+            .unwrap();
+        wait_group(&west, &s).await;
+
         // A node type change rolls through both regions with the data kept.
         let r = east
             .modify_global_replication_group()

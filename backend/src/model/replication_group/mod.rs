@@ -794,6 +794,48 @@ impl ControlPlane {
         Ok(())
     }
 
+    /// What a global datastore's member group may not change by itself, as
+    /// AWS refuses it: its node type, engine, engine version and parameter
+    /// group change through the datastore (`ModifyGlobalReplicationGroup`),
+    /// its shards through `Increase`/`DecreaseNodeGroupsInGlobalReplicationGroup`;
+    /// otherwise the member would drift from the other regions. A value equal
+    /// to the current one is not a change. Called for the API's requests; the
+    /// datastore's own rolls go through.
+    pub fn check_member_change(
+        &self,
+        scope: &Scope,
+        id: &str,
+        req: Option<&ModifyReplicationGroup>,
+    ) -> Result<()> {
+        let g = self.find_replication_group(scope, id)?;
+        let Some(gid) = &g.global_id else {
+            return Ok(());
+        };
+        let refused = || {
+            Err(Error::invalid(format!(
+                "Cluster [{}] is part of a global cluster [{gid}]. Request rejected.",
+                g.id
+            )))
+        };
+        let Some(req) = req else {
+            return refused();
+        };
+        let current = self.find_cluster(scope, &g.primary)?;
+        let differs =
+            |asked: Option<&String>, now: &str| asked.is_some_and(|a| !a.eq_ignore_ascii_case(now));
+        if differs(req.cluster.node_type.as_ref(), &current.node_type)
+            || differs(req.cluster.engine_version.as_ref(), &current.engine_version)
+            || differs(
+                req.cluster.parameter_group.as_ref(),
+                &current.parameter_group,
+            )
+            || req.engine.is_some_and(|e| e != current.engine)
+        {
+            return refused();
+        }
+        Ok(())
+    }
+
     #[allow(clippy::too_many_lines)]
     pub fn modify_replication_group(
         &self,
