@@ -255,24 +255,47 @@ impl ProcessRuntime {
         // Absolute, so that `remove` can tell whether a data dir lies under it.
         let root = std::fs::canonicalize(&root)
             .with_context(|| format!("resolve process runtime root {}", root.display()))?;
-        let locate = |env: &str, name: &str| -> Option<Binary> {
-            let path = find_binary(env, name)?;
-            match binary_version(&path) {
+        let names = [
+            ("ELASTICACHE_REDIS_SERVER", "redis-server"),
+            ("ELASTICACHE_VALKEY_SERVER", "valkey-server"),
+            ("ELASTICACHE_MEMCACHED", "memcached"),
+        ];
+        let paths = names.map(|(env, name)| find_binary(env, name));
+        // Each binary's `--version` (a process each) at once rather than in
+        // turn: they are part of every start's time. Said in the order above.
+        let versions = std::thread::scope(|s| {
+            paths
+                .each_ref()
+                .map(|p| p.as_deref().map(|p| s.spawn(move || binary_version(p))))
+                .map(|h| {
+                    h.map(|h| {
+                        h.join()
+                            .unwrap_or_else(|_| Err(anyhow!("the version probe panicked")))
+                    })
+                })
+        });
+        let [redis, valkey, memcached] = std::array::from_fn(|i| {
+            let name = names[i].1;
+            let (path, version) = (paths[i].clone()?, versions[i].as_ref()?);
+            match version {
                 Ok(version) => {
                     tracing::info!(binary = %path.display(), %version, "found {name}");
-                    Some(Binary { path, version })
+                    Some(Binary {
+                        path,
+                        version: version.clone(),
+                    })
                 }
                 Err(e) => {
                     tracing::warn!(binary = %path.display(), "ignoring {name}: {e:#}");
                     None
                 }
             }
-        };
+        });
         let rt = Self {
             root,
-            redis: locate("ELASTICACHE_REDIS_SERVER", "redis-server"),
-            valkey: locate("ELASTICACHE_VALKEY_SERVER", "valkey-server"),
-            memcached: locate("ELASTICACHE_MEMCACHED", "memcached"),
+            redis,
+            valkey,
+            memcached,
         };
         if rt.redis.is_none() && rt.valkey.is_none() && rt.memcached.is_none() {
             bail!(

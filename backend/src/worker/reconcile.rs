@@ -704,19 +704,32 @@ impl Reconciler {
     /// After a restart of the backend: every node of every cluster is started
     /// (which re-adopts a running one), and engines nobody owns are removed.
     pub(super) async fn adopt(&self) {
+        // Every node's key; and, cloned, only the clusters the loop below
+        // has work for (a node to adopt or restart, a configuration
+        // endpoint to serve): the lock is held while the API serves its
+        // first requests, and most stored clusters may have neither.
+        let mut known = HashSet::new();
         let clusters: Vec<(Scope, CacheCluster)> = {
             let st = self.cp.lock();
-            st.regions
-                .iter()
-                .flat_map(|(s, r)| r.clusters.values().map(move |c| (s.clone(), c.clone())))
-                .collect()
-        };
-        let mut known = HashSet::new();
-        for (scope, c) in &clusters {
-            for n in &c.nodes {
-                known.insert(c.node_key(scope, &n.id));
+            let mut work = Vec::new();
+            for (scope, r) in &st.regions {
+                for c in r.clusters.values() {
+                    for n in &c.nodes {
+                        known.insert(c.node_key(scope, &n.id));
+                    }
+                    let has_work = c.status != lifecycle::DELETING
+                        && (c
+                            .nodes
+                            .iter()
+                            .any(|n| n.status == lifecycle::NODE_AVAILABLE)
+                            || (c.engine == EngineKind::Memcached && c.config_port.is_some()));
+                    if has_work {
+                        work.push((scope.clone(), c.clone()));
+                    }
+                }
             }
-        }
+            work
+        };
         match self.runtime().list_nodes().await {
             Ok(running) => {
                 for key in running.into_iter().filter(|k| !known.contains(k)) {
