@@ -28,6 +28,9 @@ pub const IN_MEMORY: usize = 5_000;
 /// new event (the rest with the next ones).
 const EXPIRE_BATCH: usize = 256;
 
+/// Stored events a describe reads at a time.
+const STORE_BATCH: usize = 256;
+
 /// What `DescribeEvents` asks for.
 #[derive(Debug, Default, Clone)]
 pub struct EventQuery {
@@ -216,21 +219,40 @@ impl ControlPlane {
         let Some(region) = st.regions.get(scope) else {
             return Ok((Vec::new(), 0));
         };
+        let wanted = |e: &Event| {
+            q.source_type.as_ref().is_none_or(|t| &e.source_type == t)
+                && q.source_id.as_ref().is_none_or(|s| &e.source_id == s)
+                && !super::validate::is_internal(&e.source_id)
+        };
         // Older than memory's: from the store (a window reaching back past
-        // the newest IN_MEMORY events of a busy region).
+        // the newest IN_MEMORY events of a busy region), read in batches and
+        // only as far as the page needs (as `page_of` counts: one past it).
         let front = region.events.first();
         let mut stored = Vec::new();
         if region.older_events.is_some_and(|d| d <= end) && front.is_none_or(|f| start < f.date) {
             let to =
                 front.map_or_else(|| event_key(scope, "~"), |f| event_key(scope, &event_id(f)));
-            for (_, bytes) in self
-                .store
-                .range(&event_key(scope, &millis(start)), &to, usize::MAX)
-                .map_err(super::Error::storage)?
-            {
-                let ev: Event = super::record::decode(&bytes).map_err(super::Error::storage)?;
-                if ev.date >= start && ev.date <= end {
-                    stored.push(ev);
+            let need = skip.saturating_add(size).saturating_add(1);
+            let mut from = event_key(scope, &millis(start));
+            'read: loop {
+                let batch = self
+                    .store
+                    .range(&from, &to, STORE_BATCH)
+                    .map_err(super::Error::storage)?;
+                let full = batch.len() == STORE_BATCH;
+                for (key, bytes) in batch {
+                    let ev: Event = super::record::decode(&bytes).map_err(super::Error::storage)?;
+                    if ev.date >= start && ev.date <= end && wanted(&ev) {
+                        stored.push(ev);
+                        if stored.len() >= need {
+                            break 'read;
+                        }
+                    }
+                    // The next key after this one.
+                    from = key + "\0";
+                }
+                if !full {
+                    break;
                 }
             }
         }
@@ -238,10 +260,7 @@ impl ControlPlane {
         let to = region.events.partition_point(|e| e.date <= end).max(from);
         let matching = stored
             .iter()
-            .chain(&region.events[from..to])
-            .filter(|e| q.source_type.as_ref().is_none_or(|t| &e.source_type == t))
-            .filter(|e| q.source_id.as_ref().is_none_or(|s| &e.source_id == s))
-            .filter(|e| !super::validate::is_internal(&e.source_id));
+            .chain(region.events[from..to].iter().filter(|e| wanted(e)));
         Ok(super::page_of(matching, skip, size))
     }
 }
@@ -354,7 +373,7 @@ mod tests {
         let scope = Scope::new("000000000000", "us-east-1");
         let store = Arc::new(MemoryStore::default());
         let now = ControlPlane::now();
-        // 10 past the retention, then IN_MEMORY + 20 within the last day.
+        // 10 past the retention, then IN_MEMORY + 300 within the last day.
         for seq in 1..=10 {
             stored(
                 &store,
@@ -363,7 +382,7 @@ mod tests {
                 seq,
             );
         }
-        let n = IN_MEMORY as u64 + 20;
+        let n = IN_MEMORY as u64 + 300;
         for seq in 11..=10 + n {
             let back = Duration::milliseconds(((10 + n - seq) * 10) as i64 + 1000);
             stored(&store, &scope, now - back, seq);
@@ -373,13 +392,25 @@ mod tests {
             let st = cp.lock();
             let r = &st.regions[&scope];
             assert_eq!(r.events.len(), IN_MEMORY);
-            assert_eq!(r.events[0].seq, 31);
+            assert_eq!(r.events[0].seq, 311);
             assert!(r.older_events.is_some());
         }
-        // A day back: 20 from the store, then memory's, in order.
+        // A day back: 300 from the store, then memory's, in order.
         let (seqs, total) = all(&cp, &scope, 24 * 60);
         assert_eq!(total, n as usize);
         assert_eq!(seqs, (11..=10 + n).collect::<Vec<_>>());
+        // A page across the two reads only as far as it needs.
+        let q = EventQuery {
+            duration_minutes: Some(24 * 60),
+            ..EventQuery::default()
+        };
+        let (page, counted) = cp.events_page(&scope, &q, 295, 10).unwrap();
+        let seqs_of = |p: &[Event]| p.iter().map(|e| e.seq).collect::<Vec<_>>();
+        assert_eq!(seqs_of(&page), (306..316).collect::<Vec<_>>());
+        assert_eq!(counted, 306);
+        let (page, counted) = cp.events_page(&scope, &q, 0, 100).unwrap();
+        assert_eq!(seqs_of(&page), (11..111).collect::<Vec<_>>());
+        assert_eq!(counted, 101);
         // A new event removes the 10 past the retention from the store.
         cp.event(&scope, "cache-cluster", "new", "Cache cluster new created");
         let left = store
