@@ -325,20 +325,7 @@ mod tests {
     use crate::store::{MemoryStore, Store};
 
     fn load(dir: &std::path::Path, store: Arc<MemoryStore>) -> ControlPlane {
-        let runtime =
-            Arc::new(crate::engine::process::ProcessRuntime::new(dir.join("rt")).unwrap());
-        ControlPlane::load(
-            store,
-            runtime,
-            crate::model::Settings {
-                nodes_dir: dir.join("nodes"),
-                advertise_host: "127.0.0.1".into(),
-                snapshots_dir: dir.join("snapshots"),
-                buckets_dir: dir.join("s3"),
-                keys_dir: dir.join("kms"),
-            },
-        )
-        .unwrap()
+        crate::ops::tests::control_plane_on(dir, store)
     }
 
     fn stored(store: &MemoryStore, scope: &Scope, date: DateTime<Utc>, seq: u64) {

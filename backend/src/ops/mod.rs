@@ -328,7 +328,7 @@ fn page<T: Clone>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::BTreeMap;
 
     /// The handlers' sources, by module name.
@@ -584,9 +584,10 @@ mod tests {
         }
     }
 
-    fn control_plane_on(
+    /// A control plane on `store`, its engines and files under `dir`.
+    pub(crate) fn control_plane_on(
         dir: &std::path::Path,
-        store: std::sync::Arc<FlakyStore>,
+        store: std::sync::Arc<dyn crate::store::Store>,
     ) -> crate::model::ControlPlane {
         let runtime = std::sync::Arc::new(
             crate::engine::process::ProcessRuntime::new(dir.join("rt")).unwrap(),
@@ -1129,21 +1130,10 @@ mod tests {
     }
 
     pub(crate) fn test_control_plane(dir: &std::path::Path) -> crate::model::ControlPlane {
-        let runtime = std::sync::Arc::new(
-            crate::engine::process::ProcessRuntime::new(dir.join("rt")).unwrap(),
-        );
-        crate::model::ControlPlane::load(
+        control_plane_on(
+            dir,
             std::sync::Arc::new(crate::store::MemoryStore::default()),
-            runtime,
-            crate::model::Settings {
-                nodes_dir: dir.join("nodes"),
-                advertise_host: "127.0.0.1".into(),
-                snapshots_dir: dir.join("snapshots"),
-                buckets_dir: dir.join("s3"),
-                keys_dir: dir.join("kms"),
-            },
         )
-        .unwrap()
     }
 
     #[test]
