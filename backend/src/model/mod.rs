@@ -77,7 +77,12 @@ pub struct Region {
     pub replication_groups: BTreeMap<String, replication_group::ReplicationGroup>,
     pub parameter_groups: BTreeMap<String, parameter_group::ParameterGroup>,
     pub subnet_groups: BTreeMap<String, subnet_group::SubnetGroup>,
+    /// Snapshots by name; add and remove them with `Region::put_snapshot`
+    /// and `Region::take_snapshot`, which keep `snapshot_order` with them.
     pub snapshots: BTreeMap<String, snapshot::Snapshot>,
+    /// The snapshots' (creation date, name), the order DescribeSnapshots
+    /// answers in, so that a page is found without sorting them all.
+    pub(crate) snapshot_order: std::collections::BTreeSet<(chrono::DateTime<chrono::Utc>, String)>,
     pub users: BTreeMap<String, user::User>,
     pub user_groups: BTreeMap<String, user::UserGroup>,
     pub reserved_nodes: BTreeMap<String, reserved_node::ReservedNode>,

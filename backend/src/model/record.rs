@@ -97,7 +97,7 @@ pub fn load_state(store: &dyn Store) -> anyhow::Result<State> {
                 r.subnet_groups.insert(id.to_owned(), decode(&bytes)?);
             }
             "snapshot" => {
-                r.snapshots.insert(id.to_owned(), decode(&bytes)?);
+                r.put_snapshot(decode(&bytes)?);
             }
             "user" => {
                 r.users.insert(id.to_owned(), decode(&bytes)?);

@@ -234,6 +234,24 @@ fn check_name(param: &str, name: &str) -> Result<String> {
     validate::identifier("Snapshot", param, name, 255)
 }
 
+impl super::Region {
+    /// Add or replace a snapshot, keeping [`super::Region::snapshot_order`].
+    pub(crate) fn put_snapshot(&mut self, s: Snapshot) {
+        if let Some(old) = self.snapshots.get(&s.name) {
+            self.snapshot_order.remove(&(old.created, old.name.clone()));
+        }
+        self.snapshot_order.insert((s.created, s.name.clone()));
+        self.snapshots.insert(s.name.clone(), s);
+    }
+
+    /// Remove a snapshot, keeping [`super::Region::snapshot_order`].
+    pub(crate) fn take_snapshot(&mut self, name: &str) -> Option<Snapshot> {
+        let s = self.snapshots.remove(name)?;
+        self.snapshot_order.remove(&(s.created, s.name.clone()));
+        Some(s)
+    }
+}
+
 impl ControlPlane {
     pub fn find_snapshot(&self, scope: &Scope, name: &str) -> Result<Snapshot> {
         let st = self.lock();
@@ -278,7 +296,7 @@ impl ControlPlane {
                     format!("The request cannot be processed: the quota of {MAX_SNAPSHOTS} snapshots has been reached."),
                 ));
             }
-            r.snapshots.insert(s.name.clone(), s.clone());
+            r.put_snapshot(s.clone());
         }
         self.save_snapshot(scope, s)?;
         self.wake();
@@ -294,14 +312,14 @@ impl ControlPlane {
     ) -> Result<Snapshot> {
         let s = {
             let mut st = self.lock();
-            let s = st
-                .region(scope)
+            let r = st.region(scope);
+            let mut next = r
                 .snapshots
-                .get_mut(name)
-                .ok_or_else(|| not_found(name))?;
-            let mut next = s.clone();
+                .get(name)
+                .ok_or_else(|| not_found(name))?
+                .clone();
             f(&mut next)?;
-            *s = next.clone();
+            r.put_snapshot(next.clone());
             next
         };
         self.save_snapshot(scope, &s)?;
@@ -310,7 +328,7 @@ impl ControlPlane {
 
     /// Forget a snapshot (the worker calls this once its files are gone).
     pub fn remove_snapshot(&self, scope: &Scope, name: &str) {
-        let gone = self.lock().region(scope).snapshots.remove(name).is_some();
+        let gone = self.lock().region(scope).take_snapshot(name).is_some();
         if gone {
             let _ = self.persist::<Snapshot>("snapshot", scope, name, None);
         }
@@ -846,9 +864,10 @@ impl ControlPlane {
                 ));
             }
         }
-        let mut selected: Vec<&Snapshot> = r
-            .snapshots
-            .values()
+        let selected = r
+            .snapshot_order
+            .iter()
+            .filter_map(|(_, name)| r.snapshots.get(name))
             .filter(|s| {
                 q.name
                     .as_ref()
@@ -866,10 +885,8 @@ impl ControlPlane {
             })
             .filter(|s| source.is_none_or(|x| s.source == x))
             .filter(|s| s.status != DELETING)
-            .filter(|s| keep(s))
-            .collect();
-        selected.sort_by(|a, b| a.created.cmp(&b.created).then(a.name.cmp(&b.name)));
-        Ok(super::page_of(selected.into_iter(), skip, size))
+            .filter(|s| keep(s));
+        Ok(super::page_of(selected, skip, size))
     }
 
     /// The engine of the snapshot a restore names (its default engine).
@@ -1190,5 +1207,71 @@ mod tests {
         assert_eq!(secs("-2h"), Ok(-7200));
         assert!(secs("soon").is_err());
         assert!(secs("5w").is_err());
+    }
+
+    /// DescribeSnapshots answers oldest first, then by name, from the order
+    /// kept beside the snapshots (no sort of them all), also after a restart
+    /// and after one is deleted or changed.
+    #[test]
+    fn pages_oldest_first_from_the_kept_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store: std::sync::Arc<dyn crate::store::Store> =
+            std::sync::Arc::new(crate::store::MemoryStore::default());
+        let cp = crate::ops::tests::control_plane_on(tmp.path(), store.clone());
+        let scope = Scope::new("000000000000", "us-east-1");
+        let at = |minute: u32| {
+            chrono::DateTime::parse_from_rfc3339(&format!("2026-12-03T10:{minute:02}:00Z"))
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        let snap = |name: &str, created: DateTime<Utc>| -> Snapshot {
+            serde_json::from_value(serde_json::json!({
+                "name": name, "source": SOURCE_MANUAL, "status": AVAILABLE,
+                "cluster_id": "c1", "replication_group_id": null,
+                "replication_group_description": null, "engine": "redis",
+                "engine_version": "7.0.15", "node_type": "cache.t3.micro",
+                "num_cache_nodes": 1, "preferred_az": null, "cluster_created": created,
+                "maintenance_window": "sun:05:00-sun:06:00", "topic_arn": null, "port": 6379,
+                "parameter_group": "default.redis7", "subnet_group": null, "vpc_id": "vpc-1",
+                "auto_minor_version_upgrade": true, "retention_limit": 0,
+                "window": "06:00-07:00", "num_node_groups": 1, "automatic_failover": null,
+                "node_snapshots": [], "tags": [], "created": created,
+                "take_from": null, "copy_of": null
+            }))
+            .unwrap()
+        };
+        // Names and dates in different orders; two share a date.
+        for (name, minute) in [("d", 4), ("a", 9), ("c", 1), ("b", 4), ("e", 7)] {
+            cp.insert_snapshot(&scope, &snap(name, at(minute))).unwrap();
+        }
+        let names = |cp: &ControlPlane, skip: usize, size: usize| {
+            let (page, total) = cp
+                .describe_snapshots(&scope, &SnapshotQuery::default(), |_| true, skip, size)
+                .unwrap();
+            (
+                page.into_iter()
+                    .map(|s| s.name)
+                    .collect::<Vec<_>>()
+                    .join(""),
+                total,
+            )
+        };
+        assert_eq!(names(&cp, 0, 50), ("cbdea".to_owned(), 5));
+        assert_eq!(names(&cp, 0, 2), ("cb".to_owned(), 3));
+        assert_eq!(names(&cp, 2, 2), ("de".to_owned(), 5));
+        assert_eq!(names(&cp, 4, 2), ("a".to_owned(), 5));
+        // Read back from the store by a new control plane: the same order.
+        let again = crate::ops::tests::control_plane_on(tmp.path(), store);
+        assert_eq!(names(&again, 0, 50), ("cbdea".to_owned(), 5));
+        // A change keeps one entry per snapshot; a removal leaves none.
+        cp.update_snapshot(&scope, "b", |s| {
+            s.created = at(8);
+            Ok(())
+        })
+        .unwrap();
+        cp.remove_snapshot(&scope, "e");
+        assert_eq!(names(&cp, 0, 50), ("cdba".to_owned(), 4));
+        let st = cp.lock();
+        assert_eq!(st.regions[&scope].snapshot_order.len(), 4);
     }
 }
