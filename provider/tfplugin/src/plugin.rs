@@ -242,13 +242,27 @@ async fn serve_inner<P: Provider>(
                 .await?;
         }
         None => {
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            let incoming = tokio_stream::StreamExt::map(
+                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                |conn| conn.inspect(no_delay),
+            );
             router
                 .serve_with_incoming_shutdown(incoming, shutdown_signal(rx, hard_exit))
                 .await?;
         }
     }
     Ok(())
+}
+
+/// Send every write at once. With Nagle's algorithm on, a small write
+/// behind an unacknowledged one waits for its ACK, which Terraform's side
+/// delays by 40 ms: each answer of a few frames (headers, data, trailers)
+/// took ~43 ms after the first call, and so did the exit after Shutdown
+/// (a plan starts the provider 3 times and makes 4–6 such calls).
+fn no_delay(tcp: &TcpStream) {
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::debug!("TCP_NODELAY: {e}");
+    }
 }
 
 fn print_line(s: &str) -> std::io::Result<()> {
@@ -432,6 +446,7 @@ impl AutoMtls {
                         continue;
                     }
                 };
+                no_delay(&tcp);
                 let acceptor = acceptor.clone();
                 let conn_tx = tx.clone();
                 tokio::spawn(async move {
