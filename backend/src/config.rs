@@ -298,6 +298,11 @@ pub async fn serve(args: Args) -> anyhow::Result<()> {
         auth: args.auth,
         credentials: Arc::new(creds),
     };
+    // Answers go out at once: a large page's last partial segment otherwise
+    // waits for the client's (possibly delayed) ACK of the one before.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app(state)).await?;
     Ok(())
 }

@@ -85,6 +85,8 @@ impl Discovery {
                 let Ok((sock, _)) = listener.accept().await else {
                     continue;
                 };
+                // Answers and proxied bytes go at once (as on the proxies).
+                let _ = sock.set_nodelay(true);
                 let cfg = cfg.clone();
                 tokio::spawn(async move {
                     if let Err(e) = handle(sock, cfg).await {
@@ -168,6 +170,7 @@ async fn handle(sock: TcpStream, cfg: Arc<RwLock<ClusterConfig>>) -> std::io::Re
             return Ok(());
         };
         let mut upstream = TcpStream::connect((ip.as_str(), port)).await?;
+        let _ = upstream.set_nodelay(true);
         upstream.write_all(line.as_bytes()).await?;
         let buffered = reader.buffer().to_vec();
         upstream.write_all(&buffered).await?;
