@@ -290,6 +290,12 @@ pub trait EngineRuntime: Send + Sync + 'static {
     /// Current status of the node with this key (checks liveness and the port).
     async fn status(&self, spec: &NodeSpec) -> NodeStatus;
 
+    /// How often [`wait_ready`] asks [`EngineRuntime::status`] in a start's
+    /// first 50 ms: a container's status is a call to the Docker daemon.
+    fn first_polls(&self) -> Duration {
+        Duration::from_millis(5)
+    }
+
     /// Stop the node and keep its data directory (for reboot / engine replacement).
     async fn stop(&self, spec: &NodeSpec) -> anyhow::Result<()>;
 
@@ -323,7 +329,7 @@ pub async fn wait_ready(
 ) -> anyhow::Result<()> {
     let started = tokio::time::Instant::now();
     let deadline = started + timeout;
-    let mut delay = Duration::from_millis(5);
+    let mut delay = rt.first_polls();
     loop {
         if rt.status(spec).await == NodeStatus::Ready {
             return Ok(());
@@ -332,10 +338,14 @@ pub async fn wait_ready(
             anyhow::bail!("node {} did not answer within {timeout:?}", spec.key);
         }
         tokio::time::sleep(delay).await;
-        // Engines answer within tens of milliseconds as processes: look often at
-        // first, then back off for slow starts (containers, big restores).
-        if started.elapsed() > Duration::from_millis(300) {
+        // Engines answer within ~10 ms as processes: look often at first
+        // (every millisecond for processes, whose status costs microseconds),
+        // then back off for slow starts (containers, big restores).
+        let waited = started.elapsed();
+        if waited > Duration::from_millis(300) {
             delay = (delay * 2).min(Duration::from_millis(100));
+        } else if waited > Duration::from_millis(50) {
+            delay = Duration::from_millis(5);
         }
     }
 }

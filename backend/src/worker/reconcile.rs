@@ -88,18 +88,25 @@ impl Reconciler {
 
     /// Start a task for every cluster that needs work and has none running.
     pub(super) fn tick(self: &Arc<Self>) {
-        let work: Vec<(Scope, String)> = {
+        let work: Vec<(bool, Scope, String)> = {
             let st = self.cp.lock();
             let mut work: Vec<(bool, Scope, String)> = st
                 .regions
                 .iter()
                 .flat_map(|(scope, r)| {
-                    // Shard primaries of cluster-mode groups start first: a new
-                    // Redis Cluster master takes writes 2 s after it starts.
+                    // Primaries start first: a shard primary of a cluster-mode
+                    // group (a new Redis Cluster master takes writes 2 s after
+                    // it starts), and a group's primary, which its replicas
+                    // follow as soon as each of them answers.
                     let primaries: HashSet<&str> = r
                         .replication_groups
                         .values()
-                        .flat_map(|g| g.node_groups.iter().map(|ng| ng.primary.as_str()))
+                        .flat_map(|g| {
+                            g.node_groups
+                                .iter()
+                                .map(|ng| ng.primary.as_str())
+                                .chain(std::iter::once(g.primary.as_str()))
+                        })
                         .collect();
                     r.clusters
                         .values()
@@ -114,9 +121,15 @@ impl Reconciler {
                 })
                 .collect();
             work.sort_by_key(|(later, _, _)| *later);
-            work.into_iter().map(|(_, s, id)| (s, id)).collect()
+            work
         };
-        for key in work {
+        // Tasks spawned together run in no set order (tokio runs the newest
+        // first): the others give way once, so that the primaries' tasks
+        // reach the start slots first.
+        let primaries_first = work.first().is_some_and(|(later, _, _)| !later);
+        for (later, scope, id) in work {
+            let key = (scope, id);
+            let give_way = later && primaries_first;
             if let Some(t) = self
                 .failed_at
                 .lock()
@@ -137,6 +150,9 @@ impl Reconciler {
             }
             let me = self.clone();
             tokio::spawn(async move {
+                if give_way {
+                    tokio::task::yield_now().await;
+                }
                 let ok = me.reconcile(&key.0, &key.1).await;
                 {
                     let mut failed = me

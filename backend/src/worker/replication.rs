@@ -48,8 +48,13 @@ impl Member {
 
 /// Wait until the replicas at `addrs` report `master_link_status:up`; returns
 /// those that did within `within`.
+///
+/// A new replica's first sync takes ~5–10 ms on the process runtime: look
+/// every 2 ms for the first 100 ms (the 10 ms step alone was up to a seventh
+/// of a 1+2 group's create), then every 10 ms.
 async fn links_come_up(addrs: &[Addr], tls: bool, within: Duration) -> Vec<Addr> {
-    let deadline = Instant::now() + within;
+    let began = Instant::now();
+    let deadline = began + within;
     let mut up: Vec<Addr> = Vec::new();
     loop {
         for a in addrs {
@@ -66,7 +71,12 @@ async fn links_come_up(addrs: &[Addr], tls: bool, within: Duration) -> Vec<Addr>
         if up.len() == addrs.len() || Instant::now() >= deadline {
             return up;
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        let step = if began.elapsed() < Duration::from_millis(100) {
+            2
+        } else {
+            10
+        };
+        tokio::time::sleep(Duration::from_millis(step)).await;
     }
 }
 
