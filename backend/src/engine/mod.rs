@@ -331,7 +331,10 @@ pub async fn wait_ready(
     let deadline = started + timeout;
     let mut delay = rt.first_polls();
     loop {
-        if rt.status(spec).await == NodeStatus::Ready {
+        // The engine's own answer first: until it listens, a refused
+        // connection costs microseconds, where the runtime's status reads
+        // its records (a file, or a call to the Docker daemon) every time.
+        if probe(spec).await && rt.status(spec).await == NodeStatus::Ready {
             return Ok(());
         }
         if tokio::time::Instant::now() >= deadline {
@@ -339,8 +342,8 @@ pub async fn wait_ready(
         }
         tokio::time::sleep(delay).await;
         // Engines answer within ~10 ms as processes: look often at first
-        // (every millisecond for processes, whose status costs microseconds),
-        // then back off for slow starts (containers, big restores).
+        // (every millisecond for processes), then back off for slow starts
+        // (containers, big restores).
         let waited = started.elapsed();
         if waited > Duration::from_millis(300) {
             delay = (delay * 2).min(Duration::from_millis(100));

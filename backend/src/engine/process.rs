@@ -546,8 +546,8 @@ impl EngineRuntime for ProcessRuntime {
         Ok(StartInfo { substitution })
     }
 
-    /// A process's status is a pid file read and a connect that is refused
-    /// in microseconds until the engine listens: the start of a 1+2 group
+    /// Until a process's engine listens, [`crate::engine::wait_ready`]'s
+    /// look is a connect refused in microseconds: the start of a 1+2 group
     /// waits on three of these in turn (start slots), 2.5 ms each on average
     /// at 5 ms.
     fn first_polls(&self) -> Duration {

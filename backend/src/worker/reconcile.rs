@@ -97,27 +97,22 @@ impl Reconciler {
                     // Primaries start first: a shard primary of a cluster-mode
                     // group (a new Redis Cluster master takes writes 2 s after
                     // it starts), and a group's primary, which its replicas
-                    // follow as soon as each of them answers.
-                    let primaries: HashSet<&str> = r
-                        .replication_groups
-                        .values()
-                        .flat_map(|g| {
-                            g.node_groups
-                                .iter()
-                                .map(|ng| ng.primary.as_str())
-                                .chain(std::iter::once(g.primary.as_str()))
-                        })
-                        .collect();
+                    // follow as soon as each of them answers. Looked up for
+                    // the few clusters with work only: a tick comes with
+                    // every change, and thousands of groups may be stored.
+                    let is_primary = |c: &CacheCluster| {
+                        c.replication_group_id
+                            .as_deref()
+                            .and_then(|g| r.replication_groups.get(g))
+                            .is_some_and(|g| {
+                                g.primary == c.id
+                                    || g.node_groups.iter().any(|ng| ng.primary == c.id)
+                            })
+                    };
                     r.clusters
                         .values()
                         .filter(|c| Self::needs_work(c))
-                        .map(move |c| {
-                            (
-                                !primaries.contains(c.id.as_str()),
-                                scope.clone(),
-                                c.id.clone(),
-                            )
-                        })
+                        .map(move |c| (!is_primary(c), scope.clone(), c.id.clone()))
                 })
                 .collect();
             work.sort_by_key(|(later, _, _)| *later);
