@@ -325,7 +325,7 @@ mod tests {
     use crate::store::{MemoryStore, Store};
 
     fn load(dir: &std::path::Path, store: Arc<MemoryStore>) -> ControlPlane {
-        crate::ops::tests::control_plane_on(dir, store)
+        crate::model::test_support::control_plane_on(dir, store)
     }
 
     fn stored(store: &MemoryStore, scope: &Scope, date: DateTime<Utc>, seq: u64) {

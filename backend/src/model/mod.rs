@@ -515,6 +515,31 @@ pub fn iso(t: &DateTime<Utc>) -> String {
 }
 
 #[cfg(test)]
+pub(crate) mod test_support {
+    /// A control plane on `store`, its engines and files under `dir`.
+    pub(crate) fn control_plane_on(
+        dir: &std::path::Path,
+        store: std::sync::Arc<dyn crate::store::Store>,
+    ) -> super::ControlPlane {
+        let runtime = std::sync::Arc::new(
+            crate::engine::process::ProcessRuntime::new(dir.join("rt")).unwrap(),
+        );
+        super::ControlPlane::load(
+            store,
+            runtime,
+            super::Settings {
+                nodes_dir: dir.join("nodes"),
+                advertise_host: "127.0.0.1".into(),
+                snapshots_dir: dir.join("snapshots"),
+                buckets_dir: dir.join("s3"),
+                keys_dir: dir.join("kms"),
+            },
+        )
+        .unwrap()
+    }
+}
+
+#[cfg(test)]
 mod layout_tests {
     /// A family imports the shared modules and the families below it, never one
     /// above: parameter_group, subnet_group, user, reserved_node ← cluster ←

@@ -328,7 +328,8 @@ fn page<T: Clone>(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
+    use crate::model::test_support::control_plane_on;
     use std::collections::BTreeMap;
 
     /// The handlers' sources, by module name.
@@ -582,28 +583,6 @@ pub(crate) mod tests {
             self.spend()?;
             self.inner.write(batch)
         }
-    }
-
-    /// A control plane on `store`, its engines and files under `dir`.
-    pub(crate) fn control_plane_on(
-        dir: &std::path::Path,
-        store: std::sync::Arc<dyn crate::store::Store>,
-    ) -> crate::model::ControlPlane {
-        let runtime = std::sync::Arc::new(
-            crate::engine::process::ProcessRuntime::new(dir.join("rt")).unwrap(),
-        );
-        crate::model::ControlPlane::load(
-            store,
-            runtime,
-            crate::model::Settings {
-                nodes_dir: dir.join("nodes"),
-                advertise_host: "127.0.0.1".into(),
-                snapshots_dir: dir.join("snapshots"),
-                buckets_dir: dir.join("s3"),
-                keys_dir: dir.join("kms"),
-            },
-        )
-        .unwrap()
     }
 
     /// Issue 17: a change is stored before anyone (the reconciler, which
@@ -1129,7 +1108,7 @@ pub(crate) mod tests {
         assert_eq!(ids, want);
     }
 
-    pub(crate) fn test_control_plane(dir: &std::path::Path) -> crate::model::ControlPlane {
+    fn test_control_plane(dir: &std::path::Path) -> crate::model::ControlPlane {
         control_plane_on(
             dir,
             std::sync::Arc::new(crate::store::MemoryStore::default()),

@@ -1217,7 +1217,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let store: std::sync::Arc<dyn crate::store::Store> =
             std::sync::Arc::new(crate::store::MemoryStore::default());
-        let cp = crate::ops::tests::control_plane_on(tmp.path(), store.clone());
+        let cp = crate::model::test_support::control_plane_on(tmp.path(), store.clone());
         let scope = Scope::new("000000000000", "us-east-1");
         let at = |minute: u32| {
             chrono::DateTime::parse_from_rfc3339(&format!("2026-12-03T10:{minute:02}:00Z"))
@@ -1261,7 +1261,7 @@ mod tests {
         assert_eq!(names(&cp, 2, 2), ("de".to_owned(), 5));
         assert_eq!(names(&cp, 4, 2), ("a".to_owned(), 5));
         // Read back from the store by a new control plane: the same order.
-        let again = crate::ops::tests::control_plane_on(tmp.path(), store);
+        let again = crate::model::test_support::control_plane_on(tmp.path(), store);
         assert_eq!(names(&again, 0, 50), ("cbdea".to_owned(), 5));
         // A change keeps one entry per snapshot; a removal leaves none.
         cp.update_snapshot(&scope, "b", |s| {
