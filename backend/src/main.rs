@@ -49,18 +49,14 @@ fn with_malloc_tunables() {
         .filter(|t| !t.is_empty())
         .map(str::to_owned)
         .collect();
-    let mut added = false;
+    let theirs = tunables.len();
+    let name = |t: &str| t.split('=').next().unwrap_or_default().to_owned();
     for ours in [MMAP_THRESHOLD.to_owned(), arena_max()] {
-        let name = ours.split('=').next().unwrap_or_default().to_owned();
-        if !tunables
-            .iter()
-            .any(|t| t.split('=').next() == Some(name.as_str()))
-        {
+        if !tunables[..theirs].iter().any(|t| name(t) == name(&ours)) {
             tunables.push(ours);
-            added = true;
         }
     }
-    if !added {
+    if tunables.len() == theirs {
         return;
     }
     let mut args = std::env::args_os();

@@ -290,8 +290,10 @@ pub trait EngineRuntime: Send + Sync + 'static {
     /// Current status of the node with this key (checks liveness and the port).
     async fn status(&self, spec: &NodeSpec) -> NodeStatus;
 
-    /// How often [`wait_ready`] asks [`EngineRuntime::status`] in a start's
-    /// first 50 ms: a container's status is a call to the Docker daemon.
+    /// How often [`wait_ready`] looks in a start's first 50 ms. Each look
+    /// connects to the engine (refused in microseconds until a process
+    /// listens; a container's published port answers through Docker's proxy
+    /// first), and asks [`EngineRuntime::status`] once it answers.
     fn first_polls(&self) -> Duration {
         Duration::from_millis(5)
     }
