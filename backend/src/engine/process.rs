@@ -547,9 +547,8 @@ impl EngineRuntime for ProcessRuntime {
     }
 
     /// Until a process's engine listens, [`crate::engine::wait_ready`]'s
-    /// look is a connect refused in microseconds: the start of a 1+2 group
-    /// waits on three of these in turn (start slots), 2.5 ms each on average
-    /// at 5 ms.
+    /// look is a connect refused in microseconds: each start of a create
+    /// waited 2.5 ms more on average at 5 ms.
     fn first_polls(&self) -> Duration {
         Duration::from_millis(1)
     }

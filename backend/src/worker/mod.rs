@@ -25,6 +25,7 @@ pub mod proxy;
 pub mod reconcile;
 pub mod replication;
 mod serverless;
+mod slots;
 pub mod snapshots;
 mod updates;
 mod users;
@@ -91,29 +92,15 @@ pub struct Reconciler {
     snap_inflight: Mutex<HashSet<(Scope, String)>>,
     /// Scopes whose users' pass is running.
     users_inflight: Mutex<HashSet<Scope>>,
-    /// Engines starting at once (see [`start_slots`]).
-    starts: Arc<tokio::sync::Semaphore>,
+    /// Creates starting engines at once (see [`slots`]).
+    starts: Arc<slots::StartSlots>,
     /// Nodes running with a fast server cron until their group settles
     /// (see [`node::SYNC_HZ`]).
     fast_cron: Arc<Mutex<HashSet<String>>>,
 }
 
-/// How many engines may be starting (from spawn until they answer, at most
-/// [`SLOT_HOLD`]) at once: one per two cores. An engine's start is mostly CPU
-/// (the exec, the dynamic linker, the engine's own start, the node's files:
-/// ~10 ms of CPU for a Memcached node on the benchmark machine), so a burst
-/// of creates that started every engine at once left the API's requests a
-/// sliver of the cores (CreateCacheCluster stayed at ~moto's 250 req/s
-/// whatever the clients). Beyond this the starts queue, and the cores they
-/// leave serve requests. The price: the nodes of one create start in turns
-/// when there are more of them than slots (a few ms each for a process).
-fn start_slots() -> usize {
-    (std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get) / 2).max(1)
-}
-
-/// The longest an engine holds its start slot: one that is slow to answer (a
-/// container image, an engine that fails) lets the next start go after this.
-pub(crate) const SLOT_HOLD: Duration = Duration::from_millis(250);
+/// How often the passes that only a clock makes due run (see [`Reconciler::run`]).
+const TIMED_EVERY: Duration = Duration::from_millis(500);
 
 impl Reconciler {
     #[must_use]
@@ -133,7 +120,7 @@ impl Reconciler {
             died_again: Mutex::new(HashMap::new()),
             snap_inflight: Mutex::new(HashSet::new()),
             users_inflight: Mutex::new(HashSet::new()),
-            starts: Arc::new(tokio::sync::Semaphore::new(start_slots())),
+            starts: Arc::new(slots::StartSlots::new()),
             fast_cron: Arc::default(),
         })
     }
@@ -153,12 +140,22 @@ impl Reconciler {
             }
         });
         let mut last_health = Instant::now();
+        let mut last_timed: Option<Instant> = None;
         loop {
             tokio::select! {
                 () = self.cp.woken() => {}
                 () = tokio::time::sleep(Duration::from_millis(500)) => {}
             }
-            self.maintenance();
+            // The passes that a clock makes due (maintenance windows,
+            // automatic backups) read every stored cluster, group and
+            // snapshot: on the clock, not on every wake (each change wakes
+            // the loop; with thousands stored they cost more than the
+            // change itself: issue 15).
+            if last_timed.is_none_or(|t| t.elapsed() >= TIMED_EVERY) {
+                last_timed = Some(Instant::now());
+                self.maintenance();
+                self.schedule_automatic();
+            }
             self.tick();
             self.snapshots();
             self.users();

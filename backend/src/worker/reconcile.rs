@@ -88,43 +88,22 @@ impl Reconciler {
 
     /// Start a task for every cluster that needs work and has none running.
     pub(super) fn tick(self: &Arc<Self>) {
-        let work: Vec<(bool, Scope, String)> = {
+        // The members of one create (a group's, a cluster's nodes) share one
+        // start slot and start together, whatever order their tasks run in
+        // (see `slots`).
+        let work: Vec<(Scope, String)> = {
             let st = self.cp.lock();
-            let mut work: Vec<(bool, Scope, String)> = st
-                .regions
+            st.regions
                 .iter()
                 .flat_map(|(scope, r)| {
-                    // Primaries start first: a shard primary of a cluster-mode
-                    // group (a new Redis Cluster master takes writes 2 s after
-                    // it starts), and a group's primary, which its replicas
-                    // follow as soon as each of them answers. Looked up for
-                    // the few clusters with work only: a tick comes with
-                    // every change, and thousands of groups may be stored.
-                    let is_primary = |c: &CacheCluster| {
-                        c.replication_group_id
-                            .as_deref()
-                            .and_then(|g| r.replication_groups.get(g))
-                            .is_some_and(|g| {
-                                g.primary == c.id
-                                    || g.node_groups.iter().any(|ng| ng.primary == c.id)
-                            })
-                    };
                     r.clusters
                         .values()
                         .filter(|c| Self::needs_work(c))
-                        .map(move |c| (!is_primary(c), scope.clone(), c.id.clone()))
+                        .map(move |c| (scope.clone(), c.id.clone()))
                 })
-                .collect();
-            work.sort_by_key(|(later, _, _)| *later);
-            work
+                .collect()
         };
-        // Tasks spawned together run in no set order (tokio runs the newest
-        // first): the others give way once, so that the primaries' tasks
-        // reach the start slots first.
-        let primaries_first = work.first().is_some_and(|(later, _, _)| !later);
-        for (later, scope, id) in work {
-            let key = (scope, id);
-            let give_way = later && primaries_first;
+        for key in work {
             if let Some(t) = self
                 .failed_at
                 .lock()
@@ -145,9 +124,6 @@ impl Reconciler {
             }
             let me = self.clone();
             tokio::spawn(async move {
-                if give_way {
-                    tokio::task::yield_now().await;
-                }
                 let ok = me.reconcile(&key.0, &key.1).await;
                 {
                     let mut failed = me
@@ -313,6 +289,7 @@ impl Reconciler {
             }
             let rt = self.cp.runtime.clone();
             let starts = self.starts.clone();
+            let share = super::slots::share_key(scope, &c.id, c.replication_group_id.as_deref());
             let fast_cron = self.fast_cron.clone();
             let ca = self.ca.clone();
             let keys = crate::atrest::KeyStore::new(&self.cp.settings.keys_dir);
@@ -378,8 +355,9 @@ impl Reconciler {
                     }
                 }
                 // A start slot until the engine answers, at most SLOT_HOLD
-                // (for a restore, until it runs: loading an RDB holds none).
-                let slot = starts.acquire_owned().await.ok();
+                // (for a restore, until it runs: loading an RDB holds none),
+                // shared with the other nodes of the same create.
+                let slot = starts.take(&share).await;
                 let info = node::start(rt.as_ref(), &ca, &spec, &names).await?;
                 node::note_fast_cron(&fast_cron, &spec);
                 if restoring && spec.engine != EngineKind::Memcached {
@@ -402,7 +380,7 @@ impl Reconciler {
                             drop(slot);
                             r?;
                         }
-                        () = tokio::time::sleep(super::SLOT_HOLD) => {
+                        () = tokio::time::sleep(super::slots::SLOT_HOLD) => {
                             drop(slot);
                             ready.await?;
                         }

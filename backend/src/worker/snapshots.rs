@@ -32,9 +32,9 @@ const SAVE_TIMEOUT: Duration = Duration::from_secs(120);
 const AUTOMATIC_EVERY: chrono::Duration = chrono::Duration::hours(23);
 
 impl Reconciler {
-    /// Start a task for every snapshot with work to do, and keep the schedule.
+    /// Start a task for every snapshot with work to do (the schedule of
+    /// automatic ones is [`Self::schedule_automatic`], on the clock).
     pub(super) fn snapshots(self: &Arc<Self>) {
-        self.schedule_automatic();
         let work: Vec<(Scope, String)> = {
             let st = self.cp.lock();
             st.regions
@@ -249,7 +249,7 @@ impl Reconciler {
 
     /// Take an automatic backup of every cluster and group whose window is
     /// open and whose last one is a day old; prune beyond the retention limit.
-    fn schedule_automatic(&self) {
+    pub(super) fn schedule_automatic(&self) {
         let now = ControlPlane::now();
         let mut due: Vec<(Scope, Option<String>, Option<String>)> = Vec::new();
         let mut prune: Vec<(Scope, String)> = Vec::new();
@@ -268,8 +268,8 @@ impl Reconciler {
                     *e = (*e).max(s.created);
                     auto.entry(owner).or_default().push(s);
                 }
-                // Borrowed, not copied: this runs on every wake of the
-                // reconciler (each create), over every cluster stored.
+                // Borrowed, not copied: this runs twice a second over
+                // every cluster stored.
                 let mut sources: Vec<Source> = r
                     .clusters
                     .values()
