@@ -540,12 +540,24 @@ impl Reconciler {
         let mut pointed: Vec<Addr> = Vec::new();
         // Replicas that follow the primary already, their link not up yet.
         let mut syncing: Vec<Addr> = Vec::new();
-        for m in &members {
+        // Every member's view at once, and the replicas to point told at
+        // once below: one round trip each, in turn, cost a new group a few
+        // milliseconds per member while its engines were still starting.
+        let infos = futures_util::future::join_all(members.iter().map(|m| async move {
             if m.busy || m.status != NodeStatus::Ready {
-                links_up = false;
-                continue;
+                None
+            } else {
+                replication_info(m.addr(), tls).await
             }
-            let Some(info) = replication_info(m.addr(), tls).await else {
+        }))
+        .await;
+        let mut to_point: Vec<&Member> = Vec::new();
+        let creating = g.status == lifecycle::CREATING;
+        let all_ready = members
+            .iter()
+            .all(|m| !m.busy && m.status == NodeStatus::Ready);
+        for (m, info) in members.iter().zip(infos) {
+            let Some(info) = info else {
                 links_up = false;
                 continue;
             };
@@ -577,15 +589,18 @@ impl Reconciler {
                 && info.get("master_host").map(String::as_str) == Some(host.as_str())
                 && info.get("master_port").map(String::as_str) == Some(port.to_string().as_str());
             if !follows {
-                if !primary_ready {
+                if !primary_ready || (creating && !all_ready) {
                     // Not before the primary answers: a replica whose first
                     // connection is refused tries again only at its next
                     // once-a-second replication cron. The primary's cluster
-                    // settling wakes this pass again.
+                    // settling wakes this pass again. A new group's replicas
+                    // are told together, once every member answers: one told
+                    // alone had the next wait for its first sync (this pass
+                    // waits for it, and reruns only after).
                     links_up = false;
                     continue;
                 }
-                self.make_replica(&members, m, &primary, tls).await;
+                to_point.push(m);
                 pointed.push(m.addr());
             } else if info.get("master_link_status").map(String::as_str) == Some("up") {
                 replicas_up.push(m.addr());
@@ -594,6 +609,12 @@ impl Reconciler {
                 syncing.push(m.addr());
             }
         }
+        futures_util::future::join_all(
+            to_point
+                .iter()
+                .map(|m| self.make_replica(&members, m, &primary, tls)),
+        )
+        .await;
         // A group being created or grown settles in this pass: the first sync
         // of a new replica takes milliseconds, not a loop turn.
         let settling = matches!(

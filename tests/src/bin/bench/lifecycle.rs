@@ -29,6 +29,9 @@ struct Shape {
     /// Nodes started for it (the floor starts as many in parallel).
     nodes: usize,
     group: bool,
+    /// Shards of a cluster-mode group (0: none): the process floor is then a
+    /// bare Redis Cluster that takes writes (see [`cluster_ok`]).
+    shards: usize,
 }
 
 const GROUP_1_2: &str = "Replication group, 1+2";
@@ -39,24 +42,28 @@ const SHAPES: [Shape; 4] = [
         engine: EngineKind::Redis,
         nodes: 1,
         group: false,
+        shards: 0,
     },
     Shape {
         label: "Memcached cluster, 3 nodes",
         engine: EngineKind::Memcached,
         nodes: 3,
         group: false,
+        shards: 0,
     },
     Shape {
         label: GROUP_1_2,
         engine: EngineKind::Redis,
         nodes: 3,
         group: true,
+        shards: 0,
     },
     Shape {
         label: "Cluster-mode group, 3×(1+2)",
         engine: EngineKind::Redis,
         nodes: 9,
         group: true,
+        shards: 3,
     },
 ];
 
@@ -92,8 +99,9 @@ async fn wait_answers(engine: EngineKind, host: Ipv4Addr, port: u16) -> anyhow::
     Ok(())
 }
 
-/// Floor, process runtime: `n` bare engines spawned at once, until all answer.
-async fn floor_process(engine: EngineKind, n: usize) -> anyhow::Result<Duration> {
+/// Floor, process runtime: `n` bare engines spawned at once, until all answer
+/// (with `shards`, until the bare cluster takes writes: [`cluster_ok`]).
+async fn floor_process(engine: EngineKind, n: usize, shards: usize) -> anyhow::Result<Duration> {
     let dirs: Vec<tempfile::TempDir> = (0..n)
         .map(|_| tempfile::tempdir())
         .collect::<Result<_, _>>()?;
@@ -123,6 +131,9 @@ async fn floor_process(engine: EngineKind, n: usize) -> anyhow::Result<Duration>
                     "no",
                 ]);
                 c.arg("--dir").arg(d.path());
+                if shards > 0 {
+                    c.args(["--cluster-enabled", "yes"]);
+                }
                 c
             }
         };
@@ -136,7 +147,10 @@ async fn floor_process(engine: EngineKind, n: usize) -> anyhow::Result<Duration>
     let waits = ports
         .iter()
         .map(|p| wait_answers(engine, Ipv4Addr::LOCALHOST, *p));
-    let res = futures_join(waits).await;
+    let mut res = futures_join(waits).await;
+    if res.is_ok() && shards > 0 {
+        res = cluster_ok(&ports, shards).await;
+    }
     let dt = t0.elapsed();
     for mut c in children {
         let _ = c.kill();
@@ -145,11 +159,66 @@ async fn floor_process(engine: EngineKind, n: usize) -> anyhow::Result<Duration>
     res.map(|()| dt)
 }
 
+/// A bare Redis Cluster of `shards` masters (the first port of each equal
+/// share of `ports`; the others are its replicas-to-be, left alone): each
+/// given its share of the slots, met, until every master reports
+/// `cluster_state:ok`. Redis itself holds a new master's state at `fail` for
+/// 2 s from its start (`CLUSTER_WRITABLE_DELAY` in `cluster.c`): no
+/// cluster-mode create can take writes sooner.
+async fn cluster_ok(ports: &[u16], shards: usize) -> anyhow::Result<()> {
+    async fn ask(port: u16, cmd: &str) -> anyhow::Result<String> {
+        let s = tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await?;
+        let mut s = BufReader::new(s);
+        s.get_mut()
+            .write_all(format!("{cmd}\r\n").as_bytes())
+            .await?;
+        let mut line = String::new();
+        s.read_line(&mut line).await?;
+        if line.starts_with('$') {
+            // A bulk reply (CLUSTER INFO): its first line is enough.
+            line.clear();
+            s.read_line(&mut line).await?;
+        }
+        anyhow::ensure!(!line.starts_with('-'), "{cmd}: {}", line.trim());
+        Ok(line)
+    }
+    let masters: Vec<u16> = ports
+        .iter()
+        .step_by(ports.len() / shards)
+        .copied()
+        .collect();
+    let per = 16384 / masters.len();
+    for (i, p) in masters.iter().enumerate() {
+        let last = if i + 1 == masters.len() {
+            16383
+        } else {
+            (i + 1) * per - 1
+        };
+        ask(*p, &format!("CLUSTER ADDSLOTSRANGE {} {last}", i * per)).await?;
+    }
+    for p in &masters[1..] {
+        ask(masters[0], &format!("CLUSTER MEET 127.0.0.1 {p}")).await?;
+    }
+    let t0 = Instant::now();
+    for p in &masters {
+        while !ask(*p, "CLUSTER INFO")
+            .await?
+            .starts_with("cluster_state:ok")
+        {
+            if t0.elapsed() > Duration::from_secs(20) {
+                bail!("the bare cluster's master on port {p} never read cluster_state:ok");
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    Ok(())
+}
+
 /// `reps` floors of `n` bare engines on the process runtime.
 pub async fn floor_series(engine: EngineKind, n: usize, reps: usize) -> Series {
     let mut s = Series::default();
     for _ in 0..reps {
-        match floor_process(engine, n).await {
+        match floor_process(engine, n, 0).await {
             Ok(d) => s.push_dur(d),
             Err(e) => eprintln!("bench: floor: {e:#}"),
         }
@@ -394,7 +463,10 @@ pub async fn run(mode: Mode, rep: &mut Report) -> anyhow::Result<()> {
          all at once, until each answers `PING` / `version` (polled every 1 ms), median of {floor_reps}: \
          process runtime — `redis-server` / `memcached` spawned; Docker — container created and started \
          through the Engine API (bollard, as the backend does) from the same image, port published on \
-         127.0.0.1. A group's floor does not include its replicas' initial sync.\n"
+         127.0.0.1. A group's floor does not include its replicas' initial sync. The cluster-mode \
+         group's floor on the process runtime is a bare Redis Cluster: its masters given their slots \
+         and met, until each reads `cluster_state:ok`, which Redis holds back for 2 s after a master \
+         starts (`CLUSTER_WRITABLE_DELAY`); on Docker it is the bare starts only.\n"
     );
     let _ = writeln!(
         md,
@@ -431,7 +503,7 @@ pub async fn run(mode: Mode, rep: &mut Report) -> anyhow::Result<()> {
             if refused.is_none() {
                 for _ in 0..floor_reps {
                     let d = match *rt {
-                        "process" => floor_process(shape.engine, shape.nodes).await,
+                        "process" => floor_process(shape.engine, shape.nodes, shape.shards).await,
                         _ => match &docker {
                             Some(d) => floor_docker(d, &images, shape.engine, shape.nodes).await,
                             None => Err(anyhow::anyhow!("no Docker client")),
