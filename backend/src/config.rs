@@ -266,6 +266,7 @@ pub async fn serve(args: Args) -> anyhow::Result<()> {
         tracing::info!(host = %args.advertise_host, "endpoints advertised at another host: engines and endpoints listen on every interface");
     }
     let store = Arc::new(RedbStore::open(&args.data_dir)?);
+    let db = store.clone();
     let settings = Settings {
         nodes_dir: args.data_dir.join("nodes"),
         advertise_host: args.advertise_host.clone(),
@@ -303,8 +304,47 @@ pub async fn serve(args: Args) -> anyhow::Result<()> {
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, app(state)).await?;
-    Ok(())
+    // A stop lets requests under way finish, and gives an open stream (the
+    // dashboard's events) a moment, not for ever.
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let told = stopping.clone();
+    let serve = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
+        stop_signal().await;
+        told.notify_one();
+    });
+    tokio::select! {
+        r = serve => r?,
+        () = async {
+            stopping.notified().await;
+            tokio::time::sleep(STOP_GRACE).await;
+        } => tracing::info!("streams still open after {STOP_GRACE:?}: closing them"),
+    }
+    // Requests under way have been answered; the engines keep running and
+    // the next start adopts them, as after a kill. The database is closed.
+    db.close();
+    tracing::info!("stopped: the database is closed; engines keep running for the next start");
+    // The reconciler's tasks are not waited for (an engine may be slow to
+    // answer): what they had not committed is redone by the next start.
+    std::process::exit(0);
+}
+
+/// How long a stop waits for open connections (the dashboard's event stream).
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// SIGTERM (`kill`, `docker stop`, systemd) or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::warn!("cannot handle SIGTERM/SIGINT: a stop will be a kill");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+        _ = int.recv() => tracing::info!("SIGINT: stopping"),
+    }
 }
 
 #[cfg(test)]

@@ -629,3 +629,60 @@ async fn an_engine_started_but_not_recorded_is_adopted_and_deleted() {
     wait_port_closed(port).await;
     drop(b);
 }
+
+/// A stop by SIGTERM (Ctrl-C, `docker stop`, systemd) exits 0 at once, says
+/// so, and loses nothing: the next start has the cluster, its engine still
+/// answering with the data it held, and takes changes again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_by_sigterm_exits_cleanly_and_keeps_everything() {
+    for rt in common::one_runtime() {
+        let tmp = tempfile::Builder::new()
+            .prefix("ec-stop-")
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path().to_path_buf();
+        let _guard = Guard(dir.clone());
+        let port = common::free_port();
+        let mut b = Backend::start_in(&rt, &dir, port);
+        let c = b.client();
+        let id = common::name("stopped");
+        c.create_cache_cluster()
+            .cache_cluster_id(&id)
+            .engine("memcached")
+            .cache_node_type("cache.t3.micro")
+            .send()
+            .await
+            .unwrap();
+        let cl = wait_cluster(&c, &id, "available").await;
+        let node = node_ports(&cl)[0];
+        let stored = memcached(node, "set k 0 0 5\r\nhello\r\n").await;
+        assert_eq!(stored, vec!["STORED"]);
+
+        let status = b.stop();
+        assert!(status.success(), "exit status after SIGTERM: {status}");
+        assert!(
+            b.log_text().contains("stopped: the database is closed"),
+            "{}",
+            b.log_text()
+        );
+
+        let b = Backend::start_in(&rt, &dir, port);
+        let c = b.client();
+        let cl = wait_cluster(&c, &id, "available").await;
+        assert_eq!(node_ports(&cl), vec![node]);
+        assert_eq!(
+            memcached(node, "get k\r\n").await,
+            vec!["VALUE k 0 5", "hello", "END"]
+        );
+        let other = common::name("after");
+        c.create_cache_cluster()
+            .cache_cluster_id(&other)
+            .engine("memcached")
+            .cache_node_type("cache.t3.micro")
+            .send()
+            .await
+            .unwrap();
+        wait_cluster(&c, &other, "available").await;
+        drop(b);
+    }
+}
