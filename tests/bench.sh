@@ -18,6 +18,7 @@
 #      ELASTICACHE_TEST_RUNTIMES=process   leave the Docker runtime out
 #      BENCH_API_OPS=CreateCacheCluster    measure only the named API operations
 #                                    (comma-separated; use with --out, the report is partial)
+#      BENCH_KEEP_WORK=1             keep the scratch directory (seeded data dirs) for profiling
 #      TF_PLUGIN_MIRROR=DIR          mirror holding hashicorp/aws 5.100.0 (default /opt/tf-plugins)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -102,14 +102,24 @@ pub async fn run(mode: Mode, rep: &mut Report, work: &Path) -> anyhow::Result<()
     std::fs::create_dir_all(&empty)?;
     let mut t_empty = Series::default();
     let mut t_many = Series::default();
+    let mut t_killed = Series::default();
     let mut rss_many = None;
+    // Each start after a stop by SIGTERM (the database closed cleanly), as a
+    // user's Ctrl-C, `docker stop` or systemd stops it ...
     for _ in 0..starts {
-        let b = Backend::start_in("process", &empty).await?;
+        let mut b = Backend::start_in("process", &empty).await?;
         t_empty.push_dur(b.started_in);
-        drop(b);
-        let b = Backend::start_in("process", &seeded).await?;
+        b.terminate();
+        let mut b = Backend::start_in("process", &seeded).await?;
         t_many.push_dur(b.started_in);
         rss_many = b.rss_kib();
+        b.terminate();
+    }
+    // ... and after a SIGKILL (the database was not closed).
+    drop(Backend::start_in("process", &seeded).await?);
+    for _ in 0..starts {
+        let b = Backend::start_in("process", &seeded).await?;
+        t_killed.push_dur(b.started_in);
         drop(b);
     }
 
@@ -168,6 +178,11 @@ pub async fn run(mode: Mode, rep: &mut Report, work: &Path) -> anyhow::Result<()
         stored.events,
         t_many.fmt_secs()
     );
+    let _ = writeln!(
+        md,
+        "| the same after a `SIGKILL` instead of a stop (the database not closed) | {} |",
+        t_killed.fmt_secs()
+    );
     let _ = writeln!(md, "| RSS after that start | {} |", fmt(rss_many));
     let _ = writeln!(
         md,
@@ -193,8 +208,9 @@ pub async fn run(mode: Mode, rep: &mut Report, work: &Path) -> anyhow::Result<()
             crate::stats::thousands(stored.records())
         ),
         format!(
-            "{} (empty data dir: {})",
+            "{} after a stop by SIGTERM, {} after a SIGKILL (empty data dir: {})",
             t_many.fmt_secs(),
+            t_killed.fmt_secs(),
             t_empty.fmt_secs()
         ),
         t_many.median().map(|t| t <= 0.1),

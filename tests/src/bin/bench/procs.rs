@@ -127,6 +127,30 @@ impl Backend {
         rss_kib(self.pid())
     }
 
+    /// Stop the backend as a user does (SIGTERM: it closes its database
+    /// cleanly and exits), killing it if it is still there after 10 s; then
+    /// remove every engine it started.
+    pub fn terminate(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            if let Some(p) = i32::try_from(c.id())
+                .ok()
+                .and_then(rustix::process::Pid::from_raw)
+            {
+                let _ = rustix::process::kill_process(p, rustix::process::Signal::TERM);
+            }
+            let t0 = Instant::now();
+            while t0.elapsed() < Duration::from_secs(10) {
+                if matches!(c.try_wait(), Ok(Some(_))) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        cleanup_engines(&self.data, self.runtime == "docker");
+    }
+
     /// Kill the backend and every engine it started (processes by pid file,
     /// containers by name); the data directory stays.
     pub fn stop(&mut self) {
