@@ -86,6 +86,13 @@ pub(crate) fn share_key(scope: &crate::model::Scope, cluster: &str, group: Optio
 mod tests {
     use super::*;
 
+    /// Whether `f` is still waiting 50 ms on.
+    async fn still_waiting<F: std::future::Future + Unpin>(f: &mut F) -> bool {
+        tokio::time::timeout(Duration::from_millis(50), f)
+            .await
+            .is_err()
+    }
+
     #[tokio::test]
     async fn sharers_start_together_and_others_wait_their_turn() {
         let slots = StartSlots::with(1);
@@ -99,13 +106,9 @@ mod tests {
         // Another create waits until every sharer is done.
         let other = slots.take("g2");
         tokio::pin!(other);
-        assert!(tokio::time::timeout(Duration::from_millis(50), &mut other)
-            .await
-            .is_err());
+        assert!(still_waiting(&mut other).await);
         drop(a);
-        assert!(tokio::time::timeout(Duration::from_millis(50), &mut other)
-            .await
-            .is_err());
+        assert!(still_waiting(&mut other).await);
         drop(b);
         let c = tokio::time::timeout(Duration::from_millis(100), &mut other)
             .await
@@ -114,9 +117,7 @@ mod tests {
         // A later start of the first create takes a slot of its own again.
         let again = slots.take("g1");
         tokio::pin!(again);
-        assert!(tokio::time::timeout(Duration::from_millis(50), &mut again)
-            .await
-            .is_err());
+        assert!(still_waiting(&mut again).await);
         drop(c);
         assert!(tokio::time::timeout(Duration::from_millis(100), &mut again)
             .await

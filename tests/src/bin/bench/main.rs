@@ -100,21 +100,6 @@ impl Report {
     }
 }
 
-/// The bench's scratch directory: removed at the end unless kept.
-enum Work {
-    Temp(tempfile::TempDir),
-    Kept(PathBuf),
-}
-
-impl Work {
-    fn path(&self) -> &std::path::Path {
-        match self {
-            Work::Temp(t) => t.path(),
-            Work::Kept(p) => p,
-        }
-    }
-}
-
 struct Args {
     mode: Mode,
     out: Option<PathBuf>,
@@ -187,18 +172,16 @@ async fn main() {
     let started = Instant::now();
     let facts = machine();
     let load_at_start: f64 = sh("cut -d' ' -f1 /proc/loadavg").parse().unwrap_or(0.0);
+    // BENCH_KEEP_WORK=1 keeps the seeded data directories for profiling.
+    let keep = std::env::var_os("BENCH_KEEP_WORK").is_some();
     let work = tempfile::Builder::new()
         .prefix("ec-bench-work-")
+        .disable_cleanup(keep)
         .tempdir()
         .expect("work dir");
-    // BENCH_KEEP_WORK=1 keeps the seeded data directories for profiling.
-    let work = if std::env::var_os("BENCH_KEEP_WORK").is_some() {
-        let kept = work.keep();
-        eprintln!("bench: work directory kept: {}", kept.display());
-        Work::Kept(kept)
-    } else {
-        Work::Temp(work)
-    };
+    if keep {
+        eprintln!("bench: work directory kept: {}", work.path().display());
+    }
     let mut rep = Report::default();
     let want = |s: &str| args.only.as_ref().is_none_or(|o| o.iter().any(|x| x == s));
     let mut broken = Vec::new();
